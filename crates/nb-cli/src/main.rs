@@ -1,0 +1,2 @@
+//! The `nb` command.
+fn main() {}

@@ -1,0 +1,73 @@
+//! The vocabulary every neuralbridge layer speaks.
+//!
+//! `nb-core` provides:
+//! - [`ChatRequest`], [`Message`], [`ResponseFormat`], [`ToolSpec`]: what the caller wants;
+//! - [`ChatResponse`], [`ChatChunk`], [`FinishReason`], [`Usage`], [`StreamAccumulator`]:
+//!   what came back, whole or streamed;
+//! - [`CallError`]: why one call to one target failed, as facts (status, the headers that
+//!   matter, the provider's error fields, a bounded body snippet, the transport phase);
+//! - [`Violation`]: what a validator found wrong with an answer that arrived intact;
+//! - [`TargetId`] and [`FailureClass`]: the unit of health and the taxonomy's names;
+//! - the [`Provider`] trait, implemented by the wire adapters and by the router itself.
+//!
+//! It depends on serde, async-trait and `futures-core` only — no HTTP client, no runtime —
+//! so a crate that merely *calls* a provider (the router, a judge, your own wrapper) never
+//! pulls in I/O, and the layers never split over a shared type. Facts live here; decisions
+//! (is this a rate limit? retry or fail over?) live in `nb-classify`.
+//!
+//! ```
+//! use nb_core::{CallError, ChatRequest, ChatResponse, Provider, collect};
+//!
+//! struct Constant;
+//!
+//! #[async_trait::async_trait]
+//! impl Provider for Constant {
+//!     async fn chat(&self, _req: &ChatRequest) -> Result<ChatResponse, CallError> {
+//!         Ok(ChatResponse::text("42"))
+//!     }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! // Every provider streams; a simple one replays its whole answer as chunks.
+//! let stream = Constant.stream(&ChatRequest::user("6 x 7?")).await?;
+//! let answer = collect(stream).await?;
+//! assert_eq!(answer.text, "42");
+//! # Ok::<_, CallError>(()) }).unwrap();
+//! ```
+
+mod class;
+mod error;
+mod provider;
+mod request;
+mod response;
+mod target;
+mod violation;
+
+pub use class::FailureClass;
+pub use error::{
+    ApiError, BlockedError, CallError, DecodeError, HeaderFacts, MidStreamError, ProviderError,
+    QuotaViolation, SNIPPET_LIMIT, TimeoutPhase, TransportError, TransportKind, snippet,
+};
+pub use provider::{ChatStream, Provider};
+pub use request::{
+    ChatRequest, JsonSchemaFormat, Message, ResponseFormat, Role, ToolCall, ToolChoice, ToolSpec,
+};
+pub use response::{
+    ChatChunk, ChatResponse, FinishReason, PartialOutput, StreamAccumulator, ToolCallDelta, Usage,
+};
+pub use target::TargetId;
+pub use violation::{Violation, ViolationKind};
+
+/// Drains a stream into a whole response.
+///
+/// A stream that ends without a finish reason is [`CallError::Truncated`] (wrapped with
+/// what it delivered): a cut-short answer never passes for a complete one.
+pub async fn collect(mut stream: ChatStream) -> Result<ChatResponse, CallError> {
+    let mut acc = StreamAccumulator::default();
+    while let Some(item) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+        acc.push(&item?);
+    }
+    let partial = acc.partial();
+    acc.finish()
+        .ok_or_else(|| CallError::mid_stream(CallError::Truncated, partial))
+}

@@ -1,0 +1,1 @@
+//! Shared helpers for neuralbridge's cross-crate integration tests.

@@ -1,0 +1,2 @@
+//! `cargo xtask`: project jobs that are more than one command.
+fn main() {}
