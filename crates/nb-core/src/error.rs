@@ -63,10 +63,10 @@ impl HeaderFacts {
                 "false" => self.should_retry = Some(false),
                 _ => {}
             },
-            "x-request-id" | "request-id" | "x-goog-request-id" | "apim-request-id" => {
-                if self.request_id.is_none() {
-                    self.request_id = Some(value.to_owned());
-                }
+            "x-request-id" | "request-id" | "x-goog-request-id" | "apim-request-id"
+                if self.request_id.is_none() =>
+            {
+                self.request_id = Some(value.to_owned());
             }
             n if n.starts_with("x-ratelimit-") || n.starts_with("anthropic-ratelimit-") => {
                 self.rate_limit.push((lower, value.to_owned()));

@@ -46,7 +46,11 @@ pub struct Violation {
 
 impl Violation {
     /// A violation of `kind` at `pointer`.
-    pub fn new(kind: ViolationKind, pointer: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        kind: ViolationKind,
+        pointer: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             kind,
             pointer: pointer.into(),

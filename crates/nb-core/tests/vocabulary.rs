@@ -41,8 +41,12 @@ async fn default_stream_replays_the_whole_answer_and_collects_back_to_it() {
 #[tokio::test]
 async fn a_stream_without_a_finish_reason_is_truncated_with_its_partial_text() {
     let s: ChatStream = Box::pin(futures_util::stream::iter(vec![
-        Ok(ChatChunk::Text { delta: "par".into() }),
-        Ok(ChatChunk::Text { delta: "tial".into() }),
+        Ok(ChatChunk::Text {
+            delta: "par".into(),
+        }),
+        Ok(ChatChunk::Text {
+            delta: "tial".into(),
+        }),
     ]));
     let err = collect(s).await.unwrap_err();
     assert_eq!(err.root(), &CallError::Truncated);
@@ -141,9 +145,17 @@ fn errors_serialize_round_trip_and_display_their_facts() {
     let shown = e.to_string();
     assert!(shown.contains("overloaded_error"), "{shown}");
     assert!(shown.contains("after 2 content chunks"), "{shown}");
-    assert_eq!(e.provider_error().unwrap().message.as_deref(), Some("Overloaded"));
-    let u = CallError::Unsupported { what: "tools".into() };
-    assert_eq!(serde_json::from_str::<CallError>(&serde_json::to_string(&u).unwrap()).unwrap(), u);
+    assert_eq!(
+        e.provider_error().unwrap().message.as_deref(),
+        Some("Overloaded")
+    );
+    let u = CallError::Unsupported {
+        what: "tools".into(),
+    };
+    assert_eq!(
+        serde_json::from_str::<CallError>(&serde_json::to_string(&u).unwrap()).unwrap(),
+        u
+    );
 }
 
 #[test]

@@ -12,8 +12,8 @@
 //! assert!(NotTruncated.validate(&ChatResponse::text("ok")).is_ok());
 //! ```
 
-pub use nb_core::{ChatResponse, Violation, ViolationKind};
 use nb_core::FinishReason;
+pub use nb_core::{ChatResponse, Violation, ViolationKind};
 
 /// Accepts an answer or says what is wrong with it.
 pub trait Validator: Send + Sync {

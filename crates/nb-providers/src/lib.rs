@@ -1,1 +1,106 @@
-//! placeholder
+//! Wire adapters: each speaks one provider's HTTP API exactly and implements
+//! [`nb_core::Provider`].
+//!
+//! - [`OpenAi`]: OpenAI Chat Completions and every compatible server, with [`Preset`]s
+//!   for DeepSeek, Mistral, Groq, Azure OpenAI, Ollama, vLLM, Gemini's OpenAI endpoint
+//!   and any base URL;
+//! - [`Anthropic`]: the Messages API;
+//! - [`Gemini`]: `generateContent` and `streamGenerateContent?alt=sse`;
+//! - [`wire`]: the parsers on their own, for recorded bodies and streams.
+//!
+//! Adapters report facts, not verdicts: every failure becomes a [`nb_core::CallError`]
+//! carrying the status, the headers that matter (`retry-after`, rate-limit headers,
+//! request id), the provider's error fields in whatever shape it sent them, and a bounded
+//! snippet of any body that would not parse. Deciding what a failure *means* is
+//! `nb-classify`'s job. Streams are decoded with `eventsource-stream`; keep-alive
+//! comments and pings never surface as chunks, an error event inside a 200 stream becomes
+//! an error (never swallowed), and a stream that stops before its terminator is
+//! [`CallError::Truncated`](nb_core::CallError::Truncated) with the partial output.
+//! Bodies, SSE lines and whole streams are bounded by [`Limits`]. Keys are
+//! [`secrecy`]-wrapped: never in `Debug`, `Display`, logs or errors, and never sent over
+//! plain HTTP to a non-loopback host unless the caller opts in.
+//!
+//! ```no_run
+//! use nb_core::{ChatRequest, Provider};
+//! use nb_providers::{Anthropic, OpenAi, Preset};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let primary = Anthropic::from_env("claude-sonnet-4-5")?;
+//! let fallback = OpenAi::builder(Preset::DeepSeek, "deepseek-chat").build()?;
+//! let req = ChatRequest::user("Name the capital of France in one word.");
+//! let answer = match primary.chat(&req).await {
+//!     Ok(a) => a,
+//!     Err(e) => {
+//!         eprintln!("primary failed: {e}");
+//!         fallback.chat(&req).await?
+//!     }
+//! };
+//! println!("{}", answer.text);
+//! # Ok(()) }
+//! ```
+
+mod anthropic;
+mod config;
+mod error_body;
+mod gemini;
+mod http;
+mod openai;
+pub mod schema;
+mod sse;
+
+pub use anthropic::{ANTHROPIC_VERSION, Anthropic, AnthropicBuilder, DEFAULT_MAX_TOKENS};
+pub use config::{ApiKey, ConfigError, ConfigErrorKind, Limits, Timeouts};
+pub use gemini::{Gemini, GeminiBuilder};
+pub use openai::{OpenAi, OpenAiBuilder, Preset};
+
+/// The parsers on their own: decode recorded bodies and byte streams without a network.
+pub mod wire {
+    use bytes::Bytes;
+    use futures_core::Stream;
+    use nb_core::{CallError, ChatResponse, ChatStream};
+
+    use crate::config::Limits;
+    use crate::http::Bounded;
+
+    pub use crate::error_body::parse_error_body;
+
+    /// A provider wire format.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum WireFormat {
+        /// OpenAI Chat Completions and compatibles.
+        OpenAi,
+        /// Anthropic Messages.
+        Anthropic,
+        /// Gemini `generateContent`.
+        Gemini,
+    }
+
+    /// Parses a whole (2xx) response body of `format`.
+    pub fn parse_response(format: WireFormat, body: &[u8]) -> Result<ChatResponse, CallError> {
+        match format {
+            WireFormat::OpenAi => crate::openai::parse_response(body),
+            WireFormat::Anthropic => crate::anthropic::parse_response(body),
+            WireFormat::Gemini => crate::gemini::parse_response(body),
+        }
+    }
+
+    /// Decodes an SSE byte stream of `format`, bounded by `limits`, exactly as the
+    /// adapters do.
+    pub fn decode_stream<S>(format: WireFormat, bytes: S, limits: Limits) -> ChatStream
+    where
+        S: Stream<Item = Result<Bytes, CallError>> + Send + 'static,
+    {
+        let bounded = Box::pin(Bounded::new(Box::pin(bytes), limits));
+        match format {
+            WireFormat::OpenAi => {
+                crate::sse::decode(bounded, crate::openai::OpenAiDecoder::new(None))
+            }
+            WireFormat::Anthropic => {
+                crate::sse::decode(bounded, crate::anthropic::AnthropicDecoder::new(None))
+            }
+            WireFormat::Gemini => {
+                crate::sse::decode(bounded, crate::gemini::GeminiDecoder::new(None))
+            }
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! The HTTP exchange every adapter shares: send, time-box the head, read bounded bodies,
+//! turn failures into [`CallError`] facts.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use futures_util::StreamExt;
+use nb_core::{ApiError, CallError, DecodeError, HeaderFacts, TimeoutPhase, TransportKind};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use url::Url;
+
+use crate::config::{ConfigError, ConfigErrorKind, Limits, Timeouts};
+use crate::error_body::parse_error_body;
+
+/// A boxed stream of body bytes whose failures are already [`CallError`]s.
+pub(crate) type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, CallError>> + Send>>;
+
+/// One request, ready to send.
+pub(crate) struct Outgoing {
+    pub(crate) url: Url,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
+}
+
+/// A successful response head with its facts.
+pub(crate) struct Incoming {
+    pub(crate) response: reqwest::Response,
+    pub(crate) headers: HeaderFacts,
+    pub(crate) status: u16,
+}
+
+#[derive(Clone)]
+pub(crate) struct Http {
+    client: reqwest::Client,
+    pub(crate) limits: Limits,
+    timeouts: Timeouts,
+}
+
+impl Http {
+    pub(crate) fn new(
+        client: Option<reqwest::Client>,
+        timeouts: Timeouts,
+        limits: Limits,
+    ) -> Result<Self, ConfigError> {
+        let client = match client {
+            Some(c) => c,
+            None => reqwest::Client::builder()
+                .connect_timeout(timeouts.connect)
+                .build()
+                .map_err(|e| {
+                    ConfigError::new(
+                        ConfigErrorKind::Client,
+                        format!("could not build the HTTP client: {e}"),
+                    )
+                })?,
+        };
+        Ok(Self {
+            client,
+            limits,
+            timeouts,
+        })
+    }
+
+    /// Sends the request and returns the head of a 2xx response; any other status becomes
+    /// [`CallError::Api`] with the error body read (bounded) and parsed.
+    pub(crate) async fn send(&self, out: Outgoing) -> Result<Incoming, CallError> {
+        let req = self
+            .client
+            .post(out.url)
+            .headers(out.headers)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(out.body);
+        let response = match tokio::time::timeout(self.timeouts.response_head, req.send()).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return Err(transport_error(&e)),
+            Err(_) => return Err(CallError::timeout(TimeoutPhase::FirstByte)),
+        };
+        let status = response.status().as_u16();
+        let headers = header_facts(response.headers());
+        if response.status().is_success() {
+            return Ok(Incoming {
+                response,
+                headers,
+                status,
+            });
+        }
+        let body = read_limited(response, self.limits.max_body_bytes).await?;
+        Err(api_error(Some(status), headers, &body))
+    }
+
+    /// Reads a whole 2xx body within the limit.
+    pub(crate) async fn body(&self, inc: Incoming) -> Result<Bytes, CallError> {
+        read_limited(inc.response, self.limits.max_body_bytes).await
+    }
+
+    /// The body as a byte stream bounded by the SSE line and stream limits.
+    pub(crate) fn byte_stream(&self, inc: Incoming) -> ByteStream {
+        let raw = inc
+            .response
+            .bytes_stream()
+            .map(|r| r.map_err(|e| transport_error(&e)));
+        Box::pin(Bounded::new(Box::pin(raw), self.limits))
+    }
+}
+
+/// Builds the error for a non-success response body.
+pub(crate) fn api_error(status: Option<u16>, headers: HeaderFacts, body: &[u8]) -> CallError {
+    match parse_error_body(body) {
+        Some(error) => CallError::Api(Box::new(ApiError {
+            status,
+            headers,
+            error,
+            body_snippet: None,
+        })),
+        None => CallError::Api(Box::new(ApiError {
+            status,
+            headers,
+            error: nb_core::ProviderError::default(),
+            body_snippet: Some(nb_core::snippet(body)),
+        })),
+    }
+}
+
+/// A decode failure that keeps the response's status and headers.
+pub(crate) fn decode_error(
+    what: &str,
+    body: &[u8],
+    status: u16,
+    headers: HeaderFacts,
+) -> CallError {
+    CallError::Decode(Box::new(DecodeError {
+        what: what.to_owned(),
+        snippet: nb_core::snippet(body),
+        status: Some(status),
+        headers,
+    }))
+}
+
+async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Bytes, CallError> {
+    let too_large = || CallError::BodyTooLarge {
+        limit,
+        what: "response body".into(),
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX))
+    {
+        return Err(too_large());
+    }
+    let mut buf = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(&e))? {
+        if buf.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// Copies the headers that matter.
+pub(crate) fn header_facts(map: &HeaderMap) -> HeaderFacts {
+    let mut facts = HeaderFacts::default();
+    for (name, value) in map {
+        if let Ok(v) = value.to_str() {
+            facts.record(name.as_str(), v);
+        }
+    }
+    facts
+}
+
+/// A header value that is never printed (reqwest redacts sensitive values in `Debug`).
+pub(crate) fn secret_header(value: &str) -> Result<HeaderValue, CallError> {
+    let mut v = HeaderValue::from_str(value).map_err(|_| CallError::Unsupported {
+        what: "the API key holds characters not allowed in an HTTP header".into(),
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+/// Adds a plain header.
+pub(crate) fn plain_header(map: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        map.insert(HeaderName::from_static(name), v);
+    }
+}
+
+/// Turns a reqwest failure into transport facts by walking its cause chain.
+pub(crate) fn transport_error(e: &reqwest::Error) -> CallError {
+    let mut chain = Vec::new();
+    let mut io_kind = None;
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = src {
+        chain.push(s.to_string());
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            io_kind.get_or_insert(io.kind());
+        }
+        src = s.source();
+    }
+    // reqwest's own Display may carry the URL; the chain below it does not.
+    let detail = chain.iter().skip(1).cloned().collect::<Vec<_>>().join(": ");
+    let detail = if detail.is_empty() {
+        "transport error".to_owned()
+    } else {
+        detail
+    };
+    let lower = detail.to_ascii_lowercase();
+    use std::io::ErrorKind as K;
+    let kind = if e.is_timeout() || io_kind == Some(K::TimedOut) {
+        TransportKind::Timeout(if e.is_connect() {
+            TimeoutPhase::Connect
+        } else {
+            TimeoutPhase::FirstByte
+        })
+    } else if io_kind == Some(K::ConnectionRefused) {
+        TransportKind::ConnectRefused
+    } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
+        TransportKind::Dns
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+    {
+        TransportKind::Tls
+    } else if matches!(
+        io_kind,
+        Some(K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof)
+    ) || lower.contains("connection closed")
+        || lower.contains("connection reset")
+        || lower.contains("incomplete")
+        || lower.contains("end of file")
+        || e.is_body()
+        || e.is_decode()
+    {
+        TransportKind::Reset
+    } else if e.is_connect() {
+        TransportKind::ConnectRefused
+    } else {
+        TransportKind::Other
+    };
+    CallError::transport(kind, detail)
+}
+
+/// Bounds a byte stream: no line longer than `max_sse_line_bytes`, no more than
+/// `max_stream_bytes` in all. After the first error it ends.
+pub(crate) struct Bounded {
+    inner: ByteStream,
+    limits: Limits,
+    line: usize,
+    total: usize,
+    done: bool,
+}
+
+impl Bounded {
+    pub(crate) fn new(inner: ByteStream, limits: Limits) -> Self {
+        Self {
+            inner,
+            limits,
+            line: 0,
+            total: 0,
+            done: false,
+        }
+    }
+}
+
+impl Stream for Bounded {
+    type Item = Result<Bytes, CallError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let item = match self.inner.as_mut().poll_next(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => {
+                self.done = true;
+                return Poll::Ready(None);
+            }
+            Poll::Ready(Some(Err(e))) => {
+                self.done = true;
+                return Poll::Ready(Some(Err(e)));
+            }
+            Poll::Ready(Some(Ok(b))) => b,
+        };
+        self.total += item.len();
+        if self.total > self.limits.max_stream_bytes {
+            self.done = true;
+            return Poll::Ready(Some(Err(CallError::BodyTooLarge {
+                limit: self.limits.max_stream_bytes,
+                what: "stream".into(),
+            })));
+        }
+        let mut line = self.line;
+        for &b in item.iter() {
+            if b == b'\n' || b == b'\r' {
+                line = 0;
+            } else {
+                line += 1;
+                if line > self.limits.max_sse_line_bytes {
+                    self.done = true;
+                    return Poll::Ready(Some(Err(CallError::BodyTooLarge {
+                        limit: self.limits.max_sse_line_bytes,
+                        what: "SSE line".into(),
+                    })));
+                }
+            }
+        }
+        self.line = line;
+        Poll::Ready(Some(Ok(item)))
+    }
+}

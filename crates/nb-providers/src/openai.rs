@@ -1,0 +1,746 @@
+//! OpenAI Chat Completions, and every server that speaks it (DeepSeek, Mistral, Groq,
+//! Azure OpenAI, Ollama, vLLM, Gemini's OpenAI-compatible endpoint, any base URL).
+
+use async_trait::async_trait;
+use nb_core::{
+    CallError, ChatChunk, ChatRequest, ChatResponse, ChatStream, FinishReason, Provider,
+    ResponseFormat, Role, ToolCall, ToolCallDelta, ToolChoice, Usage,
+};
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::config::{ApiKey, ConfigError, ConfigErrorKind, Limits, Timeouts, checked_base_url};
+use crate::http::{Http, Outgoing, decode_error, plain_header, secret_header};
+use crate::schema;
+use crate::sse::{self, Decoder, Flow};
+
+/// Which OpenAI-compatible server this is: its default base URL, key variable, auth
+/// header and quirks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Preset {
+    /// api.openai.com (`OPENAI_API_KEY`).
+    OpenAi,
+    /// api.deepseek.com (`DEEPSEEK_API_KEY`). Sends `: keep-alive` comments and blank
+    /// lines while queued, and may answer blank content under load.
+    DeepSeek,
+    /// api.mistral.ai (`MISTRAL_API_KEY`). Flat error bodies; `model_length` finish reason.
+    Mistral,
+    /// api.groq.com (`GROQ_API_KEY`). 498 flex capacity; `tool_use_failed`.
+    Groq,
+    /// Azure OpenAI: `{base}/openai/deployments/{deployment}/chat/completions?api-version=…`
+    /// with an `api-key` header (`AZURE_OPENAI_API_KEY`). The first stream chunk often has
+    /// `choices: []`.
+    Azure {
+        /// The deployment name (routes the request; it replaces the model).
+        deployment: String,
+        /// The mandatory `api-version`, e.g. `2024-10-21`.
+        api_version: String,
+    },
+    /// A local Ollama server (`http://localhost:11434/v1`, no key).
+    Ollama,
+    /// A vLLM server (`http://localhost:8000/v1`, key optional: `VLLM_API_KEY`).
+    Vllm,
+    /// Gemini's OpenAI-compatible endpoint (`GEMINI_API_KEY`); errors come as a JSON array.
+    GeminiOpenAi,
+    /// Any other OpenAI-compatible server; give its base URL (key optional).
+    Generic,
+}
+
+impl Preset {
+    /// The provider name used in target ids.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::OpenAi => "openai",
+            Self::DeepSeek => "deepseek",
+            Self::Mistral => "mistral",
+            Self::Groq => "groq",
+            Self::Azure { .. } => "azure",
+            Self::Ollama => "ollama",
+            Self::Vllm => "vllm",
+            Self::GeminiOpenAi => "gemini-openai",
+            Self::Generic => "openai-compatible",
+        }
+    }
+
+    /// The base URL used when none is given (`None`: one must be given).
+    pub fn default_base_url(&self) -> Option<&'static str> {
+        match self {
+            Self::OpenAi => Some("https://api.openai.com/v1"),
+            Self::DeepSeek => Some("https://api.deepseek.com"),
+            Self::Mistral => Some("https://api.mistral.ai/v1"),
+            Self::Groq => Some("https://api.groq.com/openai/v1"),
+            Self::Ollama => Some("http://localhost:11434/v1"),
+            Self::Vllm => Some("http://localhost:8000/v1"),
+            Self::GeminiOpenAi => Some("https://generativelanguage.googleapis.com/v1beta/openai"),
+            Self::Azure { .. } | Self::Generic => None,
+        }
+    }
+
+    /// The environment variable the key is read from when none is given.
+    pub fn key_env(&self) -> Option<&'static str> {
+        match self {
+            Self::OpenAi => Some("OPENAI_API_KEY"),
+            Self::DeepSeek => Some("DEEPSEEK_API_KEY"),
+            Self::Mistral => Some("MISTRAL_API_KEY"),
+            Self::Groq => Some("GROQ_API_KEY"),
+            Self::Azure { .. } => Some("AZURE_OPENAI_API_KEY"),
+            Self::Vllm => Some("VLLM_API_KEY"),
+            Self::GeminiOpenAi => Some("GEMINI_API_KEY"),
+            Self::Ollama | Self::Generic => None,
+        }
+    }
+
+    /// DeepSeek documents blank `content` with `finish_reason: stop` under load and in
+    /// JSON mode; such an answer is reported as a malformed response, not a success.
+    fn rejects_blank(&self) -> bool {
+        matches!(self, Self::DeepSeek)
+    }
+
+    fn key_required(&self) -> bool {
+        !matches!(self, Self::Ollama | Self::Vllm | Self::Generic)
+    }
+}
+
+/// Builds an [`OpenAi`] adapter.
+#[derive(Debug)]
+#[must_use]
+pub struct OpenAiBuilder {
+    preset: Preset,
+    model: String,
+    base_url: Option<String>,
+    key: Option<ApiKey>,
+    allow_insecure_http: bool,
+    organization: Option<String>,
+    project: Option<String>,
+    timeouts: Timeouts,
+    limits: Limits,
+    client: Option<reqwest::Client>,
+}
+
+impl OpenAiBuilder {
+    /// Overrides the base URL (everything before `/chat/completions`).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Uses this key instead of the preset's environment variable.
+    pub fn api_key(mut self, key: ApiKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Allows sending the key over plain HTTP to a host that is not loopback.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Sends `OpenAI-Organization`.
+    pub fn organization(mut self, org: impl Into<String>) -> Self {
+        self.organization = Some(org.into());
+        self
+    }
+
+    /// Sends `OpenAI-Project`.
+    pub fn project(mut self, project: impl Into<String>) -> Self {
+        self.project = Some(project.into());
+        self
+    }
+
+    /// Sets the adapter's timeouts.
+    pub fn timeouts(mut self, t: Timeouts) -> Self {
+        self.timeouts = t;
+        self
+    }
+
+    /// Sets the body and stream limits.
+    pub fn limits(mut self, l: Limits) -> Self {
+        self.limits = l;
+        self
+    }
+
+    /// Shares a `reqwest::Client` (and its connection pool) with other adapters.
+    pub fn client(mut self, c: reqwest::Client) -> Self {
+        self.client = Some(c);
+        self
+    }
+
+    /// Builds the adapter, resolving the key and checking the URL.
+    pub fn build(self) -> Result<OpenAi, ConfigError> {
+        let key = match self.key {
+            Some(k) => Some(k),
+            None => match self.preset.key_env() {
+                Some(var) if self.preset.key_required() => Some(ApiKey::from_env(var)?),
+                Some(var) => ApiKey::from_env(var).ok(),
+                None => None,
+            },
+        };
+        let base = self
+            .base_url
+            .as_deref()
+            .or(self.preset.default_base_url())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    ConfigErrorKind::Invalid,
+                    format!("the {} preset needs a base URL", self.preset.name()),
+                )
+            })?;
+        let base = checked_base_url(base, key.is_some(), self.allow_insecure_http)?;
+        let url = match &self.preset {
+            Preset::Azure {
+                deployment,
+                api_version,
+            } => {
+                if deployment.is_empty() || api_version.is_empty() {
+                    return Err(ConfigError::new(
+                        ConfigErrorKind::Invalid,
+                        "Azure OpenAI needs a deployment name and an api-version",
+                    ));
+                }
+                let mut u = join(
+                    &base,
+                    &format!("openai/deployments/{deployment}/chat/completions"),
+                )?;
+                u.query_pairs_mut().append_pair("api-version", api_version);
+                u
+            }
+            _ => join(&base, "chat/completions")?,
+        };
+        let mut headers = HeaderMap::new();
+        if let Some(k) = &key {
+            let (name, value) = match self.preset {
+                Preset::Azure { .. } => ("api-key", k.expose().to_owned()),
+                _ => ("authorization", format!("Bearer {}", k.expose())),
+            };
+            let v = secret_header(&value)
+                .map_err(|e| ConfigError::new(ConfigErrorKind::Invalid, e.to_string()))?;
+            headers.insert(name, v);
+        }
+        if let Some(o) = &self.organization {
+            plain_header(&mut headers, "openai-organization", o);
+        }
+        if let Some(p) = &self.project {
+            plain_header(&mut headers, "openai-project", p);
+        }
+        Ok(OpenAi {
+            http: Http::new(self.client, self.timeouts, self.limits)?,
+            preset: self.preset,
+            model: self.model,
+            url,
+            headers,
+        })
+    }
+}
+
+pub(crate) fn join(base: &url::Url, path: &str) -> Result<url::Url, ConfigError> {
+    let s = format!("{}/{}", base.as_str().trim_end_matches('/'), path);
+    url::Url::parse(&s).map_err(|e| {
+        ConfigError::new(
+            ConfigErrorKind::InvalidUrl,
+            format!("invalid endpoint URL {s:?}: {e}"),
+        )
+    })
+}
+
+/// An OpenAI Chat Completions adapter for one model.
+///
+/// ```no_run
+/// use nb_providers::{OpenAi, Preset};
+/// # fn f() -> Result<(), nb_providers::ConfigError> {
+/// let gpt = OpenAi::from_env("gpt-4o-mini")?;                   // OPENAI_API_KEY
+/// let ds = OpenAi::builder(Preset::DeepSeek, "deepseek-chat").build()?; // DEEPSEEK_API_KEY
+/// let local = OpenAi::builder(Preset::Ollama, "llama3.2").build()?;   // no key
+/// # Ok(()) }
+/// ```
+pub struct OpenAi {
+    http: Http,
+    preset: Preset,
+    model: String,
+    url: url::Url,
+    headers: HeaderMap,
+}
+
+impl std::fmt::Debug for OpenAi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAi")
+            .field("preset", &self.preset)
+            .field("model", &self.model)
+            .field("url", &self.url.as_str())
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}
+
+impl OpenAi {
+    /// A builder for `model` on the server `preset` describes.
+    pub fn builder(preset: Preset, model: impl Into<String>) -> OpenAiBuilder {
+        OpenAiBuilder {
+            preset,
+            model: model.into(),
+            base_url: None,
+            key: None,
+            allow_insecure_http: false,
+            organization: None,
+            project: None,
+            timeouts: Timeouts::default(),
+            limits: Limits::default(),
+            client: None,
+        }
+    }
+
+    /// api.openai.com with the key from `OPENAI_API_KEY`.
+    pub fn from_env(model: impl Into<String>) -> Result<Self, ConfigError> {
+        Self::builder(Preset::OpenAi, model).build()
+    }
+
+    /// The model this adapter asks for.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// The preset.
+    pub fn preset(&self) -> &Preset {
+        &self.preset
+    }
+
+    /// The wire body this adapter sends for `req` (useful for logging and tests).
+    pub fn body(&self, req: &ChatRequest, stream: bool) -> Value {
+        request_body(&self.model, req, stream)
+    }
+
+    fn outgoing(&self, req: &ChatRequest, stream: bool) -> Result<Outgoing, CallError> {
+        let body =
+            serde_json::to_vec(&self.body(req, stream)).map_err(|e| CallError::Unsupported {
+                what: format!("the request does not serialize: {e}"),
+            })?;
+        Ok(Outgoing {
+            url: self.url.clone(),
+            headers: self.headers.clone(),
+            body,
+        })
+    }
+}
+
+#[async_trait]
+impl Provider for OpenAi {
+    async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, CallError> {
+        let inc = self.http.send(self.outgoing(req, false)?).await?;
+        let (status, headers) = (inc.status, inc.headers.clone());
+        let body = self.http.body(inc).await?;
+        let mut resp = parse_response(&body).map_err(|e| match e {
+            CallError::Decode(d) => decode_error(&d.what, &body, status, headers.clone()),
+            other => other,
+        })?;
+        if self.preset.rejects_blank() && is_blank(&resp) {
+            return Err(decode_error(BLANK, &body, status, headers));
+        }
+        if resp.request_id.is_none() {
+            resp.request_id = headers.request_id;
+        }
+        Ok(resp)
+    }
+
+    async fn stream(&self, req: &ChatRequest) -> Result<ChatStream, CallError> {
+        let inc = self.http.send(self.outgoing(req, true)?).await?;
+        let request_id = inc.headers.request_id.clone();
+        let bytes = self.http.byte_stream(inc);
+        let mut decoder = OpenAiDecoder::new(request_id);
+        decoder.reject_blank = self.preset.rejects_blank();
+        Ok(sse::decode(bytes, decoder))
+    }
+}
+
+/// The Chat Completions body for `req` on `model`.
+pub(crate) fn request_body(model: &str, req: &ChatRequest, stream: bool) -> Value {
+    let mut body = Map::new();
+    body.insert("model".into(), json!(model));
+    body.insert(
+        "messages".into(),
+        Value::Array(req.messages.iter().map(message).collect()),
+    );
+    if let Some(t) = req.temperature {
+        body.insert("temperature".into(), json!(t));
+    }
+    if let Some(p) = req.top_p {
+        body.insert("top_p".into(), json!(p));
+    }
+    if let Some(n) = req.max_tokens {
+        // `max_tokens` is deprecated on api.openai.com but `max_completion_tokens` is not
+        // understood by most compatible servers; the deprecated one works on all.
+        body.insert("max_tokens".into(), json!(n));
+    }
+    if !req.stop.is_empty() {
+        body.insert("stop".into(), json!(req.stop));
+    }
+    if let Some(s) = req.seed {
+        body.insert("seed".into(), json!(s));
+    }
+    match &req.response_format {
+        ResponseFormat::Text => {}
+        ResponseFormat::JsonObject => {
+            body.insert("response_format".into(), json!({"type": "json_object"}));
+        }
+        ResponseFormat::JsonSchema(f) => {
+            body.insert(
+                "response_format".into(),
+                json!({"type": "json_schema", "json_schema": {
+                    "name": schema::schema_name(&f.name),
+                    "schema": schema::portable(&f.schema),
+                    "strict": f.strict,
+                }}),
+            );
+        }
+    }
+    if !req.tools.is_empty() {
+        let tools: Vec<Value> = req
+            .tools
+            .iter()
+            .map(|t| {
+                let mut f = json!({"name": t.name, "parameters": schema::portable(&t.parameters)});
+                if let Some(d) = &t.description {
+                    f["description"] = json!(d);
+                }
+                json!({"type": "function", "function": f})
+            })
+            .collect();
+        body.insert("tools".into(), Value::Array(tools));
+    }
+    if let Some(c) = &req.tool_choice {
+        body.insert(
+            "tool_choice".into(),
+            match c {
+                ToolChoice::Auto => json!("auto"),
+                ToolChoice::None => json!("none"),
+                ToolChoice::Required => json!("required"),
+                ToolChoice::Tool(name) => json!({"type": "function", "function": {"name": name}}),
+            },
+        );
+    }
+    if stream {
+        body.insert("stream".into(), json!(true));
+        body.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    for (k, v) in &req.extra {
+        body.insert(k.clone(), v.clone());
+    }
+    Value::Object(body)
+}
+
+fn message(m: &nb_core::Message) -> Value {
+    let role = match m.role {
+        Role::System => "system",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+        Role::Tool => "tool",
+    };
+    let mut v = json!({"role": role, "content": m.content});
+    if !m.tool_calls.is_empty() {
+        if m.content.is_empty() {
+            v["content"] = Value::Null;
+        }
+        v["tool_calls"] = Value::Array(
+            m.tool_calls
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    json!({
+                        "id": c.id.clone().unwrap_or_else(|| format!("call_{i}")),
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments_raw},
+                    })
+                })
+                .collect(),
+        );
+    }
+    if let Some(id) = &m.tool_call_id {
+        v["tool_call_id"] = json!(id);
+    }
+    v
+}
+
+#[derive(Deserialize)]
+struct WireResponse {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+    choices: Vec<WireChoice>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct WireChoice {
+    #[serde(default)]
+    message: Option<WireMessage>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct WireMessage {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    refusal: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<WireToolCall>>,
+}
+
+#[derive(Deserialize)]
+struct WireToolCall {
+    #[serde(default)]
+    id: Option<String>,
+    function: WireFunction,
+}
+
+#[derive(Deserialize)]
+struct WireFunction {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    arguments: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct WireUsage {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+    #[serde(default)]
+    prompt_tokens_details: Option<WireDetails>,
+    #[serde(default)]
+    completion_tokens_details: Option<WireDetails>,
+}
+
+#[derive(Deserialize, Default)]
+struct WireDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
+}
+
+impl WireUsage {
+    fn usage(&self) -> Usage {
+        Usage {
+            input_tokens: self.prompt_tokens.unwrap_or(0),
+            output_tokens: self.completion_tokens.unwrap_or(0),
+            cached_tokens: self
+                .prompt_tokens_details
+                .as_ref()
+                .and_then(|d| d.cached_tokens),
+            reasoning_tokens: self
+                .completion_tokens_details
+                .as_ref()
+                .and_then(|d| d.reasoning_tokens),
+        }
+    }
+}
+
+/// Maps an OpenAI-family `finish_reason`.
+pub(crate) fn finish_reason(raw: &str) -> FinishReason {
+    match raw {
+        "stop" => FinishReason::Stop,
+        // Mistral's `model_length`: the context window ended the answer.
+        "length" | "model_length" => FinishReason::Length,
+        "tool_calls" | "function_call" => FinishReason::ToolCalls,
+        "content_filter" => FinishReason::ContentFilter,
+        other => FinishReason::Other(other.to_owned()),
+    }
+}
+
+/// Parses a Chat Completions response body.
+///
+/// A body with `choices: []` or a choice without a message is a decode failure: nothing
+/// usable came back. A `refusal` sets [`FinishReason::Refusal`].
+pub(crate) fn parse_response(body: &[u8]) -> Result<ChatResponse, CallError> {
+    let w: WireResponse = serde_json::from_slice(body)
+        .map_err(|e| CallError::decode(format!("not a chat completion: {e}"), body))?;
+    let Some(choice) = w.choices.into_iter().next() else {
+        return Err(CallError::decode("the response has no choices", body));
+    };
+    let Some(msg) = choice.message else {
+        return Err(CallError::decode("the first choice has no message", body));
+    };
+    let tool_calls: Vec<ToolCall> = msg
+        .tool_calls
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| {
+            ToolCall::from_raw(
+                c.id,
+                c.function.name.unwrap_or_default(),
+                c.function.arguments.unwrap_or_default(),
+            )
+        })
+        .collect();
+    let refusal = msg.refusal.filter(|r| !r.is_empty());
+    let mut finish = match choice.finish_reason.as_deref() {
+        Some(r) => finish_reason(r),
+        None => FinishReason::Other("missing".into()),
+    };
+    if refusal.is_some() && finish == FinishReason::Stop {
+        finish = FinishReason::Refusal;
+    }
+    let mut resp = ChatResponse::text(msg.content.unwrap_or_default());
+    resp.tool_calls = tool_calls;
+    resp.refusal = refusal;
+    resp.finish_reason = finish;
+    resp.usage = w.usage.map(|u| u.usage());
+    resp.model = w.model.filter(|m| !m.is_empty());
+    resp.request_id = w.id.filter(|i| !i.is_empty());
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+struct WireChunk {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    choices: Vec<WireChunkChoice>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct WireChunkChoice {
+    #[serde(default)]
+    index: u32,
+    #[serde(default)]
+    delta: Option<WireDelta>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct WireDelta {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    refusal: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<WireToolDelta>>,
+}
+
+#[derive(Deserialize)]
+struct WireToolDelta {
+    #[serde(default)]
+    index: u32,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    function: Option<WireFunction>,
+}
+
+const BLANK: &str = "the answer is blank (no text, no tool calls)";
+
+fn is_blank(r: &ChatResponse) -> bool {
+    r.finish_reason == FinishReason::Stop && r.tool_calls.is_empty() && r.text.trim().is_empty()
+}
+
+/// Decodes `chat.completion.chunk` events; `data: [DONE]` is the terminator.
+pub(crate) struct OpenAiDecoder {
+    request_id: Option<String>,
+    started: bool,
+    pub(crate) reject_blank: bool,
+    substance: bool,
+}
+
+impl OpenAiDecoder {
+    pub(crate) fn new(request_id: Option<String>) -> Self {
+        Self {
+            request_id,
+            started: false,
+            reject_blank: false,
+            substance: false,
+        }
+    }
+}
+
+impl Decoder for OpenAiDecoder {
+    fn event(
+        &mut self,
+        event: &str,
+        data: &str,
+        out: &mut Vec<ChatChunk>,
+    ) -> Result<Flow, CallError> {
+        let data = data.trim();
+        if data == "[DONE]" {
+            return Ok(Flow::Done);
+        }
+        if data.is_empty() {
+            return Ok(Flow::More);
+        }
+        let v: Value = sse::json(data)?;
+        // Mid-stream errors: `data: {"error":{…}}` (OpenAI, vLLM) or `event: error` (Groq).
+        if event == "error" || v.get("error").is_some() {
+            return Err(stream_error(&v, data));
+        }
+        let chunk: WireChunk = serde_json::from_value(v).map_err(|e| {
+            CallError::decode(format!("not a chat.completion.chunk: {e}"), data.as_bytes())
+        })?;
+        if !self.started {
+            let model = chunk.model.clone().filter(|m| !m.is_empty());
+            // Azure's first chunk has an empty model and `choices: []`; wait for a real one.
+            if model.is_some() || !chunk.choices.is_empty() {
+                self.started = true;
+                out.push(ChatChunk::Started {
+                    model,
+                    request_id: self.request_id.clone(),
+                });
+            }
+        }
+        for choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
+            let delta = choice.delta.unwrap_or_default();
+            if let Some(t) = delta.content.filter(|t| !t.is_empty()) {
+                self.substance |= !t.trim().is_empty();
+                out.push(ChatChunk::Text { delta: t });
+            }
+            if let Some(r) = delta.refusal.filter(|r| !r.is_empty()) {
+                out.push(ChatChunk::Refusal { delta: r });
+            }
+            for t in delta.tool_calls.unwrap_or_default() {
+                let (name, arguments) = match t.function {
+                    Some(f) => (f.name, f.arguments.unwrap_or_default()),
+                    None => (None, String::new()),
+                };
+                self.substance = true;
+                out.push(ChatChunk::ToolCall(ToolCallDelta {
+                    index: t.index,
+                    id: t.id,
+                    name,
+                    arguments,
+                }));
+            }
+            if let Some(r) = choice.finish_reason {
+                let reason = finish_reason(&r);
+                if self.reject_blank && reason == FinishReason::Stop && !self.substance {
+                    return Err(CallError::decode(BLANK, data.as_bytes()));
+                }
+                out.push(ChatChunk::Finish { reason });
+            }
+        }
+        if let Some(u) = chunk.usage {
+            out.push(ChatChunk::Usage(u.usage()));
+        }
+        Ok(Flow::More)
+    }
+}
+
+/// An error event inside a 200 stream, with whatever status it carried.
+pub(crate) fn stream_error(v: &Value, data: &str) -> CallError {
+    match crate::error_body::parse_error_value(v) {
+        Some((error, status)) => CallError::Api(Box::new(nb_core::ApiError {
+            status,
+            headers: nb_core::HeaderFacts::default(),
+            error,
+            body_snippet: None,
+        })),
+        None => CallError::decode("an error event without error fields", data.as_bytes()),
+    }
+}
