@@ -1,5 +1,7 @@
 //! The vocabulary's behaviour: accumulation, the default stream, error facts.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use nb_core::*;

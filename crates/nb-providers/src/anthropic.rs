@@ -83,7 +83,7 @@ impl AnthropicBuilder {
     /// Builds the adapter.
     pub fn build(self) -> Result<Anthropic, ConfigError> {
         let key = match self.key {
-            Some(k) => k,
+            Some(k) => k.checked("anthropic")?,
             None => ApiKey::from_env("ANTHROPIC_API_KEY")?,
         };
         let base = checked_base_url(&self.base_url, true, self.allow_insecure_http)?;

@@ -39,6 +39,18 @@ impl ApiKey {
         }
     }
 
+    /// Refuses a key that is empty or only white space: the provider would answer 401
+    /// on every call, far from where the mistake was made.
+    pub(crate) fn checked(self, provider: &str) -> Result<Self, ConfigError> {
+        if self.0.expose_secret().trim().is_empty() {
+            return Err(ConfigError::new(
+                ConfigErrorKind::MissingKey,
+                format!("the API key given for {provider} is empty"),
+            ));
+        }
+        Ok(self)
+    }
+
     pub(crate) fn expose(&self) -> &str {
         self.0.expose_secret()
     }

@@ -67,7 +67,7 @@ impl GeminiBuilder {
     /// Builds the adapter.
     pub fn build(self) -> Result<Gemini, ConfigError> {
         let key = match self.key {
-            Some(k) => k,
+            Some(k) => k.checked("gemini")?,
             None => ApiKey::from_env("GEMINI_API_KEY")
                 .or_else(|e| ApiKey::from_env("GOOGLE_API_KEY").map_err(|_| e))?,
         };

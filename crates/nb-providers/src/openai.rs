@@ -171,7 +171,7 @@ impl OpenAiBuilder {
     /// Builds the adapter, resolving the key and checking the URL.
     pub fn build(self) -> Result<OpenAi, ConfigError> {
         let key = match self.key {
-            Some(k) => Some(k),
+            Some(k) => Some(k.checked(self.preset.name())?),
             None => match self.preset.key_env() {
                 Some(var) if self.preset.key_required() => Some(ApiKey::from_env(var)?),
                 Some(var) => ApiKey::from_env(var).ok(),
