@@ -1,0 +1,400 @@
+//! The tricky cases from the wire-facts reference, decided by facts; and totality.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, SystemTime};
+
+use nb_classify::*;
+use nb_core::*;
+use proptest::prelude::*;
+use serde_json::json;
+
+fn api(status: Option<u16>, headers: &[(&str, &str)], body: serde_json::Value) -> CallError {
+    let mut h = HeaderFacts::default();
+    for (n, v) in headers {
+        h.record(n, v);
+    }
+    let error = provider_error(&body);
+    CallError::Api(Box::new(ApiError {
+        status,
+        headers: h,
+        error,
+        body_snippet: None,
+    }))
+}
+
+// A tiny reader of the documented bodies, so the cases below read like the wire.
+fn provider_error(body: &serde_json::Value) -> ProviderError {
+    let e = body.get("error").unwrap_or(body);
+    let s = |k: &str| {
+        e.get(k).and_then(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .or_else(|| v.as_u64().map(|n| n.to_string()))
+        })
+    };
+    let mut pe = ProviderError {
+        r#type: s("type"),
+        code: s("code"),
+        status: s("status"),
+        message: s("message"),
+        ..ProviderError::default()
+    };
+    pe.detail_code = e
+        .get("details")
+        .and_then(|d| d.get("error_code"))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    if let Some(ds) = e.get("details").and_then(|d| d.as_array()) {
+        for d in ds {
+            if let Some(r) = d.get("retryDelay").and_then(|v| v.as_str()) {
+                pe.retry_delay = Some(r.into());
+            }
+            for v in d
+                .get("violations")
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+            {
+                pe.quota_violations.push(QuotaViolation {
+                    quota_id: v.get("quotaId").and_then(|q| q.as_str()).map(str::to_owned),
+                    quota_metric: None,
+                });
+            }
+        }
+    }
+    pe
+}
+
+fn c(e: &CallError) -> Classification {
+    classify(e)
+}
+
+#[test]
+fn openai_request_too_large_is_not_retryable_on_the_same_target() {
+    let e = api(
+        Some(429),
+        &[("retry-after", "1")],
+        json!({"error": {"message": "Request too large for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000, Requested 31538. The input or output tokens must be reduced in order to run successfully.", "type": "tokens", "code": "rate_limit_exceeded"}}),
+    );
+    let k = c(&e);
+    assert_eq!(
+        (k.class, k.scope, k.disposition),
+        (
+            FailureClass::RateLimited,
+            Scope::Attempt,
+            Disposition::FailOver
+        )
+    );
+}
+
+#[test]
+fn insufficient_quota_is_not_a_rate_limit() {
+    for code in [
+        "insufficient_quota",
+        "credit_balance_exhausted",
+        "organization_spend_limit_exceeded",
+    ] {
+        let e = api(
+            Some(429),
+            &[],
+            json!({"error": {"message": "You exceeded your current quota", "type": "insufficient_quota", "code": code}}),
+        );
+        let k = c(&e);
+        assert_eq!(
+            (k.class, k.scope, k.disposition),
+            (
+                FailureClass::QuotaExhausted,
+                Scope::Credential,
+                Disposition::FailOver
+            ),
+            "{code}"
+        );
+    }
+}
+
+#[test]
+fn anthropic_529_overload_vs_429_rate_limit_vs_spend_cap() {
+    let overloaded = c(&api(
+        Some(529),
+        &[],
+        json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+    ));
+    assert_eq!(
+        (overloaded.class, overloaded.scope),
+        (FailureClass::Overloaded, Scope::Provider)
+    );
+    let limited = c(&api(
+        Some(429),
+        &[("retry-after", "30")],
+        json!({"type": "error", "error": {"type": "rate_limit_error", "message": "rate limit"}}),
+    ));
+    assert_eq!(
+        (limited.class, limited.disposition, limited.retry_after),
+        (
+            FailureClass::RateLimited,
+            Disposition::FailOver,
+            Some(Duration::from_secs(30))
+        )
+    );
+    let short = c(&api(
+        Some(429),
+        &[("retry-after", "1")],
+        json!({"type": "error", "error": {"type": "rate_limit_error", "message": "rate limit"}}),
+    ));
+    assert_eq!(short.disposition, Disposition::RetryHere);
+    let capped = c(&api(
+        Some(429),
+        &[],
+        json!({"type": "error", "error": {"type": "rate_limit_error", "message": "You will regain access on 2026-12-01 at 00:00 UTC.", "details": {"error_code": "enforced_spend_limit_reached"}}}),
+    ));
+    assert_eq!(capped.class, FailureClass::QuotaExhausted);
+}
+
+#[test]
+fn gemini_per_day_vs_per_minute_quota() {
+    let body = |id: &str, delay: Option<&str>| {
+        let mut d = vec![
+            json!({"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{"quotaId": id}]}),
+        ];
+        if let Some(r) = delay {
+            d.push(json!({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": r}));
+        }
+        json!({"error": {"code": 429, "message": "You exceeded your current quota", "status": "RESOURCE_EXHAUSTED", "details": d}})
+    };
+    let minute = c(&api(
+        Some(429),
+        &[],
+        body(
+            "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
+            Some("37s"),
+        ),
+    ));
+    assert_eq!(
+        (minute.class, minute.retry_after),
+        (FailureClass::RateLimited, Some(Duration::from_secs(37)))
+    );
+    let day = c(&api(
+        Some(429),
+        &[],
+        body("GenerateRequestsPerDayPerProjectPerModel-FreeTier", None),
+    ));
+    assert_eq!(
+        (day.class, day.disposition),
+        (FailureClass::QuotaExhausted, Disposition::FailOver)
+    );
+}
+
+#[test]
+fn deepseek_context_error_with_a_generic_code() {
+    let e = api(
+        Some(400),
+        &[],
+        json!({"error": {"message": "This model's maximum context length is 131072 tokens. However, you requested 131134 tokens (131134 in the messages, 0 in the completion).", "type": "invalid_request_error", "code": "invalid_request_error"}}),
+    );
+    let k = c(&e);
+    assert_eq!(
+        (k.class, k.disposition),
+        (
+            FailureClass::ContextTooLong,
+            Disposition::FailOverLargerContext
+        )
+    );
+}
+
+#[test]
+fn mistral_tier_capacity_is_overload_not_your_rate_limit() {
+    let e = api(
+        Some(503),
+        &[],
+        json!({"object": "error", "message": "Service tier capacity exceeded for this model.", "type": "invalid_request_error", "code": null}),
+    );
+    assert_eq!(c(&e).class, FailureClass::Overloaded);
+    let e = api(
+        Some(429),
+        &[],
+        json!({"object": "error", "message": "Service tier capacity exceeded for this model.", "type": "invalid_request_error", "code": null}),
+    );
+    assert_eq!(c(&e).class, FailureClass::Overloaded);
+}
+
+#[test]
+fn a_mid_stream_error_is_classified_by_its_type_never_by_the_200() {
+    let inner = api(
+        None,
+        &[],
+        json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+    );
+    let e = CallError::mid_stream(inner, PartialOutput::default());
+    assert_eq!(c(&e).class, FailureClass::Overloaded);
+    let groq = api(
+        Some(400),
+        &[],
+        json!({"error": {"message": "Failed to call a function.", "type": "invalid_request_error", "code": "tool_use_failed"}}),
+    );
+    assert_eq!(
+        (c(&groq).class, c(&groq).disposition),
+        (FailureClass::MalformedResponse, Disposition::RetryHere)
+    );
+}
+
+#[test]
+fn x_should_retry_overrides_the_status() {
+    let no = api(
+        Some(500),
+        &[("x-should-retry", "false")],
+        json!({"error": {"message": "boom", "type": "server_error"}}),
+    );
+    assert_eq!(c(&no).disposition, Disposition::FailOver);
+    let yes = api(
+        Some(500),
+        &[("x-should-retry", "true")],
+        json!({"error": {"message": "boom", "type": "server_error"}}),
+    );
+    assert_eq!(c(&yes).disposition, Disposition::RetryHere);
+}
+
+#[test]
+fn hints_given_as_dates_use_the_injected_clock() {
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let date = httpdate::fmt_http_date(now + Duration::from_secs(90));
+    let e = api(
+        Some(429),
+        &[("retry-after", &date)],
+        json!({"error": {"message": "slow down", "type": "requests", "code": "rate_limit_exceeded"}}),
+    );
+    let k = DefaultClassifier::new()
+        .with_clock(move || now)
+        .decide(&Failure::Call(&e));
+    assert_eq!(k.retry_after, Some(Duration::from_secs(90)));
+}
+
+#[test]
+fn violations_are_classified_for_repair_or_failover() {
+    let schema = Violation::new(ViolationKind::Schema, "/age", "expected integer");
+    let k = DefaultClassifier::new().decide(&Failure::Violation(&schema));
+    assert_eq!(
+        (k.class, k.disposition),
+        (FailureClass::SchemaViolation, Disposition::Repair)
+    );
+    let bounds = Violation::new(ViolationKind::Bounds, "/score", "above 10");
+    let k = DefaultClassifier::new().decide(&Failure::Violation(&bounds));
+    assert_eq!(
+        (k.class, k.disposition),
+        (FailureClass::SemanticOutOfBounds, Disposition::FailOver)
+    );
+}
+
+#[test]
+fn a_custom_classifier_answers_first_and_defers_the_rest() {
+    // Treat a 500 from our own flaky proxy as an overload.
+    let mine = |f: &Failure<'_>| match f {
+        Failure::Call(e) if e.status() == Some(500) => Some(Classification::new(
+            FailureClass::Overloaded,
+            Scope::Provider,
+            Disposition::FailOver,
+            "our proxy",
+        )),
+        _ => None,
+    };
+    let chain = mine.then(DefaultClassifier::new());
+    let e500 = api(Some(500), &[], json!({"error": {"message": "x"}}));
+    assert_eq!(
+        chain.classify(&Failure::Call(&e500)).unwrap().reason,
+        "our proxy"
+    );
+    let e401 = api(Some(401), &[], json!({"error": {"message": "x"}}));
+    assert_eq!(
+        classify_with(&chain, Failure::Call(&e401)).class,
+        FailureClass::AuthFailure
+    );
+    let only_mine = mine;
+    assert_eq!(
+        classify_with(&only_mine, Failure::Call(&e401)).class,
+        FailureClass::AuthFailure,
+        "falls back to the default"
+    );
+}
+
+fn arb_text() -> impl Strategy<Value = Option<String>> {
+    prop::option::of(prop_oneof![
+        "[ -~]{0,40}",
+        prop::sample::select(vec![
+            "rate_limit_error",
+            "overloaded_error",
+            "insufficient_quota",
+            "RESOURCE_EXHAUSTED",
+            "context_length_exceeded",
+            "429",
+            "Please try again in 99999999999h",
+            "retry after 1e308 seconds"
+        ])
+        .prop_map(String::from),
+    ])
+}
+
+fn arb_call_error() -> impl Strategy<Value = CallError> {
+    let api_err = (
+        prop::option::of(any::<u16>()),
+        arb_text(),
+        arb_text(),
+        arb_text(),
+        arb_text(),
+        arb_text(),
+        arb_text(),
+        prop::collection::vec(("[a-z-]{1,30}", "[ -~]{0,30}"), 0..4),
+    )
+        .prop_map(|(status, ty, code, st, msg, delay, detail, hs)| {
+            let mut headers = HeaderFacts::default();
+            for (n, v) in &hs {
+                headers.record(n, v);
+            }
+            headers.record("retry-after", hs.first().map_or("", |h| h.1.as_str()));
+            CallError::Api(Box::new(ApiError {
+                status,
+                headers,
+                error: ProviderError {
+                    r#type: ty,
+                    code,
+                    status: st,
+                    message: msg,
+                    retry_delay: delay,
+                    detail_code: detail,
+                    ..ProviderError::default()
+                },
+                body_snippet: None,
+            }))
+        });
+    let leaf = prop_oneof![
+        api_err,
+        Just(CallError::Truncated),
+        Just(CallError::Cancelled),
+        any::<usize>().prop_map(|limit| CallError::BodyTooLarge {
+            limit,
+            what: "x".into()
+        }),
+        "[ -~]{0,20}".prop_map(|s| CallError::decode(s.clone(), s.as_bytes())),
+        prop::sample::select(vec![
+            TransportKind::ConnectRefused,
+            TransportKind::Dns,
+            TransportKind::Tls,
+            TransportKind::Reset,
+            TransportKind::Other,
+            TransportKind::Timeout(TimeoutPhase::Idle)
+        ])
+        .prop_map(|k| CallError::transport(k, "x")),
+    ];
+    leaf.prop_recursive(2, 4, 1, |inner| {
+        inner.prop_map(|e| CallError::mid_stream(e, PartialOutput::default()))
+    })
+}
+
+proptest! {
+    #[test]
+    fn classification_is_total(e in arb_call_error()) {
+        let k = classify(&e);
+        if let Some(d) = k.retry_after {
+            prop_assert!(d < Duration::from_secs(1_000_000_000));
+        }
+    }
+}
