@@ -55,7 +55,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 }
 
 fn secs_to_duration(secs: f64) -> Option<Duration> {
-    (secs.is_finite() && secs >= 0.0 && secs < 1e9).then(|| Duration::from_secs_f64(secs))
+    (0.0..1e9).contains(&secs).then(|| Duration::from_secs_f64(secs))
 }
 
 static BODY_HINT: LazyLock<Regex> = LazyLock::new(|| {
