@@ -1,1 +1,70 @@
-//! Shared helpers for neuralbridge's cross-crate integration tests.
+//! Shared helpers for neuralbridge's cross-crate integration tests: start a simulator and
+//! point the real adapters at it.
+
+use std::time::Duration;
+
+use nb_chaos::{ChaosHandle, WireFormat};
+use nb_core::Provider;
+use nb_providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset, Timeouts};
+
+/// The model each simulated format serves in these tests.
+pub fn model_of(format: WireFormat) -> &'static str {
+    match format {
+        WireFormat::OpenAi => "gpt-4o-mini",
+        WireFormat::Anthropic => "claude-sonnet-4-5",
+        WireFormat::Gemini => "gemini-2.5-flash",
+    }
+}
+
+/// Timeouts short enough for a hang to fail fast in a test.
+pub fn test_timeouts() -> Timeouts {
+    Timeouts {
+        connect: Duration::from_secs(2),
+        response_head: Duration::from_millis(300),
+    }
+}
+
+/// A real adapter of `format` pointed at simulated provider `name`.
+///
+/// # Panics
+/// When `name` is not a provider of the running simulator.
+pub fn adapter(chaos: &ChaosHandle, name: &str, format: WireFormat) -> Box<dyn Provider> {
+    adapter_with(chaos, name, format, None)
+}
+
+/// Like [`adapter`], with an OpenAI-compatible preset other than OpenAI's own.
+///
+/// # Panics
+/// When `name` is not a provider of the running simulator, or the adapter cannot be built.
+pub fn adapter_with(
+    chaos: &ChaosHandle,
+    name: &str,
+    format: WireFormat,
+    preset: Option<Preset>,
+) -> Box<dyn Provider> {
+    let base = chaos
+        .base_url(name)
+        .unwrap_or_else(|| panic!("no simulated provider {name}"));
+    let key = ApiKey::new("sk-chaos-test");
+    let built: Result<Box<dyn Provider>, nb_providers::ConfigError> = match format {
+        WireFormat::OpenAi => OpenAi::builder(preset.unwrap_or(Preset::OpenAi), model_of(format))
+            .base_url(format!("{base}/v1"))
+            .api_key(key)
+            .timeouts(test_timeouts())
+            .build()
+            .map(|p| Box::new(p) as Box<dyn Provider>),
+        WireFormat::Anthropic => Anthropic::builder(model_of(format))
+            .base_url(base)
+            .api_key(key)
+            .timeouts(test_timeouts())
+            .build()
+            .map(|p| Box::new(p) as Box<dyn Provider>),
+        WireFormat::Gemini => Gemini::builder(model_of(format))
+            .base_url(base)
+            .api_key(key)
+            .timeouts(test_timeouts())
+            .build()
+            .map(|p| Box::new(p) as Box<dyn Provider>),
+    };
+    built.unwrap_or_else(|e| panic!("adapter for {name}: {e}"))
+}

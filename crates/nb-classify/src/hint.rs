@@ -55,29 +55,32 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 }
 
 fn secs_to_duration(secs: f64) -> Option<Duration> {
-    (0.0..1e9).contains(&secs).then(|| Duration::from_secs_f64(secs))
+    (0.0..1e9)
+        .contains(&secs)
+        .then(|| Duration::from_secs_f64(secs))
 }
 
-static BODY_HINT: LazyLock<Regex> = LazyLock::new(|| {
+// `None` only if a pattern failed to compile: then body phrases are simply not read.
+static BODY_HINT: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(
         r"(?i)(?:try again in|retry after|retry in|reset(?:s)? (?:after|in)|resets in)\s+((?:\d+(?:\.\d+)?\s*(?:ms|milliseconds?|s|sec(?:ond)?s?|m|min(?:ute)?s?|h|hours?)\b\s*)+)",
     )
-    .unwrap_or_else(|_| unreachable!())
+    .ok()
 });
 
-static SPAN: LazyLock<Regex> = LazyLock::new(|| {
+static SPAN: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(
         r"(?i)(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec(?:ond)?s?|m|min(?:ute)?s?|h|hours?)\b",
     )
-    .unwrap_or_else(|_| unreachable!())
+    .ok()
 });
 
 /// A reset phrase in an error message: "Please try again in 644ms", "retry after 6
 /// seconds", "reset after 2m 13s".
 pub fn hint_from_message(msg: &str) -> Option<Duration> {
-    let cap = BODY_HINT.captures(msg)?;
+    let cap = BODY_HINT.as_ref()?.captures(msg)?;
     let mut total = 0.0;
-    for m in SPAN.captures_iter(&cap[1]) {
+    for m in SPAN.as_ref()?.captures_iter(&cap[1]) {
         let n: f64 = m[1].parse().ok()?;
         let unit = m[2].to_ascii_lowercase();
         total += n * match unit.as_str() {
