@@ -1,2 +1,130 @@
 //! `cargo xtask`: project jobs that are more than one command.
-fn main() {}
+//!
+//! - `cargo xtask ci` — what `.ci/run` runs: fmt check, clippy with warnings as errors,
+//!   the tests, the docs.
+//! - `cargo xtask bench` — every criterion benchmark, then a summary of medians and of
+//!   each measurement against the baseline measured in the same group and run
+//!   (written to `target/bench-summary.md`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("bench") => bench(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <ci | bench [cargo bench filter]>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+    println!("\n== {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{program} {} failed ({status})", args.join(" ")))
+    }
+}
+
+fn ci() -> Result<(), String> {
+    run("cargo", &["fmt", "--all", "--check"], &[])?;
+    run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"], &[])?;
+    run("cargo", &["test", "--workspace"], &[])?;
+    run("cargo", &["doc", "--no-deps", "--workspace", "--quiet"], &[("RUSTDOCFLAGS", "-D warnings")])
+}
+
+/// Benches run by `cargo xtask bench`, as (package, bench target).
+const BENCHES: &[(&str, &str)] = &[("nb-classify", "classify"), ("nb-chaos", "throughput")];
+
+fn bench(filter: &[String]) -> Result<(), String> {
+    for (pkg, target) in BENCHES {
+        let mut args = vec!["bench", "-p", pkg, "--bench", target, "--", "--noplot"];
+        args.extend(filter.iter().map(String::as_str));
+        run("cargo", &args, &[])?;
+    }
+    let summary = summarize(&root().join("target/criterion"))?;
+    println!("\n{summary}");
+    let out = root().join("target/bench-summary.md");
+    std::fs::write(&out, &summary).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    println!("written to {}", out.display());
+    Ok(())
+}
+
+/// Reads every `new/estimates.json` under `dir`: (group, bench) → median ns.
+fn medians(dir: &Path, prefix: &str, out: &mut BTreeMap<(String, String), f64>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == "report" || !path.is_dir() {
+            continue;
+        }
+        let est = path.join("new/estimates.json");
+        if let Some(median) = std::fs::read_to_string(&est)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["median"]["point_estimate"].as_f64())
+        {
+            out.insert((prefix.to_owned(), name), median);
+        } else {
+            let next = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+            medians(&path, &next, out);
+        }
+    }
+}
+
+fn human(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.1} ns")
+    }
+}
+
+fn summarize(dir: &Path) -> Result<String, String> {
+    let mut m = BTreeMap::new();
+    medians(dir, "", &mut m);
+    if m.is_empty() {
+        return Err(format!("no criterion results under {}", dir.display()));
+    }
+    let mut s = String::from("| group | benchmark | median | per second | vs baseline |\n|---|---|---|---|---|\n");
+    for ((group, name), ns) in &m {
+        let baseline = m
+            .iter()
+            .find(|((g, n), _)| g == group && n.starts_with("baseline"))
+            .map(|(_, b)| *b);
+        let ratio = match baseline {
+            Some(b) if !name.starts_with("baseline") => format!("{:.2}× the baseline's time ({:.2} of its throughput)", ns / b, b / ns),
+            _ => "—".into(),
+        };
+        s.push_str(&format!("| {group} | {name} | {} | {:.0} | {ratio} |\n", human(*ns), 1e9 / ns));
+    }
+    Ok(s)
+}

@@ -1,6 +1,6 @@
 //! The HTTP server: one listener per simulated provider, fault selection, stats.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -59,7 +59,7 @@ pub struct ProviderStats {
     /// Requests whose client went away before the response ended.
     pub cancelled: u64,
     /// Every request, in arrival order (the most recent 100 000).
-    pub log: Vec<RequestRecord>,
+    pub log: VecDeque<RequestRecord>,
 }
 
 const LOG_CAP: usize = 100_000;
@@ -540,9 +540,9 @@ async fn handle(
         }
         *s.statuses.entry(status).or_default() += 1;
         if s.log.len() >= LOG_CAP {
-            s.log.remove(0);
+            s.log.pop_front();
         }
-        s.log.push(RequestRecord {
+        s.log.push_back(RequestRecord {
             n,
             at_ms: (t * 1000.0) as u64,
             model: model.clone(),

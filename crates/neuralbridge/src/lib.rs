@@ -53,3 +53,8 @@ pub mod prelude {
         Provider, ResponseFormat, TargetId,
     };
 }
+
+/// The README's examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
