@@ -53,9 +53,24 @@ fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String>
 
 fn ci() -> Result<(), String> {
     run("cargo", &["fmt", "--all", "--check"], &[])?;
-    run("cargo", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"], &[])?;
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
     run("cargo", &["test", "--workspace"], &[])?;
-    run("cargo", &["doc", "--no-deps", "--workspace", "--quiet"], &[("RUSTDOCFLAGS", "-D warnings")])
+    run(
+        "cargo",
+        &["doc", "--no-deps", "--workspace", "--quiet"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )
 }
 
 /// Benches run by `cargo xtask bench`, as (package, bench target).
@@ -77,7 +92,9 @@ fn bench(filter: &[String]) -> Result<(), String> {
 
 /// Reads every `new/estimates.json` under `dir`: (group, bench) → median ns.
 fn medians(dir: &Path, prefix: &str, out: &mut BTreeMap<(String, String), f64>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let path = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
@@ -92,7 +109,11 @@ fn medians(dir: &Path, prefix: &str, out: &mut BTreeMap<(String, String), f64>) 
         {
             out.insert((prefix.to_owned(), name), median);
         } else {
-            let next = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+            let next = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
             medians(&path, &next, out);
         }
     }
@@ -114,17 +135,27 @@ fn summarize(dir: &Path) -> Result<String, String> {
     if m.is_empty() {
         return Err(format!("no criterion results under {}", dir.display()));
     }
-    let mut s = String::from("| group | benchmark | median | per second | vs baseline |\n|---|---|---|---|---|\n");
+    let mut s = String::from(
+        "| group | benchmark | median | per second | vs baseline |\n|---|---|---|---|---|\n",
+    );
     for ((group, name), ns) in &m {
         let baseline = m
             .iter()
             .find(|((g, n), _)| g == group && n.starts_with("baseline"))
             .map(|(_, b)| *b);
         let ratio = match baseline {
-            Some(b) if !name.starts_with("baseline") => format!("{:.2}× the baseline's time ({:.2} of its throughput)", ns / b, b / ns),
+            Some(b) if !name.starts_with("baseline") => format!(
+                "{:.2}× the baseline's time ({:.2} of its throughput)",
+                ns / b,
+                b / ns
+            ),
             _ => "—".into(),
         };
-        s.push_str(&format!("| {group} | {name} | {} | {:.0} | {ratio} |\n", human(*ns), 1e9 / ns));
+        s.push_str(&format!(
+            "| {group} | {name} | {} | {:.0} | {ratio} |\n",
+            human(*ns),
+            1e9 / ns
+        ));
     }
     Ok(s)
 }

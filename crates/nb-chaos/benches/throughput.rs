@@ -22,7 +22,10 @@ async fn baseline_server() -> String {
     let app = axum::Router::new().route(
         "/v1/chat/completions",
         axum::routing::post(move |_b: axum::body::Bytes| async move {
-            ([(axum::http::header::CONTENT_TYPE, "application/json")], canned)
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                canned,
+            )
         }),
     );
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -54,11 +57,18 @@ async fn load(client: &reqwest::Client, url: &str, n: u64, concurrency: u64) -> 
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let (chaos_url, base_url, _server) = rt.block_on(async {
-        let server = ChaosServer::start(Scenario::new(vec![ProviderSpec::new("p", WireFormat::OpenAi, "gpt-4o-mini")]))
-            .await
-            .unwrap();
+        let server = ChaosServer::start(Scenario::new(vec![ProviderSpec::new(
+            "p",
+            WireFormat::OpenAi,
+            "gpt-4o-mini",
+        )]))
+        .await
+        .unwrap();
         let chaos = format!("{}/v1/chat/completions", server.base_url("p").unwrap());
         (chaos, baseline_server().await, server)
     });
@@ -70,7 +80,9 @@ fn bench(c: &mut Criterion) {
         g.measurement_time(Duration::from_secs(4));
         for (name, url) in [("baseline_axum", &base_url), ("nb_chaos", &chaos_url)] {
             g.bench_function(name, |b| {
-                b.iter_custom(|iters| rt.block_on(load(&client, url, iters, concurrency.min(iters.max(1)))))
+                b.iter_custom(|iters| {
+                    rt.block_on(load(&client, url, iters, concurrency.min(iters.max(1))))
+                })
             });
         }
         g.finish();

@@ -38,14 +38,27 @@ struct Tally {
 fn scenario(seed: u64) -> Scenario {
     Scenario::new(vec![
         ProviderSpec::new("openai", WireFormat::OpenAi, "gpt-4o-mini")
-            .with_fault(Fault::always(FaultKind::RateLimit).with_probability(0.15).with_retry_after(2.0))
+            .with_fault(
+                Fault::always(FaultKind::RateLimit)
+                    .with_probability(0.15)
+                    .with_retry_after(2.0),
+            )
             .with_fault(Fault::always(FaultKind::Quota).with_probability(0.05))
-            .with_fault(Fault::always(FaultKind::ServerError).with_probability(0.05).with_status(502).with_html())
+            .with_fault(
+                Fault::always(FaultKind::ServerError)
+                    .with_probability(0.05)
+                    .with_status(502)
+                    .with_html(),
+            )
             .with_fault(Fault::always(FaultKind::MalformedJson).with_probability(0.05)),
         ProviderSpec::new("anthropic", WireFormat::Anthropic, "claude-sonnet-4-5")
             .with_personality(Personality::Chatty)
             .with_fault(Fault::always(FaultKind::Overloaded).with_probability(0.10))
-            .with_fault(Fault::always(FaultKind::MidStreamError).with_probability(0.10).after_chunks(1))
+            .with_fault(
+                Fault::always(FaultKind::MidStreamError)
+                    .with_probability(0.10)
+                    .after_chunks(1),
+            )
             .with_fault(Fault::always(FaultKind::SemanticDrift).with_probability(0.15)),
         ProviderSpec::new("gemini", WireFormat::Gemini, "gemini-2.5-flash")
             .with_personality(Personality::Markdown)
@@ -70,9 +83,33 @@ pub(crate) async fn run(args: DemoArgs) -> ExitCode {
     let base = |n: &str| h.base_url(n).unwrap_or_default();
     let built: Result<Vec<(&str, Box<dyn Provider>)>, _> = (|| {
         Ok::<_, neuralbridge::providers::ConfigError>(vec![
-            ("openai", Box::new(OpenAi::builder(Preset::OpenAi, "gpt-4o-mini").base_url(format!("{}/v1", base("openai"))).api_key(key.clone()).build()?) as Box<dyn Provider>),
-            ("anthropic", Box::new(Anthropic::builder("claude-sonnet-4-5").base_url(base("anthropic")).api_key(key.clone()).build()?)),
-            ("gemini", Box::new(Gemini::builder("gemini-2.5-flash").base_url(base("gemini")).api_key(key.clone()).build()?)),
+            (
+                "openai",
+                Box::new(
+                    OpenAi::builder(Preset::OpenAi, "gpt-4o-mini")
+                        .base_url(format!("{}/v1", base("openai")))
+                        .api_key(key.clone())
+                        .build()?,
+                ) as Box<dyn Provider>,
+            ),
+            (
+                "anthropic",
+                Box::new(
+                    Anthropic::builder("claude-sonnet-4-5")
+                        .base_url(base("anthropic"))
+                        .api_key(key.clone())
+                        .build()?,
+                ),
+            ),
+            (
+                "gemini",
+                Box::new(
+                    Gemini::builder("gemini-2.5-flash")
+                        .base_url(base("gemini"))
+                        .api_key(key.clone())
+                        .build()?,
+                ),
+            ),
         ])
     })();
     let providers = match built {
@@ -83,7 +120,10 @@ pub(crate) async fn run(args: DemoArgs) -> ExitCode {
         }
     };
     if !args.json {
-        println!("neuralbridge demo — {calls} checkable tasks sent to each of three simulated providers (seed {})\n", args.seed);
+        println!(
+            "neuralbridge demo — {calls} checkable tasks sent to each of three simulated providers (seed {})\n",
+            args.seed
+        );
     }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
     let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
@@ -106,19 +146,36 @@ pub(crate) async fn run(args: DemoArgs) -> ExitCode {
                 Ok(r) if r.finish_reason != FinishReason::Stop => t.unusable += 1,
                 Ok(r) if task.check(&r.text) => t.correct += 1,
                 Ok(_) => t.silent_wrong += 1,
-                Err(e) => *t.failures.entry(classify(&e).class.to_string()).or_default() += 1,
+                Err(e) => {
+                    *t.failures
+                        .entry(classify(&e).class.to_string())
+                        .or_default() += 1
+                }
             }
         }
     }
     server.shutdown().await;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&tallies).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&tallies).unwrap_or_default()
+        );
         return ExitCode::SUCCESS;
     }
-    println!("{:<10} {:>6} {:>8} {:>13} {:>9}   failures, classified", "provider", "calls", "correct", "200 but wrong", "unusable");
+    println!(
+        "{:<10} {:>6} {:>8} {:>13} {:>9}   failures, classified",
+        "provider", "calls", "correct", "200 but wrong", "unusable"
+    );
     for (name, t) in &tallies {
         let classes: Vec<String> = t.failures.iter().map(|(c, n)| format!("{c}×{n}")).collect();
-        println!("{name:<10} {:>6} {:>8} {:>13} {:>9}   {}", t.calls, t.correct, t.silent_wrong, t.unusable, classes.join(", "));
+        println!(
+            "{name:<10} {:>6} {:>8} {:>13} {:>9}   {}",
+            t.calls,
+            t.correct,
+            t.silent_wrong,
+            t.unusable,
+            classes.join(", ")
+        );
     }
     let wrong: u64 = tallies.values().map(|t| t.silent_wrong).sum();
     println!(
@@ -128,7 +185,9 @@ pub(crate) async fn run(args: DemoArgs) -> ExitCode {
          never retry an invalid request. Classes seen: {}.",
         FailureClass::ALL
             .iter()
-            .filter(|c| tallies.values().any(|t| t.failures.contains_key(c.as_str())))
+            .filter(|c| tallies
+                .values()
+                .any(|t| t.failures.contains_key(c.as_str())))
             .map(|c| c.as_str())
             .collect::<Vec<_>>()
             .join(", ")

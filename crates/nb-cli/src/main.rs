@@ -10,7 +10,11 @@ mod demo;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "nb", version, about = "neuralbridge: LLM calls that heal themselves")]
+#[command(
+    name = "nb",
+    version,
+    about = "neuralbridge: LLM calls that heal themselves"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
