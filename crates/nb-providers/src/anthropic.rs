@@ -9,8 +9,10 @@ use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::config::{ApiKey, ConfigError, ConfigErrorKind, Limits, Timeouts, checked_base_url};
-use crate::http::{Http, Outgoing, decode_error, plain_header, secret_header};
+use crate::config::{
+    ApiKey, Common, ConfigError, ConfigErrorKind, checked_base_url, common_setters,
+};
+use crate::http::{Http, Outgoing, plain_header, secret_header};
 use crate::openai::join;
 use crate::schema;
 use crate::sse::{self, Decoder, Flow};
@@ -29,30 +31,16 @@ const JSON_ONLY: &str = "Respond with a single JSON object and nothing else.";
 pub struct AnthropicBuilder {
     model: String,
     base_url: String,
-    key: Option<ApiKey>,
-    allow_insecure_http: bool,
     betas: Vec<String>,
-    timeouts: Timeouts,
-    limits: Limits,
-    client: Option<reqwest::Client>,
+    common: Common,
 }
 
 impl AnthropicBuilder {
+    common_setters!("ANTHROPIC_API_KEY");
+
     /// Overrides the base URL (default `https://api.anthropic.com`).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = url.into();
-        self
-    }
-
-    /// Uses this key instead of `ANTHROPIC_API_KEY`.
-    pub fn api_key(mut self, key: ApiKey) -> Self {
-        self.key = Some(key);
-        self
-    }
-
-    /// Allows sending the key over plain HTTP to a host that is not loopback.
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
         self
     }
 
@@ -62,31 +50,13 @@ impl AnthropicBuilder {
         self
     }
 
-    /// Sets the adapter's timeouts.
-    pub fn timeouts(mut self, t: Timeouts) -> Self {
-        self.timeouts = t;
-        self
-    }
-
-    /// Sets the body and stream limits.
-    pub fn limits(mut self, l: Limits) -> Self {
-        self.limits = l;
-        self
-    }
-
-    /// Shares a `reqwest::Client` with other adapters.
-    pub fn client(mut self, c: reqwest::Client) -> Self {
-        self.client = Some(c);
-        self
-    }
-
     /// Builds the adapter.
     pub fn build(self) -> Result<Anthropic, ConfigError> {
-        let key = match self.key {
+        let key = match self.common.key {
             Some(k) => k.checked("anthropic")?,
             None => ApiKey::from_env("ANTHROPIC_API_KEY")?,
         };
-        let base = checked_base_url(&self.base_url, true, self.allow_insecure_http)?;
+        let base = checked_base_url(&self.base_url, true, self.common.allow_insecure_http)?;
         let mut headers = HeaderMap::new();
         headers.insert(
             "x-api-key",
@@ -98,7 +68,7 @@ impl AnthropicBuilder {
             plain_header(&mut headers, "anthropic-beta", &self.betas.join(","));
         }
         Ok(Anthropic {
-            http: Http::new(self.client, self.timeouts, self.limits)?,
+            http: Http::new(self.common.client, self.common.timeouts, self.common.limits)?,
             url: join(&base, "v1/messages")?,
             model: self.model,
             headers,
@@ -141,12 +111,8 @@ impl Anthropic {
         AnthropicBuilder {
             model: model.into(),
             base_url: "https://api.anthropic.com".into(),
-            key: None,
-            allow_insecure_http: false,
             betas: Vec::new(),
-            timeouts: Timeouts::default(),
-            limits: Limits::default(),
-            client: None,
+            common: Common::default(),
         }
     }
 
@@ -166,41 +132,22 @@ impl Anthropic {
     }
 
     fn outgoing(&self, req: &ChatRequest, stream: bool) -> Result<Outgoing, CallError> {
-        Ok(Outgoing {
-            url: self.url.clone(),
-            headers: self.headers.clone(),
-            body: serde_json::to_vec(&self.body(req, stream)).map_err(|e| {
-                CallError::Unsupported {
-                    what: format!("the request does not serialize: {e}"),
-                }
-            })?,
-        })
+        Outgoing::json(&self.url, &self.headers, &self.body(req, stream))
     }
 }
 
 #[async_trait]
 impl Provider for Anthropic {
     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, CallError> {
-        let inc = self.http.send(self.outgoing(req, false)?).await?;
-        let (status, headers) = (inc.status, inc.headers.clone());
-        let body = self.http.body(inc).await?;
-        let mut resp = parse_response(&body).map_err(|e| match e {
-            CallError::Decode(d) => decode_error(&d.what, &body, status, headers.clone()),
-            other => other,
-        })?;
-        if resp.request_id.is_none() {
-            resp.request_id = headers.request_id;
-        }
-        Ok(resp)
+        self.http
+            .whole(self.outgoing(req, false)?, parse_response, |_| None)
+            .await
     }
 
     async fn stream(&self, req: &ChatRequest) -> Result<ChatStream, CallError> {
-        let inc = self.http.send(self.outgoing(req, true)?).await?;
-        let request_id = inc.headers.request_id.clone();
-        Ok(sse::decode(
-            self.http.byte_stream(inc),
-            AnthropicDecoder::new(request_id),
-        ))
+        self.http
+            .streamed(self.outgoing(req, true)?, AnthropicDecoder::new)
+            .await
     }
 }
 

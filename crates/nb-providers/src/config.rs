@@ -143,6 +143,52 @@ impl Default for Timeouts {
     }
 }
 
+/// The settings every adapter builder shares.
+#[derive(Debug, Default)]
+pub(crate) struct Common {
+    pub(crate) key: Option<ApiKey>,
+    pub(crate) allow_insecure_http: bool,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) limits: Limits,
+    pub(crate) client: Option<reqwest::Client>,
+}
+
+/// The setters of [`Common`], for each builder's `impl` block.
+macro_rules! common_setters {
+    ($env:literal) => {
+        #[doc = concat!("Uses this key instead of the one in `", $env, "`.")]
+        pub fn api_key(mut self, key: $crate::ApiKey) -> Self {
+            self.common.key = Some(key);
+            self
+        }
+
+        /// Allows sending the key over plain HTTP to a host that is not loopback.
+        pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+            self.common.allow_insecure_http = allow;
+            self
+        }
+
+        /// Sets the adapter's timeouts.
+        pub fn timeouts(mut self, t: $crate::Timeouts) -> Self {
+            self.common.timeouts = t;
+            self
+        }
+
+        /// Sets the body and stream limits.
+        pub fn limits(mut self, l: $crate::Limits) -> Self {
+            self.common.limits = l;
+            self
+        }
+
+        /// Shares a `reqwest::Client` (and its connection pool) with other adapters.
+        pub fn client(mut self, c: reqwest::Client) -> Self {
+            self.common.client = Some(c);
+            self
+        }
+    };
+}
+pub(crate) use common_setters;
+
 /// Parses `base` and checks that a key sent to it travels safely: HTTPS, or plain HTTP to
 /// a loopback host, or plain HTTP with the caller's explicit opt-in.
 pub(crate) fn checked_base_url(

@@ -8,8 +8,10 @@ use nb_core::{
 use reqwest::header::HeaderMap;
 use serde_json::{Map, Value, json};
 
-use crate::config::{ApiKey, ConfigError, ConfigErrorKind, Limits, Timeouts, checked_base_url};
-use crate::http::{Http, Outgoing, decode_error, secret_header};
+use crate::config::{
+    ApiKey, Common, ConfigError, ConfigErrorKind, checked_base_url, common_setters,
+};
+use crate::http::{Http, Outgoing, secret_header};
 use crate::openai::join;
 use crate::schema;
 use crate::sse::{self, Decoder, Flow};
@@ -20,58 +22,26 @@ use crate::sse::{self, Decoder, Flow};
 pub struct GeminiBuilder {
     model: String,
     base_url: String,
-    key: Option<ApiKey>,
-    allow_insecure_http: bool,
-    timeouts: Timeouts,
-    limits: Limits,
-    client: Option<reqwest::Client>,
+    common: Common,
 }
 
 impl GeminiBuilder {
+    common_setters!("GEMINI_API_KEY");
+
     /// Overrides the base URL (default `https://generativelanguage.googleapis.com`).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = url.into();
         self
     }
 
-    /// Uses this key instead of `GEMINI_API_KEY` (or `GOOGLE_API_KEY`).
-    pub fn api_key(mut self, key: ApiKey) -> Self {
-        self.key = Some(key);
-        self
-    }
-
-    /// Allows sending the key over plain HTTP to a host that is not loopback.
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
-        self
-    }
-
-    /// Sets the adapter's timeouts.
-    pub fn timeouts(mut self, t: Timeouts) -> Self {
-        self.timeouts = t;
-        self
-    }
-
-    /// Sets the body and stream limits.
-    pub fn limits(mut self, l: Limits) -> Self {
-        self.limits = l;
-        self
-    }
-
-    /// Shares a `reqwest::Client` with other adapters.
-    pub fn client(mut self, c: reqwest::Client) -> Self {
-        self.client = Some(c);
-        self
-    }
-
     /// Builds the adapter.
     pub fn build(self) -> Result<Gemini, ConfigError> {
-        let key = match self.key {
+        let key = match self.common.key {
             Some(k) => k.checked("gemini")?,
             None => ApiKey::from_env("GEMINI_API_KEY")
                 .or_else(|e| ApiKey::from_env("GOOGLE_API_KEY").map_err(|_| e))?,
         };
-        let base = checked_base_url(&self.base_url, true, self.allow_insecure_http)?;
+        let base = checked_base_url(&self.base_url, true, self.common.allow_insecure_http)?;
         let mut headers = HeaderMap::new();
         headers.insert(
             "x-goog-api-key",
@@ -84,7 +54,7 @@ impl GeminiBuilder {
         )?;
         stream_url.query_pairs_mut().append_pair("alt", "sse");
         Ok(Gemini {
-            http: Http::new(self.client, self.timeouts, self.limits)?,
+            http: Http::new(self.common.client, self.common.timeouts, self.common.limits)?,
             url: join(
                 &base,
                 &format!("v1beta/models/{}:generateContent", self.model),
@@ -132,11 +102,7 @@ impl Gemini {
         GeminiBuilder {
             model: model.into(),
             base_url: "https://generativelanguage.googleapis.com".into(),
-            key: None,
-            allow_insecure_http: false,
-            timeouts: Timeouts::default(),
-            limits: Limits::default(),
-            client: None,
+            common: Common::default(),
         }
     }
 
@@ -156,43 +122,23 @@ impl Gemini {
     }
 
     fn outgoing(&self, req: &ChatRequest, stream: bool) -> Result<Outgoing, CallError> {
-        Ok(Outgoing {
-            url: if stream {
-                self.stream_url.clone()
-            } else {
-                self.url.clone()
-            },
-            headers: self.headers.clone(),
-            body: serde_json::to_vec(&self.body(req)).map_err(|e| CallError::Unsupported {
-                what: format!("the request does not serialize: {e}"),
-            })?,
-        })
+        let url = if stream { &self.stream_url } else { &self.url };
+        Outgoing::json(url, &self.headers, &self.body(req))
     }
 }
 
 #[async_trait]
 impl Provider for Gemini {
     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, CallError> {
-        let inc = self.http.send(self.outgoing(req, false)?).await?;
-        let (status, headers) = (inc.status, inc.headers.clone());
-        let body = self.http.body(inc).await?;
-        let mut resp = parse_response(&body).map_err(|e| match e {
-            CallError::Decode(d) => decode_error(&d.what, &body, status, headers.clone()),
-            other => other,
-        })?;
-        if resp.request_id.is_none() {
-            resp.request_id = headers.request_id;
-        }
-        Ok(resp)
+        self.http
+            .whole(self.outgoing(req, false)?, parse_response, |_| None)
+            .await
     }
 
     async fn stream(&self, req: &ChatRequest) -> Result<ChatStream, CallError> {
-        let inc = self.http.send(self.outgoing(req, true)?).await?;
-        let request_id = inc.headers.request_id.clone();
-        Ok(sse::decode(
-            self.http.byte_stream(inc),
-            GeminiDecoder::new(request_id),
-        ))
+        self.http
+            .streamed(self.outgoing(req, true)?, GeminiDecoder::new)
+            .await
     }
 }
 

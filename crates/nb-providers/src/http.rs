@@ -7,12 +7,16 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::StreamExt;
-use nb_core::{ApiError, CallError, DecodeError, HeaderFacts, TimeoutPhase, TransportKind};
+use nb_core::{
+    ApiError, CallError, ChatResponse, ChatStream, DecodeError, HeaderFacts, TimeoutPhase,
+    TransportKind,
+};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
 use crate::config::{ConfigError, ConfigErrorKind, Limits, Timeouts};
 use crate::error_body::parse_error_body;
+use crate::sse::Decoder;
 
 /// A boxed stream of body bytes whose failures are already [`CallError`]s.
 pub(crate) type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, CallError>> + Send>>;
@@ -22,6 +26,23 @@ pub(crate) struct Outgoing {
     pub(crate) url: Url,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
+}
+
+impl Outgoing {
+    /// A request carrying `body` as JSON.
+    pub(crate) fn json(
+        url: &Url,
+        headers: &HeaderMap,
+        body: &serde_json::Value,
+    ) -> Result<Self, CallError> {
+        Ok(Self {
+            url: url.clone(),
+            headers: headers.clone(),
+            body: serde_json::to_vec(body).map_err(|e| CallError::Unsupported {
+                what: format!("the request does not serialize: {e}"),
+            })?,
+        })
+    }
 }
 
 /// A successful response head with its facts.
@@ -90,8 +111,44 @@ impl Http {
         Err(api_error(Some(status), headers, &body))
     }
 
+    /// A whole answer: send, read the body within the limit, parse it. A decode failure
+    /// keeps the status and headers; `reject` may refuse a parsed answer (as a decode
+    /// failure) for a provider quirk such as DeepSeek's blank content.
+    pub(crate) async fn whole(
+        &self,
+        out: Outgoing,
+        parse: fn(&[u8]) -> Result<ChatResponse, CallError>,
+        reject: impl FnOnce(&ChatResponse) -> Option<&'static str>,
+    ) -> Result<ChatResponse, CallError> {
+        let inc = self.send(out).await?;
+        let (status, headers) = (inc.status, inc.headers.clone());
+        let body = self.body(inc).await?;
+        let mut resp = parse(&body).map_err(|e| match e {
+            CallError::Decode(d) => decode_error(&d.what, &body, status, headers.clone()),
+            other => other,
+        })?;
+        if let Some(what) = reject(&resp) {
+            return Err(decode_error(what, &body, status, headers));
+        }
+        if resp.request_id.is_none() {
+            resp.request_id = headers.request_id;
+        }
+        Ok(resp)
+    }
+
+    /// A streamed answer, decoded by the decoder `make` builds from the request id.
+    pub(crate) async fn streamed<D: Decoder>(
+        &self,
+        out: Outgoing,
+        make: impl FnOnce(Option<String>) -> D,
+    ) -> Result<ChatStream, CallError> {
+        let inc = self.send(out).await?;
+        let decoder = make(inc.headers.request_id.clone());
+        Ok(crate::sse::decode(self.byte_stream(inc), decoder))
+    }
+
     /// Reads a whole 2xx body within the limit.
-    pub(crate) async fn body(&self, inc: Incoming) -> Result<Bytes, CallError> {
+    async fn body(&self, inc: Incoming) -> Result<Bytes, CallError> {
         read_limited(inc.response, self.limits.max_body_bytes).await
     }
 

@@ -10,8 +10,10 @@ use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::config::{ApiKey, ConfigError, ConfigErrorKind, Limits, Timeouts, checked_base_url};
-use crate::http::{Http, Outgoing, decode_error, plain_header, secret_header};
+use crate::config::{
+    ApiKey, Common, ConfigError, ConfigErrorKind, checked_base_url, common_setters,
+};
+use crate::http::{Http, Outgoing, plain_header, secret_header};
 use crate::schema;
 use crate::sse::{self, Decoder, Flow};
 
@@ -110,31 +112,17 @@ pub struct OpenAiBuilder {
     preset: Preset,
     model: String,
     base_url: Option<String>,
-    key: Option<ApiKey>,
-    allow_insecure_http: bool,
     organization: Option<String>,
     project: Option<String>,
-    timeouts: Timeouts,
-    limits: Limits,
-    client: Option<reqwest::Client>,
+    common: Common,
 }
 
 impl OpenAiBuilder {
+    common_setters!("the preset's key variable");
+
     /// Overrides the base URL (everything before `/chat/completions`).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
-        self
-    }
-
-    /// Uses this key instead of the preset's environment variable.
-    pub fn api_key(mut self, key: ApiKey) -> Self {
-        self.key = Some(key);
-        self
-    }
-
-    /// Allows sending the key over plain HTTP to a host that is not loopback.
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
         self
     }
 
@@ -150,27 +138,9 @@ impl OpenAiBuilder {
         self
     }
 
-    /// Sets the adapter's timeouts.
-    pub fn timeouts(mut self, t: Timeouts) -> Self {
-        self.timeouts = t;
-        self
-    }
-
-    /// Sets the body and stream limits.
-    pub fn limits(mut self, l: Limits) -> Self {
-        self.limits = l;
-        self
-    }
-
-    /// Shares a `reqwest::Client` (and its connection pool) with other adapters.
-    pub fn client(mut self, c: reqwest::Client) -> Self {
-        self.client = Some(c);
-        self
-    }
-
     /// Builds the adapter, resolving the key and checking the URL.
     pub fn build(self) -> Result<OpenAi, ConfigError> {
-        let key = match self.key {
+        let key = match self.common.key {
             Some(k) => Some(k.checked(self.preset.name())?),
             None => match self.preset.key_env() {
                 Some(var) if self.preset.key_required() => Some(ApiKey::from_env(var)?),
@@ -188,7 +158,7 @@ impl OpenAiBuilder {
                     format!("the {} preset needs a base URL", self.preset.name()),
                 )
             })?;
-        let base = checked_base_url(base, key.is_some(), self.allow_insecure_http)?;
+        let base = checked_base_url(base, key.is_some(), self.common.allow_insecure_http)?;
         let url = match &self.preset {
             Preset::Azure {
                 deployment,
@@ -226,7 +196,7 @@ impl OpenAiBuilder {
             plain_header(&mut headers, "openai-project", p);
         }
         Ok(OpenAi {
-            http: Http::new(self.client, self.timeouts, self.limits)?,
+            http: Http::new(self.common.client, self.common.timeouts, self.common.limits)?,
             preset: self.preset,
             model: self.model,
             url,
@@ -281,13 +251,9 @@ impl OpenAi {
             preset,
             model: model.into(),
             base_url: None,
-            key: None,
-            allow_insecure_http: false,
             organization: None,
             project: None,
-            timeouts: Timeouts::default(),
-            limits: Limits::default(),
-            client: None,
+            common: Common::default(),
         }
     }
 
@@ -312,44 +278,29 @@ impl OpenAi {
     }
 
     fn outgoing(&self, req: &ChatRequest, stream: bool) -> Result<Outgoing, CallError> {
-        let body =
-            serde_json::to_vec(&self.body(req, stream)).map_err(|e| CallError::Unsupported {
-                what: format!("the request does not serialize: {e}"),
-            })?;
-        Ok(Outgoing {
-            url: self.url.clone(),
-            headers: self.headers.clone(),
-            body,
-        })
+        Outgoing::json(&self.url, &self.headers, &self.body(req, stream))
     }
 }
 
 #[async_trait]
 impl Provider for OpenAi {
     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, CallError> {
-        let inc = self.http.send(self.outgoing(req, false)?).await?;
-        let (status, headers) = (inc.status, inc.headers.clone());
-        let body = self.http.body(inc).await?;
-        let mut resp = parse_response(&body).map_err(|e| match e {
-            CallError::Decode(d) => decode_error(&d.what, &body, status, headers.clone()),
-            other => other,
-        })?;
-        if self.preset.rejects_blank() && is_blank(&resp) {
-            return Err(decode_error(BLANK, &body, status, headers));
-        }
-        if resp.request_id.is_none() {
-            resp.request_id = headers.request_id;
-        }
-        Ok(resp)
+        let reject_blank = self.preset.rejects_blank();
+        self.http
+            .whole(self.outgoing(req, false)?, parse_response, |r| {
+                (reject_blank && is_blank(r)).then_some(BLANK)
+            })
+            .await
     }
 
     async fn stream(&self, req: &ChatRequest) -> Result<ChatStream, CallError> {
-        let inc = self.http.send(self.outgoing(req, true)?).await?;
-        let request_id = inc.headers.request_id.clone();
-        let bytes = self.http.byte_stream(inc);
-        let mut decoder = OpenAiDecoder::new(request_id);
-        decoder.reject_blank = self.preset.rejects_blank();
-        Ok(sse::decode(bytes, decoder))
+        let reject_blank = self.preset.rejects_blank();
+        let make = |request_id| {
+            let mut d = OpenAiDecoder::new(request_id);
+            d.reject_blank = reject_blank;
+            d
+        };
+        self.http.streamed(self.outgoing(req, true)?, make).await
     }
 }
 
