@@ -37,41 +37,13 @@
 
 use std::time::Duration;
 
-pub use nb_core::{CallError, FailureClass, Violation};
+pub use nb_core::{CallError, FailureClass, Scope, Violation};
 
 mod classify;
 mod hint;
 
 pub use classify::DefaultClassifier;
 pub use hint::{hint_from_headers, hint_from_message, parse_duration, retry_hint};
-
-/// How far a failure's damage reaches: what to avoid next time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Scope {
-    /// Only this attempt; the target is fine.
-    Attempt,
-    /// This (provider, model, credential).
-    Target,
-    /// Every target of this model on this provider.
-    Model,
-    /// Every target using this credential.
-    Credential,
-    /// Every target of this provider.
-    Provider,
-}
-
-impl std::fmt::Display for Scope {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Attempt => "attempt",
-            Self::Target => "target",
-            Self::Model => "model",
-            Self::Credential => "credential",
-            Self::Provider => "provider",
-        })
-    }
-}
 
 /// What to do after a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -88,3 +88,32 @@ impl std::fmt::Display for FailureClass {
         f.write_str(self.as_str())
     }
 }
+
+/// How far a failure's damage reaches: what to avoid next time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Scope {
+    /// Only this attempt; the target is fine.
+    Attempt,
+    /// This (provider, model, credential).
+    Target,
+    /// Every target of this model on this provider.
+    Model,
+    /// Every target using this credential.
+    Credential,
+    /// Every target of this provider.
+    Provider,
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Attempt => "attempt",
+            Self::Target => "target",
+            Self::Model => "model",
+            Self::Credential => "credential",
+            Self::Provider => "provider",
+        })
+    }
+}

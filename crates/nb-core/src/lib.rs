@@ -7,7 +7,8 @@
 //! - [`CallError`]: why one call to one target failed, as facts (status, the headers that
 //!   matter, the provider's error fields, a bounded body snippet, the transport phase);
 //! - [`Violation`]: what a validator found wrong with an answer that arrived intact;
-//! - [`TargetId`] and [`FailureClass`]: the unit of health and the taxonomy's names;
+//! - [`TargetId`], [`FailureClass`] and [`Scope`]: the unit of health and the
+//!   taxonomy's names;
 //! - the [`Provider`] trait, implemented by the wire adapters and by the router itself.
 //!
 //! It depends on serde, async-trait and `futures-core` only — no HTTP client, no runtime —
@@ -43,7 +44,7 @@ mod response;
 mod target;
 mod violation;
 
-pub use class::FailureClass;
+pub use class::{FailureClass, Scope};
 pub use error::{
     ApiError, BlockedError, CallError, DecodeError, HeaderFacts, MidStreamError, ProviderError,
     QuotaViolation, SNIPPET_LIMIT, TimeoutPhase, TransportError, TransportKind, snippet,

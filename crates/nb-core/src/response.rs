@@ -68,6 +68,10 @@ pub struct ChatResponse {
     /// The provider's request id, for support tickets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The response headers that matter (rate-limit budget left, request id), where the
+    /// answer came whole over HTTP: a router paces itself by them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<crate::HeaderFacts>,
 }
 
 impl ChatResponse {
@@ -81,6 +85,7 @@ impl ChatResponse {
             usage: None,
             model: None,
             request_id: None,
+            headers: None,
         }
     }
 
@@ -278,6 +283,7 @@ impl StreamAccumulator {
             usage: self.usage,
             model: self.model,
             request_id: self.request_id,
+            headers: None,
         })
     }
 }

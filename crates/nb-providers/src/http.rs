@@ -131,8 +131,9 @@ impl Http {
             return Err(decode_error(what, &body, status, headers));
         }
         if resp.request_id.is_none() {
-            resp.request_id = headers.request_id;
+            resp.request_id.clone_from(&headers.request_id);
         }
+        resp.headers = Some(headers);
         Ok(resp)
     }
 
