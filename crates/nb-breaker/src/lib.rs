@@ -1,30 +1,52 @@
-//! Per-target health: circuit breakers, client-side pacing, cool-downs, and the knowledge
-//! store they live in.
+//! Per-target health: circuit breakers, client-side pacing, cool-downs, and the
+//! knowledge store they live in.
 //!
-//! A breaker is closed while a target is healthy, opens when failures cross its policy,
-//! and half-opens to let a bounded number of probes through. This crate owns the state
-//! machine (so state is observable and outcomes are three-way: failure, success, ignored).
+//! - [`Breaker`]: closed → open → half-open with a bounded number of probes; outcomes are
+//!   three-way ([`Outcome`]: failure, success, ignored); state is observable and every
+//!   change is a [`Transition`] with its cause. Failure policies (consecutive failures;
+//!   a failure rate over a window with a minimum number of calls) and open-period
+//!   backoffs come from `failsafe`; the state machine is ours.
+//! - [`Knowledge`] and [`InMemoryKnowledge`]: breakers, cool-downs keyed by scope
+//!   ([`ScopeKey`]: a bad key disables every target using it, a missing model every
+//!   target of that model, an overload only its provider's targets), latency (EWMA and
+//!   p95) and outcome counts. A new cool-down extends an existing one, never shortens it;
+//!   an expired one lets exactly one probe through.
+//! - [`Pacer`] and [`GovernorPacer`]: requests and tokens per minute per target, on
+//!   governor's GCRA, behind our own trait so a shared pacer can replace it.
+//! - [`Clock`], [`SystemClock`], [`ManualClock`]: injected time, so every test is exact.
 //!
 //! ```
-//! use nb_breaker::BreakerState;
-//! assert!(BreakerState::Closed.admits_traffic());
-//! assert!(!BreakerState::Open.admits_traffic());
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use nb_breaker::{BreakerConfig, CooldownPolicy, InMemoryKnowledge, Knowledge, ManualClock, Observed};
+//! use nb_core::{FailureClass, Scope, TargetId};
+//!
+//! let clock = ManualClock::new();
+//! let store = InMemoryKnowledge::new(BreakerConfig::default(), CooldownPolicy::default(), Arc::new(clock.clone()));
+//! let t = TargetId::new("openai", "gpt-4o-mini");
+//! let admission = store.admit(&t, 100).unwrap();
+//! // A 429 with `retry-after: 2`: nothing more goes to this target for 2 s.
+//! store.record(&t, admission, Duration::from_millis(40), &Observed::Failure {
+//!     class: FailureClass::RateLimited, scope: Scope::Target, retry_after: Some(Duration::from_secs(2)),
+//! });
+//! assert!(store.admit(&t, 100).is_err());
+//! clock.advance(Duration::from_secs(2));
+//! assert!(store.admit(&t, 100).is_ok());
 //! ```
 
-/// Where a circuit breaker stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum BreakerState {
-    /// Healthy: every call goes through.
-    Closed,
-    /// Tripped: no call goes through until the open period ends.
-    Open,
-    /// Probing: a bounded number of calls test whether the target recovered.
-    HalfOpen,
-}
+mod breaker;
+mod clock;
+mod knowledge;
+mod pacer;
+mod stats;
 
-impl BreakerState {
-    /// `true` when ordinary traffic may be sent (half-open admits probes only).
-    pub fn admits_traffic(self) -> bool {
-        matches!(self, Self::Closed)
-    }
-}
+pub use breaker::{
+    Breaker, BreakerConfig, BreakerState, FailureRate, OpenBackoff, Outcome, Permit, Transition,
+};
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use knowledge::{
+    Admission, CooldownPolicy, HealthEvent, InMemoryKnowledge, Knowledge, Observed, Refusal,
+    ScopeKey, TargetHealth, breaker_outcome,
+};
+pub use pacer::{GovernorPacer, PaceLimits, Pacer};
+pub use stats::LatencyStats;

@@ -1,0 +1,574 @@
+//! The circuit breaker: our own observable state machine on failsafe's failure policies
+//! and backoffs.
+//!
+//! failsafe's own state machine has no state getter, lets every call through while
+//! half-open and records ignored errors as successes; this one has `state()`, a bounded
+//! number of half-open probes, and three-way outcomes.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use failsafe::FailurePolicy;
+use failsafe::backoff;
+use failsafe::failure_policy::consecutive_failures;
+
+use crate::clock::SharedClock;
+
+/// Where a circuit breaker stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BreakerState {
+    /// Healthy: every call goes through.
+    Closed,
+    /// Tripped: no call goes through until the open period ends.
+    Open,
+    /// Probing: a bounded number of calls test whether the target recovered.
+    HalfOpen,
+}
+
+impl BreakerState {
+    /// `true` when ordinary traffic may be sent (half-open admits probes only).
+    pub fn admits_traffic(self) -> bool {
+        matches!(self, Self::Closed)
+    }
+}
+
+impl fmt::Display for BreakerState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Closed => "closed",
+            Self::Open => "open",
+            Self::HalfOpen => "half-open",
+        })
+    }
+}
+
+/// What an attempt means for the breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The target answered.
+    Success,
+    /// The target failed in a way that says something about its health.
+    Failure,
+    /// Says nothing about the target (the caller's 400, a cancellation): neither trips
+    /// nor heals.
+    Ignored,
+}
+
+/// How open periods grow.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OpenBackoff {
+    /// The first open period.
+    pub initial: Duration,
+    /// The longest open period.
+    pub max: Duration,
+    /// Equal jitter (half fixed, half random) instead of plain doubling.
+    pub jitter: bool,
+}
+
+/// Trip on a failure rate over a sliding window, once enough calls were seen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FailureRate {
+    /// Trip when failures / calls reaches this (0..=1).
+    pub threshold: f64,
+    /// Fewer calls than this in the window never trip.
+    pub min_calls: u32,
+    /// The window's length.
+    pub window: Duration,
+}
+
+/// A breaker's policy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BreakerConfig {
+    /// Trip after this many consecutive failures (0 disables the rule).
+    pub consecutive_failures: u32,
+    /// Also trip on a failure rate.
+    pub failure_rate: Option<FailureRate>,
+    /// Open periods.
+    pub backoff: OpenBackoff,
+    /// Probes allowed at once while half-open.
+    pub half_open_probes: u32,
+    /// Successful probes needed to close.
+    pub close_after: u32,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            consecutive_failures: 5,
+            failure_rate: Some(FailureRate {
+                threshold: 0.5,
+                min_calls: 20,
+                window: Duration::from_secs(30),
+            }),
+            backoff: OpenBackoff {
+                initial: Duration::from_secs(2),
+                max: Duration::from_secs(60),
+                jitter: true,
+            },
+            half_open_probes: 1,
+            close_after: 1,
+        }
+    }
+}
+
+/// A state change and why it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// The state before.
+    pub from: BreakerState,
+    /// The state after.
+    pub to: BreakerState,
+    /// Why (`"5 consecutive failures"`, `"open period elapsed"`, `"probe succeeded"`).
+    pub cause: String,
+}
+
+/// failsafe's policy over a sliding window, on our injected clock (failsafe's own
+/// reads a thread-local clock, which an async router cannot freeze).
+struct RateWindow {
+    cfg: FailureRate,
+    clock: SharedClock,
+    events: VecDeque<(Instant, bool)>,
+    backoff: Box<dyn Iterator<Item = Duration> + Send>,
+    fresh: fn(OpenBackoff) -> Box<dyn Iterator<Item = Duration> + Send>,
+    open: OpenBackoff,
+}
+
+impl RateWindow {
+    fn prune(&mut self, now: Instant) {
+        while let Some((t, _)) = self.events.front() {
+            if now.duration_since(*t) > self.cfg.window {
+                self.events.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+}
+
+impl FailurePolicy for RateWindow {
+    fn record_success(&mut self) {
+        let now = self.clock.now();
+        self.prune(now);
+        self.events.push_back((now, true));
+    }
+
+    fn mark_dead_on_failure(&mut self) -> Option<Duration> {
+        let now = self.clock.now();
+        self.prune(now);
+        self.events.push_back((now, false));
+        let calls = self.events.len();
+        let failures = self.events.iter().filter(|e| !e.1).count();
+        let rate = failures as f64 / calls.max(1) as f64;
+        (calls >= self.cfg.min_calls as usize && rate >= self.cfg.threshold)
+            .then(|| self.backoff.next())
+            .flatten()
+    }
+
+    fn revived(&mut self) {
+        self.events.clear();
+        self.backoff = (self.fresh)(self.open);
+    }
+}
+
+fn backoff_iter(b: OpenBackoff) -> Box<dyn Iterator<Item = Duration> + Send> {
+    if b.jitter {
+        Box::new(backoff::equal_jittered(b.initial, b.max))
+    } else {
+        Box::new(backoff::exponential(b.initial, b.max))
+    }
+}
+
+/// Adapts a boxed iterator to the `Clone` failsafe's `consecutive_failures` wants.
+#[derive(Clone)]
+struct Backoff(OpenBackoff, u32);
+
+impl Iterator for Backoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        // Re-derive the n-th element so the iterator stays `Clone` without boxing.
+        let mut it = backoff_iter(self.0);
+        let d = it.nth(self.1 as usize);
+        self.1 = self.1.saturating_add(1);
+        d.or(Some(self.0.max))
+    }
+}
+
+enum State {
+    Closed,
+    Open {
+        until: Instant,
+        last: Duration,
+    },
+    HalfOpen {
+        in_flight: u32,
+        successes: u32,
+        last: Duration,
+    },
+}
+
+/// A permit to call the target; tell the breaker how it went with [`Breaker::record`],
+/// or [`Breaker::release`] it unused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permit {
+    /// Whether this call is a half-open probe.
+    pub probe: bool,
+}
+
+/// One target's circuit breaker.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use nb_breaker::{Breaker, BreakerConfig, BreakerState, ManualClock, OpenBackoff, Outcome};
+///
+/// let clock = ManualClock::new();
+/// let cfg = BreakerConfig {
+///     consecutive_failures: 2,
+///     failure_rate: None,
+///     backoff: OpenBackoff { initial: Duration::from_secs(1), max: Duration::from_secs(8), jitter: false },
+///     ..BreakerConfig::default()
+/// };
+/// let mut b = Breaker::new(cfg, Arc::new(clock.clone()));
+/// for _ in 0..2 {
+///     let p = b.try_acquire().unwrap();
+///     b.record(p, Outcome::Failure);
+/// }
+/// assert_eq!(b.state(), BreakerState::Open);
+/// clock.advance(Duration::from_secs(1));
+/// let probe = b.try_acquire().unwrap();
+/// assert!(probe.probe);
+/// assert!(b.try_acquire().is_err(), "one probe at a time");
+/// b.record(probe, Outcome::Success);
+/// assert_eq!(b.state(), BreakerState::Closed);
+/// ```
+pub struct Breaker {
+    cfg: BreakerConfig,
+    clock: SharedClock,
+    policy: Box<dyn FailurePolicy + Send>,
+    state: State,
+}
+
+impl fmt::Debug for Breaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Breaker")
+            .field("state", &self.state())
+            .field("cfg", &self.cfg)
+            .finish()
+    }
+}
+
+impl Breaker {
+    /// A closed breaker.
+    pub fn new(cfg: BreakerConfig, clock: SharedClock) -> Self {
+        let window = |rate| RateWindow {
+            cfg: rate,
+            clock: clock.clone(),
+            events: VecDeque::new(),
+            backoff: backoff_iter(cfg.backoff),
+            fresh: backoff_iter,
+            open: cfg.backoff,
+        };
+        let consecutive =
+            || consecutive_failures(cfg.consecutive_failures, Backoff(cfg.backoff, 0));
+        let policy: Box<dyn FailurePolicy + Send> =
+            match (cfg.consecutive_failures > 0, cfg.failure_rate) {
+                (true, Some(rate)) => Box::new(consecutive().or_else(window(rate))),
+                (true, None) => Box::new(consecutive()),
+                (false, Some(rate)) => Box::new(window(rate)),
+                (false, None) => Box::new(Never),
+            };
+        Self {
+            cfg,
+            clock,
+            policy,
+            state: State::Closed,
+        }
+    }
+
+    /// The current state (an open breaker whose period has elapsed reads half-open).
+    pub fn state(&self) -> BreakerState {
+        match self.state {
+            State::Closed => BreakerState::Closed,
+            State::Open { until, .. } if self.clock.now() >= until => BreakerState::HalfOpen,
+            State::Open { .. } => BreakerState::Open,
+            State::HalfOpen { .. } => BreakerState::HalfOpen,
+        }
+    }
+
+    /// When an open breaker will let a probe through.
+    pub fn open_until(&self) -> Option<Instant> {
+        match self.state {
+            State::Open { until, .. } => Some(until),
+            _ => None,
+        }
+    }
+
+    /// Asks to call the target. `Err` holds when to ask again (`now` while half-open
+    /// probes are all taken).
+    pub fn try_acquire(&mut self) -> Result<Permit, Instant> {
+        self.acquire_with_transition().map(|(p, _)| p)
+    }
+
+    /// Like [`try_acquire`](Self::try_acquire), also returning the open → half-open
+    /// transition it caused, if any.
+    pub fn acquire_with_transition(&mut self) -> Result<(Permit, Option<Transition>), Instant> {
+        let now = self.clock.now();
+        let mut transition = None;
+        if let State::Open { until, last } = self.state {
+            if now < until {
+                return Err(until);
+            }
+            self.state = State::HalfOpen {
+                in_flight: 0,
+                successes: 0,
+                last,
+            };
+            transition = Some(Transition {
+                from: BreakerState::Open,
+                to: BreakerState::HalfOpen,
+                cause: "open period elapsed".into(),
+            });
+        }
+        match &mut self.state {
+            State::Closed => Ok((Permit { probe: false }, transition)),
+            State::HalfOpen { in_flight, .. } if *in_flight < self.cfg.half_open_probes.max(1) => {
+                *in_flight += 1;
+                Ok((Permit { probe: true }, transition))
+            }
+            _ => Err(now),
+        }
+    }
+
+    /// Gives back a permit that was never used (the call was cancelled before it said
+    /// anything about the target).
+    pub fn release(&mut self, permit: Permit) {
+        if let (true, State::HalfOpen { in_flight, .. }) = (permit.probe, &mut self.state) {
+            *in_flight = in_flight.saturating_sub(1);
+        }
+    }
+
+    /// Records how a permitted call went; returns the transition it caused, if any.
+    pub fn record(&mut self, permit: Permit, outcome: Outcome) -> Option<Transition> {
+        let now = self.clock.now();
+        if permit.probe {
+            let State::HalfOpen {
+                in_flight,
+                successes,
+                last,
+            } = &mut self.state
+            else {
+                return None;
+            };
+            *in_flight = in_flight.saturating_sub(1);
+            return match outcome {
+                Outcome::Ignored => None,
+                Outcome::Success => {
+                    *successes += 1;
+                    if *successes >= self.cfg.close_after.max(1) {
+                        self.policy.revived();
+                        self.state = State::Closed;
+                        Some(Transition {
+                            from: BreakerState::HalfOpen,
+                            to: BreakerState::Closed,
+                            cause: "probe succeeded".into(),
+                        })
+                    } else {
+                        None
+                    }
+                }
+                Outcome::Failure => {
+                    let next = self
+                        .policy
+                        .mark_dead_on_failure()
+                        .unwrap_or_else(|| (*last * 2).min(self.cfg.backoff.max));
+                    self.state = State::Open {
+                        until: now + next,
+                        last: next,
+                    };
+                    Some(Transition {
+                        from: BreakerState::HalfOpen,
+                        to: BreakerState::Open,
+                        cause: format!("probe failed; open for {next:?}"),
+                    })
+                }
+            };
+        }
+        match (outcome, &self.state) {
+            (Outcome::Success, State::Closed) => {
+                self.policy.record_success();
+                None
+            }
+            (Outcome::Failure, State::Closed) => {
+                let d = self.policy.mark_dead_on_failure()?;
+                self.state = State::Open {
+                    until: now + d,
+                    last: d,
+                };
+                Some(Transition {
+                    from: BreakerState::Closed,
+                    to: BreakerState::Open,
+                    cause: format!("failure policy tripped; open for {d:?}"),
+                })
+            }
+            // Late outcomes of calls started before a trip say nothing new.
+            _ => None,
+        }
+    }
+}
+
+struct Never;
+
+impl FailurePolicy for Never {
+    fn record_success(&mut self) {}
+    fn mark_dead_on_failure(&mut self) -> Option<Duration> {
+        None
+    }
+    fn revived(&mut self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{Clock, ManualClock};
+
+    fn cfg(consecutive: u32, rate: Option<FailureRate>) -> BreakerConfig {
+        BreakerConfig {
+            consecutive_failures: consecutive,
+            failure_rate: rate,
+            backoff: OpenBackoff {
+                initial: Duration::from_secs(1),
+                max: Duration::from_secs(4),
+                jitter: false,
+            },
+            half_open_probes: 1,
+            close_after: 1,
+        }
+    }
+
+    fn fail(b: &mut Breaker) -> Option<Transition> {
+        let p = b.try_acquire().unwrap();
+        b.record(p, Outcome::Failure)
+    }
+
+    #[test]
+    fn trips_after_consecutive_failures_and_open_periods_grow_until_max() {
+        let clock = ManualClock::new();
+        let mut b = Breaker::new(cfg(3, None), Arc::new(clock.clone()));
+        assert!(fail(&mut b).is_none());
+        assert!(fail(&mut b).is_none());
+        let t = fail(&mut b).unwrap();
+        assert_eq!((t.from, t.to), (BreakerState::Closed, BreakerState::Open));
+        assert_eq!(b.open_until(), Some(clock.now() + Duration::from_secs(1)));
+        let mut expected = [2, 4, 4].into_iter();
+        for _ in 0..3 {
+            clock.advance(Duration::from_secs(10));
+            let probe = b.try_acquire().unwrap();
+            assert!(probe.probe);
+            let t = b.record(probe, Outcome::Failure).unwrap();
+            assert_eq!(t.to, BreakerState::Open);
+            let want = Duration::from_secs(expected.next().unwrap());
+            assert_eq!(b.open_until(), Some(clock.now() + want), "{}", t.cause);
+        }
+    }
+
+    #[test]
+    fn ignored_outcomes_neither_trip_nor_heal() {
+        let clock = ManualClock::new();
+        let mut b = Breaker::new(cfg(2, None), Arc::new(clock.clone()));
+        fail(&mut b);
+        for _ in 0..10 {
+            let p = b.try_acquire().unwrap();
+            assert!(b.record(p, Outcome::Ignored).is_none());
+        }
+        // The ignored calls did not reset the consecutive count: one more failure trips.
+        assert!(fail(&mut b).is_some());
+        clock.advance(Duration::from_secs(1));
+        let probe = b.try_acquire().unwrap();
+        assert!(b.record(probe, Outcome::Ignored).is_none());
+        assert_eq!(
+            b.state(),
+            BreakerState::HalfOpen,
+            "an ignored probe does not close it"
+        );
+        let probe = b.try_acquire().unwrap();
+        assert_eq!(
+            b.record(probe, Outcome::Success).unwrap().to,
+            BreakerState::Closed
+        );
+    }
+
+    #[test]
+    fn a_success_resets_the_consecutive_count() {
+        let clock = ManualClock::new();
+        let mut b = Breaker::new(cfg(2, None), Arc::new(clock));
+        fail(&mut b);
+        let p = b.try_acquire().unwrap();
+        b.record(p, Outcome::Success);
+        assert!(fail(&mut b).is_none());
+        assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn failure_rate_trips_only_with_enough_calls_in_the_window() {
+        let clock = ManualClock::new();
+        let rate = FailureRate {
+            threshold: 0.5,
+            min_calls: 6,
+            window: Duration::from_secs(10),
+        };
+        let mut b = Breaker::new(cfg(0, Some(rate)), Arc::new(clock.clone()));
+        // success, failure alternating: 50% but fewer than 6 calls at first.
+        for i in 0..5 {
+            let p = b.try_acquire().unwrap();
+            let t = b.record(
+                p,
+                if i % 2 == 0 {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure
+                },
+            );
+            assert!(t.is_none());
+        }
+        // Old calls leave the window.
+        clock.advance(Duration::from_secs(11));
+        for _ in 0..2 {
+            let p = b.try_acquire().unwrap();
+            b.record(p, Outcome::Success);
+        }
+        for _ in 0..3 {
+            assert!(fail(&mut b).is_none(), "3 of 5 in window, below min calls");
+        }
+        assert!(fail(&mut b).is_some(), "4 failures of 6 calls trips");
+    }
+
+    #[test]
+    fn half_open_admits_a_bounded_number_of_probes_and_releases_unused_ones() {
+        let clock = ManualClock::new();
+        let mut c = cfg(1, None);
+        c.half_open_probes = 2;
+        c.close_after = 2;
+        let mut b = Breaker::new(c, Arc::new(clock.clone()));
+        fail(&mut b);
+        assert!(b.try_acquire().is_err());
+        clock.advance(Duration::from_secs(1));
+        let p1 = b.try_acquire().unwrap();
+        let p2 = b.try_acquire().unwrap();
+        assert!(b.try_acquire().is_err());
+        b.release(p2);
+        let p3 = b.try_acquire().unwrap();
+        assert!(
+            b.record(p1, Outcome::Success).is_none(),
+            "needs two successes"
+        );
+        assert_eq!(
+            b.record(p3, Outcome::Success).unwrap().to,
+            BreakerState::Closed
+        );
+        assert!(!b.try_acquire().unwrap().probe);
+    }
+}

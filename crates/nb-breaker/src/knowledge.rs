@@ -1,0 +1,722 @@
+//! The knowledge store: where per-target health lives — breakers, cool-downs by scope,
+//! pacing, latency and outcome counts — and the one place the router asks "may I call
+//! this target now?".
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use nb_core::{FailureClass, Scope, TargetId};
+
+use crate::breaker::{Breaker, BreakerConfig, BreakerState, Outcome, Permit, Transition};
+use crate::clock::SharedClock;
+use crate::pacer::Pacer;
+use crate::stats::LatencyStats;
+
+/// What a failure's scope disables, as a key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ScopeKey {
+    /// One target.
+    Target(TargetId),
+    /// One model on one provider.
+    Model {
+        /// The provider.
+        provider: String,
+        /// The model.
+        model: String,
+    },
+    /// One credential of one provider.
+    Credential {
+        /// The provider.
+        provider: String,
+        /// The credential's label (`"default"` when the target names none).
+        credential: String,
+    },
+    /// A whole provider.
+    Provider(String),
+}
+
+impl ScopeKey {
+    /// The key a failure of `scope` on `target` disables (`None` for an attempt).
+    pub fn of(target: &TargetId, scope: Scope) -> Option<Self> {
+        Some(match scope {
+            Scope::Target => Self::Target(target.clone()),
+            Scope::Model => Self::Model {
+                provider: target.provider().to_owned(),
+                model: target.model().to_owned(),
+            },
+            Scope::Credential => Self::Credential {
+                provider: target.provider().to_owned(),
+                credential: target.credential().unwrap_or("default").to_owned(),
+            },
+            Scope::Provider => Self::Provider(target.provider().to_owned()),
+            _ => return None,
+        })
+    }
+
+    /// Every key that covers `target`.
+    pub fn covering(target: &TargetId) -> [Self; 4] {
+        [
+            Scope::Target,
+            Scope::Model,
+            Scope::Credential,
+            Scope::Provider,
+        ]
+        .map(|s| Self::of(target, s).unwrap_or_else(|| Self::Target(target.clone())))
+    }
+}
+
+impl fmt::Display for ScopeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Target(t) => write!(f, "target {t}"),
+            Self::Model { provider, model } => write!(f, "model {provider}/{model}"),
+            Self::Credential {
+                provider,
+                credential,
+            } => write!(f, "credential {provider}@{credential}"),
+            Self::Provider(p) => write!(f, "provider {p}"),
+        }
+    }
+}
+
+/// How long each class of failure keeps its scope out of rotation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CooldownPolicy {
+    /// A rate limit without a retry hint.
+    pub rate_limited: Duration,
+    /// An overload without a retry hint.
+    pub overloaded: Duration,
+    /// Exhausted quota or billing (a hint, if longer, wins).
+    pub quota: Duration,
+    /// A rejected credential: it will not heal until the configuration changes, so it is
+    /// retried once per this period.
+    pub auth: Duration,
+    /// A missing model.
+    pub invalid_model: Duration,
+    /// The longest cool-down.
+    pub max: Duration,
+}
+
+impl Default for CooldownPolicy {
+    fn default() -> Self {
+        Self {
+            rate_limited: Duration::from_secs(1),
+            overloaded: Duration::from_secs(2),
+            quota: Duration::from_secs(300),
+            auth: Duration::from_secs(60),
+            invalid_model: Duration::from_secs(600),
+            max: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl CooldownPolicy {
+    /// The cool-down for a failure of `class` with the server's `retry_after`, if any.
+    pub fn for_failure(
+        &self,
+        class: FailureClass,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        let d = match class {
+            FailureClass::RateLimited => retry_after.unwrap_or(self.rate_limited),
+            FailureClass::Overloaded => retry_after.unwrap_or(self.overloaded),
+            FailureClass::QuotaExhausted => retry_after.unwrap_or_default().max(self.quota),
+            FailureClass::AuthFailure => self.auth,
+            FailureClass::InvalidModel => self.invalid_model,
+            // Health failures are the breaker's business, but a server's hint is honoured.
+            FailureClass::ServerError
+            | FailureClass::Timeout
+            | FailureClass::Network
+            | FailureClass::MalformedResponse => retry_after?,
+            _ => return None,
+        };
+        Some(d.min(self.max))
+    }
+}
+
+/// What the breaker makes of a failure class: health failures count; failures that say
+/// nothing about the target's health (the caller's request, a policy, a cool-down's
+/// business) are ignored.
+pub fn breaker_outcome(class: FailureClass) -> Outcome {
+    match class {
+        FailureClass::Timeout
+        | FailureClass::Overloaded
+        | FailureClass::ServerError
+        | FailureClass::Network
+        | FailureClass::MalformedResponse => Outcome::Failure,
+        _ => Outcome::Ignored,
+    }
+}
+
+/// Permission to call a target, to hand back with the observation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    permit: Permit,
+    /// Cool-downs that had just expired: this call probes them.
+    probing: Vec<ScopeKey>,
+}
+
+impl Admission {
+    /// Whether this call probes a half-open breaker or an expired cool-down.
+    pub fn is_probe(&self) -> bool {
+        self.permit.probe || !self.probing.is_empty()
+    }
+}
+
+/// Why a target may not be called now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Its breaker is open (or its half-open probes are taken) until then.
+    BreakerOpen {
+        /// When to ask again.
+        until: Instant,
+    },
+    /// A scope covering it cools down until then.
+    CoolingDown {
+        /// The scope.
+        key: ScopeKey,
+        /// When it ends.
+        until: Instant,
+    },
+    /// The pacer says wait.
+    Paced {
+        /// When to ask again.
+        until: Instant,
+    },
+}
+
+impl Refusal {
+    /// When the target may be asked again.
+    pub fn until(&self) -> Instant {
+        match self {
+            Self::BreakerOpen { until }
+            | Self::CoolingDown { until, .. }
+            | Self::Paced { until } => *until,
+        }
+    }
+}
+
+/// What happened to one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observed {
+    /// It answered. `budget_reset` is when an exhausted rate-limit budget (read from the
+    /// response's headers) refills: the target is paced until then.
+    Success {
+        /// When the exhausted budget refills, if it is exhausted.
+        budget_reset: Option<Duration>,
+    },
+    /// It failed.
+    Failure {
+        /// The class.
+        class: FailureClass,
+        /// How far it reaches.
+        scope: Scope,
+        /// The server's retry hint.
+        retry_after: Option<Duration>,
+    },
+    /// The caller gave up before the target said anything.
+    Cancelled,
+}
+
+/// Something that changed in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthEvent {
+    /// A breaker changed state.
+    Breaker {
+        /// The target.
+        target: TargetId,
+        /// The change and its cause.
+        transition: Transition,
+    },
+    /// A scope started (or extended) a cool-down.
+    Cooldown {
+        /// The scope.
+        key: ScopeKey,
+        /// Its new end.
+        until: Instant,
+        /// The class that caused it (`None`: an exhausted budget in a success's headers).
+        cause: Option<FailureClass>,
+    },
+}
+
+/// A snapshot of one target's health.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetHealth {
+    /// Its breaker.
+    pub breaker: BreakerState,
+    /// The latest cool-down end among the scopes covering it, if one is active.
+    pub cooling_until: Option<Instant>,
+    /// Moving average latency of successes.
+    pub ewma_latency: Option<Duration>,
+    /// 95th percentile latency of recent successes.
+    pub p95_latency: Option<Duration>,
+    /// Successful attempts.
+    pub successes: u64,
+    /// Failed attempts by class.
+    pub failures: HashMap<FailureClass, u64>,
+}
+
+/// Where health facts live. In memory by default; a shared store (Redis) when several
+/// processes route the same traffic.
+pub trait Knowledge: Send + Sync {
+    /// Asks to call `target` with a request of about `tokens` tokens.
+    fn admit(&self, target: &TargetId, tokens: u32) -> Result<Admission, Refusal>;
+    /// Records how an admitted attempt went; returns what changed.
+    fn record(
+        &self,
+        target: &TargetId,
+        admission: Admission,
+        latency: Duration,
+        observed: &Observed,
+    ) -> Vec<HealthEvent>;
+    /// A snapshot of `target`'s health.
+    fn health(&self, target: &TargetId) -> TargetHealth;
+}
+
+struct Cooldown {
+    until: Instant,
+    last: Duration,
+    probing: bool,
+}
+
+struct Entry {
+    breaker: Breaker,
+    latency: LatencyStats,
+    successes: u64,
+    failures: HashMap<FailureClass, u64>,
+}
+
+/// The in-process [`Knowledge`] store.
+pub struct InMemoryKnowledge {
+    clock: SharedClock,
+    breaker: BreakerConfig,
+    cooldowns_policy: CooldownPolicy,
+    pacer: Option<Arc<dyn Pacer>>,
+    targets: Mutex<HashMap<TargetId, Entry>>,
+    cooldowns: Mutex<HashMap<ScopeKey, Cooldown>>,
+}
+
+impl fmt::Debug for InMemoryKnowledge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InMemoryKnowledge")
+            .field("breaker", &self.breaker)
+            .field("cooldowns", &self.cooldowns_policy)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl InMemoryKnowledge {
+    /// A store with these breaker and cool-down policies on `clock`.
+    pub fn new(breaker: BreakerConfig, cooldowns: CooldownPolicy, clock: SharedClock) -> Self {
+        Self {
+            clock,
+            breaker,
+            cooldowns_policy: cooldowns,
+            pacer: None,
+            targets: Mutex::new(HashMap::new()),
+            cooldowns: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Paces admissions with `pacer`.
+    pub fn with_pacer(mut self, pacer: Arc<dyn Pacer>) -> Self {
+        self.pacer = Some(pacer);
+        self
+    }
+
+    /// Starts or extends a cool-down: a new cool-down never shortens an existing one, and
+    /// one that strikes again as soon as it ended grows (doubling, up to max).
+    fn cool(&self, key: ScopeKey, d: Duration, now: Instant) -> Instant {
+        let mut cds = lock(&self.cooldowns);
+        let max = self.cooldowns_policy.max;
+        let c = cds.entry(key).or_insert(Cooldown {
+            until: now,
+            last: Duration::ZERO,
+            probing: false,
+        });
+        // Growth only when the scope fails again as soon as it is let back in (its probe,
+        // or right after it ended) — not when calls already in flight report the same
+        // trouble, which would compound one storm into an hour.
+        let repeat = c.probing || (now >= c.until && now < c.until + c.last);
+        let d = if repeat && !c.last.is_zero() {
+            d.max(c.last.saturating_mul(2)).min(max)
+        } else {
+            d
+        };
+        c.until = c.until.max(now + d);
+        c.last = d;
+        c.probing = false;
+        c.until
+    }
+}
+
+impl Knowledge for InMemoryKnowledge {
+    fn admit(&self, target: &TargetId, tokens: u32) -> Result<Admission, Refusal> {
+        let now = self.clock.now();
+        let mut probing = Vec::new();
+        {
+            let mut cds = lock(&self.cooldowns);
+            for key in ScopeKey::covering(target) {
+                if let Some(c) = cds.get(&key) {
+                    if now < c.until {
+                        return Err(Refusal::CoolingDown {
+                            until: c.until,
+                            key,
+                        });
+                    }
+                    if c.probing {
+                        // Someone is already finding out whether it healed.
+                        return Err(Refusal::CoolingDown {
+                            until: now + c.last.max(Duration::from_millis(1)),
+                            key,
+                        });
+                    }
+                    probing.push(key);
+                }
+            }
+            for key in &probing {
+                if let Some(c) = cds.get_mut(key) {
+                    c.probing = true;
+                }
+            }
+        }
+        let release_probes = |probing: &[ScopeKey]| {
+            let mut cds = lock(&self.cooldowns);
+            for key in probing {
+                if let Some(c) = cds.get_mut(key) {
+                    c.probing = false;
+                }
+            }
+        };
+        let permit = {
+            let mut targets = lock(&self.targets);
+            let e = targets.entry(target.clone()).or_insert_with(|| Entry {
+                breaker: Breaker::new(self.breaker, self.clock.clone()),
+                latency: LatencyStats::default(),
+                successes: 0,
+                failures: HashMap::new(),
+            });
+            match e.breaker.try_acquire() {
+                Ok(p) => p,
+                Err(until) => {
+                    drop(targets);
+                    release_probes(&probing);
+                    return Err(Refusal::BreakerOpen { until });
+                }
+            }
+        };
+        if let Some(pacer) = &self.pacer {
+            if let Err(wait) = pacer.try_acquire(target, tokens) {
+                if let Some(e) = lock(&self.targets).get_mut(target) {
+                    e.breaker.release(permit);
+                }
+                release_probes(&probing);
+                return Err(Refusal::Paced { until: now + wait });
+            }
+        }
+        Ok(Admission { permit, probing })
+    }
+
+    fn record(
+        &self,
+        target: &TargetId,
+        admission: Admission,
+        latency: Duration,
+        observed: &Observed,
+    ) -> Vec<HealthEvent> {
+        let now = self.clock.now();
+        let mut events = Vec::new();
+        let outcome = match observed {
+            Observed::Success { .. } => Outcome::Success,
+            Observed::Failure { class, .. } => breaker_outcome(*class),
+            Observed::Cancelled => Outcome::Ignored,
+        };
+        {
+            let mut targets = lock(&self.targets);
+            if let Some(e) = targets.get_mut(target) {
+                if *observed == Observed::Cancelled {
+                    e.breaker.release(admission.permit);
+                } else if let Some(t) = e.breaker.record(admission.permit, outcome) {
+                    events.push(HealthEvent::Breaker {
+                        target: target.clone(),
+                        transition: t,
+                    });
+                }
+                match observed {
+                    Observed::Success { .. } => {
+                        e.successes += 1;
+                        e.latency.observe(latency);
+                    }
+                    Observed::Failure { class, .. } => *e.failures.entry(*class).or_default() += 1,
+                    Observed::Cancelled => {}
+                }
+            }
+        }
+        match observed {
+            Observed::Success { budget_reset } => {
+                // The call went through: every scope covering the target is healthy.
+                let mut cds = lock(&self.cooldowns);
+                for key in ScopeKey::covering(target) {
+                    if cds.get(&key).is_some_and(|c| c.until <= now) {
+                        cds.remove(&key);
+                    }
+                }
+                drop(cds);
+                if let Some(d) = budget_reset.filter(|d| !d.is_zero()) {
+                    let d = d.min(self.cooldowns_policy.max);
+                    let key = ScopeKey::Target(target.clone());
+                    let until = self.cool(key.clone(), d, now);
+                    events.push(HealthEvent::Cooldown {
+                        key,
+                        until,
+                        cause: None,
+                    });
+                }
+            }
+            Observed::Failure {
+                class,
+                scope,
+                retry_after,
+            } => {
+                let key = ScopeKey::of(target, *scope)
+                    .unwrap_or_else(|| ScopeKey::Target(target.clone()));
+                match self.cooldowns_policy.for_failure(*class, *retry_after) {
+                    Some(d) => {
+                        let until = self.cool(key.clone(), d, now);
+                        events.push(HealthEvent::Cooldown {
+                            key: key.clone(),
+                            until,
+                            cause: Some(*class),
+                        });
+                    }
+                    None => {
+                        let mut cds = lock(&self.cooldowns);
+                        for k in &admission.probing {
+                            if let Some(c) = cds.get_mut(k) {
+                                c.probing = false;
+                            }
+                        }
+                    }
+                }
+                // Probed scopes other than the one that failed again are released.
+                let mut cds = lock(&self.cooldowns);
+                for k in admission.probing.iter().filter(|k| **k != key) {
+                    if let Some(c) = cds.get_mut(k) {
+                        c.probing = false;
+                    }
+                }
+            }
+            Observed::Cancelled => {
+                let mut cds = lock(&self.cooldowns);
+                for k in &admission.probing {
+                    if let Some(c) = cds.get_mut(k) {
+                        c.probing = false;
+                    }
+                }
+            }
+        }
+        events
+    }
+
+    fn health(&self, target: &TargetId) -> TargetHealth {
+        let now = self.clock.now();
+        let cooling_until = {
+            let cds = lock(&self.cooldowns);
+            ScopeKey::covering(target)
+                .iter()
+                .filter_map(|k| cds.get(k).map(|c| c.until))
+                .filter(|u| *u > now)
+                .max()
+        };
+        let targets = lock(&self.targets);
+        match targets.get(target) {
+            Some(e) => TargetHealth {
+                breaker: e.breaker.state(),
+                cooling_until,
+                ewma_latency: e.latency.ewma(),
+                p95_latency: e.latency.quantile(0.95),
+                successes: e.successes,
+                failures: e.failures.clone(),
+            },
+            None => TargetHealth {
+                breaker: BreakerState::Closed,
+                cooling_until,
+                ewma_latency: None,
+                p95_latency: None,
+                successes: 0,
+                failures: HashMap::new(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Clock, ManualClock, OpenBackoff};
+
+    fn store(clock: &ManualClock) -> InMemoryKnowledge {
+        let b = BreakerConfig {
+            consecutive_failures: 2,
+            failure_rate: None,
+            backoff: OpenBackoff {
+                initial: Duration::from_secs(1),
+                max: Duration::from_secs(8),
+                jitter: false,
+            },
+            half_open_probes: 1,
+            close_after: 1,
+        };
+        InMemoryKnowledge::new(b, CooldownPolicy::default(), Arc::new(clock.clone()))
+    }
+
+    fn fail(
+        k: &InMemoryKnowledge,
+        t: &TargetId,
+        class: FailureClass,
+        scope: Scope,
+        retry: Option<u64>,
+    ) -> Vec<HealthEvent> {
+        let a = k.admit(t, 10).unwrap();
+        k.record(
+            t,
+            a,
+            Duration::from_millis(5),
+            &Observed::Failure {
+                class,
+                scope,
+                retry_after: retry.map(Duration::from_secs),
+            },
+        )
+    }
+
+    #[test]
+    fn a_bad_key_disables_every_target_using_it_and_only_those() {
+        let clock = ManualClock::new();
+        let k = store(&clock);
+        let a = TargetId::new("openai", "gpt-4o").with_credential("team-a");
+        let a_mini = TargetId::new("openai", "gpt-4o-mini").with_credential("team-a");
+        let b = TargetId::new("openai", "gpt-4o").with_credential("team-b");
+        fail(&k, &a, FailureClass::AuthFailure, Scope::Credential, None);
+        assert!(matches!(
+            k.admit(&a_mini, 1),
+            Err(Refusal::CoolingDown {
+                key: ScopeKey::Credential { .. },
+                ..
+            })
+        ));
+        assert!(
+            k.admit(&b, 1).is_ok(),
+            "another key of the same provider still works"
+        );
+        assert_eq!(
+            k.health(&a).breaker,
+            BreakerState::Closed,
+            "auth failures are not health failures"
+        );
+    }
+
+    #[test]
+    fn cooldowns_only_grow_and_an_expired_one_lets_exactly_one_probe_through() {
+        let clock = ManualClock::new();
+        let k = store(&clock);
+        let t = TargetId::new("anthropic", "claude");
+        let t0 = clock.now();
+        fail(&k, &t, FailureClass::RateLimited, Scope::Target, Some(30));
+        // A later, shorter hint does not shorten the cool-down (it cannot even be admitted,
+        // so record it as another target's failure on the same scope).
+        let later = k.cool(
+            ScopeKey::Target(t.clone()),
+            Duration::from_secs(2),
+            clock.now(),
+        );
+        assert_eq!(later, t0 + Duration::from_secs(30));
+        clock.advance(Duration::from_secs(30));
+        let probe = k.admit(&t, 1).unwrap();
+        assert!(probe.is_probe());
+        assert!(k.admit(&t, 1).is_err(), "one probe at a time");
+        k.record(
+            &t,
+            probe,
+            Duration::from_millis(3),
+            &Observed::Success { budget_reset: None },
+        );
+        assert!(k.admit(&t, 1).is_ok());
+        assert!(k.admit(&t, 1).is_ok());
+    }
+
+    #[test]
+    fn repeated_auth_failures_back_off() {
+        let clock = ManualClock::new();
+        let k = store(&clock);
+        let t = TargetId::new("p", "m");
+        fail(&k, &t, FailureClass::AuthFailure, Scope::Credential, None);
+        assert_eq!(
+            k.health(&t).cooling_until,
+            Some(clock.now() + Duration::from_secs(60))
+        );
+        clock.advance(Duration::from_secs(60));
+        fail(&k, &t, FailureClass::AuthFailure, Scope::Credential, None);
+        assert_eq!(
+            k.health(&t).cooling_until,
+            Some(clock.now() + Duration::from_secs(120))
+        );
+    }
+
+    #[test]
+    fn health_failures_trip_the_breaker_and_ignored_ones_do_not() {
+        let clock = ManualClock::new();
+        let k = store(&clock);
+        let t = TargetId::new("p", "m");
+        for _ in 0..5 {
+            fail(&k, &t, FailureClass::InvalidRequest, Scope::Attempt, None);
+        }
+        assert_eq!(k.health(&t).breaker, BreakerState::Closed);
+        fail(&k, &t, FailureClass::ServerError, Scope::Target, None);
+        let ev = fail(&k, &t, FailureClass::Network, Scope::Provider, None);
+        assert!(ev.iter().any(|e| matches!(e, HealthEvent::Breaker { transition, .. } if transition.to == BreakerState::Open)));
+        assert!(matches!(k.admit(&t, 1), Err(Refusal::BreakerOpen { .. })));
+        assert_eq!(k.health(&t).failures[&FailureClass::InvalidRequest], 5);
+    }
+
+    #[test]
+    fn an_exhausted_budget_in_a_success_paces_the_target() {
+        let clock = ManualClock::new();
+        let k = store(&clock);
+        let t = TargetId::new("p", "m");
+        let a = k.admit(&t, 1).unwrap();
+        let ev = k.record(
+            &t,
+            a,
+            Duration::from_millis(3),
+            &Observed::Success {
+                budget_reset: Some(Duration::from_secs(2)),
+            },
+        );
+        assert!(matches!(
+            ev[..],
+            [HealthEvent::Cooldown { cause: None, .. }]
+        ));
+        assert!(k.admit(&t, 1).is_err());
+        clock.advance(Duration::from_secs(2));
+        assert!(k.admit(&t, 1).is_ok());
+    }
+
+    #[test]
+    fn a_cancelled_probe_gives_its_place_back() {
+        let clock = ManualClock::new();
+        let k = store(&clock);
+        let t = TargetId::new("p", "m");
+        fail(&k, &t, FailureClass::Overloaded, Scope::Target, Some(1));
+        clock.advance(Duration::from_secs(1));
+        let probe = k.admit(&t, 1).unwrap();
+        k.record(&t, probe, Duration::ZERO, &Observed::Cancelled);
+        assert!(k.admit(&t, 1).is_ok());
+    }
+}
