@@ -1,32 +1,111 @@
-//! The self-healing router: plan, execute, validate, analyze, vouch, report.
+//! The self-healing router: plan, execute, analyze, monitor, report.
 //!
-//! Every routed result is a [`Routed`]: the answer together with a report saying who
-//! answered and what failed before. An answer without its report is half the truth.
+//! [`SmartRouter`] holds [`Target`]s (a provider, a model, a credential; weight, price,
+//! context window, tags) and runs every call through one loop:
+//!
+//! 1. **plan** — candidates in the route's [`Strategy`] order (priority, weighted,
+//!    lowest latency, cheapest), without targets whose context window cannot hold the
+//!    prompt or that lack the call's required tags;
+//! 2. **execute** — the first candidate the knowledge store admits (breaker closed or a
+//!    probe free, no cool-down on any scope covering it, pacer budget left), under a
+//!    per-attempt timeout inside the call's deadline; optional hedging after the
+//!    target's recent p95;
+//! 3. **analyze** — the classifier decides: retry here (after the server's hint or a
+//!    full-jitter backoff, within a Finagle-style retry budget), fail over, fail over to
+//!    a larger context window only, or abort;
+//! 4. **monitor** — every outcome moves breakers and cool-downs; events go to `tracing`
+//!    and to [`SmartRouter::subscribe`];
+//! 5. **report** — every answer is a [`Routed`] with a [`CallReport`] (each attempt, the
+//!    target that served, whether it failed over, first and last error, tokens, cost);
+//!    every failure is a [`RouteError`] carrying the same report.
+//!
+//! When every candidate is out of rotation, the policy's [`WhenAllOpen`] waits for the
+//! earliest to return (within the deadline), calls a last-resort target, or fails at once
+//! with the earliest retry time. Streams fail over freely until their first content
+//! delta; after it, a failure surfaces in the stream with the partial output. Dropping a
+//! call's future cancels its attempts (no task is spawned per call).
+//!
+//! `SmartRouter` implements [`Provider`](nb_core::Provider), so routers nest, and
+//! `tower::Service<ChatRequest>`, so tower middleware composes with it.
 //!
 //! ```
-//! use nb_core::TargetId;
-//! use nb_router::Routed;
-//! let r = Routed::new("42", TargetId::new("openai", "gpt-4o-mini"));
-//! assert_eq!(r.served_by.provider(), "openai");
+//! use async_trait::async_trait;
+//! use nb_core::{CallError, ChatRequest, ChatResponse, Provider, TargetId, TransportKind};
+//! use nb_router::{SmartRouter, Target};
+//!
+//! struct Down;
+//! #[async_trait]
+//! impl Provider for Down {
+//!     async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse, CallError> {
+//!         Err(CallError::transport(TransportKind::ConnectRefused, "connection refused"))
+//!     }
+//! }
+//! struct Up;
+//! #[async_trait]
+//! impl Provider for Up {
+//!     async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse, CallError> {
+//!         Ok(ChatResponse::text("42"))
+//!     }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let router = SmartRouter::builder()
+//!     .target(Target::new(TargetId::new("primary", "m"), Down))
+//!     .target(Target::new(TargetId::new("fallback", "m"), Up))
+//!     .build()
+//!     .unwrap();
+//! let routed = router.chat(&ChatRequest::user("6 x 7?")).await.unwrap();
+//! assert_eq!(routed.value.text, "42");
+//! assert!(routed.report.failed_over);
+//! assert_eq!(routed.report.served_by.unwrap().provider(), "fallback");
+//! # });
 //! ```
 
-use nb_core::TargetId;
+mod policy;
+mod report;
+mod router;
+mod target;
 
-/// An answer and where it came from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Routed<T> {
-    /// The answer.
-    pub value: T,
-    /// The target that served it.
-    pub served_by: TargetId,
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use async_trait::async_trait;
+use nb_core::{CallError, ChatRequest, ChatResponse, ChatStream, Provider};
+
+pub use policy::{Hedging, Policy, RetryBudget, WhenAllOpen};
+pub use report::{AttemptOutcome, AttemptReport, CallReport, RouteError, RouteErrorKind, Routed};
+pub use router::{BuildError, CallOptions, RouterBuilder, RouterEvent, SmartRouter};
+pub use target::{Cost, Strategy, Target};
+
+#[async_trait]
+impl Provider for SmartRouter {
+    async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, CallError> {
+        SmartRouter::chat(self, req)
+            .await
+            .map(|r| r.value)
+            .map_err(RouteError::into_call_error)
+    }
+
+    async fn stream(&self, req: &ChatRequest) -> Result<ChatStream, CallError> {
+        SmartRouter::stream(self, req)
+            .await
+            .map(|r| r.value)
+            .map_err(RouteError::into_call_error)
+    }
 }
 
-impl<T> Routed<T> {
-    /// An answer served by `target`.
-    pub fn new(value: T, target: TargetId) -> Self {
-        Self {
-            value,
-            served_by: target,
-        }
+impl tower::Service<ChatRequest> for SmartRouter {
+    type Response = Routed<ChatResponse>;
+    type Error = RouteError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: ChatRequest) -> Self::Future {
+        let router = self.clone();
+        Box::pin(async move { router.chat(&req).await })
     }
 }

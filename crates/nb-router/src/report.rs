@@ -1,0 +1,236 @@
+//! What every call reports: who answered, what failed before, what it cost.
+
+use std::fmt;
+use std::time::Duration;
+
+use nb_classify::{Classification, Disposition};
+use nb_core::{CallError, FailureClass, TargetId, Usage};
+
+/// How one attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum AttemptOutcome {
+    /// It answered (streams: its first content delta arrived).
+    Success,
+    /// It failed, classified.
+    Failed {
+        /// The class.
+        class: FailureClass,
+        /// What the router did about it.
+        disposition: Disposition,
+        /// Which fact decided.
+        reason: &'static str,
+        /// The server's retry hint, if it gave one.
+        retry_after: Option<Duration>,
+        /// The error, as text (the full error is the report's first/last error).
+        error: String,
+    },
+    /// It was still running when another attempt won, and was cancelled.
+    Cancelled,
+}
+
+/// One attempt on one target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptReport {
+    /// The target.
+    pub target: TargetId,
+    /// When it started, after the call began.
+    pub started_after: Duration,
+    /// How long it took.
+    pub latency: Duration,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+    /// Whether it probed a half-open breaker or an expired cool-down.
+    pub probe: bool,
+    /// Whether it was a hedge started while an earlier attempt was slow.
+    pub hedge: bool,
+}
+
+/// The story of one routed call.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallReport {
+    /// Every attempt, in the order they started.
+    pub attempts: Vec<AttemptReport>,
+    /// Candidates passed over without an attempt, and why.
+    pub skipped: Vec<(TargetId, String)>,
+    /// The target whose answer was returned.
+    pub served_by: Option<TargetId>,
+    /// Whether the answer came from another target than the first one tried.
+    pub failed_over: bool,
+    /// The first error met.
+    pub first_error: Option<CallError>,
+    /// The last error met.
+    pub last_error: Option<CallError>,
+    /// Tokens of the answer that was returned.
+    pub usage: Option<Usage>,
+    /// Its cost, where the target has a price.
+    pub cost: Option<f64>,
+    /// The whole call's time.
+    pub elapsed: Duration,
+}
+
+impl CallReport {
+    /// Upstream calls made (attempts, hedges included).
+    pub fn upstream_calls(&self) -> usize {
+        self.attempts.len()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn failed(
+        &mut self,
+        target: TargetId,
+        started_after: Duration,
+        latency: Duration,
+        probe: bool,
+        hedge: bool,
+        c: &Classification,
+        disposition: Disposition,
+        e: &CallError,
+    ) {
+        self.attempts.push(AttemptReport {
+            target,
+            started_after,
+            latency,
+            outcome: AttemptOutcome::Failed {
+                class: c.class,
+                disposition,
+                reason: c.reason,
+                retry_after: c.retry_after,
+                error: e.to_string(),
+            },
+            probe,
+            hedge,
+        });
+        if self.first_error.is_none() {
+            self.first_error = Some(e.clone());
+        }
+        self.last_error = Some(e.clone());
+    }
+}
+
+impl fmt::Display for CallReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.served_by {
+            Some(t) => write!(f, "served by {t}")?,
+            None => write!(f, "not served")?,
+        }
+        write!(
+            f,
+            " after {} attempt(s) in {:?}",
+            self.attempts.len(),
+            self.elapsed
+        )?;
+        for a in &self.attempts {
+            write!(
+                f,
+                "\n  {} +{:?} {:?}: ",
+                a.target, a.started_after, a.latency
+            )?;
+            match &a.outcome {
+                AttemptOutcome::Success => write!(f, "ok")?,
+                AttemptOutcome::Failed {
+                    class, disposition, ..
+                } => write!(f, "{class} → {disposition}")?,
+                AttemptOutcome::Cancelled => write!(f, "cancelled")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An answer and its report.
+#[derive(Debug, Clone)]
+pub struct Routed<T> {
+    /// The answer.
+    pub value: T,
+    /// How it was obtained.
+    pub report: CallReport,
+}
+
+/// Why a routed call returned no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RouteErrorKind {
+    /// The request itself is wrong; no target will accept it.
+    Aborted,
+    /// Every candidate was tried (or the attempt limit reached) and none answered.
+    Exhausted,
+    /// No candidate could be called (all open, cooling down or paced) before the
+    /// deadline.
+    NoCandidate,
+    /// The call's deadline passed.
+    DeadlineExceeded,
+    /// The retry budget is spent: traffic is failing broadly, and more attempts would
+    /// only multiply the load.
+    BudgetExhausted,
+    /// The router has no target for this call (empty route, unknown route, tags no
+    /// target has).
+    NoRoute,
+    /// A streamed answer broke after content had reached the caller.
+    StreamBroken,
+}
+
+/// A routed call that returned no answer, with everything that was tried.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", describe(self))]
+pub struct RouteError {
+    kind: RouteErrorKind,
+    /// When the earliest candidate comes back, for [`RouteErrorKind::NoCandidate`].
+    pub retry_after: Option<Duration>,
+    /// Everything that was tried.
+    pub report: Box<CallReport>,
+}
+
+fn describe(e: &RouteError) -> String {
+    let what = match e.kind {
+        RouteErrorKind::Aborted => "the request was rejected as invalid",
+        RouteErrorKind::Exhausted => "every candidate failed",
+        RouteErrorKind::NoCandidate => "no candidate is available",
+        RouteErrorKind::DeadlineExceeded => "the call's deadline passed",
+        RouteErrorKind::BudgetExhausted => "the retry budget is spent",
+        RouteErrorKind::NoRoute => "no target serves this call",
+        RouteErrorKind::StreamBroken => "the stream broke after content was delivered",
+    };
+    let mut s = format!("{what} ({} attempt(s))", e.report.attempts.len());
+    if let Some(d) = e.retry_after {
+        s.push_str(&format!("; earliest retry in {d:?}"));
+    }
+    if let Some(last) = &e.report.last_error {
+        s.push_str(&format!("; last error: {last}"));
+    }
+    s
+}
+
+impl RouteError {
+    pub(crate) fn new(kind: RouteErrorKind, report: CallReport) -> Self {
+        Self {
+            kind,
+            retry_after: None,
+            report: Box::new(report),
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> RouteErrorKind {
+        self.kind
+    }
+
+    /// The last provider error, if any attempt was made.
+    pub fn last_error(&self) -> Option<&CallError> {
+        self.report.last_error.as_ref()
+    }
+
+    /// The error as a single [`CallError`], for the [`Provider`](nb_core::Provider)
+    /// interface: the last provider error, or a timeout / unsupported marker.
+    pub fn into_call_error(self) -> CallError {
+        match (self.report.last_error, self.kind) {
+            (Some(e), _) => e,
+            (None, RouteErrorKind::DeadlineExceeded) => {
+                CallError::timeout(nb_core::TimeoutPhase::Total)
+            }
+            (None, kind) => CallError::Unsupported {
+                what: format!("router: {kind:?}"),
+            },
+        }
+    }
+}

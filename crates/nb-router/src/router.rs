@@ -1,0 +1,1048 @@
+//! The loop: plan → execute → analyze → monitor → report.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use futures_util::future::{Either, select};
+use nb_breaker::{
+    Admission, BreakerConfig, CooldownPolicy, GovernorPacer, HealthEvent, InMemoryKnowledge,
+    Knowledge, Observed, PaceLimits, SharedClock, SystemClock, TargetHealth,
+};
+use nb_classify::{
+    Classification, Classifier, DefaultClassifier, Disposition, Failure, hint_from_headers,
+};
+use nb_core::{
+    CallError, ChatChunk, ChatRequest, ChatResponse, ChatStream, StreamAccumulator, TargetId,
+    TimeoutPhase,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::sync::broadcast;
+use tower::retry::budget::{Budget, TpsBudget};
+
+use crate::policy::{Policy, WhenAllOpen};
+use crate::report::{
+    AttemptOutcome, AttemptReport, CallReport, RouteError, RouteErrorKind, Routed,
+};
+use crate::target::{Strategy, Target};
+
+/// Something the router did or learned, for subscribers.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum RouterEvent {
+    /// An attempt ended.
+    Attempt(AttemptReport),
+    /// A breaker moved or a cool-down started.
+    Health(HealthEvent),
+}
+
+/// Per-call options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallOptions {
+    /// A named route instead of the default (every target, in the order added).
+    pub route: Option<String>,
+    /// Only targets carrying all these tags.
+    pub require_tags: Vec<String>,
+    /// A deadline shorter than the policy's.
+    pub deadline: Option<Duration>,
+}
+
+/// The router could not be built.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("invalid router configuration: {0}")]
+pub struct BuildError(String);
+
+/// Builds a [`SmartRouter`].
+#[must_use]
+pub struct RouterBuilder {
+    targets: Vec<Target>,
+    routes: Vec<(String, Vec<TargetId>)>,
+    strategy: Strategy,
+    policy: Policy,
+    breaker: BreakerConfig,
+    cooldowns: CooldownPolicy,
+    pacing: HashMap<TargetId, PaceLimits>,
+    classifier: Option<Arc<dyn Classifier>>,
+    knowledge: Option<Arc<dyn Knowledge>>,
+    clock: SharedClock,
+    seed: u64,
+}
+
+impl std::fmt::Debug for RouterBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouterBuilder")
+            .field("targets", &self.targets)
+            .field("strategy", &self.strategy)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RouterBuilder {
+    /// Adds a target (the default route tries targets in the order added).
+    pub fn target(mut self, t: Target) -> Self {
+        self.targets.push(t);
+        self
+    }
+
+    /// Adds a named route over some targets, in order.
+    pub fn route(
+        mut self,
+        name: impl Into<String>,
+        targets: impl IntoIterator<Item = TargetId>,
+    ) -> Self {
+        self.routes
+            .push((name.into(), targets.into_iter().collect()));
+        self
+    }
+
+    /// Sets the strategy.
+    pub fn strategy(mut self, s: Strategy) -> Self {
+        self.strategy = s;
+        self
+    }
+
+    /// Sets the policy.
+    pub fn policy(mut self, p: Policy) -> Self {
+        self.policy = p;
+        self
+    }
+
+    /// Sets the breaker policy of every target.
+    pub fn breaker(mut self, b: BreakerConfig) -> Self {
+        self.breaker = b;
+        self
+    }
+
+    /// Sets how long each class of failure cools its scope down.
+    pub fn cooldowns(mut self, c: CooldownPolicy) -> Self {
+        self.cooldowns = c;
+        self
+    }
+
+    /// Paces a target (requests and tokens per minute).
+    pub fn pace(mut self, target: TargetId, limits: PaceLimits) -> Self {
+        self.pacing.insert(target, limits);
+        self
+    }
+
+    /// Replaces the default classifier (chain yours with `.then(DefaultClassifier::new())`
+    /// to keep the defaults for what yours defers).
+    pub fn classifier(mut self, c: impl Classifier + 'static) -> Self {
+        self.classifier = Some(Arc::new(c));
+        self
+    }
+
+    /// Uses a knowledge store of your own (shared between routers or processes).
+    pub fn knowledge(mut self, k: Arc<dyn Knowledge>) -> Self {
+        self.knowledge = Some(k);
+        self
+    }
+
+    /// Uses this clock for health decisions (tests use a manual clock).
+    pub fn clock(mut self, c: SharedClock) -> Self {
+        self.clock = c;
+        self
+    }
+
+    /// Seeds the weighted order and the backoff jitter.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Builds the router, checking the configuration.
+    pub fn build(self) -> Result<SmartRouter, BuildError> {
+        if self.targets.is_empty() {
+            return Err(BuildError("a router needs at least one target".into()));
+        }
+        let mut index = HashMap::new();
+        for (i, t) in self.targets.iter().enumerate() {
+            if index.insert(t.id.clone(), i).is_some() {
+                return Err(BuildError(format!("target {} is added twice", t.id)));
+            }
+        }
+        let mut routes = HashMap::new();
+        for (name, ids) in self.routes {
+            let mut r = Vec::new();
+            for id in ids {
+                let Some(&i) = index.get(&id) else {
+                    return Err(BuildError(format!(
+                        "route {name:?} names unknown target {id}"
+                    )));
+                };
+                r.push(i);
+            }
+            routes.insert(name, r);
+        }
+        if let WhenAllOpen::LastResort(id) = &self.policy.when_all_open {
+            if !index.contains_key(id) {
+                return Err(BuildError(format!(
+                    "last-resort target {id} is not a target"
+                )));
+            }
+        }
+        let b = self.policy.budget;
+        if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&b.ttl) {
+            return Err(BuildError(format!(
+                "retry budget ttl {:?} is outside 1..=60 s",
+                b.ttl
+            )));
+        }
+        if !(0.0..=1000.0).contains(&b.ratio) || b.min_per_second >= i32::MAX as u32 {
+            return Err(BuildError(format!(
+                "retry budget ratio {} is outside 0..=1000",
+                b.ratio
+            )));
+        }
+        if self.policy.max_attempts == 0 {
+            return Err(BuildError("max_attempts must be at least 1".into()));
+        }
+        let knowledge = match self.knowledge {
+            Some(k) => k,
+            None => {
+                let mut k =
+                    InMemoryKnowledge::new(self.breaker, self.cooldowns, self.clock.clone());
+                if !self.pacing.is_empty() {
+                    k = k.with_pacer(Arc::new(GovernorPacer::new(
+                        self.pacing,
+                        self.clock.clone(),
+                    )));
+                }
+                Arc::new(k)
+            }
+        };
+        Ok(SmartRouter {
+            inner: Arc::new(Inner {
+                targets: self.targets,
+                index,
+                routes,
+                strategy: self.strategy,
+                budget: TpsBudget::new(b.ttl, b.min_per_second, b.ratio),
+                policy: self.policy,
+                knowledge,
+                classifier: self
+                    .classifier
+                    .unwrap_or_else(|| Arc::new(DefaultClassifier::new())),
+                clock: self.clock,
+                events: broadcast::channel(1024).0,
+                rng: Mutex::new(ChaCha8Rng::seed_from_u64(self.seed)),
+            }),
+        })
+    }
+}
+
+struct Inner {
+    targets: Vec<Target>,
+    index: HashMap<TargetId, usize>,
+    routes: HashMap<String, Vec<usize>>,
+    strategy: Strategy,
+    policy: Policy,
+    budget: TpsBudget,
+    knowledge: Arc<dyn Knowledge>,
+    classifier: Arc<dyn Classifier>,
+    clock: SharedClock,
+    events: broadcast::Sender<RouterEvent>,
+    rng: Mutex<ChaCha8Rng>,
+}
+
+/// The self-healing router. Cheap to clone (shared state); implements
+/// [`Provider`](nb_core::Provider) and `tower::Service<ChatRequest>`.
+#[derive(Clone)]
+pub struct SmartRouter {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SmartRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmartRouter")
+            .field("targets", &self.inner.targets)
+            .field("strategy", &self.inner.strategy)
+            .field("policy", &self.inner.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The state of one call across its attempts.
+struct Call {
+    start: Instant,
+    deadline: Instant,
+    candidates: Vec<usize>,
+    excluded: HashSet<usize>,
+    retries: HashMap<usize, u32>,
+    min_window: Option<u64>,
+    attempts: u32,
+    first_target: Option<usize>,
+    report: CallReport,
+    tokens: u32,
+    prompt_tokens: u64,
+}
+
+enum Next {
+    Continue(Option<Duration>),
+    Stop(Box<RouteError>),
+}
+
+/// One attempt's end: target, admission, start, whether it was a hedge, and its result
+/// (`None`: cancelled because another attempt won).
+type Outcome = (
+    usize,
+    Option<Admission>,
+    Instant,
+    bool,
+    Option<Result<ChatResponse, CallError>>,
+);
+
+type AttemptFuture<'a> = Pin<Box<dyn Future<Output = Result<ChatResponse, CallError>> + Send + 'a>>;
+
+fn estimate_tokens(req: &ChatRequest) -> (u64, u32) {
+    let prompt = (req.prompt_chars() as u64).div_ceil(4);
+    let total = prompt + u64::from(req.max_tokens.unwrap_or(256));
+    (prompt, u32::try_from(total).unwrap_or(u32::MAX))
+}
+
+impl SmartRouter {
+    /// A builder with the system clock, default policies and the default classifier.
+    pub fn builder() -> RouterBuilder {
+        RouterBuilder {
+            targets: Vec::new(),
+            routes: Vec::new(),
+            strategy: Strategy::default(),
+            policy: Policy::default(),
+            breaker: BreakerConfig::default(),
+            cooldowns: CooldownPolicy::default(),
+            pacing: HashMap::new(),
+            classifier: None,
+            knowledge: None,
+            clock: Arc::new(SystemClock),
+            seed: 0,
+        }
+    }
+
+    /// Subscribes to attempts, breaker transitions and cool-downs.
+    pub fn subscribe(&self) -> broadcast::Receiver<RouterEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// A snapshot of one target's health.
+    pub fn health(&self, target: &TargetId) -> TargetHealth {
+        self.inner.knowledge.health(target)
+    }
+
+    /// The targets, in the order added.
+    pub fn targets(&self) -> impl Iterator<Item = &TargetId> {
+        self.inner.targets.iter().map(|t| &t.id)
+    }
+
+    /// Routes a request on the default route.
+    pub async fn chat(&self, req: &ChatRequest) -> Result<Routed<ChatResponse>, RouteError> {
+        self.chat_with(req, &CallOptions::default()).await
+    }
+
+    /// Routes a request with per-call options.
+    pub async fn chat_with(
+        &self,
+        req: &ChatRequest,
+        opts: &CallOptions,
+    ) -> Result<Routed<ChatResponse>, RouteError> {
+        let span = tracing::debug_span!(
+            "nb.route",
+            route = opts.route.as_deref().unwrap_or("default")
+        );
+        let _enter = span.enter();
+        let mut call = self.plan(req, opts)?;
+        self.inner.budget.deposit();
+        let mut wait = None;
+        loop {
+            if let Some(w) = wait.take() {
+                self.sleep_within(&call, w).await;
+            }
+            let (i, admission) = self.next_target(&mut call).await?;
+            call.attempts += 1;
+            let started = self.inner.clock.now();
+            let primary = self.attempt(i, req, &call);
+            let hedge_plan = self.inner.policy.hedging.map(|h| {
+                let p95 = self
+                    .inner
+                    .knowledge
+                    .health(&self.inner.targets[i].id)
+                    .p95_latency;
+                h.fixed_delay
+                    .unwrap_or_else(|| p95.map_or(h.min_delay, |p| p.max(h.min_delay)))
+            });
+            let outcome = match hedge_plan {
+                None => vec![(i, admission, started, false, Some(primary.await))],
+                Some(delay) => {
+                    self.race(i, admission, started, primary, delay, req, &mut call)
+                        .await
+                }
+            };
+            let mut next = None;
+            for (idx, adm, t0, hedge, result) in outcome {
+                let latency = self.inner.clock.now().saturating_duration_since(t0);
+                let started_after = t0.saturating_duration_since(call.start);
+                match result {
+                    None => {
+                        self.observe(idx, adm, latency, &Observed::Cancelled);
+                        let a = AttemptReport {
+                            target: self.inner.targets[idx].id.clone(),
+                            started_after,
+                            latency,
+                            outcome: AttemptOutcome::Cancelled,
+                            probe: false,
+                            hedge,
+                        };
+                        self.emit(RouterEvent::Attempt(a.clone()));
+                        call.report.attempts.push(a);
+                    }
+                    Some(Ok(resp)) => {
+                        let budget_reset = resp
+                            .headers
+                            .as_ref()
+                            .and_then(|h| hint_from_headers(h, std::time::SystemTime::now()));
+                        let probe = adm.as_ref().is_some_and(Admission::is_probe);
+                        self.observe(idx, adm, latency, &Observed::Success { budget_reset });
+                        let a = AttemptReport {
+                            target: self.inner.targets[idx].id.clone(),
+                            started_after,
+                            latency,
+                            outcome: AttemptOutcome::Success,
+                            probe,
+                            hedge,
+                        };
+                        self.emit(RouterEvent::Attempt(a.clone()));
+                        call.report.attempts.push(a);
+                        next = Some(Ok((idx, resp)));
+                    }
+                    Some(Err(e)) => {
+                        let probe = adm.as_ref().is_some_and(Admission::is_probe);
+                        let c = self.classify(&e);
+                        self.observe(
+                            idx,
+                            adm,
+                            latency,
+                            &Observed::Failure {
+                                class: c.class,
+                                scope: c.scope,
+                                retry_after: c.retry_after,
+                            },
+                        );
+                        match self.absorb(
+                            &mut call,
+                            idx,
+                            started_after,
+                            latency,
+                            probe,
+                            hedge,
+                            &c,
+                            &e,
+                        ) {
+                            Next::Continue(w) => wait = wait.max(w),
+                            Next::Stop(err) if next.is_none() => next = Some(Err(*err)),
+                            Next::Stop(_) => {}
+                        }
+                    }
+                }
+            }
+            match next {
+                Some(Ok((idx, resp))) => return Ok(self.finish(call, idx, resp)),
+                Some(Err(e)) => return Err(self.fail(call, e)),
+                None => {}
+            }
+        }
+    }
+
+    fn plan(&self, req: &ChatRequest, opts: &CallOptions) -> Result<Call, RouteError> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let deadline = now
+            + opts
+                .deadline
+                .unwrap_or(inner.policy.deadline)
+                .min(inner.policy.deadline);
+        let mut report = CallReport::default();
+        let base: Vec<usize> = match &opts.route {
+            None => (0..inner.targets.len()).collect(),
+            Some(name) => match inner.routes.get(name) {
+                Some(r) => r.clone(),
+                None => {
+                    report.skipped.push((
+                        TargetId::new("router", name),
+                        format!("unknown route {name:?}"),
+                    ));
+                    return Err(RouteError::new(RouteErrorKind::NoRoute, report));
+                }
+            },
+        };
+        let (prompt_tokens, tokens) = estimate_tokens(req);
+        let mut candidates = Vec::new();
+        for i in base {
+            let t = &inner.targets[i];
+            if !opts.require_tags.iter().all(|tag| t.tags.contains(tag)) {
+                continue;
+            }
+            if t.context_window.is_some_and(|w| prompt_tokens > w) {
+                report.skipped.push((
+                    t.id.clone(),
+                    format!("prompt of ~{prompt_tokens} tokens exceeds its context window"),
+                ));
+                continue;
+            }
+            candidates.push(i);
+        }
+        self.order(&mut candidates);
+        if candidates.is_empty() {
+            return Err(RouteError::new(RouteErrorKind::NoRoute, report));
+        }
+        Ok(Call {
+            start: now,
+            deadline,
+            candidates,
+            excluded: HashSet::new(),
+            retries: HashMap::new(),
+            min_window: None,
+            attempts: 0,
+            first_target: None,
+            report,
+            tokens,
+            prompt_tokens,
+        })
+    }
+
+    fn order(&self, c: &mut Vec<usize>) {
+        let inner = &self.inner;
+        match inner.strategy {
+            Strategy::Priority => {}
+            Strategy::Weighted => {
+                let mut rng = inner
+                    .rng
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut pool: Vec<usize> = std::mem::take(c);
+                while !pool.is_empty() {
+                    let total: u64 = pool
+                        .iter()
+                        .map(|&i| u64::from(inner.targets[i].weight.max(1)))
+                        .sum();
+                    let mut pick = rng.random_range(0..total);
+                    let pos = pool
+                        .iter()
+                        .position(|&i| {
+                            let w = u64::from(inner.targets[i].weight.max(1));
+                            if pick < w {
+                                true
+                            } else {
+                                pick -= w;
+                                false
+                            }
+                        })
+                        .unwrap_or(0);
+                    c.push(pool.remove(pos));
+                }
+            }
+            Strategy::LowestLatency => {
+                c.sort_by_key(|&i| {
+                    inner
+                        .knowledge
+                        .health(&inner.targets[i].id)
+                        .ewma_latency
+                        .unwrap_or(Duration::ZERO)
+                });
+            }
+            Strategy::Cheapest => {
+                c.sort_by(|&a, &b| {
+                    let cost = |i: usize| {
+                        inner.targets[i]
+                            .cost
+                            .map_or(f64::INFINITY, |c| c.input_per_mtok + c.output_per_mtok)
+                    };
+                    cost(a).total_cmp(&cost(b))
+                });
+            }
+        }
+    }
+
+    fn eligible(&self, call: &Call, i: usize) -> bool {
+        !call.excluded.contains(&i)
+            && call.min_window.is_none_or(|w| {
+                self.inner.targets[i]
+                    .context_window
+                    .is_some_and(|tw| tw > w)
+            })
+    }
+
+    /// The first eligible candidate that health admits; waits or fails per policy when
+    /// none does.
+    async fn next_target(&self, call: &mut Call) -> Result<(usize, Option<Admission>), RouteError> {
+        let inner = &self.inner;
+        loop {
+            if call.attempts >= inner.policy.max_attempts {
+                return Err(RouteError::new(
+                    RouteErrorKind::Exhausted,
+                    std::mem::take(&mut call.report),
+                ));
+            }
+            let now = inner.clock.now();
+            if now >= call.deadline {
+                return Err(RouteError::new(
+                    RouteErrorKind::DeadlineExceeded,
+                    std::mem::take(&mut call.report),
+                ));
+            }
+            let mut earliest: Option<Instant> = None;
+            let mut any = false;
+            for &i in &call.candidates {
+                if !self.eligible(call, i) {
+                    continue;
+                }
+                any = true;
+                match inner.knowledge.admit(&inner.targets[i].id, call.tokens) {
+                    Ok(a) => return Ok((i, Some(a))),
+                    Err(r) => earliest = Some(earliest.map_or(r.until(), |e| e.min(r.until()))),
+                }
+            }
+            if !any {
+                let kind = if call.report.attempts.is_empty() {
+                    RouteErrorKind::NoRoute
+                } else {
+                    RouteErrorKind::Exhausted
+                };
+                return Err(RouteError::new(kind, std::mem::take(&mut call.report)));
+            }
+            let earliest = earliest.unwrap_or(now);
+            match &inner.policy.when_all_open {
+                WhenAllOpen::WaitForEarliest if earliest < call.deadline => {
+                    tokio::time::sleep(
+                        earliest
+                            .saturating_duration_since(now)
+                            .max(Duration::from_millis(1)),
+                    )
+                    .await;
+                }
+                WhenAllOpen::LastResort(id) => {
+                    match inner.index.get(id) {
+                        // Health is bypassed for the last resort: no admission, no record.
+                        Some(&i) if !call.excluded.contains(&i) => {
+                            call.excluded.insert(i);
+                            call.report.skipped.push((
+                                id.clone(),
+                                "every candidate out of rotation: last resort used".into(),
+                            ));
+                            return Ok((i, None));
+                        }
+                        _ => return Err(self.no_candidate(call, earliest, now)),
+                    }
+                }
+                _ => return Err(self.no_candidate(call, earliest, now)),
+            }
+        }
+    }
+
+    fn no_candidate(&self, call: &mut Call, earliest: Instant, now: Instant) -> RouteError {
+        let mut e = RouteError::new(
+            RouteErrorKind::NoCandidate,
+            std::mem::take(&mut call.report),
+        );
+        e.retry_after = Some(earliest.saturating_duration_since(now));
+        e
+    }
+
+    fn attempt<'a>(&'a self, i: usize, req: &'a ChatRequest, call: &Call) -> AttemptFuture<'a> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let until_deadline = call.deadline.saturating_duration_since(now);
+        let limit = inner.policy.attempt_timeout.min(until_deadline);
+        let phase = if limit < inner.policy.attempt_timeout {
+            TimeoutPhase::Total
+        } else {
+            TimeoutPhase::FirstByte
+        };
+        let provider = inner.targets[i].provider.clone();
+        Box::pin(async move {
+            match tokio::time::timeout(limit, provider.chat(req)).await {
+                Ok(r) => r,
+                Err(_) => Err(CallError::timeout(phase)),
+            }
+        })
+    }
+
+    /// Runs `primary`; if it is still running after `delay`, starts a hedge on the next
+    /// admitted candidate and takes the first answer. The loser is dropped (cancelled).
+    #[allow(clippy::too_many_arguments)]
+    async fn race<'a>(
+        &'a self,
+        i: usize,
+        admission: Option<Admission>,
+        started: Instant,
+        mut primary: AttemptFuture<'a>,
+        delay: Duration,
+        req: &'a ChatRequest,
+        call: &mut Call,
+    ) -> Vec<Outcome> {
+        let sleep = Box::pin(tokio::time::sleep(delay));
+        if let Either::Left((r, _)) = select(primary.as_mut(), sleep).await {
+            return vec![(i, admission, started, false, Some(r))];
+        }
+        call.excluded.insert(i);
+        let hedge = self.hedge_target(call).filter(|_| {
+            call.attempts < self.inner.policy.max_attempts && self.inner.budget.withdraw()
+        });
+        call.excluded.remove(&i);
+        let Some((j, adm_j)) = hedge else {
+            let r = primary.await;
+            return vec![(i, admission, started, false, Some(r))];
+        };
+        call.attempts += 1;
+        let adm_j = Some(adm_j);
+        let t_j = self.inner.clock.now();
+        let mut hedged = self.attempt(j, req, call);
+        match select(primary, hedged.as_mut()).await {
+            Either::Left((r, hedge_fut)) => match r {
+                Ok(_) => vec![
+                    (i, admission, started, false, Some(r)),
+                    (j, adm_j, t_j, true, None),
+                ],
+                Err(_) => {
+                    let rj = hedge_fut.await;
+                    vec![
+                        (i, admission, started, false, Some(r)),
+                        (j, adm_j, t_j, true, Some(rj)),
+                    ]
+                }
+            },
+            Either::Right((rj, primary_fut)) => match rj {
+                Ok(_) => vec![
+                    (j, adm_j, t_j, true, Some(rj)),
+                    (i, admission, started, false, None),
+                ],
+                Err(_) => {
+                    let ri = primary_fut.await;
+                    vec![
+                        (j, adm_j, t_j, true, Some(rj)),
+                        (i, admission, started, false, Some(ri)),
+                    ]
+                }
+            },
+        }
+    }
+
+    fn hedge_target(&self, call: &Call) -> Option<(usize, Admission)> {
+        call.candidates
+            .iter()
+            .filter(|&&j| self.eligible(call, j))
+            .find_map(|&j| {
+                self.inner
+                    .knowledge
+                    .admit(&self.inner.targets[j].id, call.tokens)
+                    .ok()
+                    .map(|a| (j, a))
+            })
+    }
+
+    fn classify(&self, e: &CallError) -> Classification {
+        nb_classify::classify_with(self.inner.classifier.as_ref(), Failure::Call(e))
+    }
+
+    fn observe(&self, i: usize, adm: Option<Admission>, latency: Duration, o: &Observed) {
+        let Some(adm) = adm else { return };
+        for ev in self
+            .inner
+            .knowledge
+            .record(&self.inner.targets[i].id, adm, latency, o)
+        {
+            if let HealthEvent::Breaker { target, transition } = &ev {
+                tracing::info!(%target, from = %transition.from, to = %transition.to, cause = %transition.cause, "breaker transition");
+            }
+            self.emit(RouterEvent::Health(ev));
+        }
+    }
+
+    fn emit(&self, e: RouterEvent) {
+        // No subscriber is not an error.
+        let _ = self.inner.events.send(e);
+    }
+
+    /// Decides what a failure means for this call.
+    #[allow(clippy::too_many_arguments)]
+    fn absorb(
+        &self,
+        call: &mut Call,
+        i: usize,
+        started_after: Duration,
+        latency: Duration,
+        probe: bool,
+        hedge: bool,
+        c: &Classification,
+        e: &CallError,
+    ) -> Next {
+        let inner = &self.inner;
+        let target = inner.targets[i].id.clone();
+        call.first_target.get_or_insert(i);
+        let retries = call.retries.get(&i).copied().unwrap_or(0);
+        let mut disposition = match c.disposition {
+            // No guard in this loop yet: a repair request falls back to failover.
+            Disposition::Repair => Disposition::FailOver,
+            d => d,
+        };
+        if disposition == Disposition::RetryHere && retries >= inner.policy.max_retries_per_target {
+            disposition = Disposition::FailOver;
+        }
+        tracing::debug!(%target, class = %c.class, %disposition, reason = c.reason, "attempt failed");
+        call.report.failed(
+            target,
+            started_after,
+            latency,
+            probe,
+            hedge,
+            c,
+            disposition,
+            e,
+        );
+        if let Some(a) = call.report.attempts.last() {
+            self.emit(RouterEvent::Attempt(a.clone()));
+        }
+        let stop = |kind, call: &mut Call| {
+            Next::Stop(Box::new(RouteError::new(
+                kind,
+                std::mem::take(&mut call.report),
+            )))
+        };
+        match disposition {
+            Disposition::Abort => stop(RouteErrorKind::Aborted, call),
+            _ if !inner.budget.withdraw() => stop(RouteErrorKind::BudgetExhausted, call),
+            Disposition::RetryHere => {
+                call.retries.insert(i, retries + 1);
+                let wait = c.retry_after.unwrap_or_else(|| {
+                    let cap = inner.policy.backoff_max.min(
+                        inner
+                            .policy
+                            .backoff_base
+                            .saturating_mul(1 << retries.min(16)),
+                    );
+                    let mut rng = inner
+                        .rng
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    cap.mul_f64(rng.random::<f64>())
+                });
+                Next::Continue(Some(wait))
+            }
+            Disposition::FailOverLargerContext => {
+                call.excluded.insert(i);
+                let window = inner.targets[i]
+                    .context_window
+                    .unwrap_or(call.prompt_tokens);
+                call.min_window = Some(call.min_window.map_or(window, |w| w.max(window)));
+                Next::Continue(None)
+            }
+            _ => {
+                call.excluded.insert(i);
+                Next::Continue(None)
+            }
+        }
+    }
+
+    async fn sleep_within(&self, call: &Call, d: Duration) {
+        let left = call
+            .deadline
+            .saturating_duration_since(self.inner.clock.now());
+        tokio::time::sleep(d.min(left)).await;
+    }
+
+    fn finish(&self, mut call: Call, i: usize, resp: ChatResponse) -> Routed<ChatResponse> {
+        let t = &self.inner.targets[i];
+        call.report.served_by = Some(t.id.clone());
+        call.report.failed_over = call.first_target.is_some_and(|f| f != i);
+        call.report.usage = resp.usage;
+        call.report.cost = match (t.cost, resp.usage) {
+            (Some(c), Some(u)) => Some(
+                (u.input_tokens as f64 * c.input_per_mtok
+                    + u.output_tokens as f64 * c.output_per_mtok)
+                    / 1e6,
+            ),
+            _ => None,
+        };
+        call.report.elapsed = self.inner.clock.now().saturating_duration_since(call.start);
+        Routed {
+            value: resp,
+            report: call.report,
+        }
+    }
+
+    fn fail(&self, call: Call, mut e: RouteError) -> RouteError {
+        e.report.elapsed = self.inner.clock.now().saturating_duration_since(call.start);
+        e
+    }
+
+    /// Routes a streamed request. Before the first content delta reaches the caller, a
+    /// failure fails over freely (startup events are held back; time to first token is
+    /// bounded and keep-alives do not count). After it, a failure is surfaced in the
+    /// stream as a [`CallError::MidStream`] with the partial output, never hidden.
+    /// Hedging does not apply to streams.
+    pub async fn stream(&self, req: &ChatRequest) -> Result<Routed<ChatStream>, RouteError> {
+        self.stream_with(req, &CallOptions::default()).await
+    }
+
+    /// [`stream`](Self::stream) with per-call options.
+    pub async fn stream_with(
+        &self,
+        req: &ChatRequest,
+        opts: &CallOptions,
+    ) -> Result<Routed<ChatStream>, RouteError> {
+        let mut call = self.plan(req, opts)?;
+        self.inner.budget.deposit();
+        let mut wait = None;
+        loop {
+            if let Some(w) = wait.take() {
+                self.sleep_within(&call, w).await;
+            }
+            let (i, admission) = self.next_target(&mut call).await?;
+            call.attempts += 1;
+            let t0 = self.inner.clock.now();
+            let started_after = t0.saturating_duration_since(call.start);
+            match self.open_stream(i, req, &call).await {
+                Ok((held, rest)) => {
+                    let latency = self.inner.clock.now().saturating_duration_since(t0);
+                    let probe = admission.as_ref().is_some_and(Admission::is_probe);
+                    self.observe(
+                        i,
+                        admission,
+                        latency,
+                        &Observed::Success { budget_reset: None },
+                    );
+                    let a = AttemptReport {
+                        target: self.inner.targets[i].id.clone(),
+                        started_after,
+                        latency,
+                        outcome: AttemptOutcome::Success,
+                        probe,
+                        hedge: false,
+                    };
+                    self.emit(RouterEvent::Attempt(a.clone()));
+                    call.report.attempts.push(a);
+                    let committed = committed_stream(held, rest, self.inner.policy.idle_timeout);
+                    let t = &self.inner.targets[i];
+                    call.report.served_by = Some(t.id.clone());
+                    call.report.failed_over = call.first_target.is_some_and(|f| f != i);
+                    call.report.elapsed =
+                        self.inner.clock.now().saturating_duration_since(call.start);
+                    return Ok(Routed {
+                        value: committed,
+                        report: call.report,
+                    });
+                }
+                Err(e) => {
+                    let latency = self.inner.clock.now().saturating_duration_since(t0);
+                    let probe = admission.as_ref().is_some_and(Admission::is_probe);
+                    let c = self.classify(&e);
+                    self.observe(
+                        i,
+                        admission,
+                        latency,
+                        &Observed::Failure {
+                            class: c.class,
+                            scope: c.scope,
+                            retry_after: c.retry_after,
+                        },
+                    );
+                    match self.absorb(&mut call, i, started_after, latency, probe, false, &c, &e) {
+                        Next::Continue(w) => wait = w,
+                        Next::Stop(err) => return Err(self.fail(call, *err)),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Opens a stream and reads up to its first content delta, holding back the
+    /// startup chunks. Any failure before that is an uncommitted failure.
+    async fn open_stream(
+        &self,
+        i: usize,
+        req: &ChatRequest,
+        call: &Call,
+    ) -> Result<(VecDeque<ChatChunk>, ChatStream), CallError> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let left = call.deadline.saturating_duration_since(now);
+        let provider = inner.targets[i].provider.clone();
+        let mut stream = match tokio::time::timeout(
+            inner.policy.attempt_timeout.min(left),
+            provider.stream(req),
+        )
+        .await
+        {
+            Ok(r) => r?,
+            Err(_) => return Err(CallError::timeout(TimeoutPhase::FirstByte)),
+        };
+        let first_token_by =
+            tokio::time::Instant::now() + inner.policy.first_token_timeout.min(left);
+        let mut held = VecDeque::new();
+        loop {
+            match tokio::time::timeout_at(first_token_by, stream.next()).await {
+                Err(_) => return Err(CallError::timeout(TimeoutPhase::FirstToken)),
+                Ok(None) => {
+                    // Ended before any content: a complete but empty answer, or truncated.
+                    let mut acc = StreamAccumulator::default();
+                    held.iter().for_each(|c| acc.push(c));
+                    if acc.is_finished() {
+                        return Ok((held, Box::pin(futures_util::stream::empty())));
+                    }
+                    return Err(CallError::mid_stream(CallError::Truncated, acc.partial()));
+                }
+                Ok(Some(Err(e))) => return Err(e),
+                Ok(Some(Ok(chunk))) => {
+                    let content = chunk.is_content();
+                    held.push_back(chunk);
+                    if content {
+                        return Ok((held, stream));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The stream handed to the caller once committed: the held-back chunks, then the rest
+/// with an idle-gap bound. A failure now is surfaced with the partial output.
+fn committed_stream(held: VecDeque<ChatChunk>, rest: ChatStream, idle: Duration) -> ChatStream {
+    let mut acc = StreamAccumulator::default();
+    held.iter().for_each(|c| acc.push(c));
+    let state = (held, rest, acc, false);
+    Box::pin(futures_util::stream::unfold(
+        state,
+        move |(mut held, mut rest, mut acc, done)| async move {
+            if let Some(c) = held.pop_front() {
+                return Some((Ok(c), (held, rest, acc, done)));
+            }
+            if done {
+                return None;
+            }
+            match tokio::time::timeout(idle, rest.next()).await {
+                Ok(Some(Ok(c))) => {
+                    acc.push(&c);
+                    Some((Ok(c), (held, rest, acc, false)))
+                }
+                Ok(Some(Err(e))) => {
+                    let e = match e {
+                        CallError::MidStream(_) => e,
+                        other => CallError::mid_stream(other, acc.partial()),
+                    };
+                    Some((Err(e), (held, rest, acc, true)))
+                }
+                Ok(None) => None,
+                Err(_) => {
+                    let e = CallError::mid_stream(
+                        CallError::timeout(TimeoutPhase::Idle),
+                        acc.partial(),
+                    );
+                    Some((Err(e), (held, rest, acc, true)))
+                }
+            }
+        },
+    ))
+}
