@@ -1,5 +1,4 @@
-//! The circuit breaker: our own observable state machine on failsafe's failure policies
-//! and backoffs.
+//! The circuit breaker: our own observable state machine on failsafe's failure policies.
 //!
 //! failsafe's own state machine has no state getter, lets every call through while
 //! half-open and records ignored errors as successes; this one has `state()`, a bounded
@@ -9,9 +8,12 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use failsafe::FailurePolicy;
-use failsafe::backoff;
 use failsafe::failure_policy::consecutive_failures;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 use crate::clock::SharedClock;
 
@@ -171,28 +173,49 @@ impl FailurePolicy for RateWindow {
     }
 }
 
-fn backoff_iter(b: OpenBackoff) -> Box<dyn Iterator<Item = Duration> + Send> {
-    if b.jitter {
-        Box::new(backoff::equal_jittered(b.initial, b.max))
-    } else {
-        Box::new(backoff::exponential(b.initial, b.max))
-    }
+/// Open periods: doubling from `initial` up to `max`, with equal jitter when asked (half
+/// the period fixed, half random). failsafe's own backoff constructors assert a start of
+/// at least one second — a panic on configuration — so the periods are computed here and
+/// fed to failsafe's failure policy.
+#[derive(Clone)]
+struct Backoff {
+    cfg: OpenBackoff,
+    next: Duration,
+    rng: ChaCha8Rng,
 }
 
-/// Adapts a boxed iterator to the `Clone` failsafe's `consecutive_failures` wants.
-#[derive(Clone)]
-struct Backoff(OpenBackoff, u32);
+impl Backoff {
+    fn new(cfg: OpenBackoff) -> Self {
+        static SEED: AtomicU64 = AtomicU64::new(0x6e62_6272_6b72);
+        Self {
+            cfg,
+            next: cfg.initial.max(Duration::from_millis(1)),
+            rng: ChaCha8Rng::seed_from_u64(SEED.fetch_add(1, Ordering::Relaxed)),
+        }
+    }
+}
 
 impl Iterator for Backoff {
     type Item = Duration;
 
     fn next(&mut self) -> Option<Duration> {
-        // Re-derive the n-th element so the iterator stays `Clone` without boxing.
-        let mut it = backoff_iter(self.0);
-        let d = it.nth(self.1 as usize);
-        self.1 = self.1.saturating_add(1);
-        d.or(Some(self.0.max))
+        let max = self
+            .cfg
+            .max
+            .max(self.cfg.initial)
+            .max(Duration::from_millis(1));
+        let d = self.next.min(max);
+        self.next = d.saturating_mul(2).min(max);
+        Some(if self.cfg.jitter {
+            d / 2 + (d / 2).mul_f64(self.rng.random::<f64>())
+        } else {
+            d
+        })
     }
+}
+
+fn backoff_iter(b: OpenBackoff) -> Box<dyn Iterator<Item = Duration> + Send> {
+    Box::new(Backoff::new(b))
 }
 
 enum State {
@@ -271,7 +294,7 @@ impl Breaker {
             open: cfg.backoff,
         };
         let consecutive =
-            || consecutive_failures(cfg.consecutive_failures, Backoff(cfg.backoff, 0));
+            || consecutive_failures(cfg.consecutive_failures, Backoff::new(cfg.backoff));
         let policy: Box<dyn FailurePolicy + Send> =
             match (cfg.consecutive_failures > 0, cfg.failure_rate) {
                 (true, Some(rate)) => Box::new(consecutive().or_else(window(rate))),
@@ -473,6 +496,40 @@ mod tests {
             let want = Duration::from_secs(expected.next().unwrap());
             assert_eq!(b.open_until(), Some(clock.now() + want), "{}", t.cause);
         }
+    }
+
+    #[test]
+    fn sub_second_open_periods_and_jitter_stay_in_bounds() {
+        let clock = ManualClock::new();
+        let mut c = cfg(1, None);
+        c.backoff = OpenBackoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(400),
+            jitter: true,
+        };
+        let mut b = Breaker::new(c, Arc::new(clock.clone()));
+        fail(&mut b);
+        for want_max in [100, 200, 400, 400] {
+            let open = b.open_until().unwrap() - clock.now();
+            assert!(
+                open >= Duration::from_millis(want_max / 2)
+                    && open <= Duration::from_millis(want_max),
+                "{open:?} vs {want_max}"
+            );
+            clock.advance(Duration::from_secs(1));
+            let p = b.try_acquire().unwrap();
+            b.record(p, Outcome::Failure);
+        }
+        // A zero configuration does not panic: periods are at least a millisecond.
+        let mut z = cfg(1, None);
+        z.backoff = OpenBackoff {
+            initial: Duration::ZERO,
+            max: Duration::ZERO,
+            jitter: false,
+        };
+        let mut b = Breaker::new(z, Arc::new(clock.clone()));
+        fail(&mut b);
+        assert_eq!(b.open_until(), Some(clock.now() + Duration::from_millis(1)));
     }
 
     #[test]

@@ -278,7 +278,18 @@ pub trait Knowledge: Send + Sync {
 struct Cooldown {
     until: Instant,
     last: Duration,
+    /// Sticky failures (a bad key, exhausted quota, a missing model) do not heal by
+    /// waiting: once the cool-down ends, one probe finds out while the rest stay away.
+    /// Transient ones (rate limits, overload) simply end.
+    sticky: bool,
     probing: bool,
+}
+
+fn is_sticky(class: Option<FailureClass>) -> bool {
+    matches!(
+        class,
+        Some(FailureClass::AuthFailure | FailureClass::QuotaExhausted | FailureClass::InvalidModel)
+    )
 }
 
 struct Entry {
@@ -296,6 +307,9 @@ pub struct InMemoryKnowledge {
     pacer: Option<Arc<dyn Pacer>>,
     targets: Mutex<HashMap<TargetId, Entry>>,
     cooldowns: Mutex<HashMap<ScopeKey, Cooldown>>,
+    /// Transitions that happened while admitting (open → half-open), reported with the
+    /// next record.
+    pending: Mutex<Vec<HealthEvent>>,
 }
 
 impl fmt::Debug for InMemoryKnowledge {
@@ -321,6 +335,7 @@ impl InMemoryKnowledge {
             pacer: None,
             targets: Mutex::new(HashMap::new()),
             cooldowns: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Vec::new()),
         }
     }
 
@@ -332,14 +347,22 @@ impl InMemoryKnowledge {
 
     /// Starts or extends a cool-down: a new cool-down never shortens an existing one, and
     /// one that strikes again as soon as it ended grows (doubling, up to max).
-    fn cool(&self, key: ScopeKey, d: Duration, now: Instant) -> Instant {
+    fn cool(
+        &self,
+        key: ScopeKey,
+        d: Duration,
+        now: Instant,
+        cause: Option<FailureClass>,
+    ) -> Instant {
         let mut cds = lock(&self.cooldowns);
         let max = self.cooldowns_policy.max;
         let c = cds.entry(key).or_insert(Cooldown {
             until: now,
             last: Duration::ZERO,
+            sticky: false,
             probing: false,
         });
+        c.sticky |= is_sticky(cause);
         // Growth only when the scope fails again as soon as it is let back in (its probe,
         // or right after it ended) — not when calls already in flight report the same
         // trouble, which would compound one storm into an hour.
@@ -369,6 +392,9 @@ impl Knowledge for InMemoryKnowledge {
                             until: c.until,
                             key,
                         });
+                    }
+                    if !c.sticky {
+                        continue;
                     }
                     if c.probing {
                         // Someone is already finding out whether it healed.
@@ -402,8 +428,16 @@ impl Knowledge for InMemoryKnowledge {
                 successes: 0,
                 failures: HashMap::new(),
             });
-            match e.breaker.try_acquire() {
-                Ok(p) => p,
+            match e.breaker.acquire_with_transition() {
+                Ok((p, t)) => {
+                    if let Some(transition) = t {
+                        lock(&self.pending).push(HealthEvent::Breaker {
+                            target: target.clone(),
+                            transition,
+                        });
+                    }
+                    p
+                }
                 Err(until) => {
                     drop(targets);
                     release_probes(&probing);
@@ -431,7 +465,7 @@ impl Knowledge for InMemoryKnowledge {
         observed: &Observed,
     ) -> Vec<HealthEvent> {
         let now = self.clock.now();
-        let mut events = Vec::new();
+        let mut events = std::mem::take(&mut *lock(&self.pending));
         let outcome = match observed {
             Observed::Success { .. } => Outcome::Success,
             Observed::Failure { class, .. } => breaker_outcome(*class),
@@ -471,7 +505,7 @@ impl Knowledge for InMemoryKnowledge {
                 if let Some(d) = budget_reset.filter(|d| !d.is_zero()) {
                     let d = d.min(self.cooldowns_policy.max);
                     let key = ScopeKey::Target(target.clone());
-                    let until = self.cool(key.clone(), d, now);
+                    let until = self.cool(key.clone(), d, now, None);
                     events.push(HealthEvent::Cooldown {
                         key,
                         until,
@@ -488,7 +522,7 @@ impl Knowledge for InMemoryKnowledge {
                     .unwrap_or_else(|| ScopeKey::Target(target.clone()));
                 match self.cooldowns_policy.for_failure(*class, *retry_after) {
                     Some(d) => {
-                        let until = self.cool(key.clone(), d, now);
+                        let until = self.cool(key.clone(), d, now, Some(*class));
                         events.push(HealthEvent::Cooldown {
                             key: key.clone(),
                             until,
@@ -623,7 +657,7 @@ mod tests {
     }
 
     #[test]
-    fn cooldowns_only_grow_and_an_expired_one_lets_exactly_one_probe_through() {
+    fn cooldowns_only_grow_and_a_transient_one_simply_ends() {
         let clock = ManualClock::new();
         let k = store(&clock);
         let t = TargetId::new("anthropic", "claude");
@@ -635,9 +669,31 @@ mod tests {
             ScopeKey::Target(t.clone()),
             Duration::from_secs(2),
             clock.now(),
+            Some(FailureClass::RateLimited),
         );
         assert_eq!(later, t0 + Duration::from_secs(30));
         clock.advance(Duration::from_secs(30));
+        let a = k.admit(&t, 1).unwrap();
+        assert!(
+            !a.is_probe(),
+            "a rate limit heals by waiting: no probe gate"
+        );
+        assert!(k.admit(&t, 1).is_ok());
+    }
+
+    #[test]
+    fn an_expired_sticky_cooldown_lets_exactly_one_probe_through() {
+        let clock = ManualClock::new();
+        let k = store(&clock);
+        let t = TargetId::new("openai", "gpt");
+        fail(
+            &k,
+            &t,
+            FailureClass::QuotaExhausted,
+            Scope::Credential,
+            None,
+        );
+        clock.advance(Duration::from_secs(300));
         let probe = k.admit(&t, 1).unwrap();
         assert!(probe.is_probe());
         assert!(k.admit(&t, 1).is_err(), "one probe at a time");
@@ -713,9 +769,11 @@ mod tests {
         let clock = ManualClock::new();
         let k = store(&clock);
         let t = TargetId::new("p", "m");
-        fail(&k, &t, FailureClass::Overloaded, Scope::Target, Some(1));
-        clock.advance(Duration::from_secs(1));
+        fail(&k, &t, FailureClass::InvalidModel, Scope::Model, None);
+        clock.advance(Duration::from_secs(600));
         let probe = k.admit(&t, 1).unwrap();
+        assert!(probe.is_probe());
+        assert!(k.admit(&t, 1).is_err());
         k.record(&t, probe, Duration::ZERO, &Observed::Cancelled);
         assert!(k.admit(&t, 1).is_ok());
     }

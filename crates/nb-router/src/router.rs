@@ -602,7 +602,10 @@ impl SmartRouter {
                 any = true;
                 match inner.knowledge.admit(&inner.targets[i].id, call.tokens) {
                     Ok(a) => return Ok((i, Some(a))),
-                    Err(r) => earliest = Some(earliest.map_or(r.until(), |e| e.min(r.until()))),
+                    Err(r) => {
+                        tracing::trace!(target = %inner.targets[i].id, refusal = ?r, "not admitted");
+                        earliest = Some(earliest.map_or(r.until(), |e| e.min(r.until())));
+                    }
                 }
             }
             if !any {

@@ -1,0 +1,575 @@
+//! The router against nb-chaos over loopback, behaviour asserted by counts (calls each
+//! simulated provider received, outcomes), not by wall time.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use nb_breaker::{BreakerConfig, BreakerState, CooldownPolicy, HealthEvent, OpenBackoff};
+use nb_chaos::tasks::Task;
+use nb_chaos::{ChaosServer, Fault, FaultKind, Personality, ProviderSpec, Scenario, WireFormat};
+use nb_classify::classify;
+use nb_core::{ChatRequest, FailureClass, TargetId, collect};
+use nb_router::{Policy, RetryBudget, RouteErrorKind, RouterEvent, SmartRouter, Target};
+use nb_tests::{adapter, model_of};
+use rand::SeedableRng;
+
+fn target(chaos: &nb_chaos::ChaosHandle, name: &str, format: WireFormat) -> Target {
+    Target::shared(
+        TargetId::new(name, model_of(format)),
+        Arc::from(adapter(chaos, name, format)),
+    )
+}
+
+fn quick_policy() -> Policy {
+    Policy {
+        attempt_timeout: Duration::from_millis(300),
+        deadline: Duration::from_secs(10),
+        backoff_base: Duration::from_millis(5),
+        backoff_max: Duration::from_millis(50),
+        ..Policy::default()
+    }
+}
+
+fn tasks(n: usize, seed: u64) -> Vec<Task> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..n).map(|_| Task::generate(&mut rng)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flaky_primary_every_call_answered_correctly_with_few_upstream_calls() {
+    // 20% 429, 10% 500, 5% hang, 5% malformed JSON (conditional probabilities, in order).
+    let server = ChaosServer::start(
+        Scenario::new(vec![
+            ProviderSpec::new("primary", WireFormat::OpenAi, model_of(WireFormat::OpenAi))
+                .with_fault(
+                    Fault::always(FaultKind::RateLimit)
+                        .with_probability(0.20)
+                        .with_retry_after(0.05),
+                )
+                .with_fault(Fault::always(FaultKind::ServerError).with_probability(0.125))
+                .with_fault(Fault::always(FaultKind::Hang).with_probability(0.0715))
+                .with_fault(Fault::always(FaultKind::MalformedJson).with_probability(0.077)),
+            ProviderSpec::new(
+                "fallback-a",
+                WireFormat::Anthropic,
+                model_of(WireFormat::Anthropic),
+            )
+            .with_personality(Personality::Chatty),
+            ProviderSpec::new(
+                "fallback-b",
+                WireFormat::Gemini,
+                model_of(WireFormat::Gemini),
+            )
+            .with_personality(Personality::Markdown),
+        ])
+        .with_seed(7),
+    )
+    .await
+    .unwrap();
+    let h = server.handle();
+    let router = SmartRouter::builder()
+        .target(target(&h, "primary", WireFormat::OpenAi))
+        .target(target(&h, "fallback-a", WireFormat::Anthropic))
+        .target(target(&h, "fallback-b", WireFormat::Gemini))
+        .policy(quick_policy())
+        .build()
+        .unwrap();
+    let tasks = tasks(500, 1);
+    // About 250 calls a second, eight at a time: a steady stream of traffic, so the
+    // primary's short cool-downs end while calls keep coming.
+    let results = futures_util::stream::iter(tasks.iter().cloned())
+        .then(|t| async move {
+            tokio::time::sleep(Duration::from_millis(4)).await;
+            t
+        })
+        .map(|t| {
+            let r = router.clone();
+            async move { (t.clone(), r.chat(&ChatRequest::user(t.prompt())).await) }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+    let mut wrong = 0;
+    for (task, r) in &results {
+        let routed = r.as_ref().unwrap_or_else(|e| panic!("call failed: {e}"));
+        if !task.check(&routed.value.text) {
+            wrong += 1;
+        }
+    }
+    assert_eq!(wrong, 0, "every answer must be correct");
+    let upstream: u64 = ["primary", "fallback-a", "fallback-b"]
+        .iter()
+        .map(|n| h.requests(n))
+        .sum();
+    let per_call = upstream as f64 / 500.0;
+    assert!(
+        per_call <= 1.5,
+        "upstream calls per call {per_call:.3} > 1.5"
+    );
+    let primary = h.stats("primary").unwrap();
+    eprintln!(
+        "upstream per call {per_call:.3}; primary {} requests, faults {:?}",
+        primary.requests, primary.faults
+    );
+    assert!(
+        primary.requests >= 30,
+        "the primary stayed in rotation: {} requests",
+        primary.requests
+    );
+    assert!(
+        primary.faults.len() >= 2,
+        "the primary did misbehave: {:?}",
+        primary.faults
+    );
+
+    let reported: usize = results
+        .iter()
+        .map(|(_, r)| r.as_ref().unwrap().report.upstream_calls())
+        .sum();
+    assert_eq!(
+        reported as u64, upstream,
+        "reports count every upstream call"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_broken_primary_gets_at_most_one_request_per_cooldown_window() {
+    let server = ChaosServer::start(Scenario::new(vec![
+        ProviderSpec::new("primary", WireFormat::OpenAi, model_of(WireFormat::OpenAi))
+            .with_api_key("sk-the-right-one"),
+        ProviderSpec::new(
+            "fallback",
+            WireFormat::Anthropic,
+            model_of(WireFormat::Anthropic),
+        ),
+    ]))
+    .await
+    .unwrap();
+    let h = server.handle();
+    let window = Duration::from_millis(500);
+    let router = SmartRouter::builder()
+        .target(target(&h, "primary", WireFormat::OpenAi))
+        .target(target(&h, "fallback", WireFormat::Anthropic))
+        .policy(quick_policy())
+        .cooldowns(CooldownPolicy {
+            auth: window,
+            ..CooldownPolicy::default()
+        })
+        .build()
+        .unwrap();
+    // One call first: until the primary has failed once, concurrent calls have no
+    // reason to avoid it.
+    let warm = router
+        .chat(&ChatRequest::user("What is 2 + 2?"))
+        .await
+        .unwrap();
+    assert!(warm.report.failed_over);
+    let start = Instant::now();
+    let mut calls = 0;
+    while start.elapsed() < Duration::from_millis(2000) {
+        let req = ChatRequest::user("What is 2 + 2?");
+        let batch: Vec<_> = (0..8).map(|_| router.chat(&req)).collect();
+        for r in futures_util::future::join_all(batch).await {
+            assert_eq!(r.unwrap().report.served_by.unwrap().provider(), "fallback");
+            calls += 1;
+        }
+    }
+    let windows = start.elapsed().as_secs_f64() / window.as_secs_f64();
+    let primary = h.requests("primary");
+    assert!(calls > 50, "enough traffic to matter: {calls}");
+    assert!(
+        (primary as f64) <= windows.ceil() + 1.0,
+        "primary got {primary} requests in {windows:.1} windows"
+    );
+    assert!(primary >= 1);
+    assert_eq!(h.stats("primary").unwrap().faults["unauthorized"], primary);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_opens_the_breaker_and_recovery_closes_it() {
+    let server = ChaosServer::start(Scenario::new(vec![
+        ProviderSpec::new(
+            "primary",
+            WireFormat::Anthropic,
+            model_of(WireFormat::Anthropic),
+        ),
+        ProviderSpec::new("fallback", WireFormat::Gemini, model_of(WireFormat::Gemini)),
+    ]))
+    .await
+    .unwrap();
+    let h = server.handle();
+    let open_for = Duration::from_millis(200);
+    let router = SmartRouter::builder()
+        .target(target(&h, "primary", WireFormat::Anthropic))
+        .target(target(&h, "fallback", WireFormat::Gemini))
+        .policy(quick_policy())
+        .breaker(BreakerConfig {
+            consecutive_failures: 3,
+            failure_rate: None,
+            backoff: OpenBackoff {
+                initial: open_for,
+                max: open_for,
+                jitter: false,
+            },
+            half_open_probes: 1,
+            close_after: 1,
+        })
+        .build()
+        .unwrap();
+    let mut events = router.subscribe();
+    let req = ChatRequest::user("What is 3 * 3?");
+    for _ in 0..10 {
+        assert_eq!(
+            router
+                .chat(&req)
+                .await
+                .unwrap()
+                .report
+                .served_by
+                .unwrap()
+                .provider(),
+            "primary"
+        );
+    }
+    h.set_down("primary", true);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let outage = Instant::now();
+    let mut primary_attempts = 0;
+    let mut calls = 0;
+    while outage.elapsed() < Duration::from_millis(1000) {
+        let r = router.chat(&req).await.unwrap();
+        assert_eq!(r.report.served_by.as_ref().unwrap().provider(), "fallback");
+        primary_attempts += r
+            .report
+            .attempts
+            .iter()
+            .filter(|a| a.target.provider() == "primary")
+            .count();
+        calls += 1;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let probes_allowed =
+        (outage.elapsed().as_secs_f64() / open_for.as_secs_f64()).ceil() as usize + 1;
+    assert!(calls > 50);
+    assert!(
+        primary_attempts <= 3 + probes_allowed,
+        "{primary_attempts} attempts on a dead primary over {calls} calls"
+    );
+    assert_eq!(
+        router
+            .health(&TargetId::new("primary", model_of(WireFormat::Anthropic)))
+            .breaker,
+        BreakerState::Open
+    );
+    h.set_down("primary", false);
+    tokio::time::sleep(open_for + Duration::from_millis(100)).await;
+    let mut back = 0;
+    for _ in 0..20 {
+        if router
+            .chat(&req)
+            .await
+            .unwrap()
+            .report
+            .served_by
+            .unwrap()
+            .provider()
+            == "primary"
+        {
+            back += 1;
+        }
+    }
+    assert!(back >= 19, "traffic returns to the primary: {back}/20");
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if let RouterEvent::Health(HealthEvent::Breaker { transition, .. }) = e {
+            seen.push((transition.from, transition.to));
+        }
+    }
+    assert!(
+        seen.contains(&(BreakerState::Closed, BreakerState::Open)),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&(BreakerState::Open, BreakerState::HalfOpen)),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.last(),
+        Some(&(BreakerState::HalfOpen, BreakerState::Closed)),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_respected() {
+    let server = ChaosServer::start(Scenario::new(vec![
+        ProviderSpec::new("primary", WireFormat::OpenAi, model_of(WireFormat::OpenAi)).with_fault(
+            Fault::always(FaultKind::RateLimit)
+                .with_retry_after(2.0)
+                .for_requests(0, Some(1)),
+        ),
+        ProviderSpec::new("fallback", WireFormat::Gemini, model_of(WireFormat::Gemini)),
+    ]))
+    .await
+    .unwrap();
+    let h = server.handle();
+    let router = SmartRouter::builder()
+        .target(target(&h, "primary", WireFormat::OpenAi))
+        .target(target(&h, "fallback", WireFormat::Gemini))
+        .policy(quick_policy())
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let mut served_by_primary_after = None;
+    while start.elapsed() < Duration::from_millis(2600) {
+        let r = router
+            .chat(&ChatRequest::user("What is 1 + 1?"))
+            .await
+            .unwrap();
+        if served_by_primary_after.is_none()
+            && r.report.served_by.unwrap().provider() == "primary"
+            && !r.report.failed_over
+        {
+            served_by_primary_after = Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let log = h.stats("primary").unwrap().log;
+    assert_eq!(log[0].status, 429);
+    let gap = log[1].at_ms - log[0].at_ms;
+    assert!(
+        gap >= 2000,
+        "a request reached the primary {gap} ms after retry-after: 2"
+    );
+    assert!(
+        served_by_primary_after.is_some(),
+        "traffic returned after the cool-down"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_request_aborts_after_exactly_one_upstream_call() {
+    let server = ChaosServer::start(Scenario::new(vec![
+        ProviderSpec::new(
+            "primary",
+            WireFormat::Anthropic,
+            model_of(WireFormat::Anthropic),
+        )
+        .with_fault(Fault::always(FaultKind::InvalidRequest)),
+        ProviderSpec::new("fallback", WireFormat::OpenAi, model_of(WireFormat::OpenAi)),
+    ]))
+    .await
+    .unwrap();
+    let h = server.handle();
+    let router = SmartRouter::builder()
+        .target(target(&h, "primary", WireFormat::Anthropic))
+        .target(target(&h, "fallback", WireFormat::OpenAi))
+        .policy(quick_policy())
+        .build()
+        .unwrap();
+    let err = router.chat(&ChatRequest::user("x")).await.unwrap_err();
+    assert_eq!(err.kind(), RouteErrorKind::Aborted);
+    assert_eq!(h.requests("primary") + h.requests("fallback"), 1);
+    let msg = err
+        .last_error()
+        .unwrap()
+        .provider_error()
+        .unwrap()
+        .message
+        .clone()
+        .unwrap();
+    assert!(
+        msg.contains("temperature"),
+        "the provider's own message: {msg}"
+    );
+    assert!(err.to_string().contains("temperature"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retry_budget_bounds_load_when_everything_fails() {
+    let server = ChaosServer::start(Scenario::new(vec![
+        ProviderSpec::new("a", WireFormat::OpenAi, model_of(WireFormat::OpenAi))
+            .with_fault(Fault::always(FaultKind::ServerError)),
+        ProviderSpec::new("b", WireFormat::Gemini, model_of(WireFormat::Gemini))
+            .with_fault(Fault::always(FaultKind::ServerError)),
+    ]))
+    .await
+    .unwrap();
+    let h = server.handle();
+    let ratio = 0.2;
+    let router = SmartRouter::builder()
+        .target(target(&h, "a", WireFormat::OpenAi))
+        .target(target(&h, "b", WireFormat::Gemini))
+        .policy(Policy {
+            budget: RetryBudget {
+                ratio,
+                min_per_second: 1,
+                ttl: Duration::from_secs(1),
+            },
+            ..quick_policy()
+        })
+        // Keep breakers out of it: this is about the budget.
+        .breaker(BreakerConfig {
+            consecutive_failures: 0,
+            failure_rate: None,
+            ..BreakerConfig::default()
+        })
+        .build()
+        .unwrap();
+    let calls = 300u64;
+    let start = Instant::now();
+    for _ in 0..calls {
+        let e = router.chat(&ChatRequest::user("x")).await.unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                RouteErrorKind::BudgetExhausted | RouteErrorKind::Exhausted
+            ),
+            "{e}"
+        );
+    }
+    let secs = start.elapsed().as_secs_f64().ceil() as u64;
+    let upstream = h.requests("a") + h.requests("b");
+    let bound = (calls as f64 * (1.0 + f64::from(ratio))) as u64 + secs + 5;
+    assert!(
+        upstream <= bound,
+        "{upstream} upstream calls for {calls} calls (bound {bound})"
+    );
+    assert!(upstream >= calls, "every call tried at least once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_fails_over_before_its_first_delta_and_surfaces_after_it() {
+    let server = ChaosServer::start(Scenario::new(vec![
+        ProviderSpec::new(
+            "early",
+            WireFormat::Anthropic,
+            model_of(WireFormat::Anthropic),
+        )
+        .with_fault(Fault::always(FaultKind::MidStreamError).after_chunks(0)),
+        ProviderSpec::new(
+            "late",
+            WireFormat::Anthropic,
+            model_of(WireFormat::Anthropic),
+        )
+        .with_fault(Fault::always(FaultKind::MidStreamError).after_chunks(2)),
+        ProviderSpec::new("fallback", WireFormat::OpenAi, model_of(WireFormat::OpenAi)),
+    ]))
+    .await
+    .unwrap();
+    let h = server.handle();
+    let task = Task::Extract {
+        name: "Alice".into(),
+        age: 34,
+        city: "Lyon".into(),
+    };
+    let req = ChatRequest::user(task.prompt());
+
+    let router = SmartRouter::builder()
+        .target(target(&h, "early", WireFormat::Anthropic))
+        .target(target(&h, "fallback", WireFormat::OpenAi))
+        .policy(quick_policy())
+        .build()
+        .unwrap();
+    let routed = router.stream(&req).await.unwrap();
+    assert_eq!(
+        routed.report.served_by.as_ref().unwrap().provider(),
+        "fallback"
+    );
+    assert!(routed.report.failed_over);
+    let answer = collect(routed.value).await.unwrap();
+    assert!(task.check(&answer.text), "{}", answer.text);
+    assert_eq!(h.requests("early"), 1);
+
+    let router = SmartRouter::builder()
+        .target(target(&h, "late", WireFormat::Anthropic))
+        .target(target(&h, "fallback", WireFormat::OpenAi))
+        .policy(quick_policy())
+        .build()
+        .unwrap();
+    let routed = router.stream(&req).await.unwrap();
+    assert_eq!(
+        routed.report.served_by.as_ref().unwrap().provider(),
+        "late",
+        "committed to the first target"
+    );
+    let err = collect(routed.value).await.unwrap_err();
+    let partial = err.partial().unwrap();
+    assert!(partial.is_committed());
+    assert!(!partial.text.is_empty());
+    assert_eq!(classify(&err).class, FailureClass::Overloaded);
+    assert_eq!(
+        h.requests("fallback"),
+        1,
+        "no silent continuation after the commit"
+    );
+}
+
+#[test]
+fn dropping_a_call_closes_its_connection_and_leaves_no_task() {
+    // The simulator runs on its own runtime so the test runtime holds only the client.
+    let chaos_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = chaos_rt
+        .block_on(ChaosServer::start(Scenario::new(vec![
+            ProviderSpec::new("hang", WireFormat::OpenAi, model_of(WireFormat::OpenAi))
+                .with_fault(Fault::always(FaultKind::Hang)),
+        ])))
+        .unwrap();
+    let h = server.handle();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let router = SmartRouter::builder()
+            .target(target(&h, "hang", WireFormat::OpenAi))
+            .policy(Policy {
+                attempt_timeout: Duration::from_secs(30),
+                ..Policy::default()
+            })
+            .build()
+            .unwrap();
+        let before = tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks();
+        let req = ChatRequest::user("x");
+        let call = router.chat(&req);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), call)
+                .await
+                .is_err()
+        );
+        let mut cancelled = 0;
+        for _ in 0..100 {
+            cancelled = h.stats("hang").unwrap().cancelled;
+            if cancelled == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(cancelled, 1, "the simulator saw the client go away");
+        let mut after = usize::MAX;
+        for _ in 0..100 {
+            after = tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks();
+            if after <= before {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            after <= before,
+            "{after} tasks alive after the call, {before} before"
+        );
+    });
+    drop(server);
+}
