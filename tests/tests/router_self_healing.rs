@@ -573,3 +573,66 @@ fn dropping_a_call_closes_its_connection_and_leaves_no_task() {
     });
     drop(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_health_checks_see_recovery_without_user_traffic() {
+    let server = ChaosServer::start(Scenario::new(vec![
+        ProviderSpec::new("primary", WireFormat::OpenAi, model_of(WireFormat::OpenAi)),
+        ProviderSpec::new("fallback", WireFormat::Gemini, model_of(WireFormat::Gemini)),
+    ]))
+    .await
+    .unwrap();
+    let h = server.handle();
+    let open_for = Duration::from_millis(100);
+    let router = SmartRouter::builder()
+        .target(target(&h, "primary", WireFormat::OpenAi))
+        .target(target(&h, "fallback", WireFormat::Gemini))
+        .policy(quick_policy())
+        .breaker(BreakerConfig {
+            consecutive_failures: 2,
+            failure_rate: None,
+            backoff: OpenBackoff {
+                initial: open_for,
+                max: open_for,
+                jitter: false,
+            },
+            half_open_probes: 1,
+            close_after: 1,
+        })
+        .build()
+        .unwrap();
+    let primary = TargetId::new("primary", model_of(WireFormat::OpenAi));
+    h.set_down("primary", true);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for _ in 0..3 {
+        router
+            .chat(&ChatRequest::user("What is 1 + 1?"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(router.health(&primary).breaker, BreakerState::Open);
+    let checks = router.spawn_health_checks(
+        Duration::from_millis(20),
+        ChatRequest::user("ping").with_max_tokens(1),
+    );
+    h.set_down("primary", false);
+    let before = h.requests("primary");
+    let mut closed = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if router.health(&primary).breaker == BreakerState::Closed {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "the health loop closed the breaker");
+    let probes = h.requests("primary") - before;
+    assert!((1..=3).contains(&probes), "{probes} probes");
+    drop(checks);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        h.requests("primary") - before,
+        probes,
+        "a healthy target is never probed, and dropping stops the loop"
+    );
+}

@@ -74,7 +74,11 @@ fn ci() -> Result<(), String> {
 }
 
 /// Benches run by `cargo xtask bench`, as (package, bench target).
-const BENCHES: &[(&str, &str)] = &[("nb-classify", "classify"), ("nb-chaos", "throughput")];
+const BENCHES: &[(&str, &str)] = &[
+    ("nb-classify", "classify"),
+    ("nb-chaos", "throughput"),
+    ("nb-router", "overhead"),
+];
 
 fn bench(filter: &[String]) -> Result<(), String> {
     for (pkg, target) in BENCHES {

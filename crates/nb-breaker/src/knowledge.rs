@@ -385,7 +385,13 @@ impl Knowledge for InMemoryKnowledge {
         let mut probing = Vec::new();
         {
             let mut cds = lock(&self.cooldowns);
-            for key in ScopeKey::covering(target) {
+            // The common case — nothing cooling anywhere — builds no keys.
+            let covering = if cds.is_empty() {
+                None
+            } else {
+                Some(ScopeKey::covering(target))
+            };
+            for key in covering.into_iter().flatten() {
                 if let Some(c) = cds.get(&key) {
                     if now < c.until {
                         return Err(Refusal::CoolingDown {
@@ -496,7 +502,12 @@ impl Knowledge for InMemoryKnowledge {
             Observed::Success { budget_reset } => {
                 // The call went through: every scope covering the target is healthy.
                 let mut cds = lock(&self.cooldowns);
-                for key in ScopeKey::covering(target) {
+                let covering = if cds.is_empty() {
+                    None
+                } else {
+                    Some(ScopeKey::covering(target))
+                };
+                for key in covering.into_iter().flatten() {
                     if cds.get(&key).is_some_and(|c| c.until <= now) {
                         cds.remove(&key);
                     }

@@ -75,7 +75,7 @@ use nb_core::{CallError, ChatRequest, ChatResponse, ChatStream, Provider};
 
 pub use policy::{Hedging, Policy, RetryBudget, WhenAllOpen};
 pub use report::{AttemptOutcome, AttemptReport, CallReport, RouteError, RouteErrorKind, Routed};
-pub use router::{BuildError, CallOptions, RouterBuilder, RouterEvent, SmartRouter};
+pub use router::{BuildError, CallOptions, HealthChecks, RouterBuilder, RouterEvent, SmartRouter};
 pub use target::{Cost, Strategy, Target};
 
 #[async_trait]

@@ -40,6 +40,18 @@ pub enum RouterEvent {
     Health(HealthEvent),
 }
 
+/// Running active health checks; dropping the handle stops them.
+#[derive(Debug)]
+pub struct HealthChecks {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for HealthChecks {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// Per-call options.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallOptions {
@@ -321,6 +333,64 @@ impl SmartRouter {
             clock: Arc::new(SystemClock),
             seed: 0,
         }
+    }
+
+    /// Starts active health checks (opt-in): every `every`, each target that is out of
+    /// rotation (breaker not closed, or a scope cooling down) and whose breaker or
+    /// cool-down now admits a probe is sent `probe` — a cheap request — so recovery is
+    /// seen without spending user traffic. The cadence follows the breaker's backoff:
+    /// a target is only probed when its health admits a call. Healthy targets are never
+    /// probed. The checks stop when the returned handle is dropped.
+    pub fn spawn_health_checks(&self, every: Duration, probe: ChatRequest) -> HealthChecks {
+        let router = self.clone();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every.max(Duration::from_millis(1)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                for i in 0..router.inner.targets.len() {
+                    router.probe_once(i, &probe).await;
+                }
+            }
+        });
+        HealthChecks { task }
+    }
+
+    async fn probe_once(&self, i: usize, probe: &ChatRequest) {
+        let inner = &self.inner;
+        let id = &inner.targets[i].id;
+        let health = inner.knowledge.health(id);
+        let now = inner.clock.now();
+        let out_of_rotation = health.breaker != nb_breaker::BreakerState::Closed
+            || health.cooling_until.is_some_and(|u| u > now);
+        if !out_of_rotation {
+            return;
+        }
+        let Ok(admission) = inner.knowledge.admit(id, 1) else {
+            return;
+        };
+        let t0 = inner.clock.now();
+        let provider = inner.targets[i].provider.clone();
+        let result = tokio::time::timeout(inner.policy.attempt_timeout, provider.chat(probe)).await;
+        let latency = inner.clock.now().saturating_duration_since(t0);
+        let observed = match result {
+            Ok(Ok(_)) => Observed::Success { budget_reset: None },
+            Ok(Err(e)) => {
+                let c = self.classify(&e);
+                Observed::Failure {
+                    class: c.class,
+                    scope: c.scope,
+                    retry_after: c.retry_after,
+                }
+            }
+            Err(_) => Observed::Failure {
+                class: nb_core::FailureClass::Timeout,
+                scope: nb_core::Scope::Target,
+                retry_after: None,
+            },
+        };
+        tracing::debug!(target = %id, ?observed, "health probe");
+        self.observe(i, Some(admission), latency, &observed);
     }
 
     /// Subscribes to attempts, breaker transitions and cool-downs.

@@ -1,0 +1,375 @@
+//! Planning and policies with in-process providers: strategies, context windows,
+//! all-open policies, nesting, tower.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use nb_breaker::CooldownPolicy;
+use nb_core::*;
+use nb_router::*;
+
+/// Answers with its own name, or fails with a fixed error; counts calls.
+struct Fake {
+    name: &'static str,
+    fail: Option<CallError>,
+    calls: AtomicU32,
+}
+
+impl Fake {
+    fn ok(name: &'static str) -> Arc<Self> {
+        Arc::new(Self {
+            name,
+            fail: None,
+            calls: AtomicU32::new(0),
+        })
+    }
+    fn failing(name: &'static str, e: CallError) -> Arc<Self> {
+        Arc::new(Self {
+            name,
+            fail: Some(e),
+            calls: AtomicU32::new(0),
+        })
+    }
+    fn calls(&self) -> u32 {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl Provider for Fake {
+    async fn chat(&self, _req: &ChatRequest) -> Result<ChatResponse, CallError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        match &self.fail {
+            Some(e) => Err(e.clone()),
+            None => Ok(ChatResponse::text(self.name).with_usage(Usage {
+                input_tokens: 1000,
+                output_tokens: 500,
+                ..Usage::default()
+            })),
+        }
+    }
+}
+
+fn api(status: u16, ty: &str, msg: &str) -> CallError {
+    CallError::Api(Box::new(ApiError {
+        status: Some(status),
+        headers: HeaderFacts::default(),
+        error: ProviderError {
+            r#type: Some(ty.into()),
+            message: Some(msg.into()),
+            ..ProviderError::default()
+        },
+        body_snippet: None,
+    }))
+}
+
+fn t(name: &str) -> TargetId {
+    TargetId::new(name, "m")
+}
+
+#[tokio::test]
+async fn weighted_order_follows_the_weights_and_the_seed() {
+    let (a, b) = (Fake::ok("a"), Fake::ok("b"));
+    let build = |seed| {
+        SmartRouter::builder()
+            .target(Target::shared(t("a"), a.clone()).with_weight(3))
+            .target(Target::shared(t("b"), b.clone()).with_weight(1))
+            .strategy(Strategy::Weighted)
+            .seed(seed)
+            .build()
+            .unwrap()
+    };
+    let r = build(9);
+    let mut served = HashMap::new();
+    for _ in 0..400 {
+        let x = r.chat(&ChatRequest::user("x")).await.unwrap();
+        *served.entry(x.value.text).or_insert(0) += 1;
+    }
+    let share = f64::from(served["a"]) / 400.0;
+    assert!(
+        (0.68..0.82).contains(&share),
+        "a served {share:.2} of calls with weight 3:1"
+    );
+    let first = |r: SmartRouter| async move {
+        let mut v = Vec::new();
+        for _ in 0..20 {
+            v.push(r.chat(&ChatRequest::user("x")).await.unwrap().value.text);
+        }
+        v
+    };
+    assert_eq!(
+        first(build(1)).await,
+        first(build(1)).await,
+        "the same seed, the same order"
+    );
+}
+
+#[tokio::test]
+async fn cheapest_first_and_the_report_prices_the_answer() {
+    let r = SmartRouter::builder()
+        .target(Target::shared(t("dear"), Fake::ok("dear")).with_cost(10.0, 30.0))
+        .target(Target::shared(t("cheap"), Fake::ok("cheap")).with_cost(0.15, 0.60))
+        .target(Target::shared(t("unpriced"), Fake::ok("unpriced")))
+        .strategy(Strategy::Cheapest)
+        .build()
+        .unwrap();
+    let x = r.chat(&ChatRequest::user("x")).await.unwrap();
+    assert_eq!(x.value.text, "cheap");
+    let cost = x.report.cost.unwrap();
+    assert!(
+        (cost - (1000.0 * 0.15 + 500.0 * 0.60) / 1e6).abs() < 1e-12,
+        "{cost}"
+    );
+}
+
+#[tokio::test]
+async fn prompts_too_large_skip_small_windows_and_context_errors_go_to_larger_ones_only() {
+    let small = Fake::failing(
+        "small",
+        api(
+            400,
+            "invalid_request_error",
+            "prompt is too long: 9000 tokens > 8192 maximum",
+        ),
+    );
+    let same = Fake::ok("same-size");
+    let large = Fake::ok("large");
+    let r = SmartRouter::builder()
+        .target(Target::shared(t("small"), small.clone()).with_context_window(8192))
+        .target(Target::shared(t("same"), same.clone()).with_context_window(8192))
+        .target(Target::shared(t("large"), large.clone()).with_context_window(200_000))
+        .build()
+        .unwrap();
+    // ~2 500 estimated tokens: fits everywhere by estimate, but the first target says no.
+    let x = r
+        .chat(&ChatRequest::user("word ".repeat(2000)))
+        .await
+        .unwrap();
+    assert_eq!(
+        x.value.text, "large",
+        "the same-size window is skipped after a context error"
+    );
+    assert_eq!(same.calls(), 0);
+    // ~50 000 estimated tokens: the small windows are skipped without a call.
+    let before = small.calls();
+    let x = r
+        .chat(&ChatRequest::user("x".repeat(200_000)))
+        .await
+        .unwrap();
+    assert_eq!(x.value.text, "large");
+    assert_eq!(small.calls(), before);
+    assert_eq!(x.report.skipped.len(), 2);
+}
+
+#[tokio::test]
+async fn all_open_policies_fail_fast_or_use_the_last_resort() {
+    let down = || {
+        Fake::failing(
+            "down",
+            api(401, "authentication_error", "invalid x-api-key"),
+        )
+    };
+    let cooldowns = CooldownPolicy {
+        auth: Duration::from_secs(60),
+        ..CooldownPolicy::default()
+    };
+    let fast = SmartRouter::builder()
+        .target(Target::shared(t("a"), down()))
+        .cooldowns(cooldowns)
+        .policy(Policy {
+            when_all_open: WhenAllOpen::FailFast,
+            ..Policy::default()
+        })
+        .build()
+        .unwrap();
+    let e = fast.chat(&ChatRequest::user("x")).await.unwrap_err();
+    assert_eq!(e.kind(), RouteErrorKind::Exhausted);
+    let e = fast.chat(&ChatRequest::user("x")).await.unwrap_err();
+    assert_eq!(e.kind(), RouteErrorKind::NoCandidate);
+    let wait = e.retry_after.unwrap();
+    assert!(
+        wait > Duration::from_secs(50) && wait <= Duration::from_secs(60),
+        "{wait:?}"
+    );
+    assert!(e.to_string().contains("earliest retry"), "{e}");
+
+    let backup = Fake::ok("backup");
+    let lr = SmartRouter::builder()
+        .target(Target::shared(t("a"), down()))
+        .target(Target::shared(t("backup"), backup.clone()).with_tag("last-resort"))
+        .route("primary-only", [t("a")])
+        .cooldowns(cooldowns)
+        .policy(Policy {
+            when_all_open: WhenAllOpen::LastResort(t("backup")),
+            ..Policy::default()
+        })
+        .build()
+        .unwrap();
+    let opts = CallOptions {
+        route: Some("primary-only".into()),
+        ..CallOptions::default()
+    };
+    let _ = lr.chat_with(&ChatRequest::user("x"), &opts).await;
+    let x = lr.chat_with(&ChatRequest::user("x"), &opts).await.unwrap();
+    assert_eq!(x.value.text, "backup");
+    assert!(
+        x.report
+            .skipped
+            .iter()
+            .any(|(id, why)| *id == t("backup") && why.contains("last resort"))
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_and_missing_tags_are_no_route_errors() {
+    let r = SmartRouter::builder()
+        .target(Target::shared(t("a"), Fake::ok("a")).with_tag("eu"))
+        .build()
+        .unwrap();
+    let e = r
+        .chat_with(
+            &ChatRequest::user("x"),
+            &CallOptions {
+                route: Some("nope".into()),
+                ..CallOptions::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), RouteErrorKind::NoRoute);
+    let e = r
+        .chat_with(
+            &ChatRequest::user("x"),
+            &CallOptions {
+                require_tags: vec!["us".into()],
+                ..CallOptions::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), RouteErrorKind::NoRoute);
+    let ok = r
+        .chat_with(
+            &ChatRequest::user("x"),
+            &CallOptions {
+                require_tags: vec!["eu".into()],
+                ..CallOptions::default()
+            },
+        )
+        .await;
+    assert!(ok.is_ok());
+}
+
+#[test]
+fn bad_configuration_is_an_error_not_a_panic() {
+    assert!(SmartRouter::builder().build().is_err());
+    let dup = SmartRouter::builder()
+        .target(Target::shared(t("a"), Fake::ok("a")))
+        .target(Target::shared(t("a"), Fake::ok("a")))
+        .build();
+    assert!(dup.unwrap_err().to_string().contains("twice"));
+    let budget = SmartRouter::builder()
+        .target(Target::shared(t("a"), Fake::ok("a")))
+        .policy(Policy {
+            budget: RetryBudget {
+                ttl: Duration::ZERO,
+                ..RetryBudget::default()
+            },
+            ..Policy::default()
+        })
+        .build();
+    assert!(budget.unwrap_err().to_string().contains("ttl"));
+    let route = SmartRouter::builder()
+        .target(Target::shared(t("a"), Fake::ok("a")))
+        .route("r", [t("ghost")])
+        .build();
+    assert!(route.unwrap_err().to_string().contains("ghost"));
+}
+
+#[tokio::test]
+async fn routers_nest_and_serve_as_tower_services() {
+    use tower::{Service, ServiceExt};
+    let inner = SmartRouter::builder()
+        .target(Target::shared(
+            t("x"),
+            Fake::failing(
+                "x",
+                CallError::transport(TransportKind::ConnectRefused, "refused"),
+            ),
+        ))
+        .target(Target::shared(t("y"), Fake::ok("y")))
+        .build()
+        .unwrap();
+    let outer = SmartRouter::builder()
+        .target(Target::new(t("inner-router"), inner))
+        .build()
+        .unwrap();
+    let mut svc = outer.clone();
+    let routed = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(ChatRequest::user("x"))
+        .await
+        .unwrap();
+    assert_eq!(routed.value.text, "y");
+    assert_eq!(routed.report.served_by, Some(t("inner-router")));
+}
+
+#[tokio::test]
+async fn hedging_takes_the_faster_answer_and_cancels_the_slower() {
+    struct Slow(Duration, &'static str, Arc<AtomicU32>);
+    #[async_trait]
+    impl Provider for Slow {
+        async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse, CallError> {
+            tokio::time::sleep(self.0).await;
+            self.2.fetch_add(1, Ordering::SeqCst);
+            Ok(ChatResponse::text(self.1))
+        }
+    }
+    let finished = Arc::new(AtomicU32::new(0));
+    let r = SmartRouter::builder()
+        .target(Target::new(
+            t("slow"),
+            Slow(Duration::from_secs(2), "slow", finished.clone()),
+        ))
+        .target(Target::new(
+            t("fast"),
+            Slow(Duration::from_millis(5), "fast", finished.clone()),
+        ))
+        .policy(Policy {
+            hedging: Some(Hedging {
+                min_delay: Duration::from_millis(20),
+                fixed_delay: None,
+            }),
+            ..Policy::default()
+        })
+        .build()
+        .unwrap();
+    let x = r.chat(&ChatRequest::user("x")).await.unwrap();
+    assert_eq!(x.value.text, "fast");
+    assert_eq!(x.report.attempts.len(), 2);
+    assert!(
+        x.report
+            .attempts
+            .iter()
+            .any(|a| a.hedge && a.outcome == AttemptOutcome::Success)
+    );
+    assert!(
+        x.report
+            .attempts
+            .iter()
+            .any(|a| !a.hedge && a.outcome == AttemptOutcome::Cancelled)
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        1,
+        "the slow attempt was dropped, not left running"
+    );
+}
