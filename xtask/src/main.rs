@@ -5,6 +5,8 @@
 //! - `cargo xtask bench` — every criterion benchmark, then a summary of medians and of
 //!   each measurement against the baseline measured in the same group and run
 //!   (written to `target/bench-summary.md`).
+//! - `cargo xtask bench-summary` — the same summary from the last results, without
+//!   running anything.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,8 +17,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("bench") => bench(&args[1..]),
+        Some("bench-summary") => {
+            summarize(&root().join("target/criterion")).map(|s| println!("{s}"))
+        }
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [cargo bench filter]>");
+            eprintln!("usage: cargo xtask <ci | bench [cargo bench filter] | bench-summary>");
             return ExitCode::from(2);
         }
     };

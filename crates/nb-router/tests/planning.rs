@@ -373,3 +373,45 @@ async fn hedging_takes_the_faster_answer_and_cancels_the_slower() {
         "the slow attempt was dropped, not left running"
     );
 }
+
+#[tokio::test]
+async fn a_revoked_key_rotates_to_the_providers_next_key_before_failing_over() {
+    let revoked = Fake::failing(
+        "key-a",
+        api(401, "authentication_error", "invalid x-api-key"),
+    );
+    let good = Fake::ok("key-b");
+    let other = Fake::ok("other-provider");
+    let r = SmartRouter::builder()
+        .target(Target::shared(
+            TargetId::new("anthropic", "claude").with_credential("key-a"),
+            revoked.clone(),
+        ))
+        .target(Target::shared(
+            TargetId::new("anthropic", "claude").with_credential("key-b"),
+            good.clone(),
+        ))
+        .target(Target::shared(
+            TargetId::new("openai", "gpt"),
+            other.clone(),
+        ))
+        .build()
+        .unwrap();
+    let x = r.chat(&ChatRequest::user("x")).await.unwrap();
+    assert_eq!(
+        x.value.text, "key-b",
+        "same provider and model, the next key"
+    );
+    for _ in 0..5 {
+        assert_eq!(
+            r.chat(&ChatRequest::user("x")).await.unwrap().value.text,
+            "key-b"
+        );
+    }
+    assert_eq!(
+        revoked.calls(),
+        1,
+        "the revoked key is not retried on every call"
+    );
+    assert_eq!(other.calls(), 0);
+}
