@@ -207,6 +207,7 @@ impl DefaultClassifier {
                 Disposition::FailOver,
                 "target cannot express the request",
             ),
+            CallError::Rejected(r) => violation(&r.violation),
             CallError::Cancelled => Classification::new(
                 FailureClass::Cancelled,
                 Scope::Attempt,

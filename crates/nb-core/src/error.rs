@@ -279,6 +279,18 @@ pub enum CallError {
     /// The caller gave up (the future was dropped or a deadline passed above this call).
     #[error("the call was cancelled")]
     Cancelled,
+    /// The answer arrived intact but a validator rejected it.
+    #[error("the answer was rejected: {}", .0.violation)]
+    Rejected(Box<RejectedAnswer>),
+}
+
+/// An answer a validator rejected, with the violation and the answer itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RejectedAnswer {
+    /// What is wrong.
+    pub violation: crate::Violation,
+    /// The answer as it came.
+    pub response: crate::ChatResponse,
 }
 
 fn describe_api(e: &ApiError) -> String {
@@ -328,6 +340,14 @@ impl CallError {
             snippet: snippet(body),
             status: None,
             headers: HeaderFacts::default(),
+        }))
+    }
+
+    /// An answer rejected by a validator.
+    pub fn rejected(violation: crate::Violation, response: crate::ChatResponse) -> Self {
+        Self::Rejected(Box::new(RejectedAnswer {
+            violation,
+            response,
         }))
     }
 

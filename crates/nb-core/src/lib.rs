@@ -47,7 +47,8 @@ mod violation;
 pub use class::{FailureClass, Scope};
 pub use error::{
     ApiError, BlockedError, CallError, DecodeError, HeaderFacts, MidStreamError, ProviderError,
-    QuotaViolation, SNIPPET_LIMIT, TimeoutPhase, TransportError, TransportKind, snippet,
+    QuotaViolation, RejectedAnswer, SNIPPET_LIMIT, TimeoutPhase, TransportError, TransportKind,
+    snippet,
 };
 pub use provider::{ChatStream, Provider};
 pub use request::{

@@ -1,24 +1,66 @@
 //! Answer validation: an answer that arrived intact may still be unusable.
 //!
-//! A [`Validator`] accepts a response or returns the [`Violation`] that says what broke,
-//! where (a JSON pointer) and how to ask for a fix. Violations are classified like HTTP
-//! failures, so a guard failure drives repair and failover through the same loop.
+//! - [`Validator`]: one required method; accepts a [`ChatResponse`] or returns the
+//!   [`Violation`] that says what broke, where (a JSON pointer) and how to ask for a fix.
+//!   Closures are validators.
+//! - Built-ins: [`extract_json`] (raw, fenced, or one object inside prose; a clear
+//!   violation for none or several), [`JsonSchema`] (compiled once, shared, every error
+//!   with its path), [`Bounds`] (ranges, labels, patterns, lengths, required and
+//!   forbidden phrases), [`NotTruncated`], [`NotRefused`]; combinators [`All`], [`Any`].
+//! - [`Guard`]: any [`Provider`] with validators and one repair round: on a shape
+//!   violation it re-asks the same provider with the violation explained
+//!   ([`repair_request`]), then gives up with [`CallError::Rejected`].
+//!
+//! A violation becomes a [`CallError::Rejected`] and is classified like any other
+//! failure (`schema_violation` → repair, `semantic_out_of_bounds` → fail over), so in a
+//! router a guard failure drives repair and failover exactly like an HTTP failure.
 //!
 //! ```
-//! use nb_core::{ChatResponse, FinishReason};
-//! use nb_guard::{NotTruncated, Validator};
-//! let cut = ChatResponse::text("{\"a\": ").with_finish_reason(FinishReason::Length);
-//! assert!(NotTruncated.validate(&cut).is_err());
-//! assert!(NotTruncated.validate(&ChatResponse::text("ok")).is_ok());
+//! use nb_core::ChatResponse;
+//! use nb_guard::{JsonSchema, Validator};
+//! use serde_json::json;
+//!
+//! let schema = JsonSchema::new(&json!({
+//!     "type": "object", "required": ["age"], "properties": {"age": {"type": "integer"}}
+//! })).unwrap();
+//! assert!(schema.validate(&ChatResponse::text("```json\n{\"age\": 34}\n```")).is_ok());
+//! let v = schema.validate(&ChatResponse::text(r#"{"age": "thirty-four"}"#)).unwrap_err();
+//! assert_eq!(v.pointer, "/age");
 //! ```
 
-use nb_core::FinishReason;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use nb_core::{CallError, ChatRequest, FinishReason, Message, Provider};
 pub use nb_core::{ChatResponse, Violation, ViolationKind};
+
+mod bounds;
+mod extract;
+mod schema;
+
+pub use bounds::Bounds;
+pub use extract::extract_json;
+pub use schema::{JsonSchema, SchemaError};
 
 /// Accepts an answer or says what is wrong with it.
 pub trait Validator: Send + Sync {
     /// `Ok(())` when the answer is acceptable, else the violation found.
     fn validate(&self, response: &ChatResponse) -> Result<(), Violation>;
+}
+
+impl<F> Validator for F
+where
+    F: Fn(&ChatResponse) -> Result<(), Violation> + Send + Sync,
+{
+    fn validate(&self, response: &ChatResponse) -> Result<(), Violation> {
+        self(response)
+    }
+}
+
+impl<V: Validator + ?Sized> Validator for Arc<V> {
+    fn validate(&self, response: &ChatResponse) -> Result<(), Violation> {
+        (**self).validate(response)
+    }
 }
 
 /// Rejects an answer cut short by the output limit.
@@ -36,5 +78,178 @@ impl Validator for NotTruncated {
             .with_hint("answer more briefly")),
             _ => Ok(()),
         }
+    }
+}
+
+/// Rejects a refusal, a filtered answer, or one the provider marked incomplete.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NotRefused;
+
+impl Validator for NotRefused {
+    fn validate(&self, response: &ChatResponse) -> Result<(), Violation> {
+        let why = match (&response.finish_reason, &response.refusal) {
+            (_, Some(r)) => format!("the model refused: {r}"),
+            (FinishReason::Refusal, None) => "the model refused".to_owned(),
+            (FinishReason::ContentFilter, _) => "a safety filter withheld the answer".to_owned(),
+            _ => return Ok(()),
+        };
+        Err(Violation::new(ViolationKind::Refusal, "", why))
+    }
+}
+
+/// Every validator must accept (the first violation is returned).
+pub struct All(pub Vec<Arc<dyn Validator>>);
+
+impl Validator for All {
+    fn validate(&self, response: &ChatResponse) -> Result<(), Violation> {
+        self.0.iter().try_for_each(|v| v.validate(response))
+    }
+}
+
+/// At least one validator must accept (else the first violation is returned).
+pub struct Any(pub Vec<Arc<dyn Validator>>);
+
+impl Validator for Any {
+    fn validate(&self, response: &ChatResponse) -> Result<(), Violation> {
+        let mut first = None;
+        for v in &self.0 {
+            match v.validate(response) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
+
+/// Whether a violation is worth a repair round (the shape is wrong, not the content).
+pub fn repairable(v: &Violation) -> bool {
+    matches!(
+        v.kind,
+        ViolationKind::Schema | ViolationKind::Extraction | ViolationKind::Truncated
+    )
+}
+
+/// The request that asks the same model to fix its answer: the conversation so far, its
+/// answer, and a user turn saying what is wrong and how to fix it.
+pub fn repair_request(req: &ChatRequest, bad: &ChatResponse, v: &Violation) -> ChatRequest {
+    let mut r = req.clone();
+    r.messages.push(Message::assistant(bad.text.clone()));
+    let at = if v.pointer.is_empty() {
+        String::new()
+    } else {
+        format!(" at {}", v.pointer)
+    };
+    let hint = v.hint.as_deref().unwrap_or("answer again, correctly");
+    r.messages.push(Message::user(format!(
+        "Your answer was rejected{at}: {}. {hint}. Reply with the corrected answer only.",
+        v.message
+    )));
+    r
+}
+
+/// Runs every validator over an answer.
+pub fn check(validators: &[Arc<dyn Validator>], response: &ChatResponse) -> Result<(), Violation> {
+    validators.iter().try_for_each(|v| v.validate(response))
+}
+
+/// A provider with validators and a bounded repair round, for users who do not route.
+///
+/// ```
+/// use async_trait::async_trait;
+/// use nb_core::{CallError, ChatRequest, ChatResponse, Provider};
+/// use nb_guard::{Bounds, Guard};
+///
+/// struct Model;
+/// #[async_trait]
+/// impl Provider for Model {
+///     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, CallError> {
+///         // Answers badly first, then correctly once told what was wrong.
+///         Ok(ChatResponse::text(if req.messages.len() == 1 { "{\"age\": 340}" } else { "{\"age\": 34}" }))
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let guarded = Guard::new(Model).validator(Bounds::new().range("/age", 0.0, 130.0)).repairs(1);
+/// // Bounds violations are about content, not shape: no repair, a rejection.
+/// let err = guarded.chat(&ChatRequest::user("Alice's age?")).await.unwrap_err();
+/// assert!(matches!(err, CallError::Rejected(_)));
+/// # });
+/// ```
+pub struct Guard<P> {
+    inner: P,
+    validators: Vec<Arc<dyn Validator>>,
+    repairs: u32,
+}
+
+impl<P> std::fmt::Debug for Guard<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard")
+            .field("validators", &self.validators.len())
+            .field("repairs", &self.repairs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A validated answer and how many repair rounds it took.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The answer.
+    pub response: ChatResponse,
+    /// Repair rounds used.
+    pub repairs: u32,
+}
+
+impl<P: Provider> Guard<P> {
+    /// `inner` with no validators and one repair round.
+    pub fn new(inner: P) -> Self {
+        Self {
+            inner,
+            validators: Vec::new(),
+            repairs: 1,
+        }
+    }
+
+    /// Adds a validator.
+    pub fn validator(mut self, v: impl Validator + 'static) -> Self {
+        self.validators.push(Arc::new(v));
+        self
+    }
+
+    /// Sets the number of repair rounds (0: never re-ask).
+    pub fn repairs(mut self, n: u32) -> Self {
+        self.repairs = n;
+        self
+    }
+
+    /// Answers, validates, repairs shape violations up to the limit.
+    pub async fn chat_checked(&self, req: &ChatRequest) -> Result<Checked, CallError> {
+        let mut current = req.clone();
+        let mut used = 0;
+        loop {
+            let resp = self.inner.chat(&current).await?;
+            match check(&self.validators, &resp) {
+                Ok(()) => {
+                    return Ok(Checked {
+                        response: resp,
+                        repairs: used,
+                    });
+                }
+                Err(v) if repairable(&v) && used < self.repairs => {
+                    current = repair_request(&current, &resp, &v);
+                    used += 1;
+                }
+                Err(v) => return Err(CallError::rejected(v, resp)),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl<P: Provider> Provider for Guard<P> {
+    async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, CallError> {
+        self.chat_checked(req).await.map(|c| c.response)
     }
 }
