@@ -94,7 +94,7 @@ fn bounds_cover_ranges_labels_patterns_lengths_and_phrases() {
         );
     }
     let v = b
-        .validate(&ChatResponse::text(&format!("As an AI, {ok}")))
+        .validate(&ChatResponse::text(format!("As an AI, {ok}")))
         .unwrap_err();
     assert!(v.message.contains("forbidden"));
     assert!(Bounds::new().pattern("/x", "(unclosed").is_err());

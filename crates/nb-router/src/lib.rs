@@ -25,7 +25,7 @@
 //! delta; after it, a failure surfaces in the stream with the partial output. Dropping a
 //! call's future cancels its attempts (no task is spawned per call).
 //!
-//! `SmartRouter` implements [`Provider`](nb_core::Provider), so routers nest, and
+//! `SmartRouter` implements [`Provider`], so routers nest, and
 //! `tower::Service<ChatRequest>`, so tower middleware composes with it.
 //!
 //! ```
