@@ -608,7 +608,7 @@ async fn handle(
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
 
-    let task = Task::parse(&inc.last_user);
+    let task = inc.user_texts.iter().rev().find_map(|t| Task::parse(t));
     let truth = task.as_ref().map(Task::truth);
     let fault_name = plan.outcome.map(|f| f.kind.name());
     let modifiers_only = |s: &mut ProviderStats| {

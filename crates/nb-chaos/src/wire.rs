@@ -16,8 +16,9 @@ pub(crate) struct Incoming {
     pub(crate) include_usage: bool,
     /// Every text of the request, for the context-window estimate.
     pub(crate) all_text_len: usize,
-    /// The last user turn, where the task is.
-    pub(crate) last_user: String,
+    /// The user turns, in order (the task is in the last one that holds one: a repair
+    /// request adds a turn after it).
+    pub(crate) user_texts: Vec<String>,
     pub(crate) wants_json: bool,
 }
 
@@ -63,7 +64,7 @@ pub(crate) fn parse_request(
                 let t = text_of(m.get("content").unwrap_or(&Value::Null));
                 inc.all_text_len += t.len();
                 if m.get("role").and_then(Value::as_str) == Some("user") {
-                    inc.last_user = t;
+                    inc.user_texts.push(t);
                 }
             }
             if let Some(sys) = obj.get("system") {
@@ -102,7 +103,7 @@ pub(crate) fn parse_request(
                 let t = text_of(c.get("parts").unwrap_or(&Value::Null));
                 inc.all_text_len += t.len();
                 if c.get("role").and_then(Value::as_str) != Some("model") {
-                    inc.last_user = t;
+                    inc.user_texts.push(t);
                 }
             }
             if let Some(sys) = obj.get("systemInstruction").and_then(|s| s.get("parts")) {

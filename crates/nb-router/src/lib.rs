@@ -74,8 +74,13 @@ use async_trait::async_trait;
 use nb_core::{CallError, ChatRequest, ChatResponse, ChatStream, Provider};
 
 pub use policy::{Hedging, Policy, RetryBudget, WhenAllOpen};
-pub use report::{AttemptOutcome, AttemptReport, CallReport, RouteError, RouteErrorKind, Routed};
-pub use router::{BuildError, CallOptions, HealthChecks, RouterBuilder, RouterEvent, SmartRouter};
+pub use report::{
+    AttemptOutcome, AttemptReport, AttemptRole, CallReport, RouteError, RouteErrorKind, Routed,
+    VerdictReport,
+};
+pub use router::{
+    BuildError, CallOptions, HealthChecks, RouterBuilder, RouterEvent, SmartRouter, Vouching,
+};
 pub use target::{Cost, Strategy, Target};
 
 #[async_trait]

@@ -71,6 +71,8 @@ pub struct Policy {
     pub max_attempts: u32,
     /// Retries on the same target at most, per call.
     pub max_retries_per_target: u32,
+    /// Repair rounds (re-asking with a violation explained) at most, per call.
+    pub max_repairs: u32,
     /// Backoff of a retry without a server hint: full jitter over `base · 2ⁿ`, capped.
     pub backoff_base: Duration,
     /// The cap of that backoff.
@@ -94,6 +96,7 @@ impl Default for Policy {
             deadline: Duration::from_secs(120),
             max_attempts: 4,
             max_retries_per_target: 1,
+            max_repairs: 1,
             backoff_base: Duration::from_millis(100),
             backoff_max: Duration::from_secs(2),
             budget: RetryBudget::default(),

@@ -42,8 +42,49 @@ pub struct AttemptReport {
     pub outcome: AttemptOutcome,
     /// Whether it probed a half-open breaker or an expired cool-down.
     pub probe: bool,
-    /// Whether it was a hedge started while an earlier attempt was slow.
-    pub hedge: bool,
+    /// Why it was made.
+    pub role: AttemptRole,
+}
+
+/// Why an attempt was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AttemptRole {
+    /// To answer the call (first try, retry or failover).
+    Answer,
+    /// A hedge started while an earlier attempt was slow.
+    Hedge,
+    /// A repair: the same target re-asked with a violation explained.
+    Repair,
+    /// An independent answer asked for to vouch for another.
+    Vouch,
+}
+
+/// The equivalence verdict behind a vouched (or refused) answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerdictReport {
+    /// Whether the answers agreed.
+    pub outcome: nb_semantic::Outcome,
+    /// The method that decided.
+    pub method: &'static str,
+    /// Its score, where it has one.
+    pub score: Option<f64>,
+    /// Why.
+    pub reason: String,
+    /// The target whose answer served as the reference.
+    pub reference: TargetId,
+}
+
+impl VerdictReport {
+    pub(crate) fn new(v: &nb_semantic::Verdict, reference: &TargetId) -> Self {
+        Self {
+            outcome: v.outcome,
+            method: v.method,
+            score: v.score,
+            reason: v.reason.clone(),
+            reference: reference.clone(),
+        }
+    }
 }
 
 /// The story of one routed call.
@@ -67,6 +108,12 @@ pub struct CallReport {
     pub cost: Option<f64>,
     /// The whole call's time.
     pub elapsed: Duration,
+    /// Repair rounds used.
+    pub repairs: u32,
+    /// The equivalence verdict, when the answer had to be vouched for.
+    pub verdict: Option<VerdictReport>,
+    /// The answers compared while vouching, by target.
+    pub evidence: Vec<(TargetId, String)>,
 }
 
 impl CallReport {
@@ -82,7 +129,7 @@ impl CallReport {
         started_after: Duration,
         latency: Duration,
         probe: bool,
-        hedge: bool,
+        role: AttemptRole,
         c: &Classification,
         disposition: Disposition,
         e: &CallError,
@@ -99,7 +146,7 @@ impl CallReport {
                 error: e.to_string(),
             },
             probe,
-            hedge,
+            role,
         });
         if self.first_error.is_none() {
             self.first_error = Some(e.clone());
@@ -168,6 +215,9 @@ pub enum RouteErrorKind {
     NoRoute,
     /// A streamed answer broke after content had reached the caller.
     StreamBroken,
+    /// A failover answer could not be vouched for: no independent answer agreed with it.
+    /// The report holds the answers and the verdict.
+    Unvouched,
 }
 
 /// A routed call that returned no answer, with everything that was tried.
@@ -190,6 +240,7 @@ fn describe(e: &RouteError) -> String {
         RouteErrorKind::BudgetExhausted => "the retry budget is spent",
         RouteErrorKind::NoRoute => "no target serves this call",
         RouteErrorKind::StreamBroken => "the stream broke after content was delivered",
+        RouteErrorKind::Unvouched => "a failover answer could not be vouched for",
     };
     let mut s = format!("{what} ({} attempt(s))", e.report.attempts.len());
     if let Some(d) = e.retry_after {

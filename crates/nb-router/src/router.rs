@@ -19,6 +19,8 @@ use nb_core::{
     CallError, ChatChunk, ChatRequest, ChatResponse, ChatStream, StreamAccumulator, TargetId,
     TimeoutPhase,
 };
+use nb_guard::Validator;
+use nb_semantic::{Equivalence, Outcome as Equiv};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::broadcast;
@@ -26,7 +28,8 @@ use tower::retry::budget::{Budget, TpsBudget};
 
 use crate::policy::{Policy, WhenAllOpen};
 use crate::report::{
-    AttemptOutcome, AttemptReport, CallReport, RouteError, RouteErrorKind, Routed,
+    AttemptOutcome, AttemptReport, AttemptRole, CallReport, RouteError, RouteErrorKind, Routed,
+    VerdictReport,
 };
 use crate::target::{Strategy, Target};
 
@@ -82,6 +85,8 @@ pub struct RouterBuilder {
     knowledge: Option<Arc<dyn Knowledge>>,
     clock: SharedClock,
     seed: u64,
+    validators: Vec<Arc<dyn Validator>>,
+    vouching: Option<Vouching>,
 }
 
 impl std::fmt::Debug for RouterBuilder {
@@ -158,6 +163,21 @@ impl RouterBuilder {
     /// Uses this clock for health decisions (tests use a manual clock).
     pub fn clock(mut self, c: SharedClock) -> Self {
         self.clock = c;
+        self
+    }
+
+    /// Validates every answer; a violation is classified like any failure (a shape
+    /// violation is repaired on the same target, up to the policy's `max_repairs`, then
+    /// failed over; a content violation fails over).
+    pub fn validator(mut self, v: impl Validator + 'static) -> Self {
+        self.validators.push(Arc::new(v));
+        self
+    }
+
+    /// Vouches for failover answers: an answer that did not come from the first choice
+    /// is returned only if an independent target's answer is equivalent to it.
+    pub fn vouch(mut self, v: Vouching) -> Self {
+        self.vouching = Some(v);
         self
     }
 
@@ -243,6 +263,8 @@ impl RouterBuilder {
                 clock: self.clock,
                 events: broadcast::channel(1024).0,
                 rng: Mutex::new(ChaCha8Rng::seed_from_u64(self.seed)),
+                validators: self.validators,
+                vouching: self.vouching,
             }),
         })
     }
@@ -260,6 +282,39 @@ struct Inner {
     clock: SharedClock,
     events: broadcast::Sender<RouterEvent>,
     rng: Mutex<ChaCha8Rng>,
+    validators: Vec<Arc<dyn Validator>>,
+    vouching: Option<Vouching>,
+}
+
+/// How the router vouches for an answer that did not come from its first choice.
+#[derive(Clone)]
+pub struct Vouching {
+    /// The checker comparing two answers (`nb_semantic::Strict` for strict domains).
+    pub equivalence: Arc<dyn Equivalence>,
+    /// Vouch for every answer, not only failovers.
+    pub always: bool,
+    /// On disagreement, ask a third target to break the tie.
+    pub tiebreak: bool,
+}
+
+impl std::fmt::Debug for Vouching {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vouching")
+            .field("always", &self.always)
+            .field("tiebreak", &self.tiebreak)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vouching {
+    /// Consensus with `equivalence` on failover answers, with a tie-break.
+    pub fn consensus(equivalence: impl Equivalence + 'static) -> Self {
+        Self {
+            equivalence: Arc::new(equivalence),
+            always: false,
+            tiebreak: true,
+        }
+    }
 }
 
 /// The self-healing router. Cheap to clone (shared state); implements
@@ -292,6 +347,9 @@ struct Call {
     report: CallReport,
     tokens: u32,
     prompt_tokens: u64,
+    /// A repair request for a target, to be sent on its next attempt.
+    repair: Option<(usize, Arc<ChatRequest>)>,
+    repairs: u32,
 }
 
 enum Next {
@@ -332,6 +390,8 @@ impl SmartRouter {
             knowledge: None,
             clock: Arc::new(SystemClock),
             seed: 0,
+            validators: Vec::new(),
+            vouching: None,
         }
     }
 
@@ -433,41 +493,56 @@ impl SmartRouter {
             }
             let (i, admission) = self.next_target(&mut call).await?;
             call.attempts += 1;
+            // A repair re-asks the same target with the violation explained.
+            let repaired = call.repair.take().filter(|(t, _)| *t == i).map(|(_, r)| r);
+            let role = if repaired.is_some() {
+                AttemptRole::Repair
+            } else {
+                AttemptRole::Answer
+            };
+            let req_i: &ChatRequest = repaired.as_deref().unwrap_or(req);
             let started = self.inner.clock.now();
-            let primary = self.attempt(i, req, &call);
-            let hedge_plan = self.inner.policy.hedging.map(|h| {
-                let p95 = self
-                    .inner
-                    .knowledge
-                    .health(&self.inner.targets[i].id)
-                    .p95_latency;
-                h.fixed_delay
-                    .unwrap_or_else(|| p95.map_or(h.min_delay, |p| p.max(h.min_delay)))
-            });
+            let primary = self.attempt(i, req_i, &call);
+            let hedge_plan = self
+                .inner
+                .policy
+                .hedging
+                .filter(|_| repaired.is_none())
+                .map(|h| {
+                    let p95 = self
+                        .inner
+                        .knowledge
+                        .health(&self.inner.targets[i].id)
+                        .p95_latency;
+                    h.fixed_delay
+                        .unwrap_or_else(|| p95.map_or(h.min_delay, |p| p.max(h.min_delay)))
+                });
             let outcome = match hedge_plan {
                 None => vec![(i, admission, started, false, Some(primary.await))],
                 Some(delay) => {
-                    self.race(i, admission, started, primary, delay, req, &mut call)
+                    self.race(i, admission, started, primary, delay, req_i, &mut call)
                         .await
                 }
             };
             let mut next = None;
             for (idx, adm, t0, hedge, result) in outcome {
+                let role = if hedge { AttemptRole::Hedge } else { role };
                 let latency = self.inner.clock.now().saturating_duration_since(t0);
                 let started_after = t0.saturating_duration_since(call.start);
+                // An answer a validator rejects is a failure like any other.
+                let result = result.map(|r| r.and_then(|resp| self.validate(resp)));
                 match result {
                     None => {
                         self.observe(idx, adm, latency, &Observed::Cancelled);
-                        let a = AttemptReport {
-                            target: self.inner.targets[idx].id.clone(),
+                        self.push_attempt(
+                            &mut call,
+                            idx,
                             started_after,
                             latency,
-                            outcome: AttemptOutcome::Cancelled,
-                            probe: false,
-                            hedge,
-                        };
-                        self.emit(RouterEvent::Attempt(a.clone()));
-                        call.report.attempts.push(a);
+                            AttemptOutcome::Cancelled,
+                            false,
+                            role,
+                        );
                     }
                     Some(Ok(resp)) => {
                         let budget_reset = resp
@@ -476,16 +551,15 @@ impl SmartRouter {
                             .and_then(|h| hint_from_headers(h, std::time::SystemTime::now()));
                         let probe = adm.as_ref().is_some_and(Admission::is_probe);
                         self.observe(idx, adm, latency, &Observed::Success { budget_reset });
-                        let a = AttemptReport {
-                            target: self.inner.targets[idx].id.clone(),
+                        self.push_attempt(
+                            &mut call,
+                            idx,
                             started_after,
                             latency,
-                            outcome: AttemptOutcome::Success,
+                            AttemptOutcome::Success,
                             probe,
-                            hedge,
-                        };
-                        self.emit(RouterEvent::Attempt(a.clone()));
-                        call.report.attempts.push(a);
+                            role,
+                        );
                         next = Some(Ok((idx, resp)));
                     }
                     Some(Err(e)) => {
@@ -507,9 +581,10 @@ impl SmartRouter {
                             started_after,
                             latency,
                             probe,
-                            hedge,
+                            role,
                             &c,
                             &e,
+                            req_i,
                         ) {
                             Next::Continue(w) => wait = wait.max(w),
                             Next::Stop(err) if next.is_none() => next = Some(Err(*err)),
@@ -519,11 +594,218 @@ impl SmartRouter {
                 }
             }
             match next {
-                Some(Ok((idx, resp))) => return Ok(self.finish(call, idx, resp)),
+                Some(Ok((idx, resp))) => {
+                    let vouch_needed = self.inner.vouching.as_ref().is_some_and(|v| {
+                        v.always
+                            || call.first_target.is_some_and(|f| f != idx)
+                            || call.candidates.first() != Some(&idx)
+                    });
+                    if !vouch_needed {
+                        return Ok(self.finish(call, idx, resp));
+                    }
+                    return match self.vouch(&mut call, idx, resp, req).await {
+                        Ok((winner, resp)) => Ok(self.finish(call, winner, resp)),
+                        Err(e) => Err(self.fail(call, e)),
+                    };
+                }
                 Some(Err(e)) => return Err(self.fail(call, e)),
                 None => {}
             }
         }
+    }
+
+    fn validate(&self, resp: ChatResponse) -> Result<ChatResponse, CallError> {
+        match nb_guard::check(&self.inner.validators, &resp) {
+            Ok(()) => Ok(resp),
+            Err(v) => Err(CallError::rejected(v, resp)),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_attempt(
+        &self,
+        call: &mut Call,
+        i: usize,
+        started_after: Duration,
+        latency: Duration,
+        outcome: AttemptOutcome,
+        probe: bool,
+        role: AttemptRole,
+    ) {
+        let a = AttemptReport {
+            target: self.inner.targets[i].id.clone(),
+            started_after,
+            latency,
+            outcome,
+            probe,
+            role,
+        };
+        self.emit(RouterEvent::Attempt(a.clone()));
+        call.report.attempts.push(a);
+    }
+
+    /// Vouches for an answer that did not come from the first choice: asks an
+    /// independent target the same question and requires the two answers to be
+    /// equivalent; on disagreement, a third breaks the tie when allowed. An answer that
+    /// cannot be vouched for is an error carrying the answers and the verdict.
+    async fn vouch(
+        &self,
+        call: &mut Call,
+        idx: usize,
+        resp: ChatResponse,
+        req: &ChatRequest,
+    ) -> Result<(usize, ChatResponse), RouteError> {
+        let Some(v) = self.inner.vouching.clone() else {
+            return Ok((idx, resp));
+        };
+        let prompt = req
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.role == nb_core::Role::User)
+            .map(|m| m.content.clone())
+            .unwrap_or_default();
+        call.report
+            .evidence
+            .push((self.inner.targets[idx].id.clone(), resp.text.clone()));
+        call.excluded.insert(idx);
+        let Some((j, reference)) = self.reference_answer(call, req).await else {
+            return Err(self.unvouched(
+                call,
+                resp,
+                "no independent target could be asked to vouch for the answer",
+                None,
+            ));
+        };
+        let verdict = v.equivalence.compare(&prompt, &reference.text, &resp.text);
+        call.report.verdict = Some(VerdictReport::new(&verdict, &self.inner.targets[j].id));
+        if verdict.outcome == Equiv::Equivalent {
+            return Ok((idx, resp));
+        }
+        if v.tiebreak {
+            if let Some((k, third)) = self.reference_answer(call, req).await {
+                let with_first = v.equivalence.compare(&prompt, &third.text, &resp.text);
+                let with_second = v.equivalence.compare(&prompt, &third.text, &reference.text);
+                if with_first.outcome == Equiv::Equivalent {
+                    call.report.verdict =
+                        Some(VerdictReport::new(&with_first, &self.inner.targets[k].id));
+                    return Ok((idx, resp));
+                }
+                if with_second.outcome == Equiv::Equivalent {
+                    call.report.verdict =
+                        Some(VerdictReport::new(&with_second, &self.inner.targets[k].id));
+                    return Ok((j, reference));
+                }
+            }
+        }
+        let reason = format!(
+            "the answer could not be vouched for: {} ({})",
+            verdict.reason, verdict.method
+        );
+        Err(self.unvouched(call, resp, &reason, Some(verdict.outcome)))
+    }
+
+    /// Asks the next admitted, not yet used candidate the same question, for an answer
+    /// that passes the validators.
+    async fn reference_answer(
+        &self,
+        call: &mut Call,
+        req: &ChatRequest,
+    ) -> Option<(usize, ChatResponse)> {
+        loop {
+            // Vouching is a deliberate cost of requiring equivalence, not a retry storm: it
+            // is bounded by the attempt limit, not drawn from the retry budget.
+            if call.attempts >= self.inner.policy.max_attempts {
+                return None;
+            }
+            let (j, adm) = call
+                .candidates
+                .iter()
+                .filter(|&&j| self.eligible(call, j))
+                .find_map(|&j| {
+                    self.inner
+                        .knowledge
+                        .admit(&self.inner.targets[j].id, call.tokens)
+                        .ok()
+                        .map(|a| (j, a))
+                })?;
+            call.attempts += 1;
+            call.excluded.insert(j);
+            let t0 = self.inner.clock.now();
+            let result = self
+                .attempt(j, req, call)
+                .await
+                .and_then(|r| self.validate(r));
+            let latency = self.inner.clock.now().saturating_duration_since(t0);
+            let started_after = t0.saturating_duration_since(call.start);
+            let probe = adm.is_probe();
+            match result {
+                Ok(r) => {
+                    self.observe(
+                        j,
+                        Some(adm),
+                        latency,
+                        &Observed::Success { budget_reset: None },
+                    );
+                    self.push_attempt(
+                        call,
+                        j,
+                        started_after,
+                        latency,
+                        AttemptOutcome::Success,
+                        probe,
+                        AttemptRole::Vouch,
+                    );
+                    call.report
+                        .evidence
+                        .push((self.inner.targets[j].id.clone(), r.text.clone()));
+                    return Some((j, r));
+                }
+                Err(e) => {
+                    let c = self.classify(&e);
+                    self.observe(
+                        j,
+                        Some(adm),
+                        latency,
+                        &Observed::Failure {
+                            class: c.class,
+                            scope: c.scope,
+                            retry_after: c.retry_after,
+                        },
+                    );
+                    call.report.failed(
+                        self.inner.targets[j].id.clone(),
+                        started_after,
+                        latency,
+                        probe,
+                        AttemptRole::Vouch,
+                        &c,
+                        Disposition::FailOver,
+                        &e,
+                    );
+                }
+            }
+        }
+    }
+
+    fn unvouched(
+        &self,
+        call: &mut Call,
+        resp: ChatResponse,
+        reason: &str,
+        outcome: Option<Equiv>,
+    ) -> RouteError {
+        let kind = match outcome {
+            Some(Equiv::NotEquivalent) => nb_core::ViolationKind::NotEquivalent,
+            _ => nb_core::ViolationKind::NotEquivalent,
+        };
+        let violation = nb_core::Violation::new(kind, "", reason);
+        let e = CallError::rejected(violation, resp);
+        if call.report.first_error.is_none() {
+            call.report.first_error = Some(e.clone());
+        }
+        call.report.last_error = Some(e);
+        RouteError::new(RouteErrorKind::Unvouched, std::mem::take(&mut call.report))
     }
 
     fn plan(&self, req: &ChatRequest, opts: &CallOptions) -> Result<Call, RouteError> {
@@ -580,6 +862,8 @@ impl SmartRouter {
             report,
             tokens,
             prompt_tokens,
+            repair: None,
+            repairs: 0,
         })
     }
 
@@ -848,19 +1132,28 @@ impl SmartRouter {
         started_after: Duration,
         latency: Duration,
         probe: bool,
-        hedge: bool,
+        role: AttemptRole,
         c: &Classification,
         e: &CallError,
+        req: &ChatRequest,
     ) -> Next {
         let inner = &self.inner;
         let target = inner.targets[i].id.clone();
         call.first_target.get_or_insert(i);
         let retries = call.retries.get(&i).copied().unwrap_or(0);
-        let mut disposition = match c.disposition {
-            // No guard in this loop yet: a repair request falls back to failover.
-            Disposition::Repair => Disposition::FailOver,
-            d => d,
+        let mut disposition = c.disposition;
+        // A repair needs the rejected answer and a round left; otherwise fail over.
+        let repair = match (disposition, e) {
+            (Disposition::Repair, CallError::Rejected(r))
+                if call.repairs < inner.policy.max_repairs =>
+            {
+                Some(nb_guard::repair_request(req, &r.response, &r.violation))
+            }
+            _ => None,
         };
+        if disposition == Disposition::Repair && repair.is_none() {
+            disposition = Disposition::FailOver;
+        }
         if disposition == Disposition::RetryHere && retries >= inner.policy.max_retries_per_target {
             disposition = Disposition::FailOver;
         }
@@ -870,7 +1163,7 @@ impl SmartRouter {
             started_after,
             latency,
             probe,
-            hedge,
+            role,
             c,
             disposition,
             e,
@@ -887,6 +1180,12 @@ impl SmartRouter {
         match disposition {
             Disposition::Abort => stop(RouteErrorKind::Aborted, call),
             _ if !inner.budget.withdraw() => stop(RouteErrorKind::BudgetExhausted, call),
+            Disposition::Repair => {
+                call.repairs += 1;
+                call.report.repairs = call.repairs;
+                call.repair = repair.map(|r| (i, Arc::new(r)));
+                Next::Continue(None)
+            }
             Disposition::RetryHere => {
                 call.retries.insert(i, retries + 1);
                 let wait = c.retry_after.unwrap_or_else(|| {
@@ -987,16 +1286,15 @@ impl SmartRouter {
                         latency,
                         &Observed::Success { budget_reset: None },
                     );
-                    let a = AttemptReport {
-                        target: self.inner.targets[i].id.clone(),
+                    self.push_attempt(
+                        &mut call,
+                        i,
                         started_after,
                         latency,
-                        outcome: AttemptOutcome::Success,
+                        AttemptOutcome::Success,
                         probe,
-                        hedge: false,
-                    };
-                    self.emit(RouterEvent::Attempt(a.clone()));
-                    call.report.attempts.push(a);
+                        AttemptRole::Answer,
+                    );
                     let committed = committed_stream(held, rest, self.inner.policy.idle_timeout);
                     let t = &self.inner.targets[i];
                     call.report.served_by = Some(t.id.clone());
@@ -1022,7 +1320,17 @@ impl SmartRouter {
                             retry_after: c.retry_after,
                         },
                     );
-                    match self.absorb(&mut call, i, started_after, latency, probe, false, &c, &e) {
+                    match self.absorb(
+                        &mut call,
+                        i,
+                        started_after,
+                        latency,
+                        probe,
+                        AttemptRole::Answer,
+                        &c,
+                        &e,
+                        req,
+                    ) {
                         Next::Continue(w) => wait = w,
                         Next::Stop(err) => return Err(self.fail(call, *err)),
                     }

@@ -358,13 +358,13 @@ async fn hedging_takes_the_faster_answer_and_cancels_the_slower() {
         x.report
             .attempts
             .iter()
-            .any(|a| a.hedge && a.outcome == AttemptOutcome::Success)
+            .any(|a| a.role == AttemptRole::Hedge && a.outcome == AttemptOutcome::Success)
     );
     assert!(
         x.report
             .attempts
             .iter()
-            .any(|a| !a.hedge && a.outcome == AttemptOutcome::Cancelled)
+            .any(|a| a.role == AttemptRole::Answer && a.outcome == AttemptOutcome::Cancelled)
     );
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(

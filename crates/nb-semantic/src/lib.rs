@@ -1,14 +1,33 @@
 //! Equivalence: may a fallback's answer stand in for the primary's?
 //!
 //! "Failover is not correctover." An [`Equivalence`] checker compares a candidate answer
-//! with a reference and returns a [`Verdict`]; *undecided* is a first-class outcome, so a
-//! checker that cannot tell says so instead of guessing.
+//! with a reference, for a given prompt, and returns a [`Verdict`]. *Undecided* is a
+//! first-class outcome: a checker that cannot tell says so instead of guessing, and the
+//! router refuses an answer it cannot vouch for.
+//!
+//! - [`Strict`]: deterministic comparators, cheapest first — refusals, JSON by value,
+//!   numbers (separators, signs, scientific notation, currency symbols, number words),
+//!   yes/no (hedges are undecided), labels from the prompt's own list (negations are
+//!   undecided), normalised text;
+//! - [`Lexical`]: token overlap with calibrated thresholds, for tolerant free text;
+//! - [`Unvouchable`]: for creative tasks, always undecided, and says why;
+//! - [`Cascade`]: runs checkers in order and keeps the first decided verdict, recording
+//!   which stage decided.
 //!
 //! ```
-//! use nb_semantic::{Equivalence, ExactText, Outcome};
-//! let v = ExactText.compare("  Paris ", "paris");
-//! assert_eq!(v.outcome, Outcome::Equivalent);
+//! use nb_semantic::{Equivalence, Outcome, Strict};
+//! let prompt = "What is 17 + 25? Reply with the number only.";
+//! assert_eq!(Strict.compare(prompt, "42", "The answer is 42.").outcome, Outcome::Equivalent);
+//! assert_eq!(Strict.compare(prompt, "42", "**Answer:** 43").outcome, Outcome::NotEquivalent);
+//! let v = Strict.compare("Write a poem about rain.", "Rain taps...", "Grey skies...");
+//! assert_eq!(v.outcome, Outcome::Undecided);
 //! ```
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, LazyLock};
+
+use regex::Regex;
+use serde_json::Value;
 
 /// Whether two answers mean the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,38 +47,544 @@ pub struct Verdict {
     pub outcome: Outcome,
     /// A similarity in `0.0..=1.0`, where the method has one.
     pub score: Option<f64>,
-    /// Which method decided (`"normalised_text"`, ...).
+    /// Which method decided (`"json"`, `"number"`, `"yes_no"`, `"label"`, ...).
     pub method: &'static str,
     /// Why, for people and reports.
     pub reason: String,
 }
 
-/// Compares a candidate answer with a reference.
-pub trait Equivalence: Send + Sync {
-    /// The verdict on `candidate` against `reference`.
-    fn compare(&self, reference: &str, candidate: &str) -> Verdict;
+impl Verdict {
+    fn new(outcome: Outcome, method: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            outcome,
+            score: None,
+            method,
+            reason: reason.into(),
+        }
+    }
+
+    /// An undecided verdict.
+    pub fn undecided(method: &'static str, reason: impl Into<String>) -> Self {
+        Self::new(Outcome::Undecided, method, reason)
+    }
+
+    /// Whether it decided either way.
+    pub fn is_decided(&self) -> bool {
+        self.outcome != Outcome::Undecided
+    }
 }
 
-/// Equal after trimming and case folding; anything else is undecided, never a guess.
+/// Compares a candidate answer with a reference, for a prompt.
+pub trait Equivalence: Send + Sync {
+    /// The verdict on `candidate` against `reference`.
+    fn compare(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict;
+}
+
+impl<E: Equivalence + ?Sized> Equivalence for Arc<E> {
+    fn compare(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
+        (**self).compare(prompt, reference, candidate)
+    }
+}
+
+/// Checkers in order; the first decided verdict wins.
+pub struct Cascade(pub Vec<Arc<dyn Equivalence>>);
+
+impl Equivalence for Cascade {
+    fn compare(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
+        let mut last = Verdict::undecided("cascade", "no checker decided");
+        for c in &self.0 {
+            let v = c.compare(prompt, reference, candidate);
+            if v.is_decided() {
+                return v;
+            }
+            last = v;
+        }
+        last
+    }
+}
+
+/// For creative tasks: equivalence cannot be claimed, and the verdict says so.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unvouchable;
+
+impl Equivalence for Unvouchable {
+    fn compare(&self, _: &str, _: &str, _: &str) -> Verdict {
+        Verdict::undecided(
+            "unvouchable",
+            "this route's answers are creative: no checker can vouch for a substitute",
+        )
+    }
+}
+
+/// The same exact text, after trimming and case folding; anything else is undecided.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ExactText;
 
 impl Equivalence for ExactText {
-    fn compare(&self, reference: &str, candidate: &str) -> Verdict {
-        let same = reference.trim().to_lowercase() == candidate.trim().to_lowercase();
-        Verdict {
-            outcome: if same {
-                Outcome::Equivalent
-            } else {
-                Outcome::Undecided
-            },
-            score: None,
-            method: "normalised_text",
-            reason: if same {
-                "equal after trimming and case folding".into()
-            } else {
-                "texts differ; this checker cannot tell whether they mean the same".into()
-            },
+    fn compare(&self, _: &str, reference: &str, candidate: &str) -> Verdict {
+        if normalise(reference) == normalise(candidate) && !normalise(reference).is_empty() {
+            Verdict::new(
+                Outcome::Equivalent,
+                "normalised_text",
+                "equal after normalisation",
+            )
+        } else {
+            Verdict::undecided(
+                "normalised_text",
+                "texts differ; this checker cannot tell whether they mean the same",
+            )
         }
+    }
+}
+
+/// Token overlap (Jaccard) with two thresholds: at or above `accept` equivalent, at or
+/// below `reject` not equivalent, undecided between.
+#[derive(Debug, Clone, Copy)]
+pub struct Lexical {
+    /// Equivalent at or above this score.
+    pub accept: f64,
+    /// Not equivalent at or below this score.
+    pub reject: f64,
+}
+
+impl Default for Lexical {
+    fn default() -> Self {
+        Self {
+            accept: 0.9,
+            reject: 0.1,
+        }
+    }
+}
+
+impl Equivalence for Lexical {
+    fn compare(&self, _: &str, reference: &str, candidate: &str) -> Verdict {
+        let a: BTreeSet<String> = words(reference).collect();
+        let b: BTreeSet<String> = words(candidate).collect();
+        let union = a.union(&b).count();
+        let score = if union == 0 {
+            1.0
+        } else {
+            a.intersection(&b).count() as f64 / union as f64
+        };
+        let outcome = if score >= self.accept {
+            Outcome::Equivalent
+        } else if score <= self.reject {
+            Outcome::NotEquivalent
+        } else {
+            Outcome::Undecided
+        };
+        Verdict {
+            outcome,
+            score: Some(score),
+            method: "lexical",
+            reason: format!("token overlap {score:.2}"),
+        }
+    }
+}
+
+/// The deterministic cascade for strict domains (numbers, labels, yes/no, JSON).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Strict;
+
+impl Equivalence for Strict {
+    fn compare(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
+        let (r_refuses, c_refuses) = (is_refusal(reference), is_refusal(candidate));
+        if r_refuses != c_refuses {
+            return Verdict::new(
+                Outcome::NotEquivalent,
+                "refusal",
+                "one answer is a refusal, the other is not",
+            );
+        }
+        if r_refuses {
+            return Verdict::undecided("refusal", "both answers are refusals");
+        }
+        if let (Ok(a), Ok(b)) = (
+            nb_guard::extract_json(reference),
+            nb_guard::extract_json(candidate),
+        ) {
+            return if json_eq(&a, &b) {
+                Verdict::new(Outcome::Equivalent, "json", "the same JSON value")
+            } else {
+                Verdict::new(
+                    Outcome::NotEquivalent,
+                    "json",
+                    format!("different JSON values: {a} vs {b}"),
+                )
+            };
+        }
+        if let Some(v) = numbers(reference, candidate) {
+            return v;
+        }
+        if let Some(v) = yes_no(reference, candidate) {
+            return v;
+        }
+        if let Some(v) = labels(prompt, reference, candidate) {
+            return v;
+        }
+        ExactText.compare(prompt, reference, candidate)
+    }
+}
+
+fn normalise(s: &str) -> String {
+    words(s).collect::<Vec<_>>().join(" ")
+}
+
+fn words(s: &str) -> impl Iterator<Item = String> + '_ {
+    s.split(|c: char| !c.is_alphanumeric() && c != '.' && c != '-')
+        .map(|w| {
+            w.trim_matches(|c: char| c == '.' || c == '-')
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+}
+
+const REFUSALS: &[&str] = &[
+    "i can't help",
+    "i cannot help",
+    "i can't assist",
+    "i cannot assist",
+    "i'm sorry, but",
+    "i am unable to",
+    "i'm unable to",
+    "i won't be able to",
+    "i can't provide",
+    "i cannot provide",
+];
+
+fn is_refusal(s: &str) -> bool {
+    let l = s.to_lowercase().replace('’', "'");
+    REFUSALS.iter().any(|p| l.contains(p))
+}
+
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
+            _ => x == y,
+        },
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| json_eq(v, w))
+        }
+        _ => a == b,
+    }
+}
+
+static NUM: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"[-−]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-−]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?").ok()
+});
+
+fn parse_numbers(s: &str) -> Vec<f64> {
+    let Some(re) = NUM.as_ref() else {
+        return Vec::new();
+    };
+    let found: Vec<f64> = re
+        .find_iter(s)
+        .filter_map(|m| {
+            m.as_str()
+                .replace([',', '_'], "")
+                .replace('−', "-")
+                .parse()
+                .ok()
+        })
+        .collect();
+    if found.is_empty() {
+        word_number(s).into_iter().collect()
+    } else {
+        found
+    }
+}
+
+/// "forty-two", "one hundred and five", "minus seven", "three thousand".
+fn word_number(s: &str) -> Option<f64> {
+    const UNITS: [&str; 20] = [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+    ];
+    const TENS: [&str; 10] = [
+        "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+    ];
+    let lower = s.to_lowercase();
+    let mut total = 0.0;
+    let mut current = 0.0;
+    let mut seen = false;
+    let mut negative = false;
+    for w in lower
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| !w.is_empty())
+    {
+        if let Some(n) = UNITS.iter().position(|u| *u == w) {
+            current += n as f64;
+            seen = true;
+        } else if let Some(n) = TENS.iter().position(|t| !t.is_empty() && *t == w) {
+            current += (n * 10) as f64;
+            seen = true;
+        } else if w == "hundred" && seen {
+            current *= 100.0;
+        } else if w == "thousand" && seen {
+            total += current * 1000.0;
+            current = 0.0;
+        } else if w == "million" && seen {
+            total += current * 1e6;
+            current = 0.0;
+        } else if (w == "minus" || w == "negative") && !seen {
+            negative = true;
+        } else if w == "and" && seen {
+        } else if seen {
+            break;
+        }
+    }
+    seen.then(|| {
+        if negative {
+            -(total + current)
+        } else {
+            total + current
+        }
+    })
+}
+
+fn numbers(reference: &str, candidate: &str) -> Option<Verdict> {
+    let a = parse_numbers(reference);
+    let b = parse_numbers(candidate);
+    if a.is_empty() || b.is_empty() {
+        return None;
+    }
+    let close = |x: f64, y: f64| (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0);
+    if a.len() == 1 && b.len() == 1 {
+        return Some(if close(a[0], b[0]) {
+            Verdict::new(Outcome::Equivalent, "number", format!("both say {}", a[0]))
+        } else {
+            Verdict::new(
+                Outcome::NotEquivalent,
+                "number",
+                format!("{} vs {}", a[0], b[0]),
+            )
+        });
+    }
+    let (la, lb) = (a[a.len() - 1], b[b.len() - 1]);
+    let mut sa = a.clone();
+    let mut sb = b.clone();
+    sa.sort_by(f64::total_cmp);
+    sb.sort_by(f64::total_cmp);
+    if close(la, lb) && sa.len() == sb.len() && sa.iter().zip(&sb).all(|(x, y)| close(*x, *y)) {
+        return Some(Verdict::new(
+            Outcome::Equivalent,
+            "number",
+            format!("the same numbers, ending in {la}"),
+        ));
+    }
+    if !b.iter().any(|y| close(la, *y)) && !a.iter().any(|x| close(lb, *x)) {
+        return Some(Verdict::new(
+            Outcome::NotEquivalent,
+            "number",
+            format!("no number in common with the final answers {la} and {lb}"),
+        ));
+    }
+    Some(Verdict::undecided(
+        "number",
+        "several numbers; cannot tell which is the answer",
+    ))
+}
+
+const HEDGES: &[&str] = &[
+    "probably", "likely", "maybe", "perhaps", "possibly", "might", "unclear", "not sure", "depends",
+];
+
+fn polarity(s: &str) -> Option<Result<bool, ()>> {
+    let l = s.to_lowercase();
+    let ws: Vec<String> = words(&l).collect();
+    let yes = ws.iter().any(|w| w == "yes" || w == "true");
+    let no = ws.iter().any(|w| w == "no" || w == "false");
+    if !yes && !no {
+        return None;
+    }
+    if HEDGES.iter().any(|h| l.contains(h)) || (yes && no) {
+        return Some(Err(()));
+    }
+    Some(Ok(yes))
+}
+
+fn yes_no(reference: &str, candidate: &str) -> Option<Verdict> {
+    match (polarity(reference)?, polarity(candidate)?) {
+        (Ok(a), Ok(b)) if a == b => Some(Verdict::new(
+            Outcome::Equivalent,
+            "yes_no",
+            if a { "both say yes" } else { "both say no" },
+        )),
+        (Ok(_), Ok(_)) => Some(Verdict::new(
+            Outcome::NotEquivalent,
+            "yes_no",
+            "one says yes, the other no",
+        )),
+        _ => Some(Verdict::undecided(
+            "yes_no",
+            "a hedged or contradictory yes/no",
+        )),
+    }
+}
+
+static LABEL_LIST: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:as|into|from|one of)\s*:?\s*((?:[a-z][a-z-]*\s*,\s*)+[a-z][a-z-]*,?\s+(?:or|and)\s+[a-z][a-z-]*)").ok()
+});
+
+fn labels(prompt: &str, reference: &str, candidate: &str) -> Option<Verdict> {
+    let caps = LABEL_LIST.as_ref()?.captures(prompt)?;
+    let set: Vec<String> = caps[1]
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .map(str::trim)
+        .filter(|w| !w.is_empty() && *w != "or" && *w != "and")
+        .map(str::to_lowercase)
+        .collect();
+    let pick = |s: &str| -> Option<Result<String, ()>> {
+        let ws: Vec<String> = words(s).collect();
+        let found: Vec<&String> = set.iter().filter(|l| ws.contains(l)).collect();
+        match found.len() {
+            0 => None,
+            1 => {
+                let i = ws.iter().position(|w| w == found[0]).unwrap_or(0);
+                let negated = i > 0 && matches!(ws[i - 1].as_str(), "not" | "isn't" | "never");
+                Some(if negated {
+                    Err(())
+                } else {
+                    Ok(found[0].clone())
+                })
+            }
+            _ => Some(Err(())),
+        }
+    };
+    match (pick(reference)?, pick(candidate)?) {
+        (Ok(a), Ok(b)) if a == b => Some(Verdict::new(
+            Outcome::Equivalent,
+            "label",
+            format!("both say {a}"),
+        )),
+        (Ok(a), Ok(b)) => Some(Verdict::new(
+            Outcome::NotEquivalent,
+            "label",
+            format!("{a} vs {b}"),
+        )),
+        _ => Some(Verdict::undecided(
+            "label",
+            "several labels or a negated label",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(p: &str, a: &str, b: &str) -> Outcome {
+        Strict.compare(p, a, b).outcome
+    }
+
+    use Outcome::*;
+
+    #[test]
+    fn numbers_in_every_phrasing() {
+        let p = "What is 6 * 7?";
+        assert_eq!(s(p, "42", "The answer is 42."), Equivalent);
+        assert_eq!(s(p, "42", "forty-two"), Equivalent);
+        assert_eq!(s(p, "1,234", "1234.0"), Equivalent);
+        assert_eq!(s(p, "$1,200", "1.2e3 USD"), Equivalent);
+        assert_eq!(s(p, "-5", "minus five"), Equivalent);
+        assert_eq!(s(p, "42", "43"), NotEquivalent);
+        assert_eq!(s(p, "-42", "42"), NotEquivalent);
+        assert_eq!(
+            s(p, "6 * 7 = 42", "Six times seven is 42, so 42"),
+            Undecided
+        );
+        assert_eq!(s(p, "6 * 7 = 42", "7 * 6 = 42"), Equivalent);
+        assert_eq!(s(p, "It is 42", "It is 40 or 41"), NotEquivalent);
+    }
+
+    #[test]
+    fn yes_no_labels_json_and_refusals() {
+        assert_eq!(
+            s("Is 7 prime?", "Yes, it is.", "**Answer:** Yes"),
+            Equivalent
+        );
+        assert_eq!(s("Is 7 prime?", "Yes", "No, it is not."), NotEquivalent);
+        assert_eq!(s("Is 7 prime?", "Yes", "Probably yes"), Undecided);
+        let p = "Classify the sentiment of this review as positive, negative or neutral: \"meh\"";
+        assert_eq!(
+            s(p, "The sentiment is positive.", "**Sentiment:** positive"),
+            Equivalent
+        );
+        assert_eq!(s(p, "positive", "negative"), NotEquivalent);
+        assert_eq!(s(p, "positive", "not positive"), Undecided);
+        assert_eq!(s(p, "positive", "positive or neutral"), Undecided);
+        assert_eq!(
+            s(
+                "x",
+                "{\"a\": 1, \"b\": [1, 2]}",
+                "```json\n{\"b\": [1, 2.0], \"a\": 1}\n```"
+            ),
+            Equivalent
+        );
+        assert_eq!(s("x", "{\"a\": 1}", "{\"a\": \"1\"}"), NotEquivalent);
+        assert_eq!(s("x", "{\"a\": 1}", "{\"a\": 1, \"b\": 2}"), NotEquivalent);
+        assert_eq!(
+            s("x", "42", "I'm sorry, but I can't help with that."),
+            NotEquivalent
+        );
+        assert_eq!(
+            s("Write a haiku", "Leaves fall softly", "Snow on quiet pines"),
+            Undecided
+        );
+        assert_eq!(s("Name the capital", "Paris.", "paris"), Equivalent);
+    }
+
+    #[test]
+    fn lexical_and_cascade_and_unvouchable() {
+        let l = Lexical::default();
+        assert_eq!(
+            l.compare("", "the cat sat on the mat", "the cat sat on the mat")
+                .outcome,
+            Equivalent
+        );
+        assert_eq!(
+            l.compare("", "alpha beta gamma", "delta epsilon zeta")
+                .outcome,
+            NotEquivalent
+        );
+        assert_eq!(
+            l.compare("", "the cat sat on the mat", "a cat sat on a rug")
+                .outcome,
+            Undecided
+        );
+        let c = Cascade(vec![
+            Arc::new(ExactText),
+            Arc::new(Lexical {
+                accept: 0.5,
+                reject: 0.0,
+            }),
+        ]);
+        let v = c.compare("", "the cat sat on the mat", "the cat sat on a mat");
+        assert_eq!((v.outcome, v.method), (Equivalent, "lexical"));
+        assert_eq!(Unvouchable.compare("", "a", "a").outcome, Undecided);
     }
 }

@@ -1,0 +1,203 @@
+//! Validation, repair and vouching against nb-chaos: an answer that cannot be vouched
+//! for never comes back as a plain success.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use nb_chaos::tasks::Task;
+use nb_chaos::{ChaosServer, Fault, FaultKind, Personality, ProviderSpec, Scenario, WireFormat};
+use nb_core::{ChatRequest, TargetId};
+use nb_guard::JsonSchema;
+use nb_router::{AttemptRole, Policy, RouteErrorKind, SmartRouter, Target, Vouching};
+use nb_semantic::Strict;
+use nb_tests::{adapter, model_of};
+use rand::SeedableRng;
+use serde_json::json;
+
+fn target(chaos: &nb_chaos::ChaosHandle, name: &str, format: WireFormat) -> Target {
+    Target::shared(
+        TargetId::new(name, model_of(format)),
+        Arc::from(adapter(chaos, name, format)),
+    )
+}
+
+fn policy() -> Policy {
+    Policy {
+        attempt_timeout: Duration::from_millis(500),
+        deadline: Duration::from_secs(10),
+        ..Policy::default()
+    }
+}
+
+fn person_schema() -> JsonSchema {
+    JsonSchema::new(&json!({
+        "type": "object", "required": ["name", "age", "city"],
+        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}, "city": {"type": "string"}}
+    }))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn semantic_drift_with_equivalence_required_has_zero_silent_corruptions() {
+    let server = ChaosServer::start(
+        Scenario::new(vec![
+            ProviderSpec::new("primary", WireFormat::OpenAi, model_of(WireFormat::OpenAi))
+                .with_fault(Fault::always(FaultKind::Outage).in_window(0.0, None)),
+            ProviderSpec::new(
+                "drifting",
+                WireFormat::Anthropic,
+                model_of(WireFormat::Anthropic),
+            )
+            .with_personality(Personality::Chatty)
+            .with_fault(Fault::always(FaultKind::SemanticDrift).with_probability(0.3)),
+            ProviderSpec::new("honest", WireFormat::Gemini, model_of(WireFormat::Gemini))
+                .with_personality(Personality::Markdown),
+        ])
+        .with_seed(3),
+    )
+    .await
+    .unwrap();
+    let h = server.handle();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let router = SmartRouter::builder()
+        .target(target(&h, "primary", WireFormat::OpenAi))
+        .target(target(&h, "drifting", WireFormat::Anthropic))
+        .target(target(&h, "honest", WireFormat::Gemini))
+        .policy(policy())
+        .vouch(Vouching::consensus(Strict))
+        .build()
+        .unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let tasks: Vec<Task> = (0..500).map(|_| Task::generate(&mut rng)).collect();
+    let results = futures_util::stream::iter(tasks)
+        .map(|t| {
+            let r = router.clone();
+            async move { (t.clone(), r.chat(&ChatRequest::user(t.prompt())).await) }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+    let (mut correct, mut silent, mut refused) = (0, 0, 0);
+    for (task, r) in &results {
+        match r {
+            Ok(routed) => {
+                assert!(
+                    routed.report.verdict.is_some(),
+                    "a failover answer carries its verdict"
+                );
+                if task.check(&routed.value.text) {
+                    correct += 1;
+                } else {
+                    silent += 1;
+                }
+            }
+            Err(e) => {
+                assert_eq!(e.kind(), RouteErrorKind::Unvouched, "{e}");
+                assert!(
+                    e.report.evidence.len() >= 2,
+                    "the error carries both answers"
+                );
+                refused += 1;
+            }
+        }
+    }
+    let drifted = h
+        .stats("drifting")
+        .unwrap()
+        .faults
+        .get("semantic_drift")
+        .copied()
+        .unwrap_or(0);
+    eprintln!(
+        "correct {correct}, silent {silent}, refused {refused}; the drifting target drifted {drifted} times"
+    );
+    assert_eq!(silent, 0, "no wrong answer may come back as a success");
+    assert!(drifted >= 100, "the fallback really drifted: {drifted}");
+    assert!(correct >= 300, "most calls still answered: {correct}");
+    assert_eq!(correct + refused, 500);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_violation_is_repaired_on_the_same_target() {
+    let server = ChaosServer::start(Scenario::new(vec![
+        ProviderSpec::new("p", WireFormat::OpenAi, model_of(WireFormat::OpenAi))
+            .with_fault(Fault::always(FaultKind::SchemaViolation).for_requests(0, Some(1))),
+        ProviderSpec::new("q", WireFormat::Anthropic, model_of(WireFormat::Anthropic)),
+    ]))
+    .await
+    .unwrap();
+    let h = server.handle();
+    let router = SmartRouter::builder()
+        .target(target(&h, "p", WireFormat::OpenAi))
+        .target(target(&h, "q", WireFormat::Anthropic))
+        .validator(person_schema())
+        .policy(policy())
+        .build()
+        .unwrap();
+    let task = Task::Extract {
+        name: "Chiara".into(),
+        age: 51,
+        city: "Tartu".into(),
+    };
+    let routed = router
+        .chat(
+            &ChatRequest::user(task.prompt())
+                .with_json_schema("person", person_schema().schema().clone()),
+        )
+        .await
+        .unwrap();
+    assert!(task.check(&routed.value.text), "{}", routed.value.text);
+    assert_eq!(routed.report.served_by.as_ref().unwrap().provider(), "p");
+    assert_eq!(routed.report.repairs, 1);
+    assert_eq!(routed.report.attempts[1].role, AttemptRole::Repair);
+    assert_eq!((h.requests("p"), h.requests("q")), (2, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_violations_fail_over() {
+    let server = ChaosServer::start(Scenario::new(vec![
+        ProviderSpec::new("p", WireFormat::OpenAi, model_of(WireFormat::OpenAi))
+            .with_fault(Fault::always(FaultKind::SchemaViolation)),
+        ProviderSpec::new("q", WireFormat::Anthropic, model_of(WireFormat::Anthropic)),
+    ]))
+    .await
+    .unwrap();
+    let h = server.handle();
+    let router = SmartRouter::builder()
+        .target(target(&h, "p", WireFormat::OpenAi))
+        .target(target(&h, "q", WireFormat::Anthropic))
+        .validator(person_schema())
+        .policy(policy())
+        .build()
+        .unwrap();
+    let task = Task::Extract {
+        name: "Emeka".into(),
+        age: 29,
+        city: "Accra".into(),
+    };
+    let routed = router
+        .chat(&ChatRequest::user(task.prompt()))
+        .await
+        .unwrap();
+    assert!(task.check(&routed.value.text));
+    assert_eq!(routed.report.served_by.as_ref().unwrap().provider(), "q");
+    assert!(routed.report.failed_over);
+    assert_eq!(
+        (h.requests("p"), h.requests("q")),
+        (2, 1),
+        "one repair round, then failover"
+    );
+    let classes: Vec<String> = routed
+        .report
+        .attempts
+        .iter()
+        .filter_map(|a| match &a.outcome {
+            nb_router::AttemptOutcome::Failed { class, .. } => Some(class.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(classes, ["schema_violation", "schema_violation"]);
+}
