@@ -83,6 +83,8 @@ const BENCHES: &[(&str, &str)] = &[
     ("nb-classify", "classify"),
     ("nb-chaos", "throughput"),
     ("nb-router", "overhead"),
+    ("nb-guard", "guard"),
+    ("nb-semantic", "comparators"),
 ];
 
 fn bench(filter: &[String]) -> Result<(), String> {
