@@ -39,7 +39,7 @@ pub mod tasks;
 mod wire;
 
 pub use scenario::{
-    Fault, FaultKind, Latency, ModelSpec, Personality, ProviderSpec, Scenario, ScenarioError,
-    WireFormat,
+    Fault, FaultKind, Latency, ModelSpec, Personality, Phase, ProviderSpec, Scenario,
+    ScenarioError, WireFormat,
 };
 pub use server::{ChaosError, ChaosHandle, ChaosServer, ProviderStats, RequestRecord};

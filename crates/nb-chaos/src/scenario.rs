@@ -477,6 +477,42 @@ impl Scenario {
         self
     }
 
+    /// The demo's story (`scenarios/demo-story.toml`, embedded): healthy, a rate-limit
+    /// storm, a primary outage, a revoked key while a fallback drifts, recovery — 60 s.
+    pub fn demo_story() -> Self {
+        // The file ships with the crate and is checked by the test suite.
+        Self::from_toml(include_str!("../scenarios/demo-story.toml"))
+            .unwrap_or_else(|_| Self::new(Vec::new()))
+    }
+
+    /// The same scenario with every time window and phase scaled by `factor` (0.2: a
+    /// 60 s story in 12 s).
+    pub fn scaled(mut self, factor: f64) -> Self {
+        let f = if factor.is_finite() && factor > 0.0 {
+            factor
+        } else {
+            1.0
+        };
+        for p in &mut self.providers {
+            for fault in &mut p.faults {
+                if let Some(w) = &mut fault.window {
+                    w.from_s *= f;
+                    w.to_s = w.to_s.map(|t| t * f);
+                }
+            }
+        }
+        for ph in &mut self.phases {
+            ph.from_s *= f;
+            ph.to_s *= f;
+        }
+        self
+    }
+
+    /// The phase at `t` seconds since start.
+    pub fn phase_at(&self, t: f64) -> Option<&Phase> {
+        self.phases.iter().find(|p| t >= p.from_s && t < p.to_s)
+    }
+
     /// Parses TOML text; unknown keys are errors that name the key and where it is.
     pub fn from_toml(text: &str) -> Result<Self, ScenarioError> {
         let s: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse(e.to_string()))?;

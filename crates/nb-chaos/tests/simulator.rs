@@ -31,6 +31,11 @@ async fn every_shipped_scenario_parses() {
         n += 1;
     }
     assert!(n >= 7, "expected the shipped scenarios, found {n}");
+    let demo = Scenario::demo_story();
+    assert_eq!(demo.providers.len(), 3, "the embedded demo story parses");
+    let quick = demo.clone().scaled(0.2);
+    assert_eq!(quick.phases.last().unwrap().to_s, 12.0);
+    assert_eq!(quick.phase_at(3.0).unwrap().name, "rate-limit storm");
 }
 
 #[test]

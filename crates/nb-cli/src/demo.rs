@@ -1,196 +1,571 @@
-//! `nb demo`: the taxonomy at work against simulated providers.
+//! `nb demo`: the same traffic through a blind-retry client and through neuralbridge,
+//! against simulated providers that follow a scripted story.
 
 use std::collections::BTreeMap;
-use std::process::ExitCode;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use nb_chaos::tasks::Task;
-use nb_chaos::{ChaosServer, Fault, FaultKind, Personality, ProviderSpec, Scenario, WireFormat};
-use neuralbridge::classify::classify;
-use neuralbridge::core::{ChatRequest, FailureClass, FinishReason, Provider};
+use nb_chaos::{ChaosServer, Scenario};
+use neuralbridge::breaker::{BreakerConfig, CooldownPolicy, HealthEvent, OpenBackoff};
+use neuralbridge::core::{ChatRequest, TargetId, Violation, ViolationKind};
+use neuralbridge::guard::NotRefused;
 use neuralbridge::providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset};
+use neuralbridge::router::{Policy, RouterEvent, SmartRouter, Target, Vouching};
+use neuralbridge::semantic::Strict;
 use rand::SeedableRng;
+use serde::Serialize;
+use serde_json::{Value, json};
 
-/// Options of `nb demo`.
-#[derive(clap::Args)]
-pub(crate) struct DemoArgs {
-    /// Fewer calls, for CI.
-    #[arg(long)]
-    quick: bool,
-    /// Seed of the simulated faults and the tasks.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Print the results as JSON.
-    #[arg(long)]
-    json: bool,
+/// How to run the demo.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// A 12-second run instead of a minute.
+    pub quick: bool,
+    /// Seed of the simulated faults and of the tasks.
+    pub seed: u64,
+    /// Where to write the HTML report (`None`: no report).
+    pub report: Option<PathBuf>,
+    /// Show a progress bar (only on a terminal).
+    pub progress: bool,
+    /// Calls per second from each client.
+    pub rate: u32,
 }
 
-#[derive(Default, serde::Serialize)]
-struct Tally {
-    calls: u64,
-    correct: u64,
-    /// HTTP 200 answers that were wrong: what a client trusting the status would return.
-    silent_wrong: u64,
-    /// 200 answers that were unusable (filtered, refused, cut short).
-    unusable: u64,
-    failures: BTreeMap<String, u64>,
-}
-
-fn scenario(seed: u64) -> Scenario {
-    Scenario::new(vec![
-        ProviderSpec::new("openai", WireFormat::OpenAi, "gpt-4o-mini")
-            .with_fault(
-                Fault::always(FaultKind::RateLimit)
-                    .with_probability(0.15)
-                    .with_retry_after(2.0),
-            )
-            .with_fault(Fault::always(FaultKind::Quota).with_probability(0.05))
-            .with_fault(
-                Fault::always(FaultKind::ServerError)
-                    .with_probability(0.05)
-                    .with_status(502)
-                    .with_html(),
-            )
-            .with_fault(Fault::always(FaultKind::MalformedJson).with_probability(0.05)),
-        ProviderSpec::new("anthropic", WireFormat::Anthropic, "claude-sonnet-4-5")
-            .with_personality(Personality::Chatty)
-            .with_fault(Fault::always(FaultKind::Overloaded).with_probability(0.10))
-            .with_fault(
-                Fault::always(FaultKind::MidStreamError)
-                    .with_probability(0.10)
-                    .after_chunks(1),
-            )
-            .with_fault(Fault::always(FaultKind::SemanticDrift).with_probability(0.15)),
-        ProviderSpec::new("gemini", WireFormat::Gemini, "gemini-2.5-flash")
-            .with_personality(Personality::Markdown)
-            .with_fault(Fault::always(FaultKind::ContentFilter).with_probability(0.05))
-            .with_fault(Fault::always(FaultKind::TruncatedStream).with_probability(0.10))
-            .with_fault(Fault::always(FaultKind::SemanticDrift).with_probability(0.10)),
-    ])
-    .with_seed(seed)
-}
-
-pub(crate) async fn run(args: DemoArgs) -> ExitCode {
-    let calls = if args.quick { 60 } else { 600 };
-    let server = match ChaosServer::start(scenario(args.seed)).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("nb demo: cannot start the simulator: {e}");
-            return ExitCode::FAILURE;
+impl Default for DemoOptions {
+    fn default() -> Self {
+        Self {
+            quick: false,
+            seed: 42,
+            report: None,
+            progress: false,
+            rate: 20,
         }
-    };
-    let h = server.handle();
-    let key = ApiKey::new("sk-demo");
-    let base = |n: &str| h.base_url(n).unwrap_or_default();
-    let built: Result<Vec<(&str, Box<dyn Provider>)>, _> = (|| {
-        Ok::<_, neuralbridge::providers::ConfigError>(vec![
-            (
-                "openai",
-                Box::new(
-                    OpenAi::builder(Preset::OpenAi, "gpt-4o-mini")
-                        .base_url(format!("{}/v1", base("openai")))
-                        .api_key(key.clone())
-                        .build()?,
-                ) as Box<dyn Provider>,
-            ),
-            (
-                "anthropic",
-                Box::new(
-                    Anthropic::builder("claude-sonnet-4-5")
-                        .base_url(base("anthropic"))
-                        .api_key(key.clone())
-                        .build()?,
-                ),
-            ),
-            (
-                "gemini",
-                Box::new(
-                    Gemini::builder("gemini-2.5-flash")
-                        .base_url(base("gemini"))
-                        .api_key(key.clone())
-                        .build()?,
-                ),
-            ),
-        ])
-    })();
-    let providers = match built {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("nb demo: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if !args.json {
-        println!(
-            "neuralbridge demo — {calls} checkable tasks sent to each of three simulated providers (seed {})\n",
-            args.seed
-        );
     }
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
-    let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
-    for i in 0..calls {
-        let task = Task::generate(&mut rng);
-        let req = ChatRequest::user(task.prompt());
-        for (name, p) in &providers {
-            let t = tallies.entry(name).or_default();
-            t.calls += 1;
-            // Half the calls stream, so stream faults show up too.
-            let result = if i % 2 == 0 {
-                p.chat(&req).await
-            } else {
-                match p.stream(&req).await {
-                    Ok(s) => neuralbridge::core::collect(s).await,
-                    Err(e) => Err(e),
-                }
-            };
-            match result {
-                Ok(r) if r.finish_reason != FinishReason::Stop => t.unusable += 1,
-                Ok(r) if task.check(&r.text) => t.correct += 1,
-                Ok(_) => t.silent_wrong += 1,
-                Err(e) => {
-                    *t.failures
-                        .entry(classify(&e).class.to_string())
-                        .or_default() += 1
-                }
+}
+
+/// One client's tally.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClientTally {
+    /// The client's name.
+    pub name: String,
+    /// Calls made.
+    pub calls: u64,
+    /// Answers the simulator's truth says are correct.
+    pub correct: u64,
+    /// Wrong or unusable answers returned as successes.
+    pub silent_corruptions: u64,
+    /// Calls that ended in an explicit error.
+    pub explicit_errors: u64,
+    /// Median latency, milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile latency, milliseconds.
+    pub p99_ms: f64,
+    /// HTTP requests sent upstream.
+    pub upstream_calls: u64,
+    /// Upstream requests per call (cost).
+    pub upstream_per_call: f64,
+    /// Answers served by another target than the first choice.
+    pub failovers: u64,
+}
+
+/// Counts of one client in one phase.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    /// Calls.
+    pub calls: u64,
+    /// Correct answers.
+    pub correct: u64,
+    /// Silent corruptions.
+    pub silent: u64,
+    /// Explicit errors.
+    pub errors: u64,
+}
+
+/// One phase of the story.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseTally {
+    /// Its caption.
+    pub name: String,
+    /// Start, seconds.
+    pub from_s: f64,
+    /// End, seconds.
+    pub to_s: f64,
+    /// The blind-retry client.
+    pub blind: Counts,
+    /// neuralbridge.
+    pub neuralbridge: Counts,
+}
+
+/// How one call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Correct.
+    Correct,
+    /// Wrong (or empty) but returned as a success.
+    Silent,
+    /// An explicit error.
+    Error,
+}
+
+/// One call, for the timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallMark {
+    /// When it was issued, seconds since the start.
+    pub t_s: f64,
+    /// `"blind"` or `"neuralbridge"`.
+    pub client: &'static str,
+    /// How it ended.
+    pub verdict: Verdict,
+    /// Its latency, milliseconds.
+    pub latency_ms: f64,
+    /// The provider that answered, if one did.
+    pub served_by: Option<String>,
+}
+
+/// A breaker transition, for the timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct BreakerMark {
+    /// When, seconds since the start.
+    pub t_s: f64,
+    /// The target.
+    pub target: String,
+    /// The state before.
+    pub from: String,
+    /// The state after.
+    pub to: String,
+}
+
+/// Everything the demo measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoResult {
+    /// The seed.
+    pub seed: u64,
+    /// The story's length, seconds.
+    pub duration_s: f64,
+    /// The blind-retry client.
+    pub blind: ClientTally,
+    /// neuralbridge.
+    pub neuralbridge: ClientTally,
+    /// Per phase.
+    pub phases: Vec<PhaseTally>,
+    /// Breaker transitions.
+    pub breaker_transitions: Vec<BreakerMark>,
+    /// Every call.
+    pub calls: Vec<CallMark>,
+    /// The HTML report, if one was written.
+    pub report: Option<PathBuf>,
+}
+
+struct Outcome {
+    t_s: f64,
+    client: &'static str,
+    verdict: Verdict,
+    latency: Duration,
+    upstream: u64,
+    served_by: Option<String>,
+    failed_over: bool,
+}
+
+/// What most code does today: call one provider, retry up to three times on any error,
+/// and trust any HTTP 200.
+async fn blind_call(client: &reqwest::Client, url: &str, prompt: &str) -> (Option<String>, u64) {
+    let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]});
+    let mut attempts = 0;
+    for _ in 0..4 {
+        attempts += 1;
+        let sent = client
+            .post(url)
+            .bearer_auth("sk-demo")
+            .json(&body)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await;
+        let Ok(resp) = sent else { continue };
+        if !resp.status().is_success() {
+            continue;
+        }
+        if let Ok(v) = resp.json::<Value>().await {
+            let text = v["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            return (Some(text), attempts);
+        }
+    }
+    (None, attempts)
+}
+
+fn non_empty(r: &neuralbridge::core::ChatResponse) -> Result<(), Violation> {
+    if r.text.trim().is_empty() && r.tool_calls.is_empty() {
+        Err(
+            Violation::new(ViolationKind::Truncated, "", "the answer is empty")
+                .with_hint("answer the question"),
+        )
+    } else {
+        Ok(())
+    }
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+/// Runs the demo.
+pub async fn run(opts: DemoOptions) -> Result<DemoResult, String> {
+    let factor = if opts.quick { 0.2 } else { 1.0 };
+    let mut scenario = Scenario::demo_story().scaled(factor);
+    scenario.seed = opts.seed;
+    let duration = scenario.phases.last().map_or(60.0 * factor, |p| p.to_s);
+    let phases = scenario.phases.clone();
+    let server = ChaosServer::start(scenario)
+        .await
+        .map_err(|e| format!("cannot start the simulator: {e}"))?;
+    let h = server.handle();
+    let base = |n: &str| h.base_url(n).unwrap_or_default();
+    let key = ApiKey::new("sk-demo");
+    let openai = OpenAi::builder(Preset::OpenAi, "gpt-4o-mini")
+        .base_url(format!("{}/v1", base("openai")))
+        .api_key(key.clone())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let anthropic = Anthropic::builder("claude-sonnet-4-5")
+        .base_url(base("anthropic"))
+        .api_key(key.clone())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let gemini = Gemini::builder("gemini-2.5-flash")
+        .base_url(base("gemini"))
+        .api_key(key)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let scaled = |s: f64| Duration::from_secs_f64((s * factor).max(0.05));
+    let router = SmartRouter::builder()
+        .target(Target::new(TargetId::new("openai", "gpt-4o-mini"), openai))
+        .target(Target::new(
+            TargetId::new("anthropic", "claude-sonnet-4-5"),
+            anthropic,
+        ))
+        .target(Target::new(
+            TargetId::new("gemini", "gemini-2.5-flash"),
+            gemini,
+        ))
+        .validator(NotRefused)
+        .validator(non_empty)
+        .vouch(Vouching::consensus(Strict))
+        .policy(Policy {
+            attempt_timeout: Duration::from_secs(2),
+            deadline: Duration::from_secs(6),
+            ..Policy::default()
+        })
+        .breaker(BreakerConfig {
+            consecutive_failures: 3,
+            backoff: OpenBackoff {
+                initial: scaled(1.0),
+                max: scaled(4.0),
+                jitter: true,
+            },
+            ..BreakerConfig::default()
+        })
+        .cooldowns(CooldownPolicy {
+            auth: scaled(3.0),
+            overloaded: scaled(2.0),
+            rate_limited: scaled(1.0),
+            ..CooldownPolicy::default()
+        })
+        .seed(opts.seed)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut events = router.subscribe();
+    let blind_url = format!("{}/v1/chat/completions", base("openai"));
+    let http = reqwest::Client::new();
+
+    let total = (duration * f64::from(opts.rate.max(1))) as u64;
+    let bar = (opts.progress && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(total);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} calls  {msg}")
+        {
+            b.set_style(style);
+        }
+        b
+    });
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Outcome>();
+    let start = Instant::now();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed);
+    let interval = Duration::from_secs_f64(1.0 / f64::from(opts.rate.max(1)));
+    let mut tick = tokio::time::interval(interval);
+    let mut tasks = Vec::new();
+    for _ in 0..total {
+        tick.tick().await;
+        let t_s = start.elapsed().as_secs_f64();
+        if let Some(b) = &bar {
+            b.inc(1);
+            if let Some(p) = phases.iter().find(|p| t_s >= p.from_s && t_s < p.to_s) {
+                b.set_message(p.name.clone());
             }
+        }
+        let task = Task::generate(&mut rng);
+        let prompt = task.prompt();
+        {
+            let (tx, http, url, task, prompt) = (
+                tx.clone(),
+                http.clone(),
+                blind_url.clone(),
+                task.clone(),
+                prompt.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let t0 = Instant::now();
+                let (text, upstream) = blind_call(&http, &url, &prompt).await;
+                let verdict = match text {
+                    Some(t) if task.check(&t) => Verdict::Correct,
+                    Some(_) => Verdict::Silent,
+                    None => Verdict::Error,
+                };
+                let served_by = (verdict != Verdict::Error).then(|| "openai".to_owned());
+                let _ = tx.send(Outcome {
+                    t_s,
+                    client: "blind",
+                    verdict,
+                    latency: t0.elapsed(),
+                    upstream,
+                    served_by,
+                    failed_over: false,
+                });
+            }));
+        }
+        {
+            let (tx, router) = (tx.clone(), router.clone());
+            tasks.push(tokio::spawn(async move {
+                let t0 = Instant::now();
+                let r = router.chat(&ChatRequest::user(prompt)).await;
+                let (verdict, upstream, served_by, failed_over) = match &r {
+                    Ok(routed) => (
+                        if task.check(&routed.value.text) {
+                            Verdict::Correct
+                        } else {
+                            Verdict::Silent
+                        },
+                        routed.report.upstream_calls() as u64,
+                        routed
+                            .report
+                            .served_by
+                            .as_ref()
+                            .map(|t| t.provider().to_owned()),
+                        routed.report.failed_over,
+                    ),
+                    Err(e) => (
+                        Verdict::Error,
+                        e.report.upstream_calls() as u64,
+                        None,
+                        false,
+                    ),
+                };
+                let _ = tx.send(Outcome {
+                    t_s,
+                    client: "neuralbridge",
+                    verdict,
+                    latency: t0.elapsed(),
+                    upstream,
+                    served_by,
+                    failed_over,
+                });
+            }));
+        }
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    drop(tx);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let mut breaker_transitions = Vec::new();
+    while let Ok(ev) = events.try_recv() {
+        if let RouterEvent::Health(HealthEvent::Breaker { target, transition }) = ev {
+            breaker_transitions.push(BreakerMark {
+                t_s: start.elapsed().as_secs_f64().min(duration),
+                target: target.provider().to_owned(),
+                from: transition.from.to_string(),
+                to: transition.to.to_string(),
+            });
         }
     }
     server.shutdown().await;
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&tallies).unwrap_or_default()
-        );
-        return ExitCode::SUCCESS;
+
+    let mut outcomes = Vec::new();
+    while let Some(o) = rx.recv().await {
+        outcomes.push(o);
     }
-    println!(
-        "{:<10} {:>6} {:>8} {:>13} {:>9}   failures, classified",
-        "provider", "calls", "correct", "200 but wrong", "unusable"
-    );
-    for (name, t) in &tallies {
-        let classes: Vec<String> = t.failures.iter().map(|(c, n)| format!("{c}×{n}")).collect();
-        println!(
-            "{name:<10} {:>6} {:>8} {:>13} {:>9}   {}",
-            t.calls,
-            t.correct,
-            t.silent_wrong,
-            t.unusable,
-            classes.join(", ")
-        );
-    }
-    let wrong: u64 = tallies.values().map(|t| t.silent_wrong).sum();
-    println!(
-        "\nA client that trusts HTTP 200 would have returned {wrong} wrong answers as successes.\n\
-         Every failure above was classified from wire facts (status, error type/code, retry hints),\n\
-         so a router can act on the class: wait out a short retry-after, fail over on quota,\n\
-         never retry an invalid request. Classes seen: {}.",
-        FailureClass::ALL
+    outcomes.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+    let tally = |client: &'static str, name: &str| {
+        let mine: Vec<&Outcome> = outcomes.iter().filter(|o| o.client == client).collect();
+        let mut lat: Vec<f64> = mine
             .iter()
-            .filter(|c| tallies
-                .values()
-                .any(|t| t.failures.contains_key(c.as_str())))
-            .map(|c| c.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    ExitCode::SUCCESS
+            .map(|o| o.latency.as_secs_f64() * 1000.0)
+            .collect();
+        lat.sort_by(f64::total_cmp);
+        let calls = mine.len() as u64;
+        let upstream: u64 = mine.iter().map(|o| o.upstream).sum();
+        ClientTally {
+            name: name.to_owned(),
+            calls,
+            correct: mine
+                .iter()
+                .filter(|o| o.verdict == Verdict::Correct)
+                .count() as u64,
+            silent_corruptions: mine.iter().filter(|o| o.verdict == Verdict::Silent).count() as u64,
+            explicit_errors: mine.iter().filter(|o| o.verdict == Verdict::Error).count() as u64,
+            p50_ms: percentile(&lat, 0.5),
+            p99_ms: percentile(&lat, 0.99),
+            upstream_calls: upstream,
+            upstream_per_call: if calls == 0 {
+                0.0
+            } else {
+                upstream as f64 / calls as f64
+            },
+            failovers: mine.iter().filter(|o| o.failed_over).count() as u64,
+        }
+    };
+    let count = |client: &'static str, from: f64, to: f64| {
+        let mut c = Counts::default();
+        for o in outcomes
+            .iter()
+            .filter(|o| o.client == client && o.t_s >= from && o.t_s < to)
+        {
+            c.calls += 1;
+            match o.verdict {
+                Verdict::Correct => c.correct += 1,
+                Verdict::Silent => c.silent += 1,
+                Verdict::Error => c.errors += 1,
+            }
+        }
+        c
+    };
+    let phase_tallies = phases
+        .iter()
+        .map(|p| PhaseTally {
+            name: p.name.clone(),
+            from_s: p.from_s,
+            to_s: p.to_s,
+            blind: count("blind", p.from_s, p.to_s),
+            neuralbridge: count("neuralbridge", p.from_s, p.to_s),
+        })
+        .collect();
+    let mut result = DemoResult {
+        seed: opts.seed,
+        duration_s: duration,
+        blind: tally("blind", "blind retry (3 retries, trusts HTTP 200)"),
+        neuralbridge: tally("neuralbridge", "neuralbridge"),
+        phases: phase_tallies,
+        breaker_transitions,
+        calls: outcomes
+            .iter()
+            .map(|o| CallMark {
+                t_s: o.t_s,
+                client: o.client,
+                verdict: o.verdict,
+                latency_ms: o.latency.as_secs_f64() * 1000.0,
+                served_by: o.served_by.clone(),
+            })
+            .collect(),
+        report: None,
+    };
+    if let Some(path) = &opts.report {
+        std::fs::write(path, crate::report::html(&result))
+            .map_err(|e| format!("cannot write the report to {}: {e}", path.display()))?;
+        result.report = Some(path.clone());
+    }
+    Ok(result)
+}
+
+/// The final table, as text.
+pub fn table(r: &DemoResult) -> String {
+    let (b, n) = (&r.blind, &r.neuralbridge);
+    let rows: Vec<(&str, String, String)> = vec![
+        ("calls", b.calls.to_string(), n.calls.to_string()),
+        (
+            "correct answers",
+            pct(b.correct, b.calls),
+            pct(n.correct, n.calls),
+        ),
+        (
+            "silent corruptions",
+            b.silent_corruptions.to_string(),
+            n.silent_corruptions.to_string(),
+        ),
+        (
+            "explicit errors",
+            b.explicit_errors.to_string(),
+            n.explicit_errors.to_string(),
+        ),
+        (
+            "p50 latency",
+            format!("{:.0} ms", b.p50_ms),
+            format!("{:.0} ms", n.p50_ms),
+        ),
+        (
+            "p99 latency",
+            format!("{:.0} ms", b.p99_ms),
+            format!("{:.0} ms", n.p99_ms),
+        ),
+        (
+            "upstream calls per call",
+            format!("{:.2}", b.upstream_per_call),
+            format!("{:.2}", n.upstream_per_call),
+        ),
+        ("failovers", "—".into(), n.failovers.to_string()),
+        (
+            "breaker transitions",
+            "—".into(),
+            r.breaker_transitions.len().to_string(),
+        ),
+    ];
+    let mut s = format!("{:<26} {:>18} {:>18}\n", "", "blind retry", "neuralbridge");
+    for (k, a, c) in rows {
+        s.push_str(&format!("{k:<26} {a:>18} {c:>18}\n"));
+    }
+    s.push_str("\nby phase (correct / silent / errors):\n");
+    for p in &r.phases {
+        s.push_str(&format!(
+            "  {:<30} blind {:>4} / {:>3} / {:>4}    neuralbridge {:>4} / {:>3} / {:>4}\n",
+            p.name,
+            p.blind.correct,
+            p.blind.silent,
+            p.blind.errors,
+            p.neuralbridge.correct,
+            p.neuralbridge.silent,
+            p.neuralbridge.errors
+        ));
+    }
+    s
+}
+
+fn pct(a: u64, b: u64) -> String {
+    if b == 0 {
+        return "0".into();
+    }
+    format!("{a} ({:.1}%)", 100.0 * a as f64 / b as f64)
+}
+
+/// Per-provider upstream counts are in the report; this keeps the JSON small.
+pub fn summary_json(r: &DemoResult) -> Value {
+    let phases: BTreeMap<&str, &PhaseTally> =
+        r.phases.iter().map(|p| (p.name.as_str(), p)).collect();
+    json!({
+        "seed": r.seed,
+        "duration_s": r.duration_s,
+        "blind": r.blind,
+        "neuralbridge": r.neuralbridge,
+        "phases": phases,
+        "breaker_transitions": r.breaker_transitions.len(),
+        "report": r.report,
+    })
 }

@@ -1,13 +1,15 @@
 //! The `nb` command.
 //!
-//! `nb demo` starts simulated providers on loopback (no API key needed), sends the same
-//! checkable tasks to each through the real adapters, and shows what a blind client would
-//! have believed next to what neuralbridge knows: every failure classified, every 200
-//! checked against the simulator's truth.
+//! `nb demo` starts simulated providers on loopback (no API key needed) and sends the
+//! same checkable tasks through a blind-retry client and through neuralbridge, then
+//! prints what each returned — correct answers, silent corruptions, explicit errors —
+//! and writes an HTML report.
 
-mod demo;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use nb_cli::demo;
 
 #[derive(Parser)]
 #[command(
@@ -23,12 +25,64 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the demo against simulated providers (no API key needed).
-    Demo(demo::DemoArgs),
+    Demo {
+        /// A 12-second run instead of a minute (for CI).
+        #[arg(long)]
+        quick: bool,
+        /// Seed of the simulated faults and the tasks.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Print the results as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Where to write the HTML report.
+        #[arg(long, default_value = "nb-demo-report.html")]
+        report: PathBuf,
+    },
 }
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Demo(args) => demo::run(args).await,
+        Command::Demo {
+            quick,
+            seed,
+            json,
+            report,
+        } => {
+            if !json {
+                eprintln!(
+                    "neuralbridge demo: simulated providers, a scripted story ({}), two clients on the same traffic…",
+                    if quick { "12 s" } else { "60 s" }
+                );
+            }
+            let opts = demo::DemoOptions {
+                quick,
+                seed,
+                report: Some(report),
+                progress: !json,
+                ..demo::DemoOptions::default()
+            };
+            match demo::run(opts).await {
+                Ok(r) if json => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&demo::summary_json(&r)).unwrap_or_default()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Ok(r) => {
+                    println!("{}", demo::table(&r));
+                    if let Some(p) = &r.report {
+                        println!("report: {}", p.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("nb demo: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
 }

@@ -714,21 +714,16 @@ impl SmartRouter {
     ) -> Option<(usize, ChatResponse)> {
         loop {
             // Vouching is a deliberate cost of requiring equivalence, not a retry storm: it
-            // is bounded by the attempt limit, not drawn from the retry budget.
-            if call.attempts >= self.inner.policy.max_attempts {
-                return None;
-            }
-            let (j, adm) = call
-                .candidates
-                .iter()
-                .filter(|&&j| self.eligible(call, j))
-                .find_map(|&j| {
-                    self.inner
-                        .knowledge
-                        .admit(&self.inner.targets[j].id, call.tokens)
-                        .ok()
-                        .map(|a| (j, a))
-                })?;
+            // is bounded by the attempt limit, not drawn from the retry budget. When every
+            // other candidate is out of rotation, the all-open policy applies (by default:
+            // wait for the earliest to return, within the deadline).
+            let (j, adm) = match self.next_target(call).await {
+                Ok(p) => p,
+                Err(e) => {
+                    call.report = *e.report;
+                    return None;
+                }
+            };
             call.attempts += 1;
             call.excluded.insert(j);
             let t0 = self.inner.clock.now();
@@ -738,15 +733,10 @@ impl SmartRouter {
                 .and_then(|r| self.validate(r));
             let latency = self.inner.clock.now().saturating_duration_since(t0);
             let started_after = t0.saturating_duration_since(call.start);
-            let probe = adm.is_probe();
+            let probe = adm.as_ref().is_some_and(Admission::is_probe);
             match result {
                 Ok(r) => {
-                    self.observe(
-                        j,
-                        Some(adm),
-                        latency,
-                        &Observed::Success { budget_reset: None },
-                    );
+                    self.observe(j, adm, latency, &Observed::Success { budget_reset: None });
                     self.push_attempt(
                         call,
                         j,
@@ -765,7 +755,7 @@ impl SmartRouter {
                     let c = self.classify(&e);
                     self.observe(
                         j,
-                        Some(adm),
+                        adm,
                         latency,
                         &Observed::Failure {
                             class: c.class,

@@ -1,0 +1,15 @@
+//! The `nb` command's machinery, as a library so it is tested like any other code.
+//!
+//! - [`demo`]: the self-healing demo — simulated providers, a scripted story, a
+//!   blind-retry client and neuralbridge side by side on the same traffic, a table and
+//!   a self-contained HTML report.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), String> {
+//! let result = nb_cli::demo::run(nb_cli::demo::DemoOptions { quick: true, ..Default::default() }).await?;
+//! assert_eq!(result.neuralbridge.silent_corruptions, 0);
+//! # Ok(()) }
+//! ```
+
+pub mod demo;
+mod report;
