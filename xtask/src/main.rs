@@ -7,6 +7,12 @@
 //!   (written to `target/bench-summary.md`).
 //! - `cargo xtask bench-summary` — the same summary from the last results, without
 //!   running anything.
+//! - `cargo xtask eval-equivalence [--data FILE] [--predictions OUT]` — scores the
+//!   strict equivalence checker on labelled pairs (default
+//!   `tests/data/equivalence/pairs.jsonl`): coverage, accuracy on decided pairs and the
+//!   false-accept rate, per category and overall.
+
+mod eval;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,8 +26,11 @@ fn main() -> ExitCode {
         Some("bench-summary") => {
             summarize(&root().join("target/criterion")).map(|s| println!("{s}"))
         }
+        Some("eval-equivalence") => eval::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [cargo bench filter] | bench-summary>");
+            eprintln!(
+                "usage: cargo xtask <ci | bench [cargo bench filter] | bench-summary | eval-equivalence [--data FILE] [--predictions OUT]>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -34,7 +43,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_path_buf)

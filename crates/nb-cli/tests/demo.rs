@@ -26,26 +26,50 @@ fn well_formed(html: &str) -> Result<(), String> {
             }
             continue;
         }
-        let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        let name: String = tag
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
         if tag.ends_with('/') || VOID.contains(&name.as_str()) {
             continue;
         }
         stack.push(name);
     }
-    if stack.is_empty() { Ok(()) } else { Err(format!("unclosed: {stack:?}")) }
+    if stack.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("unclosed: {stack:?}"))
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_quick_demo_shows_zero_silent_corruptions_and_a_well_formed_report() {
     let path = std::env::temp_dir().join(format!("nb-demo-test-{}.html", std::process::id()));
-    let r = run(DemoOptions { quick: true, seed: 42, report: Some(path.clone()), ..DemoOptions::default() }).await.unwrap();
+    let r = run(DemoOptions {
+        quick: true,
+        seed: 42,
+        report: Some(path.clone()),
+        ..DemoOptions::default()
+    })
+    .await
+    .unwrap();
     let (b, n) = (&r.blind, &r.neuralbridge);
     assert_eq!(n.silent_corruptions, 0, "{}", table(&r));
     assert!(n.correct > b.correct, "{}", table(&r));
-    assert!(b.silent_corruptions > 0, "the blind client trusted some broken 200s: {}", table(&r));
+    assert!(
+        b.silent_corruptions > 0,
+        "the blind client trusted some broken 200s: {}",
+        table(&r)
+    );
     assert_eq!(b.calls, n.calls);
-    assert_eq!(n.correct + n.silent_corruptions + n.explicit_errors, n.calls);
-    assert!(!r.breaker_transitions.is_empty(), "the outage moved a breaker");
+    assert_eq!(
+        n.correct + n.silent_corruptions + n.explicit_errors,
+        n.calls
+    );
+    assert!(
+        !r.breaker_transitions.is_empty(),
+        "the outage moved a breaker"
+    );
     let html = std::fs::read_to_string(&path).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
     well_formed(&html).unwrap();

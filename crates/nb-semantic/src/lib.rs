@@ -6,8 +6,10 @@
 //! router refuses an answer it cannot vouch for.
 //!
 //! - [`Strict`]: deterministic comparators, cheapest first — refusals, JSON by value,
-//!   numbers (separators, signs, scientific notation, currency symbols, number words),
-//!   yes/no (hedges are undecided), labels from the prompt's own list (negations are
+//!   dates in common formats (an ambiguous day/month order is undecided), lists (ordered
+//!   when the prompt asks for a ranking or steps, else as sets), numbers (separators,
+//!   signs, scientific notation, currency symbols, scale words, number words), yes/no
+//!   (hedges are undecided), labels from the prompt's own list (negations are
 //!   undecided), normalised text;
 //! - [`Lexical`]: token overlap with calibrated thresholds, for tolerant free text;
 //! - [`Unvouchable`]: for creative tasks, always undecided, and says why;
@@ -199,6 +201,9 @@ impl Equivalence for Strict {
         if r_refuses {
             return Verdict::undecided("refusal", "both answers are refusals");
         }
+        if let Some(v) = truncated(reference, candidate) {
+            return v;
+        }
         if let (Ok(a), Ok(b)) = (
             nb_guard::extract_json(reference),
             nb_guard::extract_json(candidate),
@@ -212,6 +217,12 @@ impl Equivalence for Strict {
                     format!("different JSON values: {a} vs {b}"),
                 )
             };
+        }
+        if let Some(v) = dates(reference, candidate) {
+            return v;
+        }
+        if let Some(v) = lists(prompt, reference, candidate) {
+            return v;
         }
         if let Some(v) = numbers(reference, candidate) {
             return v;
@@ -237,6 +248,22 @@ fn words(s: &str) -> impl Iterator<Item = String> + '_ {
                 .to_lowercase()
         })
         .filter(|w| !w.is_empty())
+}
+
+/// One answer is the other cut short: its words are a proper prefix of the other's, it
+/// has at least three of them, and it stops without closing punctuation.
+fn truncated(reference: &str, candidate: &str) -> Option<Verdict> {
+    let (a, b) = (reference.trim(), candidate.trim());
+    let (short, long) = if a.len() < b.len() { (a, b) } else { (b, a) };
+    let (ws, wl): (Vec<String>, Vec<String>) = (words(short).collect(), words(long).collect());
+    let ends_cleanly = short.ends_with(['.', '!', '?', '}', ']', '`', '"', ')']);
+    (ws.len() >= 3 && ws.len() < wl.len() && wl.starts_with(&ws) && !ends_cleanly).then(|| {
+        Verdict::new(
+            Outcome::NotEquivalent,
+            "truncation",
+            "one answer is the other cut short",
+        )
+    })
 }
 
 const REFUSALS: &[&str] = &[
@@ -276,7 +303,7 @@ fn json_eq(a: &Value, b: &Value) -> bool {
 }
 
 static NUM: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"[-−]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-−]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?").ok()
+    Regex::new(r"(?i)([-−]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-−]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?:\s*[x×*]\s*10\^([-−]?\d+))?(?:\s*(thousand|million|billion|trillion|bn\b|%|percent\b))?").ok()
 });
 
 fn parse_numbers(s: &str) -> Vec<f64> {
@@ -284,13 +311,28 @@ fn parse_numbers(s: &str) -> Vec<f64> {
         return Vec::new();
     };
     let found: Vec<f64> = re
-        .find_iter(s)
-        .filter_map(|m| {
-            m.as_str()
+        .captures_iter(s)
+        .filter_map(|c| {
+            let mut n: f64 = c[1]
                 .replace([',', '_'], "")
                 .replace('−', "-")
                 .parse()
-                .ok()
+                .ok()?;
+            if let Some(exp) = c
+                .get(2)
+                .and_then(|e| e.as_str().replace('−', "-").parse::<i32>().ok())
+            {
+                n *= 10f64.powi(exp);
+            }
+            let scale = match c.get(3).map(|m| m.as_str().to_lowercase()).as_deref() {
+                Some("thousand") => 1e3,
+                Some("million") => 1e6,
+                Some("billion" | "bn") => 1e9,
+                Some("trillion") => 1e12,
+                Some("%" | "percent") => 1e-2,
+                _ => 1.0,
+            };
+            Some(n * scale)
         })
         .collect();
     if found.is_empty() {
@@ -409,6 +451,173 @@ fn numbers(reference: &str, candidate: &str) -> Option<Verdict> {
     ))
 }
 
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+
+static ISO_DATE: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b").ok());
+static SLASH_DATE: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b").ok());
+static MONTH_FIRST: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b([a-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b").ok()
+});
+static DAY_FIRST: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([a-z]{3,9})\.?,?\s+(\d{4})\b").ok()
+});
+
+fn month(name: &str) -> Option<u32> {
+    let l = name.to_lowercase();
+    MONTHS
+        .iter()
+        .position(|m| l.starts_with(m))
+        .and_then(|i| u32::try_from(i + 1).ok())
+}
+
+/// The date an answer states: `Ok((y, m, d))`, `Err(())` when it is ambiguous
+/// (`03/04/2024` could be either), `None` when it states none or several.
+fn date_of(s: &str) -> Option<Result<(i32, u32, u32), ()>> {
+    let mut found: Vec<Result<(i32, u32, u32), ()>> = Vec::new();
+    let valid = |y: i32, m: u32, d: u32| (1..=12).contains(&m) && (1..=31).contains(&d) && y > 0;
+    for c in ISO_DATE.as_ref()?.captures_iter(s) {
+        if let (Ok(y), Ok(m), Ok(d)) = (c[1].parse(), c[2].parse(), c[3].parse()) {
+            if valid(y, m, d) {
+                found.push(Ok((y, m, d)));
+            }
+        }
+    }
+    for c in MONTH_FIRST.as_ref()?.captures_iter(s) {
+        if let (Some(m), Ok(d), Ok(y)) = (month(&c[1]), c[2].parse(), c[3].parse()) {
+            if valid(y, m, d) {
+                found.push(Ok((y, m, d)));
+            }
+        }
+    }
+    for c in DAY_FIRST.as_ref()?.captures_iter(s) {
+        if let (Ok(d), Some(m), Ok(y)) = (c[1].parse(), month(&c[2]), c[3].parse()) {
+            if valid(y, m, d) {
+                found.push(Ok((y, m, d)));
+            }
+        }
+    }
+    for c in SLASH_DATE.as_ref()?.captures_iter(s) {
+        if let (Ok(a), Ok(b), Ok(y)) = (
+            c[1].parse::<u32>(),
+            c[2].parse::<u32>(),
+            c[3].parse::<i32>(),
+        ) {
+            found.push(match (a <= 12, b <= 12) {
+                // Both could be the month: only the same reading of the same digits is safe.
+                (true, true) if a != b => Err(()),
+                (true, true) => Ok((y, a, b)),
+                (true, false) if valid(y, a, b) => Ok((y, a, b)),
+                (false, true) if valid(y, b, a) => Ok((y, b, a)),
+                _ => continue,
+            });
+        }
+    }
+    found.dedup();
+    match found.len() {
+        0 => None,
+        1 => found.pop(),
+        _ => Some(Err(())),
+    }
+}
+
+fn dates(reference: &str, candidate: &str) -> Option<Verdict> {
+    match (date_of(reference)?, date_of(candidate)?) {
+        (Ok(a), Ok(b)) if a == b => Some(Verdict::new(
+            Outcome::Equivalent,
+            "date",
+            format!("both say {}-{:02}-{:02}", a.0, a.1, a.2),
+        )),
+        (Ok(a), Ok(b)) => Some(Verdict::new(
+            Outcome::NotEquivalent,
+            "date",
+            format!(
+                "{}-{:02}-{:02} vs {}-{:02}-{:02}",
+                a.0, a.1, a.2, b.0, b.1, b.2
+            ),
+        )),
+        _ => Some(Verdict::undecided(
+            "date",
+            "an ambiguous day/month order or several dates",
+        )),
+    }
+}
+
+static ITEM: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?m)^\s*(?:[-*•]|\d+[.)])\s+(.+?)\s*$").ok());
+
+/// The items of a bulleted or numbered list, or of a single comma-separated line.
+fn list_of(s: &str) -> Option<Vec<String>> {
+    let items: Vec<String> = ITEM
+        .as_ref()?
+        .captures_iter(s)
+        .map(|c| normalise(&c[1]))
+        .filter(|i| !i.is_empty())
+        .collect();
+    if items.len() >= 2 {
+        return Some(items);
+    }
+    let body = s.trim().trim_end_matches('.');
+    let line = body.rsplit(':').next().unwrap_or(body);
+    if !body.contains('\n') && line.matches(',').count() >= 1 {
+        let parts: Vec<String> = line
+            .split(',')
+            .flat_map(|p| p.split(" and "))
+            .map(normalise)
+            .filter(|p| !p.is_empty())
+            .collect();
+        // A list is short items only: a sentence with commas in it is not one.
+        if parts.len() >= 2
+            && parts
+                .iter()
+                .all(|p| p.split_whitespace().count() <= 3 && p.chars().any(char::is_alphabetic))
+        {
+            return Some(parts);
+        }
+    }
+    None
+}
+
+fn lists(prompt: &str, reference: &str, candidate: &str) -> Option<Verdict> {
+    let (a, b) = (list_of(reference)?, list_of(candidate)?);
+    let p = prompt.to_lowercase();
+    let ordered = [
+        "rank",
+        "order",
+        "steps",
+        "sort",
+        "first to last",
+        "sequence",
+    ]
+    .iter()
+    .any(|w| p.contains(w));
+    if ordered {
+        return Some(if a == b {
+            Verdict::new(
+                Outcome::Equivalent,
+                "list",
+                "the same items in the same order",
+            )
+        } else {
+            Verdict::new(
+                Outcome::NotEquivalent,
+                "list",
+                "the items or their order differ",
+            )
+        });
+    }
+    let sa: BTreeSet<&String> = a.iter().collect();
+    let sb: BTreeSet<&String> = b.iter().collect();
+    Some(if sa == sb {
+        Verdict::new(Outcome::Equivalent, "list", "the same items")
+    } else {
+        Verdict::new(Outcome::NotEquivalent, "list", "different items")
+    })
+}
+
 const HEDGES: &[&str] = &[
     "probably", "likely", "maybe", "perhaps", "possibly", "might", "unclear", "not sure", "depends",
 ];
@@ -510,6 +719,26 @@ mod tests {
         assert_eq!(s(p, "42", "forty-two"), Equivalent);
         assert_eq!(s(p, "1,234", "1234.0"), Equivalent);
         assert_eq!(s(p, "$1,200", "1.2e3 USD"), Equivalent);
+        assert_eq!(s(p, "1.2 million", "1,200,000"), Equivalent);
+        assert_eq!(s(p, "1.2 million", "1.2 billion"), NotEquivalent);
+        assert_eq!(s(p, "6.022e23", "6.022 x 10^23"), Equivalent);
+        assert_eq!(s(p, "0.5%", "0.005"), Equivalent);
+        assert_eq!(
+            s(
+                p,
+                "The median is 7 (from 3, 7 and 9).",
+                "The median is 9 (from 3, 7 and 9)."
+            ),
+            Undecided
+        );
+        assert_eq!(
+            s(
+                p,
+                "Sales rose 4% on strong demand.",
+                "Sales rose 4% on strong"
+            ),
+            NotEquivalent
+        );
         assert_eq!(s(p, "-5", "minus five"), Equivalent);
         assert_eq!(s(p, "42", "43"), NotEquivalent);
         assert_eq!(s(p, "-42", "42"), NotEquivalent);
@@ -556,6 +785,51 @@ mod tests {
             Undecided
         );
         assert_eq!(s("Name the capital", "Paris.", "paris"), Equivalent);
+    }
+
+    #[test]
+    fn dates_and_lists() {
+        assert_eq!(s("When?", "2024-03-05", "March 5, 2024"), Equivalent);
+        assert_eq!(s("When?", "5 March 2024", "Mar 5th, 2024"), Equivalent);
+        assert_eq!(s("When?", "2024-03-05", "2024-03-06"), NotEquivalent);
+        assert_eq!(
+            s("When?", "03/04/2024", "2024-03-04"),
+            Undecided,
+            "day/month ambiguous"
+        );
+        assert_eq!(s("When?", "25/12/2024", "December 25, 2024"), Equivalent);
+        assert_eq!(
+            s(
+                "List the primary colours",
+                "- red\n- blue\n- yellow",
+                "Blue, yellow and red."
+            ),
+            Equivalent
+        );
+        assert_eq!(
+            s(
+                "List the primary colours",
+                "red, blue, yellow",
+                "red, blue, green"
+            ),
+            NotEquivalent
+        );
+        assert_eq!(
+            s(
+                "Rank them from first to last",
+                "1. gold\n2. silver\n3. bronze",
+                "1. silver\n2. gold\n3. bronze"
+            ),
+            NotEquivalent
+        );
+        assert_eq!(
+            s(
+                "Rank them from first to last",
+                "1. gold\n2. silver",
+                "- gold\n- silver"
+            ),
+            Equivalent
+        );
     }
 
     #[test]
