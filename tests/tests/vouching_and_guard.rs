@@ -201,3 +201,49 @@ async fn two_violations_fail_over() {
         .collect();
     assert_eq!(classes, ["schema_violation", "schema_violation"]);
 }
+
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema, PartialEq)]
+struct Person {
+    name: String,
+    age: u32,
+    city: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typed_call_sends_the_schema_and_returns_the_value() {
+    let server = ChaosServer::start(Scenario::new(vec![
+        ProviderSpec::new("p", WireFormat::Gemini, model_of(WireFormat::Gemini))
+            .with_personality(Personality::Markdown)
+            .with_fault(Fault::always(FaultKind::SchemaViolation).for_requests(0, Some(1))),
+    ]))
+    .await
+    .unwrap();
+    let h = server.handle();
+    let router = SmartRouter::builder()
+        .target(target(&h, "p", WireFormat::Gemini))
+        .policy(policy())
+        .build()
+        .unwrap();
+    let task = Task::Extract {
+        name: "Dmitri".into(),
+        age: 45,
+        city: "Quito".into(),
+    };
+    let routed = router
+        .chat_typed::<Person>(&ChatRequest::user(task.prompt()))
+        .await
+        .unwrap();
+    assert_eq!(
+        routed.value,
+        Person {
+            name: "Dmitri".into(),
+            age: 45,
+            city: "Quito".into()
+        }
+    );
+    assert_eq!(
+        routed.report.repairs, 1,
+        "the first answer broke the type and was repaired"
+    );
+    assert_eq!(h.requests("p"), 2);
+}

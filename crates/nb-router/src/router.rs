@@ -56,7 +56,7 @@ impl Drop for HealthChecks {
 }
 
 /// Per-call options.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct CallOptions {
     /// A named route instead of the default (every target, in the order added).
     pub route: Option<String>,
@@ -64,6 +64,19 @@ pub struct CallOptions {
     pub require_tags: Vec<String>,
     /// A deadline shorter than the policy's.
     pub deadline: Option<Duration>,
+    /// Validators for this call only, after the router's own.
+    pub validators: Vec<Arc<dyn Validator>>,
+}
+
+impl std::fmt::Debug for CallOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallOptions")
+            .field("route", &self.route)
+            .field("require_tags", &self.require_tags)
+            .field("deadline", &self.deadline)
+            .field("validators", &self.validators.len())
+            .finish()
+    }
 }
 
 /// The router could not be built.
@@ -350,6 +363,7 @@ struct Call {
     /// A repair request for a target, to be sent on its next attempt.
     repair: Option<(usize, Arc<ChatRequest>)>,
     repairs: u32,
+    validators: Vec<Arc<dyn Validator>>,
 }
 
 enum Next {
@@ -530,7 +544,7 @@ impl SmartRouter {
                 let latency = self.inner.clock.now().saturating_duration_since(t0);
                 let started_after = t0.saturating_duration_since(call.start);
                 // An answer a validator rejects is a failure like any other.
-                let result = result.map(|r| r.and_then(|resp| self.validate(resp)));
+                let result = result.map(|r| r.and_then(|resp| self.validate(&call, resp)));
                 match result {
                     None => {
                         self.observe(idx, adm, latency, &Observed::Cancelled);
@@ -614,8 +628,61 @@ impl SmartRouter {
         }
     }
 
-    fn validate(&self, resp: ChatResponse) -> Result<ChatResponse, CallError> {
-        match nb_guard::check(&self.inner.validators, &resp) {
+    /// Routes a request for a typed answer: the JSON Schema of `T` (derived with
+    /// `schemars`) is sent in each provider's native structured-output form, every answer
+    /// is validated against it and must deserialize into `T` — a violation is repaired
+    /// on the same target, then failed over, like any other failure.
+    pub async fn chat_typed<T>(&self, req: &ChatRequest) -> Result<Routed<T>, RouteError>
+    where
+        T: serde::de::DeserializeOwned + schemars::JsonSchema + Send + 'static,
+    {
+        self.chat_typed_with(req, &CallOptions::default()).await
+    }
+
+    /// [`chat_typed`](Self::chat_typed) with per-call options.
+    pub async fn chat_typed_with<T>(
+        &self,
+        req: &ChatRequest,
+        opts: &CallOptions,
+    ) -> Result<Routed<T>, RouteError>
+    where
+        T: serde::de::DeserializeOwned + schemars::JsonSchema + Send + 'static,
+    {
+        let schema = serde_json::to_value(schemars::schema_for!(T)).unwrap_or_default();
+        let name = T::schema_name();
+        let mut typed = req.clone();
+        typed.response_format = nb_core::ResponseFormat::JsonSchema(nb_core::JsonSchemaFormat {
+            name: name.to_string(),
+            schema: schema.clone(),
+            strict: false,
+        });
+        let mut opts = opts.clone();
+        if let Ok(compiled) = nb_guard::JsonSchema::new(&schema) {
+            opts.validators.push(Arc::new(compiled));
+        }
+        opts.validators.push(Arc::new(|r: &ChatResponse| {
+            parse_typed::<T>(&r.text).map(|_| ())
+        }));
+        let routed = self.chat_with(&typed, &opts).await?;
+        match parse_typed::<T>(&routed.value.text) {
+            Ok(value) => Ok(Routed {
+                value,
+                report: routed.report,
+            }),
+            // The validator above accepted this very text; this arm is unreachable in
+            // practice and reported as a rejection rather than a panic.
+            Err(v) => {
+                let mut report = routed.report;
+                report.last_error = Some(CallError::rejected(v, routed.value));
+                Err(RouteError::new(RouteErrorKind::Exhausted, report))
+            }
+        }
+    }
+
+    fn validate(&self, call: &Call, resp: ChatResponse) -> Result<ChatResponse, CallError> {
+        match nb_guard::check(&self.inner.validators, &resp)
+            .and_then(|()| nb_guard::check(&call.validators, &resp))
+        {
             Ok(()) => Ok(resp),
             Err(v) => Err(CallError::rejected(v, resp)),
         }
@@ -730,7 +797,7 @@ impl SmartRouter {
             let result = self
                 .attempt(j, req, call)
                 .await
-                .and_then(|r| self.validate(r));
+                .and_then(|r| self.validate(call, r));
             let latency = self.inner.clock.now().saturating_duration_since(t0);
             let started_after = t0.saturating_duration_since(call.start);
             let probe = adm.as_ref().is_some_and(Admission::is_probe);
@@ -854,6 +921,7 @@ impl SmartRouter {
             prompt_tokens,
             repair: None,
             repairs: 0,
+            validators: opts.validators.clone(),
         })
     }
 
@@ -1376,6 +1444,19 @@ impl SmartRouter {
             }
         }
     }
+}
+
+/// The JSON in `text`, as a `T`.
+fn parse_typed<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, nb_core::Violation> {
+    let v = nb_guard::extract_json(text)?;
+    serde_json::from_value(v).map_err(|e| {
+        nb_core::Violation::new(
+            nb_core::ViolationKind::Schema,
+            "",
+            format!("does not fit the expected type: {e}"),
+        )
+        .with_hint("answer with JSON that matches the schema exactly")
+    })
 }
 
 /// The stream handed to the caller once committed: the held-back chunks, then the rest
