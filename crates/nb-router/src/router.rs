@@ -308,6 +308,9 @@ pub struct Vouching {
     pub always: bool,
     /// On disagreement, ask a third target to break the tie.
     pub tiebreak: bool,
+    /// How long to wait for a reference target that is briefly out of rotation (a short
+    /// cool-down) before refusing the answer.
+    pub wait: Duration,
 }
 
 impl std::fmt::Debug for Vouching {
@@ -315,6 +318,7 @@ impl std::fmt::Debug for Vouching {
         f.debug_struct("Vouching")
             .field("always", &self.always)
             .field("tiebreak", &self.tiebreak)
+            .field("wait", &self.wait)
             .finish_non_exhaustive()
     }
 }
@@ -326,6 +330,7 @@ impl Vouching {
             equivalence: Arc::new(equivalence),
             always: false,
             tiebreak: true,
+            wait: Duration::from_secs(1),
         }
     }
 }
@@ -781,15 +786,46 @@ impl SmartRouter {
     ) -> Option<(usize, ChatResponse)> {
         loop {
             // Vouching is a deliberate cost of requiring equivalence, not a retry storm: it
-            // is bounded by the attempt limit, not drawn from the retry budget. When every
-            // other candidate is out of rotation, the all-open policy applies (by default:
-            // wait for the earliest to return, within the deadline).
-            let (j, adm) = match self.next_target(call).await {
-                Ok(p) => p,
-                Err(e) => {
-                    call.report = *e.report;
+            // is bounded by the attempt limit, not drawn from the retry budget. A
+            // reference target out of rotation is waited for only briefly (`wait`).
+            if call.attempts >= self.inner.policy.max_attempts {
+                return None;
+            }
+            let wait = self
+                .inner
+                .vouching
+                .as_ref()
+                .map_or(Duration::ZERO, |v| v.wait);
+            let mut earliest: Option<Instant> = None;
+            let mut picked = None;
+            for &j in call.candidates.iter().filter(|&&j| self.eligible(call, j)) {
+                match self
+                    .inner
+                    .knowledge
+                    .admit(&self.inner.targets[j].id, call.tokens)
+                {
+                    Ok(a) => {
+                        picked = Some((j, Some(a)));
+                        break;
+                    }
+                    Err(r) => earliest = Some(earliest.map_or(r.until(), |e| e.min(r.until()))),
+                }
+            }
+            let (j, adm) = match (picked, earliest) {
+                (Some(p), _) => p,
+                (None, Some(e)) => {
+                    let now = self.inner.clock.now();
+                    if e < call.deadline && e.saturating_duration_since(now) <= wait {
+                        tokio::time::sleep(
+                            e.saturating_duration_since(now)
+                                .max(Duration::from_millis(1)),
+                        )
+                        .await;
+                        continue;
+                    }
                     return None;
                 }
+                (None, None) => return None,
             };
             call.attempts += 1;
             call.excluded.insert(j);
