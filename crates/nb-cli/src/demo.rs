@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nb_chaos::tasks::Task;
-use nb_chaos::{ChaosServer, Scenario};
+use std::sync::Arc;
+
+use nb_chaos::{ChaosServer, Scenario, WireFormat};
 use neuralbridge::breaker::{BreakerConfig, CooldownPolicy, HealthEvent, OpenBackoff};
-use neuralbridge::core::{ChatRequest, TargetId, Violation, ViolationKind};
+use neuralbridge::core::{ChatRequest, Provider, TargetId, Violation, ViolationKind};
 use neuralbridge::guard::NotRefused;
 use neuralbridge::providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset};
 use neuralbridge::router::{Policy, RouterEvent, SmartRouter, Target, Vouching};
@@ -31,6 +33,8 @@ pub struct DemoOptions {
     pub progress: bool,
     /// Calls per second from each client.
     pub rate: u32,
+    /// How long to run a scenario that names no phases.
+    pub seconds: Option<f64>,
 }
 
 impl Default for DemoOptions {
@@ -41,6 +45,7 @@ impl Default for DemoOptions {
             report: None,
             progress: false,
             rate: 20,
+            seconds: None,
         }
     }
 }
@@ -170,32 +175,55 @@ struct Outcome {
 }
 
 /// What most code does today: call one provider, retry up to three times on any error,
-/// and trust any HTTP 200.
-async fn blind_call(client: &reqwest::Client, url: &str, prompt: &str) -> (Option<String>, u64) {
-    let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]});
+/// and trust any answer that came back with HTTP 200 — filtered, blank or wrong.
+async fn blind_call(provider: &dyn Provider, prompt: &str) -> (Option<String>, u64) {
+    let req = ChatRequest::user(prompt);
     let mut attempts = 0;
     for _ in 0..4 {
         attempts += 1;
-        let sent = client
-            .post(url)
-            .bearer_auth("sk-demo")
-            .json(&body)
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await;
-        let Ok(resp) = sent else { continue };
-        if !resp.status().is_success() {
-            continue;
-        }
-        if let Ok(v) = resp.json::<Value>().await {
-            let text = v["choices"][0]["message"]["content"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            return (Some(text), attempts);
+        if let Ok(Ok(resp)) =
+            tokio::time::timeout(Duration::from_secs(5), provider.chat(&req)).await
+        {
+            return (Some(resp.text), attempts);
         }
     }
     (None, attempts)
+}
+
+fn adapter(
+    chaos: &nb_chaos::ChaosHandle,
+    spec: &nb_chaos::ProviderSpec,
+) -> Result<Arc<dyn Provider>, String> {
+    let base = chaos.base_url(&spec.name).unwrap_or_default();
+    let model = spec
+        .models
+        .first()
+        .map(|m| m.name.clone())
+        .unwrap_or_default();
+    let key = ApiKey::new(spec.api_key.clone().unwrap_or_else(|| "sk-demo".into()));
+    Ok(match spec.format {
+        WireFormat::OpenAi => Arc::new(
+            OpenAi::builder(Preset::OpenAi, model)
+                .base_url(format!("{base}/v1"))
+                .api_key(key)
+                .build()
+                .map_err(|e| e.to_string())?,
+        ),
+        WireFormat::Anthropic => Arc::new(
+            Anthropic::builder(model)
+                .base_url(base)
+                .api_key(key)
+                .build()
+                .map_err(|e| e.to_string())?,
+        ),
+        WireFormat::Gemini => Arc::new(
+            Gemini::builder(model)
+                .base_url(base)
+                .api_key(key)
+                .build()
+                .map_err(|e| e.to_string())?,
+        ),
+    })
 }
 
 fn non_empty(r: &neuralbridge::core::ChatResponse) -> Result<(), Violation> {
@@ -217,45 +245,48 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[i]
 }
 
-/// Runs the demo.
+/// Runs the demo: the embedded story, scaled to 12 s with `quick`.
 pub async fn run(opts: DemoOptions) -> Result<DemoResult, String> {
     let factor = if opts.quick { 0.2 } else { 1.0 };
     let mut scenario = Scenario::demo_story().scaled(factor);
     scenario.seed = opts.seed;
-    let duration = scenario.phases.last().map_or(60.0 * factor, |p| p.to_s);
+    run_scenario(scenario, factor, opts).await
+}
+
+/// Runs any scenario the same way: the blind client on its first provider, neuralbridge
+/// over all of them in order; cool-downs and open periods are scaled by `factor`.
+pub async fn run_scenario(
+    scenario: Scenario,
+    factor: f64,
+    opts: DemoOptions,
+) -> Result<DemoResult, String> {
+    if scenario.providers.is_empty() {
+        return Err("the scenario has no providers".into());
+    }
+    let duration = scenario
+        .phases
+        .last()
+        .map_or(opts.seconds.unwrap_or(60.0 * factor), |p| p.to_s);
+    let specs = scenario.providers.clone();
     let phases = scenario.phases.clone();
     let server = ChaosServer::start(scenario)
         .await
         .map_err(|e| format!("cannot start the simulator: {e}"))?;
     let h = server.handle();
-    let base = |n: &str| h.base_url(n).unwrap_or_default();
-    let key = ApiKey::new("sk-demo");
-    let openai = OpenAi::builder(Preset::OpenAi, "gpt-4o-mini")
-        .base_url(format!("{}/v1", base("openai")))
-        .api_key(key.clone())
-        .build()
-        .map_err(|e| e.to_string())?;
-    let anthropic = Anthropic::builder("claude-sonnet-4-5")
-        .base_url(base("anthropic"))
-        .api_key(key.clone())
-        .build()
-        .map_err(|e| e.to_string())?;
-    let gemini = Gemini::builder("gemini-2.5-flash")
-        .base_url(base("gemini"))
-        .api_key(key)
-        .build()
-        .map_err(|e| e.to_string())?;
     let scaled = |s: f64| Duration::from_secs_f64((s * factor).max(0.05));
-    let router = SmartRouter::builder()
-        .target(Target::new(TargetId::new("openai", "gpt-4o-mini"), openai))
-        .target(Target::new(
-            TargetId::new("anthropic", "claude-sonnet-4-5"),
-            anthropic,
-        ))
-        .target(Target::new(
-            TargetId::new("gemini", "gemini-2.5-flash"),
-            gemini,
-        ))
+    let mut builder = SmartRouter::builder();
+    for spec in &specs {
+        let model = spec
+            .models
+            .first()
+            .map(|m| m.name.clone())
+            .unwrap_or_default();
+        builder = builder.target(Target::shared(
+            TargetId::new(&spec.name, model),
+            adapter(&h, spec)?,
+        ));
+    }
+    let router = builder
         .validator(NotRefused)
         .validator(non_empty)
         .vouch(Vouching::consensus(Strict))
@@ -282,9 +313,9 @@ pub async fn run(opts: DemoOptions) -> Result<DemoResult, String> {
         .seed(opts.seed)
         .build()
         .map_err(|e| e.to_string())?;
+    let blind = adapter(&h, &specs[0])?;
     let mut events = router.subscribe();
-    let blind_url = format!("{}/v1/chat/completions", base("openai"));
-    let http = reqwest::Client::new();
+    let blind_name = specs[0].name.clone();
 
     let total = (duration * f64::from(opts.rate.max(1))) as u64;
     let bar = (opts.progress && std::io::stderr().is_terminal()).then(|| {
@@ -314,22 +345,22 @@ pub async fn run(opts: DemoOptions) -> Result<DemoResult, String> {
         let task = Task::generate(&mut rng);
         let prompt = task.prompt();
         {
-            let (tx, http, url, task, prompt) = (
+            let (tx, blind, name, task, prompt) = (
                 tx.clone(),
-                http.clone(),
-                blind_url.clone(),
+                blind.clone(),
+                blind_name.clone(),
                 task.clone(),
                 prompt.clone(),
             );
             tasks.push(tokio::spawn(async move {
                 let t0 = Instant::now();
-                let (text, upstream) = blind_call(&http, &url, &prompt).await;
+                let (text, upstream) = blind_call(blind.as_ref(), &prompt).await;
                 let verdict = match text {
                     Some(t) if task.check(&t) => Verdict::Correct,
                     Some(_) => Verdict::Silent,
                     None => Verdict::Error,
                 };
-                let served_by = (verdict != Verdict::Error).then(|| "openai".to_owned());
+                let served_by = (verdict != Verdict::Error).then_some(name);
                 let _ = tx.send(Outcome {
                     t_s,
                     client: "blind",

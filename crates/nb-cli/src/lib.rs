@@ -1,5 +1,6 @@
 //! The `nb` command's machinery, as a library so it is tested like any other code.
 //!
+//! - [`config`]: `nb.toml`, loaded into the same router builder the API uses;
 //! - [`demo`]: the self-healing demo — simulated providers, a scripted story, a
 //!   blind-retry client and neuralbridge side by side on the same traffic, a table and
 //!   a self-contained HTML report.
@@ -11,5 +12,6 @@
 //! # Ok(()) }
 //! ```
 
+pub mod config;
 pub mod demo;
 mod report;

@@ -1,15 +1,20 @@
 //! The `nb` command.
 //!
-//! `nb demo` starts simulated providers on loopback (no API key needed) and sends the
-//! same checkable tasks through a blind-retry client and through neuralbridge, then
-//! prints what each returned — correct answers, silent corruptions, explicit errors —
-//! and writes an HTML report.
+//! - `nb demo` — simulated providers (no API key needed), a scripted story, a blind-retry
+//!   client and neuralbridge side by side; a table and an HTML report.
+//! - `nb chaos --scenario FILE` — the same comparison over any scenario.
+//! - `nb call --config nb.toml "prompt"` — a real routed call, with its report.
+//! - `nb check --config nb.toml [--probe]` — validates a config, optionally probes each
+//!   target once.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use nb_cli::config::Config;
 use nb_cli::demo;
+use neuralbridge::core::{ChatRequest, ResponseFormat};
+use neuralbridge::router::CallOptions;
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +44,69 @@ enum Command {
         #[arg(long, default_value = "nb-demo-report.html")]
         report: PathBuf,
     },
+    /// Run any nb-chaos scenario through both clients and write the same report.
+    Chaos {
+        /// The scenario TOML file.
+        #[arg(long)]
+        scenario: PathBuf,
+        /// Seconds to run when the scenario names no phases.
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
+        /// Calls per second from each client.
+        #[arg(long, default_value_t = 20)]
+        rate: u32,
+        /// Print the results as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Where to write the HTML report.
+        #[arg(long, default_value = "nb-chaos-report.html")]
+        report: PathBuf,
+    },
+    /// Route one real call through the targets of a config file.
+    Call {
+        /// The config file.
+        #[arg(long)]
+        config: PathBuf,
+        /// A named route.
+        #[arg(long)]
+        route: Option<String>,
+        /// A JSON Schema file the answer must match.
+        #[arg(long)]
+        schema: Option<PathBuf>,
+        /// Print the answer and its report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The prompt.
+        prompt: String,
+    },
+    /// Validate a config file; with --probe, send one tiny request to each target.
+    Check {
+        /// The config file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Probe each target once.
+        #[arg(long)]
+        probe: bool,
+    },
+}
+
+fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("nb: {msg}");
+    ExitCode::from(code)
+}
+
+fn print_result(r: &demo::DemoResult, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&demo::summary_json(r)).unwrap_or_default()
+        );
+    } else {
+        println!("{}", demo::table(r));
+        if let Some(p) = &r.report {
+            println!("report: {}", p.display());
+        }
+    }
 }
 
 #[tokio::main]
@@ -64,24 +132,164 @@ async fn main() -> ExitCode {
                 ..demo::DemoOptions::default()
             };
             match demo::run(opts).await {
+                Ok(r) => {
+                    print_result(&r, json);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(1, e),
+            }
+        }
+        Command::Chaos {
+            scenario,
+            seconds,
+            rate,
+            json,
+            report,
+        } => {
+            let s = match nb_chaos::Scenario::from_file(&scenario) {
+                Ok(s) => s,
+                Err(e) => return fail(2, e),
+            };
+            let opts = demo::DemoOptions {
+                seed: s.seed,
+                report: Some(report),
+                progress: !json,
+                rate,
+                seconds: Some(seconds),
+                ..demo::DemoOptions::default()
+            };
+            match demo::run_scenario(s, 1.0, opts).await {
+                Ok(r) => {
+                    print_result(&r, json);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(1, e),
+            }
+        }
+        Command::Call {
+            config,
+            route,
+            schema,
+            json,
+            prompt,
+        } => {
+            let cfg = match Config::from_file(&config) {
+                Ok(c) => c,
+                Err(e) => return fail(2, e),
+            };
+            let router = match cfg.build() {
+                Ok(r) => r,
+                Err(e) => return fail(2, e),
+            };
+            let mut req = ChatRequest::user(prompt);
+            let mut opts = CallOptions {
+                route,
+                ..CallOptions::default()
+            };
+            if let Some(path) = schema {
+                let text = match std::fs::read_to_string(&path) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        return fail(2, format!("cannot read schema {}: {e}", path.display()));
+                    }
+                };
+                let value: serde_json::Value = match serde_json::from_str(&text) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        return fail(2, format!("schema {} is not JSON: {e}", path.display()));
+                    }
+                };
+                let compiled = match neuralbridge::guard::JsonSchema::new(&value) {
+                    Ok(c) => c,
+                    Err(e) => return fail(2, format!("schema {}: {e}", path.display())),
+                };
+                req = req.with_response_format(ResponseFormat::JsonSchema(
+                    neuralbridge::core::JsonSchemaFormat {
+                        name: path
+                            .file_stem()
+                            .map(|s| s.to_string_lossy().into_owned())
+                            .unwrap_or_else(|| "answer".into()),
+                        schema: value,
+                        strict: false,
+                    },
+                ));
+                opts.validators.push(std::sync::Arc::new(compiled));
+            }
+            match router.chat_with(&req, &opts).await {
                 Ok(r) if json => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&demo::summary_json(&r)).unwrap_or_default()
-                    );
+                    let out = serde_json::json!({
+                        "answer": r.value.text,
+                        "served_by": r.report.served_by.as_ref().map(ToString::to_string),
+                        "failed_over": r.report.failed_over,
+                        "attempts": r.report.attempts.len(),
+                        "usage": r.value.usage,
+                        "cost": r.report.cost,
+                    });
+                    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
                     ExitCode::SUCCESS
                 }
                 Ok(r) => {
-                    println!("{}", demo::table(&r));
-                    if let Some(p) = &r.report {
-                        println!("report: {}", p.display());
-                    }
+                    println!("{}\n\n{}", r.value.text, r.report);
                     ExitCode::SUCCESS
                 }
-                Err(e) => {
-                    eprintln!("nb demo: {e}");
-                    ExitCode::FAILURE
+                Err(e) => fail(1, format!("{e}\n{}", e.report)),
+            }
+        }
+        Command::Check { config, probe } => {
+            let cfg = match Config::from_file(&config) {
+                Ok(c) => c,
+                Err(e) => return fail(2, e),
+            };
+            // One route per target, so each probe goes to exactly that target.
+            let mut with_probes = cfg.clone();
+            for t in &cfg.targets {
+                with_probes.routes.insert(
+                    format!("probe:{}/{}", t.provider, t.model),
+                    nb_cli::config::RouteConfig {
+                        targets: vec![format!("{}/{}", t.provider, t.model)],
+                    },
+                );
+            }
+            let router = match with_probes.build() {
+                Ok(r) => r,
+                Err(e) => return fail(2, e),
+            };
+            println!(
+                "{}: {} targets, {} routes — valid",
+                config.display(),
+                cfg.targets.len(),
+                cfg.routes.len()
+            );
+            if !probe {
+                return ExitCode::SUCCESS;
+            }
+            let mut bad = 0;
+            for t in &cfg.targets {
+                let opts = CallOptions {
+                    route: Some(format!("probe:{}/{}", t.provider, t.model)),
+                    ..CallOptions::default()
+                };
+                match router
+                    .chat_with(&ChatRequest::user("ping").with_max_tokens(1), &opts)
+                    .await
+                {
+                    Ok(_) => println!("  ok    {}/{}", t.provider, t.model),
+                    Err(e) => {
+                        bad += 1;
+                        println!(
+                            "  FAIL  {}/{}: {}",
+                            t.provider,
+                            t.model,
+                            e.last_error()
+                                .map_or_else(|| e.to_string(), ToString::to_string)
+                        );
+                    }
                 }
+            }
+            if bad == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
             }
         }
     }
