@@ -247,3 +247,149 @@ async fn a_typed_call_sends_the_schema_and_returns_the_value() {
     );
     assert_eq!(h.requests("p"), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_agreement_drops_for_a_drifting_target_and_the_router_stops_using_it() {
+    let server = ChaosServer::start(
+        Scenario::new(vec![
+            ProviderSpec::new("primary", WireFormat::OpenAi, model_of(WireFormat::OpenAi))
+                .with_fault(Fault::always(FaultKind::Outage).in_window(0.0, None)),
+            ProviderSpec::new(
+                "drifting",
+                WireFormat::Anthropic,
+                model_of(WireFormat::Anthropic),
+            )
+            .with_personality(Personality::Chatty)
+            .with_fault(Fault::always(FaultKind::SemanticDrift).with_probability(0.5)),
+            ProviderSpec::new("honest-a", WireFormat::Gemini, model_of(WireFormat::Gemini))
+                .with_personality(Personality::Markdown),
+            ProviderSpec::new("honest-b", WireFormat::OpenAi, model_of(WireFormat::OpenAi)),
+        ])
+        .with_seed(11),
+    )
+    .await
+    .unwrap();
+    let h = server.handle();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let router = SmartRouter::builder()
+        .target(target(&h, "primary", WireFormat::OpenAi))
+        .target(target(&h, "drifting", WireFormat::Anthropic))
+        .target(target(&h, "honest-a", WireFormat::Gemini))
+        .target(target(&h, "honest-b", WireFormat::OpenAi))
+        .policy(policy())
+        .vouch(Vouching::consensus(Strict))
+        .build()
+        .unwrap();
+    // Canaries: checkable prompts with their true answers.
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+    let prompts: Vec<(String, String)> = (0..20)
+        .map(|_| {
+            let t = Task::generate(&mut rng);
+            (t.prompt(), t.truth().render(Personality::Terse, false))
+        })
+        .collect();
+    let canaries = router.spawn_canaries(nb_router::Canaries {
+        prompts,
+        every: Duration::from_millis(5),
+    });
+    let drifting = TargetId::new("drifting", model_of(WireFormat::Anthropic));
+    let mut measured = None;
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if let Some((ratio, n)) = router.agreement(&drifting) {
+            if n >= 10 {
+                measured = Some(ratio);
+                break;
+            }
+        }
+    }
+    let ratio = measured.expect("canaries measured the drifting target");
+    assert!(
+        ratio < 0.8,
+        "a target wrong half the time agrees {ratio:.2}"
+    );
+    let honest = router
+        .agreement(&TargetId::new("honest-a", model_of(WireFormat::Gemini)))
+        .unwrap();
+    assert!(honest.0 > 0.95, "the honest target agrees: {honest:?}");
+    drop(canaries);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let before = h.requests("drifting");
+    for i in 0..30 {
+        let t = Task::Arithmetic {
+            a: i,
+            op: '+',
+            b: 100,
+        };
+        let routed = router.chat(&ChatRequest::user(t.prompt())).await.unwrap();
+        assert!(t.check(&routed.value.text));
+        assert_eq!(
+            routed.report.served_by.as_ref().unwrap().provider(),
+            "honest-a"
+        );
+    }
+    assert_eq!(
+        h.requests("drifting"),
+        before,
+        "no call goes to a target whose agreement dropped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shadow_samples_measure_fallback_agreement_from_healthy_traffic() {
+    let server = ChaosServer::start(
+        Scenario::new(vec![
+            ProviderSpec::new("primary", WireFormat::OpenAi, model_of(WireFormat::OpenAi)),
+            ProviderSpec::new(
+                "drifting",
+                WireFormat::Anthropic,
+                model_of(WireFormat::Anthropic),
+            )
+            .with_personality(Personality::Chatty)
+            .with_fault(Fault::always(FaultKind::SemanticDrift).with_probability(0.5)),
+        ])
+        .with_seed(12),
+    )
+    .await
+    .unwrap();
+    let h = server.handle();
+    let router = SmartRouter::builder()
+        .target(target(&h, "primary", WireFormat::OpenAi))
+        .target(target(&h, "drifting", WireFormat::Anthropic))
+        .policy(policy())
+        .vouch(Vouching {
+            shadow_rate: 1.0,
+            ..Vouching::consensus(Strict)
+        })
+        .build()
+        .unwrap();
+    for i in 0..30 {
+        let t = Task::Arithmetic {
+            a: i,
+            op: '*',
+            b: 3,
+        };
+        let routed = router.chat(&ChatRequest::user(t.prompt())).await.unwrap();
+        assert_eq!(
+            routed.report.served_by.as_ref().unwrap().provider(),
+            "primary"
+        );
+        assert_eq!(
+            routed.report.attempts.len(),
+            1,
+            "shadow calls are not part of the call"
+        );
+    }
+    let mut seen = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        seen = router.agreement(&TargetId::new("drifting", model_of(WireFormat::Anthropic)));
+        if seen.is_some_and(|(_, n)| n >= 30) {
+            break;
+        }
+    }
+    let (ratio, n) = seen.unwrap();
+    assert_eq!(n, 30);
+    assert!(ratio < 0.8, "{ratio:.2}");
+    assert_eq!(h.requests("drifting"), 30);
+}

@@ -79,7 +79,8 @@ pub use report::{
     VerdictReport,
 };
 pub use router::{
-    BuildError, CallOptions, HealthChecks, RouterBuilder, RouterEvent, SmartRouter, Vouching,
+    BuildError, CallOptions, Canaries, HealthChecks, RouterBuilder, RouterEvent, SmartRouter,
+    Vouching,
 };
 pub use target::{Cost, Strategy, Target};
 

@@ -278,6 +278,7 @@ impl RouterBuilder {
                 rng: Mutex::new(ChaCha8Rng::seed_from_u64(self.seed)),
                 validators: self.validators,
                 vouching: self.vouching,
+                agreement: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -297,6 +298,7 @@ struct Inner {
     rng: Mutex<ChaCha8Rng>,
     validators: Vec<Arc<dyn Validator>>,
     vouching: Option<Vouching>,
+    agreement: Mutex<HashMap<usize, Agreement>>,
 }
 
 /// How the router vouches for an answer that did not come from its first choice.
@@ -311,6 +313,14 @@ pub struct Vouching {
     /// How long to wait for a reference target that is briefly out of rotation (a short
     /// cool-down) before refusing the answer.
     pub wait: Duration,
+    /// Stop failing over to a target whose measured agreement with the first choice
+    /// (from canaries and shadow samples) falls below this (0 disables).
+    pub min_agreement: f64,
+    /// Samples needed before agreement is acted on.
+    pub min_samples: usize,
+    /// Fraction of calls served by the first choice that are also sent, in the
+    /// background, to the next candidate to measure its agreement (0 disables).
+    pub shadow_rate: f64,
 }
 
 impl std::fmt::Debug for Vouching {
@@ -319,6 +329,9 @@ impl std::fmt::Debug for Vouching {
             .field("always", &self.always)
             .field("tiebreak", &self.tiebreak)
             .field("wait", &self.wait)
+            .field("min_agreement", &self.min_agreement)
+            .field("min_samples", &self.min_samples)
+            .field("shadow_rate", &self.shadow_rate)
             .finish_non_exhaustive()
     }
 }
@@ -331,7 +344,47 @@ impl Vouching {
             always: false,
             tiebreak: true,
             wait: Duration::from_secs(1),
+            min_agreement: 0.8,
+            min_samples: 10,
+            shadow_rate: 0.0,
         }
+    }
+}
+
+/// Known prompts with the answers the first choice gives (or the truth), sent
+/// periodically to the other targets to measure how often they agree.
+#[derive(Debug, Clone)]
+pub struct Canaries {
+    /// `(prompt, reference answer)` pairs.
+    pub prompts: Vec<(String, String)>,
+    /// How often each target is asked one canary.
+    pub every: Duration,
+}
+
+/// The last answers' agreement of one target with the reference.
+#[derive(Debug, Clone, Default)]
+struct Agreement {
+    recent: VecDeque<bool>,
+}
+
+impl Agreement {
+    const WINDOW: usize = 50;
+
+    fn push(&mut self, agreed: bool) {
+        if self.recent.len() == Self::WINDOW {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(agreed);
+    }
+
+    fn ratio(&self) -> Option<(f64, usize)> {
+        let n = self.recent.len();
+        (n > 0).then(|| {
+            (
+                self.recent.iter().filter(|a| **a).count() as f64 / n as f64,
+                n,
+            )
+        })
     }
 }
 
@@ -620,6 +673,9 @@ impl SmartRouter {
                             || call.candidates.first() != Some(&idx)
                     });
                     if !vouch_needed {
+                        if call.candidates.first() == Some(&idx) {
+                            self.shadow(&call, idx, req, &resp);
+                        }
                         return Ok(self.finish(call, idx, resp));
                     }
                     return match self.vouch(&mut call, idx, resp, req).await {
@@ -1014,8 +1070,166 @@ impl SmartRouter {
         }
     }
 
+    /// A target's measured agreement with the first choice, `(ratio, samples)`.
+    pub fn agreement(&self, target: &TargetId) -> Option<(f64, usize)> {
+        let i = *self.inner.index.get(target)?;
+        self.inner
+            .agreement
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&i)
+            .and_then(Agreement::ratio)
+    }
+
+    fn record_agreement(&self, i: usize, agreed: bool) {
+        let mut a = self
+            .inner
+            .agreement
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        a.entry(i).or_default().push(agreed);
+    }
+
+    /// Whether a target is known to disagree too often to be failed over to.
+    fn distrusted(&self, i: usize) -> bool {
+        let Some(v) = &self.inner.vouching else {
+            return false;
+        };
+        if v.min_agreement <= 0.0 {
+            return false;
+        }
+        let a = self
+            .inner
+            .agreement
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        a.get(&i)
+            .and_then(Agreement::ratio)
+            .is_some_and(|(r, n)| n >= v.min_samples && r < v.min_agreement)
+    }
+
+    /// Starts canary checks: every `every`, each target but the first is asked one
+    /// canary prompt; its answer is compared with the reference by the vouching checker
+    /// (or `Strict` without one) and counted toward its agreement. With vouching
+    /// enabled, a target whose agreement falls below `min_agreement` is no longer
+    /// failed over to. The checks stop when the returned handle is dropped.
+    pub fn spawn_canaries(&self, canaries: Canaries) -> HealthChecks {
+        let router = self.clone();
+        let task = tokio::spawn(async move {
+            if canaries.prompts.is_empty() {
+                return;
+            }
+            let mut tick = tokio::time::interval(canaries.every.max(Duration::from_millis(1)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut round = 0usize;
+            loop {
+                tick.tick().await;
+                let (prompt, reference) = &canaries.prompts[round % canaries.prompts.len()];
+                round += 1;
+                for i in 1..router.inner.targets.len() {
+                    router.canary_once(i, prompt, reference).await;
+                }
+            }
+        });
+        HealthChecks { task }
+    }
+
+    async fn canary_once(&self, i: usize, prompt: &str, reference: &str) {
+        let inner = &self.inner;
+        let Ok(admission) = inner.knowledge.admit(&inner.targets[i].id, 1) else {
+            return;
+        };
+        let t0 = inner.clock.now();
+        let provider = inner.targets[i].provider.clone();
+        let result = tokio::time::timeout(
+            inner.policy.attempt_timeout,
+            provider.chat(&ChatRequest::user(prompt)),
+        )
+        .await;
+        let latency = inner.clock.now().saturating_duration_since(t0);
+        match result {
+            Ok(Ok(resp)) => {
+                self.observe(
+                    i,
+                    Some(admission),
+                    latency,
+                    &Observed::Success { budget_reset: None },
+                );
+                let verdict = match &inner.vouching {
+                    Some(v) => v.equivalence.compare(prompt, reference, &resp.text),
+                    None => nb_semantic::Strict.compare(prompt, reference, &resp.text),
+                };
+                if verdict.is_decided() {
+                    self.record_agreement(i, verdict.outcome == Equiv::Equivalent);
+                }
+            }
+            Ok(Err(e)) => {
+                let c = self.classify(&e);
+                self.observe(
+                    i,
+                    Some(admission),
+                    latency,
+                    &Observed::Failure {
+                        class: c.class,
+                        scope: c.scope,
+                        retry_after: c.retry_after,
+                    },
+                );
+            }
+            Err(_) => self.observe(
+                i,
+                Some(admission),
+                latency,
+                &Observed::Failure {
+                    class: nb_core::FailureClass::Timeout,
+                    scope: nb_core::Scope::Target,
+                    retry_after: None,
+                },
+            ),
+        }
+    }
+
+    /// Shadow sampling: asks the next candidate the same question in the background and
+    /// records whether it agrees with the first choice's answer.
+    fn shadow(&self, call: &Call, served: usize, req: &ChatRequest, answer: &ChatResponse) {
+        let Some(v) = &self.inner.vouching else {
+            return;
+        };
+        if v.shadow_rate <= 0.0 {
+            return;
+        }
+        let sample = {
+            let mut rng = self
+                .inner
+                .rng
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            rng.random::<f64>() < v.shadow_rate
+        };
+        let Some(&j) = call.candidates.iter().find(|&&j| j != served) else {
+            return;
+        };
+        if !sample {
+            return;
+        }
+        let router = self.clone();
+        let req = req.clone();
+        let reference = answer.text.clone();
+        tokio::spawn(async move {
+            let prompt = req
+                .messages
+                .iter()
+                .rev()
+                .find(|m| m.role == nb_core::Role::User)
+                .map(|m| m.content.clone())
+                .unwrap_or_default();
+            router.canary_once(j, &prompt, &reference).await;
+        });
+    }
+
     fn eligible(&self, call: &Call, i: usize) -> bool {
         !call.excluded.contains(&i)
+            && (call.candidates.first() == Some(&i) || !self.distrusted(i))
             && call.min_window.is_none_or(|w| {
                 self.inner.targets[i]
                     .context_window
