@@ -512,6 +512,10 @@ async fn handle(
             Body::from(serde_json::to_string(&all).unwrap_or_default()),
         );
     }
+    if method == Method::POST && format == WireFormat::OpenAi && uri.path().ends_with("/embeddings")
+    {
+        return embeddings(&shared, ctx.idx, &body);
+    }
     let Some((path_model, path_stream)) = (method == Method::POST)
         .then(|| route(format, uri.path()))
         .flatten()
@@ -624,7 +628,10 @@ async fn handle(
     };
     modifiers_only(&mut shared.stats(ctx.idx));
 
-    let mut text = answer_text(truth.as_ref(), spec.personality, inc.wants_json, &spec.name);
+    let mut text = match inc.user_texts.last().and_then(|t| judge(t)) {
+        Some(verdict) => verdict.to_owned(),
+        None => answer_text(truth.as_ref(), spec.personality, inc.wants_json, &spec.name),
+    };
     let mut ending = Ending::Stop;
     let mut stream_end = StreamEnd::Complete(Ending::Stop);
     if let Some(f) = plan.outcome {
@@ -833,6 +840,82 @@ fn ok_headers(format: WireFormat, request_id: &str) -> Vec<(&'static str, String
         WireFormat::Anthropic => vec![("request-id", request_id.to_owned())],
         WireFormat::Gemini => Vec::new(),
     }
+}
+
+/// Judge mode: a prompt that shows a question and two answers is answered `SAME`,
+/// `DIFFERENT` or `UNSURE` — the simulator knows the truth of its checkable tasks.
+fn judge(prompt: &str) -> Option<&'static str> {
+    let q = prompt.split("Question:").nth(1)?;
+    let (question, rest) = q.split_once("Answer A:")?;
+    let (a, b) = rest.split_once("Answer B:")?;
+    let b = b.split("\n\n").next().unwrap_or(b);
+    let Some(task) = Task::parse(question) else {
+        return Some("UNSURE");
+    };
+    Some(match (task.read(a), task.read(b)) {
+        (Some(x), Some(y)) if x == y => "SAME",
+        (Some(_), Some(_)) => "DIFFERENT",
+        _ => "UNSURE",
+    })
+}
+
+/// `POST …/embeddings`: deterministic vectors — hashed bags of words, L2-normalised —
+/// so texts with the same words are close and different ones far.
+fn embeddings(shared: &Arc<Shared>, idx: usize, body: &[u8]) -> Response {
+    let v: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => {
+            return respond(400, "application/json", &[], Body::from(serde_json::json!({"error": {"message": format!("invalid JSON: {e}"), "type": "invalid_request_error"}}).to_string()));
+        }
+    };
+    let inputs: Vec<String> = match v.get("input") {
+        Some(serde_json::Value::String(s)) => vec![s.clone()],
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect(),
+        _ => {
+            return respond(400, "application/json", &[], Body::from(serde_json::json!({"error": {"message": "'input' is a required property", "type": "invalid_request_error"}}).to_string()));
+        }
+    };
+    {
+        let mut st = shared.stats(idx);
+        st.requests += 1;
+        *st.statuses.entry(200).or_default() += 1;
+        st.completed += 1;
+    }
+    let data: Vec<serde_json::Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| serde_json::json!({"object": "embedding", "index": i, "embedding": bag_of_words(t)}))
+        .collect();
+    let tokens: usize = inputs.iter().map(|t| t.len().div_ceil(4)).sum();
+    respond(200, "application/json", &[], Body::from(serde_json::json!({
+        "object": "list", "data": data, "model": v.get("model").cloned().unwrap_or_default(),
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens}
+    }).to_string()))
+}
+
+fn bag_of_words(text: &str) -> Vec<f32> {
+    const DIM: usize = 64;
+    let mut v = vec![0f32; DIM];
+    for w in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        // FNV-1a of the lower-cased word picks a dimension.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in w.to_lowercase().bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        v[(h % DIM as u64) as usize] += 1.0;
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+    v
 }
 
 fn answer_text(

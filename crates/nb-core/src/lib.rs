@@ -50,7 +50,7 @@ pub use error::{
     QuotaViolation, RejectedAnswer, SNIPPET_LIMIT, TimeoutPhase, TransportError, TransportKind,
     snippet,
 };
-pub use provider::{ChatStream, Provider};
+pub use provider::{ChatStream, Embedder, Provider};
 pub use request::{
     ChatRequest, JsonSchemaFormat, Message, ResponseFormat, Role, ToolCall, ToolChoice, ToolSpec,
 };

@@ -80,6 +80,34 @@ impl<P: Provider + ?Sized> Provider for Box<P> {
     }
 }
 
+/// Something that turns texts into embedding vectors (OpenAI-compatible
+/// `/v1/embeddings`, a local model, a test double).
+///
+/// ```
+/// use async_trait::async_trait;
+/// use nb_core::{CallError, Embedder};
+///
+/// struct Lengths;
+/// #[async_trait]
+/// impl Embedder for Lengths {
+///     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, CallError> {
+///         Ok(texts.iter().map(|t| vec![t.len() as f32, 1.0]).collect())
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait Embedder: Send + Sync {
+    /// One vector per text, in order.
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, CallError>;
+}
+
+#[async_trait]
+impl<E: Embedder + ?Sized> Embedder for Arc<E> {
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, CallError> {
+        (**self).embed(texts).await
+    }
+}
+
 /// Replays a whole response as the chunks a stream would have carried.
 struct ReplayStream {
     chunks: std::vec::IntoIter<ChatChunk>,

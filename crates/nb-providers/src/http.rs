@@ -137,6 +137,12 @@ impl Http {
         Ok(resp)
     }
 
+    /// A whole 2xx body, unparsed (for endpoints other than chat).
+    pub(crate) async fn raw(&self, out: Outgoing) -> Result<Bytes, CallError> {
+        let inc = self.send(out).await?;
+        self.body(inc).await
+    }
+
     /// A streamed answer, decoded by the decoder `make` builds from the request id.
     pub(crate) async fn streamed<D: Decoder>(
         &self,

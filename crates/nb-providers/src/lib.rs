@@ -6,6 +6,8 @@
 //!   and any base URL;
 //! - [`Anthropic`]: the Messages API;
 //! - [`Gemini`]: `generateContent` and `streamGenerateContent?alt=sse`;
+//! - [`OpenAiEmbeddings`]: any OpenAI-compatible `/embeddings` endpoint, as an
+//!   [`nb_core::Embedder`];
 //! - [`wire`]: the parsers on their own, for recorded bodies and streams.
 //!
 //! Adapters report facts, not verdicts: every failure becomes a [`nb_core::CallError`]
@@ -41,6 +43,7 @@
 
 mod anthropic;
 mod config;
+mod embeddings;
 mod error_body;
 mod gemini;
 mod http;
@@ -50,6 +53,7 @@ mod sse;
 
 pub use anthropic::{ANTHROPIC_VERSION, Anthropic, AnthropicBuilder, DEFAULT_MAX_TOKENS};
 pub use config::{ApiKey, ConfigError, ConfigErrorKind, Limits, Timeouts};
+pub use embeddings::{OpenAiEmbeddings, OpenAiEmbeddingsBuilder};
 pub use gemini::{Gemini, GeminiBuilder};
 pub use openai::{OpenAi, OpenAiBuilder, Preset};
 

@@ -533,3 +533,53 @@ async fn a_server_that_never_answers_times_out_at_the_response_head() {
     let err = gpt.chat(&ChatRequest::user("x")).await.unwrap_err();
     assert_eq!(err, CallError::timeout(TimeoutPhase::FirstByte));
 }
+
+#[tokio::test]
+async fn embeddings_send_the_documented_request_and_keep_the_order() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/embeddings"))
+        .and(header("authorization", format!("Bearer {KEY}").as_str()))
+        .and(body_json(json!({"model": "text-embedding-3-small", "input": ["a", "b"]})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"object": "list", "model": "text-embedding-3-small",
+            "data": [{"object": "embedding", "index": 1, "embedding": [0.0, 1.0]}, {"object": "embedding", "index": 0, "embedding": [1.0, 0.0]}],
+            "usage": {"prompt_tokens": 2, "total_tokens": 2}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let e = nb_providers::OpenAiEmbeddings::builder("text-embedding-3-small")
+        .base_url(format!("{}/v1", server.uri()))
+        .api_key(ApiKey::new(KEY))
+        .build()
+        .unwrap();
+    let v = e.embed(&["a".into(), "b".into()]).await.unwrap();
+    assert_eq!(v, vec![vec![1.0, 0.0], vec![0.0, 1.0]]);
+    assert!(!format!("{e:?}").contains(KEY));
+}
+
+#[tokio::test]
+async fn embeddings_errors_and_bad_bodies_are_facts() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"data": [{"embedding": [1.0, "x"]}]})),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).set_body_json(json!({"error": {"message": "slow down", "type": "requests", "code": "rate_limit_exceeded"}})).insert_header("retry-after", "3"))
+        .mount(&server)
+        .await;
+    let e = nb_providers::OpenAiEmbeddings::builder("m")
+        .base_url(server.uri())
+        .api_key(ApiKey::new(KEY))
+        .build()
+        .unwrap();
+    assert!(matches!(
+        e.embed(&["a".into()]).await.unwrap_err(),
+        CallError::Decode(_)
+    ));
+    let err = e.embed(&["a".into()]).await.unwrap_err();
+    assert_eq!(api(&err).headers.retry_after.as_deref(), Some("3"));
+}

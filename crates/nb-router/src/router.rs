@@ -20,7 +20,7 @@ use nb_core::{
     TimeoutPhase,
 };
 use nb_guard::Validator;
-use nb_semantic::{Equivalence, Outcome as Equiv};
+use nb_semantic::{Checker, Equivalence as _, Outcome as Equiv};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::broadcast;
@@ -305,7 +305,7 @@ struct Inner {
 #[derive(Clone)]
 pub struct Vouching {
     /// The checker comparing two answers (`nb_semantic::Strict` for strict domains).
-    pub equivalence: Arc<dyn Equivalence>,
+    pub equivalence: Arc<dyn Checker>,
     /// Vouch for every answer, not only failovers.
     pub always: bool,
     /// On disagreement, ask a third target to break the tie.
@@ -338,7 +338,7 @@ impl std::fmt::Debug for Vouching {
 
 impl Vouching {
     /// Consensus with `equivalence` on failover answers, with a tie-break.
-    pub fn consensus(equivalence: impl Equivalence + 'static) -> Self {
+    pub fn consensus(equivalence: impl Checker + 'static) -> Self {
         Self {
             equivalence: Arc::new(equivalence),
             always: false,
@@ -805,15 +805,21 @@ impl SmartRouter {
                 None,
             ));
         };
-        let verdict = v.equivalence.compare(&prompt, &reference.text, &resp.text);
+        let verdict = v
+            .equivalence
+            .check(&prompt, &reference.text, &resp.text)
+            .await;
         call.report.verdict = Some(VerdictReport::new(&verdict, &self.inner.targets[j].id));
         if verdict.outcome == Equiv::Equivalent {
             return Ok((idx, resp));
         }
         if v.tiebreak {
             if let Some((k, third)) = self.reference_answer(call, req).await {
-                let with_first = v.equivalence.compare(&prompt, &third.text, &resp.text);
-                let with_second = v.equivalence.compare(&prompt, &third.text, &reference.text);
+                let with_first = v.equivalence.check(&prompt, &third.text, &resp.text).await;
+                let with_second = v
+                    .equivalence
+                    .check(&prompt, &third.text, &reference.text)
+                    .await;
                 if with_first.outcome == Equiv::Equivalent {
                     call.report.verdict =
                         Some(VerdictReport::new(&with_first, &self.inner.targets[k].id));
@@ -1156,7 +1162,7 @@ impl SmartRouter {
                     &Observed::Success { budget_reset: None },
                 );
                 let verdict = match &inner.vouching {
-                    Some(v) => v.equivalence.compare(prompt, reference, &resp.text),
+                    Some(v) => v.equivalence.check(prompt, reference, &resp.text).await,
                     None => nb_semantic::Strict.compare(prompt, reference, &resp.text),
                 };
                 if verdict.is_decided() {

@@ -14,7 +14,11 @@
 //! - [`Lexical`]: token overlap with calibrated thresholds, for tolerant free text;
 //! - [`Unvouchable`]: for creative tasks, always undecided, and says why;
 //! - [`Cascade`]: runs checkers in order and keeps the first decided verdict, recording
-//!   which stage decided.
+//!   which stage decided;
+//! - escalation, for what stays undecided: [`Checker`] (async; every [`Equivalence`] is
+//!   one), [`EmbeddingCheck`] (cosine similarity through any [`nb_core::Embedder`]),
+//!   [`Judge`] (an LLM through any [`nb_core::Provider`], strict rubric, asked in both
+//!   orders), and [`Escalate`] (cheap stages first).
 //!
 //! ```
 //! use nb_semantic::{Equivalence, Outcome, Strict};
@@ -24,6 +28,10 @@
 //! let v = Strict.compare("Write a poem about rain.", "Rain taps...", "Grey skies...");
 //! assert_eq!(v.outcome, Outcome::Undecided);
 //! ```
+
+mod escalate;
+
+pub use escalate::{Checker, EmbeddingCheck, Escalate, Judge, judge_prompt, parse_judgement};
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, LazyLock};

@@ -1,0 +1,186 @@
+//! The expensive stages: embeddings and an LLM judge, and the cascade that reaches them
+//! only for what the cheap checks leave undecided.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use nb_core::{ChatRequest, Embedder, Message, Provider};
+
+use crate::{Equivalence, Outcome, Verdict};
+
+/// An equivalence check that may need I/O (an embedding model, a judge). Every
+/// synchronous [`Equivalence`] is a `Checker`.
+#[async_trait]
+pub trait Checker: Send + Sync {
+    /// The verdict on `candidate` against `reference`.
+    async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict;
+}
+
+#[async_trait]
+impl<E: Equivalence + ?Sized> Checker for E {
+    async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
+        self.compare(prompt, reference, candidate)
+    }
+}
+
+/// Cosine similarity of embeddings, with calibrated thresholds: at or above `accept`
+/// equivalent, at or below `reject` not, undecided between. Embeddings are poor at
+/// numbers and negation: put this stage after the strict comparators, for free text.
+pub struct EmbeddingCheck<E> {
+    embedder: E,
+    /// Equivalent at or above this similarity.
+    pub accept: f64,
+    /// Not equivalent at or below this similarity.
+    pub reject: f64,
+}
+
+impl<E: Embedder> EmbeddingCheck<E> {
+    /// A check with thresholds 0.92 / 0.5.
+    pub fn new(embedder: E) -> Self {
+        Self {
+            embedder,
+            accept: 0.92,
+            reject: 0.5,
+        }
+    }
+
+    /// Sets the thresholds.
+    pub fn with_thresholds(mut self, accept: f64, reject: f64) -> Self {
+        self.accept = accept;
+        self.reject = reject;
+        self
+    }
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> Option<f64> {
+    if a.len() != b.len() || a.is_empty() {
+        return None;
+    }
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
+    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    (na > 0.0 && nb > 0.0).then(|| dot / (na * nb))
+}
+
+#[async_trait]
+impl<E: Embedder> Checker for EmbeddingCheck<E> {
+    async fn check(&self, _prompt: &str, reference: &str, candidate: &str) -> Verdict {
+        let vs = match self
+            .embedder
+            .embed(&[reference.to_owned(), candidate.to_owned()])
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                return Verdict::undecided("embedding", format!("the embedding call failed: {e}"));
+            }
+        };
+        let Some(score) = vs.first().zip(vs.get(1)).and_then(|(a, b)| cosine(a, b)) else {
+            return Verdict::undecided("embedding", "unusable embeddings");
+        };
+        let outcome = if score >= self.accept {
+            Outcome::Equivalent
+        } else if score <= self.reject {
+            Outcome::NotEquivalent
+        } else {
+            Outcome::Undecided
+        };
+        Verdict {
+            outcome,
+            score: Some(score),
+            method: "embedding",
+            reason: format!("cosine similarity {score:.3}"),
+        }
+    }
+}
+
+/// An LLM judge through any [`Provider`]: a strict rubric, asked twice with the answers
+/// swapped to cancel position bias; only two agreeing verdicts decide.
+pub struct Judge<P> {
+    provider: P,
+}
+
+impl<P: Provider> Judge<P> {
+    /// A judge asking `provider`.
+    pub fn new(provider: P) -> Self {
+        Self { provider }
+    }
+}
+
+/// The judge's prompt: the question, two answers, and a one-word rubric.
+pub fn judge_prompt(question: &str, a: &str, b: &str) -> String {
+    format!(
+        "You compare two answers to the same question. Judge only whether they state the same result; \
+         ignore wording, format and length.\n\nQuestion: {question}\n\nAnswer A: {a}\n\nAnswer B: {b}\n\n\
+         Reply with exactly one word: SAME, DIFFERENT or UNSURE."
+    )
+}
+
+/// Reads a judge's reply: the first word, case-insensitive.
+pub fn parse_judgement(reply: &str) -> Outcome {
+    let first = reply
+        .split(|c: char| !c.is_alphabetic())
+        .find(|w| !w.is_empty())
+        .unwrap_or("")
+        .to_uppercase();
+    match first.as_str() {
+        "SAME" | "EQUIVALENT" => Outcome::Equivalent,
+        "DIFFERENT" => Outcome::NotEquivalent,
+        _ => Outcome::Undecided,
+    }
+}
+
+#[async_trait]
+impl<P: Provider> Checker for Judge<P> {
+    async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
+        let ask = |a: &str, b: &str| {
+            ChatRequest::new(vec![Message::user(judge_prompt(prompt, a, b))])
+                .with_temperature(0.0)
+                .with_max_tokens(4)
+        };
+        let (first, second) = (
+            self.provider.chat(&ask(reference, candidate)).await,
+            self.provider.chat(&ask(candidate, reference)).await,
+        );
+        let (Ok(first), Ok(second)) = (first, second) else {
+            return Verdict::undecided("judge", "the judge could not be asked");
+        };
+        match (parse_judgement(&first.text), parse_judgement(&second.text)) {
+            (a, b) if a == b && a != Outcome::Undecided => Verdict {
+                outcome: a,
+                score: None,
+                method: "judge",
+                reason: format!("the judge said {} in both orders", first.text.trim()),
+            },
+            (a, b) if a != b => Verdict::undecided(
+                "judge",
+                "the judge changed its mind when the answers were swapped",
+            ),
+            _ => Verdict::undecided("judge", "the judge was unsure"),
+        }
+    }
+}
+
+/// Stages in order, cheapest first; the first decided verdict wins and records its
+/// stage (`method`). Only what the cheap checks leave undecided reaches the expensive
+/// ones.
+pub struct Escalate(pub Vec<Arc<dyn Checker>>);
+
+#[async_trait]
+impl Checker for Escalate {
+    async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
+        let mut last = Verdict::undecided("escalate", "no stage decided");
+        for stage in &self.0 {
+            let v = stage.check(prompt, reference, candidate).await;
+            if v.is_decided() {
+                return v;
+            }
+            last = v;
+        }
+        last
+    }
+}
