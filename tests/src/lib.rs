@@ -1,5 +1,21 @@
 //! Shared helpers for neuralbridge's cross-crate integration tests: start a simulator and
-//! point the real adapters at it.
+//! point the real adapters at it. The tests themselves live in `tests/tests/`, one file
+//! per behaviour (the taxonomy over loopback, the router's self-healing, validation and
+//! vouching, escalation, the equivalence dataset).
+//!
+//! ```
+//! use nb_chaos::{ChaosServer, ProviderSpec, Scenario, WireFormat};
+//! use nb_core::ChatRequest;
+//!
+//! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+//! let server = ChaosServer::start(Scenario::new(vec![
+//!     ProviderSpec::new("p", WireFormat::Gemini, nb_tests::model_of(WireFormat::Gemini)),
+//! ])).await.unwrap();
+//! let gemini = nb_tests::adapter(&server.handle(), "p", WireFormat::Gemini);
+//! let answer = gemini.chat(&ChatRequest::user("What is 2 + 3?")).await.unwrap();
+//! assert_eq!(answer.text, "5");
+//! # });
+//! ```
 
 use std::time::Duration;
 

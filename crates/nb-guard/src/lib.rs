@@ -6,7 +6,8 @@
 //! - Built-ins: [`extract_json`] (raw, fenced, or one object inside prose; a clear
 //!   violation for none or several), [`JsonSchema`] (compiled once, shared, every error
 //!   with its path), [`Bounds`] (ranges, labels, patterns, lengths, required and
-//!   forbidden phrases), [`NotTruncated`], [`NotRefused`]; combinators [`All`], [`Any`].
+//!   forbidden phrases), [`NotTruncated`], [`NotRefused`]; combinators [`All`], [`Any`]
+//!   and [`Field`] (a rule on one field).
 //! - [`Guard`]: any [`Provider`] with validators and one repair round: on a shape
 //!   violation it re-asks the same provider with the violation explained
 //!   ([`repair_request`]), then gives up with [`CallError::Rejected`].
@@ -121,6 +122,49 @@ impl Validator for Any {
             }
         }
         first.map_or(Ok(()), Err)
+    }
+}
+
+/// A rule on one field of the answer's JSON: `check` gets the value at `pointer` (or
+/// `None` when it is missing) and says what is wrong with it.
+///
+/// ```
+/// use nb_core::ChatResponse;
+/// use nb_guard::{Field, Validator};
+/// let even = Field::new("/n", |v| match v.and_then(|v| v.as_i64()) {
+///     Some(n) if n % 2 == 0 => Ok(()),
+///     Some(n) => Err(format!("{n} is odd")),
+///     None => Err("missing or not an integer".into()),
+/// });
+/// assert!(even.validate(&ChatResponse::text(r#"{"n": 4}"#)).is_ok());
+/// assert_eq!(even.validate(&ChatResponse::text(r#"{"n": 5}"#)).unwrap_err().pointer, "/n");
+/// ```
+pub struct Field<F> {
+    pointer: String,
+    check: F,
+}
+
+impl<F> Field<F>
+where
+    F: Fn(Option<&serde_json::Value>) -> Result<(), String> + Send + Sync,
+{
+    /// A rule on the value at `pointer`.
+    pub fn new(pointer: impl Into<String>, check: F) -> Self {
+        Self {
+            pointer: pointer.into(),
+            check,
+        }
+    }
+}
+
+impl<F> Validator for Field<F>
+where
+    F: Fn(Option<&serde_json::Value>) -> Result<(), String> + Send + Sync,
+{
+    fn validate(&self, response: &ChatResponse) -> Result<(), Violation> {
+        let json = extract_json(&response.text)?;
+        (self.check)(json.pointer(&self.pointer))
+            .map_err(|m| Violation::new(ViolationKind::Bounds, self.pointer.clone(), m))
     }
 }
 
