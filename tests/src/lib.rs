@@ -23,6 +23,17 @@ use nb_chaos::{ChaosHandle, WireFormat};
 use nb_core::Provider;
 use nb_providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset, Timeouts};
 
+/// A router target named after simulated provider `name`, served by a real adapter.
+///
+/// # Panics
+/// When `name` is not a provider of the running simulator.
+pub fn router_target(chaos: &ChaosHandle, name: &str, format: WireFormat) -> nb_router::Target {
+    nb_router::Target::shared(
+        nb_core::TargetId::new(name, model_of(format)),
+        std::sync::Arc::from(adapter(chaos, name, format)),
+    )
+}
+
 /// The model each simulated format serves in these tests.
 pub fn model_of(format: WireFormat) -> &'static str {
     match format {

@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -13,14 +12,11 @@ use nb_chaos::{ChaosServer, Fault, FaultKind, Personality, ProviderSpec, Scenari
 use nb_classify::classify;
 use nb_core::{ChatRequest, FailureClass, TargetId, collect};
 use nb_router::{Policy, RetryBudget, RouteErrorKind, RouterEvent, SmartRouter, Target};
-use nb_tests::{adapter, model_of};
+use nb_tests::model_of;
 use rand::SeedableRng;
 
 fn target(chaos: &nb_chaos::ChaosHandle, name: &str, format: WireFormat) -> Target {
-    Target::shared(
-        TargetId::new(name, model_of(format)),
-        Arc::from(adapter(chaos, name, format)),
-    )
+    nb_tests::router_target(chaos, name, format)
 }
 
 fn quick_policy() -> Policy {

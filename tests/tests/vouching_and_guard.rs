@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -13,15 +12,12 @@ use nb_core::{ChatRequest, TargetId};
 use nb_guard::JsonSchema;
 use nb_router::{AttemptRole, Policy, RouteErrorKind, SmartRouter, Target, Vouching};
 use nb_semantic::Strict;
-use nb_tests::{adapter, model_of};
+use nb_tests::model_of;
 use rand::SeedableRng;
 use serde_json::json;
 
 fn target(chaos: &nb_chaos::ChaosHandle, name: &str, format: WireFormat) -> Target {
-    Target::shared(
-        TargetId::new(name, model_of(format)),
-        Arc::from(adapter(chaos, name, format)),
-    )
+    nb_tests::router_target(chaos, name, format)
 }
 
 fn policy() -> Policy {

@@ -82,19 +82,13 @@ impl<E: Embedder> Checker for EmbeddingCheck<E> {
         let Some(score) = vs.first().zip(vs.get(1)).and_then(|(a, b)| cosine(a, b)) else {
             return Verdict::undecided("embedding", "unusable embeddings");
         };
-        let outcome = if score >= self.accept {
-            Outcome::Equivalent
-        } else if score <= self.reject {
-            Outcome::NotEquivalent
-        } else {
-            Outcome::Undecided
-        };
-        Verdict {
-            outcome,
-            score: Some(score),
-            method: "embedding",
-            reason: format!("cosine similarity {score:.3}"),
-        }
+        Verdict::scored(
+            score,
+            self.accept,
+            self.reject,
+            "embedding",
+            format!("cosine similarity {score:.3}"),
+        )
     }
 }
 

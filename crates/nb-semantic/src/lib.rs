@@ -73,6 +73,30 @@ impl Verdict {
         }
     }
 
+    /// A verdict from a similarity: equivalent at or above `accept`, not equivalent at
+    /// or below `reject`, undecided between.
+    pub fn scored(
+        score: f64,
+        accept: f64,
+        reject: f64,
+        method: &'static str,
+        reason: String,
+    ) -> Self {
+        let outcome = if score >= accept {
+            Outcome::Equivalent
+        } else if score <= reject {
+            Outcome::NotEquivalent
+        } else {
+            Outcome::Undecided
+        };
+        Self {
+            outcome,
+            score: Some(score),
+            method,
+            reason,
+        }
+    }
+
     /// An undecided verdict.
     pub fn undecided(method: &'static str, reason: impl Into<String>) -> Self {
         Self::new(Outcome::Undecided, method, reason)
@@ -176,19 +200,13 @@ impl Equivalence for Lexical {
         } else {
             a.intersection(&b).count() as f64 / union as f64
         };
-        let outcome = if score >= self.accept {
-            Outcome::Equivalent
-        } else if score <= self.reject {
-            Outcome::NotEquivalent
-        } else {
-            Outcome::Undecided
-        };
-        Verdict {
-            outcome,
-            score: Some(score),
-            method: "lexical",
-            reason: format!("token overlap {score:.2}"),
-        }
+        Verdict::scored(
+            score,
+            self.accept,
+            self.reject,
+            "lexical",
+            format!("token overlap {score:.2}"),
+        )
     }
 }
 
