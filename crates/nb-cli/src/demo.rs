@@ -289,7 +289,10 @@ pub async fn run_scenario(
     let router = builder
         .validator(NotRefused)
         .validator(non_empty)
-        .vouch(Vouching::consensus(Strict))
+        .vouch(Vouching {
+            wait: scaled(2.5),
+            ..Vouching::consensus(Strict)
+        })
         .policy(Policy {
             attempt_timeout: Duration::from_secs(2),
             deadline: Duration::from_secs(6),
@@ -314,7 +317,27 @@ pub async fn run_scenario(
         .build()
         .map_err(|e| e.to_string())?;
     let blind = adapter(&h, &specs[0])?;
+    // Breaker transitions are collected as they happen, so the timeline is true; a
+    // lagging receiver skips ahead instead of stopping.
     let mut events = router.subscribe();
+    let collector_start = Instant::now();
+    let collector = tokio::spawn(async move {
+        let mut marks = Vec::new();
+        loop {
+            match events.recv().await {
+                Ok(RouterEvent::Health(HealthEvent::Breaker { target, transition })) => {
+                    marks.push(BreakerMark {
+                        t_s: collector_start.elapsed().as_secs_f64(),
+                        target: target.provider().to_owned(),
+                        from: transition.from.to_string(),
+                        to: transition.to.to_string(),
+                    })
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return marks,
+            }
+        }
+    });
     let blind_name = specs[0].name.clone();
 
     let total = (duration * f64::from(opts.rate.max(1))) as u64;
@@ -418,17 +441,8 @@ pub async fn run_scenario(
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let mut breaker_transitions = Vec::new();
-    while let Ok(ev) = events.try_recv() {
-        if let RouterEvent::Health(HealthEvent::Breaker { target, transition }) = ev {
-            breaker_transitions.push(BreakerMark {
-                t_s: start.elapsed().as_secs_f64().min(duration),
-                target: target.provider().to_owned(),
-                from: transition.from.to_string(),
-                to: transition.to.to_string(),
-            });
-        }
-    }
+    drop(router);
+    let breaker_transitions = collector.await.unwrap_or_default();
     server.shutdown().await;
 
     let mut outcomes = Vec::new();
