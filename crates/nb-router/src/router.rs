@@ -802,7 +802,6 @@ impl SmartRouter {
                 call,
                 resp,
                 "no independent target could be asked to vouch for the answer",
-                None,
             ));
         };
         let verdict = v
@@ -836,7 +835,7 @@ impl SmartRouter {
             "the answer could not be vouched for: {} ({})",
             verdict.reason, verdict.method
         );
-        Err(self.unvouched(call, resp, &reason, Some(verdict.outcome)))
+        Err(self.unvouched(call, resp, &reason))
     }
 
     /// Asks the next admitted, not yet used candidate the same question, for an answer
@@ -943,18 +942,8 @@ impl SmartRouter {
         }
     }
 
-    fn unvouched(
-        &self,
-        call: &mut Call,
-        resp: ChatResponse,
-        reason: &str,
-        outcome: Option<Equiv>,
-    ) -> RouteError {
-        let kind = match outcome {
-            Some(Equiv::NotEquivalent) => nb_core::ViolationKind::NotEquivalent,
-            _ => nb_core::ViolationKind::NotEquivalent,
-        };
-        let violation = nb_core::Violation::new(kind, "", reason);
+    fn unvouched(&self, call: &mut Call, resp: ChatResponse, reason: &str) -> RouteError {
+        let violation = nb_core::Violation::new(nb_core::ViolationKind::NotEquivalent, "", reason);
         let e = CallError::rejected(violation, resp);
         if call.report.first_error.is_none() {
             call.report.first_error = Some(e.clone());
