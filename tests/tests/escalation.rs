@@ -10,7 +10,7 @@ use nb_chaos::tasks::Task;
 use nb_chaos::{ChaosServer, ProviderSpec, Scenario, WireFormat};
 use nb_core::{CallError, ChatRequest, ChatResponse, Provider};
 use nb_providers::{ApiKey, OpenAiEmbeddings};
-use nb_semantic::{Checker, EmbeddingCheck, Escalate, Judge, Outcome, Strict};
+use nb_semantic::{Checker, EmbeddingCheck, Entailment, Escalate, Judge, Outcome, Strict};
 use nb_tests::adapter;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,7 +31,17 @@ async fn embeddings_from_the_simulator_separate_close_and_far_texts() {
     let same = check
         .check("q", "the cat sat on the mat", "The mat: the cat sat on it")
         .await;
-    assert_eq!(same.outcome, Outcome::Equivalent, "{same:?}");
+    // Close texts are scored as similar, but similarity alone never vouches.
+    assert_eq!(same.outcome, Outcome::Undecided, "{same:?}");
+    assert!(same.score.unwrap() >= 0.9, "{same:?}");
+    let swapped = check
+        .check("q", "the dog bit the man", "the man bit the dog")
+        .await;
+    assert_eq!(
+        swapped.outcome,
+        Outcome::Undecided,
+        "swapped roles look identical to a bag of words: {swapped:?}"
+    );
     let far = check
         .check(
             "q",
@@ -40,7 +50,7 @@ async fn embeddings_from_the_simulator_separate_close_and_far_texts() {
         )
         .await;
     assert_eq!(far.outcome, Outcome::NotEquivalent, "{far:?}");
-    assert_eq!(server.handle().requests("emb"), 2);
+    assert_eq!(server.handle().requests("emb"), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,6 +88,66 @@ async fn a_judge_decides_what_the_strict_checks_leave_undecided() {
     let v = cascade.check(&t.prompt(), "42", "The answer is 42.").await;
     assert_eq!((v.outcome, v.method), (Outcome::Equivalent, "number"));
     assert_eq!(server.handle().requests("judge"), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entailment_both_ways_decides_free_text_the_strict_checks_leave_open() {
+    let server = ChaosServer::start(Scenario::new(vec![ProviderSpec::new(
+        "nli",
+        WireFormat::OpenAi,
+        "gpt-4o-mini",
+    )]))
+    .await
+    .unwrap();
+    let nli: Arc<dyn Provider> = Arc::from(adapter(&server.handle(), "nli", WireFormat::OpenAi));
+    let cascade = Escalate(vec![Arc::new(Strict), Arc::new(Entailment::new(nli))]);
+    let t = Task::Arithmetic {
+        a: 6,
+        op: '*',
+        b: 7,
+    };
+    let v = cascade
+        .check(&t.prompt(), "6 * 7 = 42", "7 * 6 = 42 (checked twice: 42)")
+        .await;
+    assert_eq!(
+        (v.outcome, v.method),
+        (Outcome::Equivalent, "entailment"),
+        "{v:?}"
+    );
+    // Two separate questions, one per direction.
+    assert_eq!(server.handle().requests("nli"), 2);
+    let v = cascade
+        .check(&t.prompt(), "6 * 7 = 42", "42? No: 6 * 7 = 48")
+        .await;
+    assert_eq!(
+        (v.outcome, v.method),
+        (Outcome::NotEquivalent, "entailment"),
+        "{v:?}"
+    );
+}
+
+/// An entailment model that says yes one way and no the other.
+struct OneWay;
+
+#[async_trait]
+impl Provider for OneWay {
+    async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, CallError> {
+        let p = &req.messages[0].content;
+        Ok(ChatResponse::text(if p.contains("Answer A: short") {
+            "NO"
+        } else {
+            "YES"
+        }))
+    }
+}
+
+#[tokio::test]
+async fn one_way_entailment_is_not_equivalence() {
+    let v = Entailment::new(OneWay)
+        .check("q", "long answer with more detail", "short")
+        .await;
+    assert_eq!(v.outcome, Outcome::NotEquivalent, "{v:?}");
+    assert!(v.reason.contains("candidate does not entail"), "{v:?}");
 }
 
 /// A judge with position bias: it always prefers whichever answer it saw first.

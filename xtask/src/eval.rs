@@ -10,6 +10,20 @@ use std::path::PathBuf;
 use nb_semantic::{Equivalence, Outcome, Strict};
 use serde_json::{Value, json};
 
+#[cfg(test)]
+mod tests {
+    use super::upper_bound;
+
+    #[test]
+    fn bounds_match_known_values() {
+        // 0 of 149 at 95%: 1 - 0.05^(1/149) = 0.0199.
+        assert!((upper_bound(0, 149, 0.05) - 0.019_9).abs() < 1e-3);
+        // 1 of 100: the exact one-sided bound is 0.0466.
+        assert!((upper_bound(1, 100, 0.05) - 0.046_6).abs() < 1e-3);
+        assert!((upper_bound(10, 10, 0.05) - 1.0).abs() < 1e-12);
+    }
+}
+
 #[derive(Default)]
 struct Score {
     n: u64,
@@ -50,6 +64,11 @@ impl Score {
         }
     }
 
+    /// The one-sided 95% Clopper–Pearson upper bound on the false-accept rate.
+    fn fa_bound(&self) -> Option<f64> {
+        (self.negatives > 0).then(|| upper_bound(self.false_accepts, self.negatives, 0.05))
+    }
+
     fn row(&self, name: &str) -> String {
         let pct = |a: u64, b: u64| {
             if b == 0 {
@@ -59,17 +78,72 @@ impl Score {
             }
         };
         format!(
-            "| {name} | {} | {} | {} | {} ({}/{}) | {} |\n",
+            "| {name} | {} | {} | {} | {} ({}/{}) | {} | {} |\n",
             self.n,
             pct(self.decided, self.n),
             pct(self.right, self.decided),
             pct(self.false_accepts, self.negatives),
             self.false_accepts,
             self.negatives,
+            self.fa_bound()
+                .map_or_else(|| "—".to_owned(), |b| format!("{:.1}%", 100.0 * b)),
             self.false_rejects,
         )
     }
 }
+
+/// ln C(n, k) + k ln p + (n - k) ln(1 - p), summed over k = 0..=x: the binomial CDF.
+fn binomial_cdf(x: u64, n: u64, p: f64) -> f64 {
+    if p <= 0.0 {
+        return 1.0;
+    }
+    if p >= 1.0 {
+        return if x >= n { 1.0 } else { 0.0 };
+    }
+    let (lp, lq) = (p.ln(), (1.0 - p).ln());
+    let mut log_choose = 0.0f64; // ln C(n, 0)
+    let mut total = 0.0;
+    for k in 0..=x.min(n) {
+        if k > 0 {
+            log_choose += ((n - k + 1) as f64).ln() - (k as f64).ln();
+        }
+        total += (log_choose + k as f64 * lp + (n - k) as f64 * lq).exp();
+    }
+    total.min(1.0)
+}
+
+/// The exact (Clopper–Pearson) one-sided upper confidence bound at level `1 - alpha` on
+/// a rate observed as `x` of `n`: the `p` at which seeing `x` or fewer has probability
+/// `alpha`. For `x = 0` it is `1 - alpha^(1/n)` (about 3/n at 95%).
+pub(crate) fn upper_bound(x: u64, n: u64, alpha: f64) -> f64 {
+    if x >= n {
+        return 1.0;
+    }
+    let (mut lo, mut hi) = (x as f64 / n as f64, 1.0f64);
+    for _ in 0..100 {
+        let mid = (lo + hi) / 2.0;
+        if binomial_cdf(x, n, mid) > alpha {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
+/// Categories of answers with a checkable value: the comparators aim to decide these.
+const STRUCTURED: &[&str] = &[
+    "numbers",
+    "quantities",
+    "json",
+    "dates",
+    "datetimes",
+    "lists",
+    "yes_no",
+    "labels",
+    "refusal",
+    "truncation",
+];
 
 fn text<'a>(v: &'a Value, key: &str, line: usize) -> Result<&'a str, String> {
     v.get(key)
@@ -156,13 +230,30 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let mut table = String::from(
-        "| category | pairs | coverage (decided) | accuracy on decided | false-accept rate | false rejects |\n|---|---|---|---|---|---|\n",
+        "| category | pairs | coverage (decided) | accuracy on decided | false-accept rate | 95% upper bound | false rejects |\n|---|---|---|---|---|---|---|\n",
     );
+    let mut structured = Score::default();
     for (c, s) in &by_cat {
         table.push_str(&s.row(c));
+        if STRUCTURED.contains(&c.as_str()) {
+            structured.n += s.n;
+            structured.decided += s.decided;
+            structured.right += s.right;
+            structured.negatives += s.negatives;
+            structured.false_accepts += s.false_accepts;
+            structured.positives += s.positives;
+            structured.false_rejects += s.false_rejects;
+        }
+    }
+    if structured.n > 0 {
+        table.push_str(&structured.row("*structured*"));
     }
     table.push_str(&all.row("**all**"));
     println!("{table}");
+    println!(
+        "95% upper bound: one-sided Clopper-Pearson on false accepts / non-equivalent pairs \
+         (0 of n is not 0%: it is below about 3/n)."
+    );
     if !mistakes.is_empty() {
         println!("decided wrongly:");
         for m in &mistakes {

@@ -843,8 +843,12 @@ fn ok_headers(format: WireFormat, request_id: &str) -> Vec<(&'static str, String
 }
 
 /// Judge mode: a prompt that shows a question and two answers is answered `SAME`,
-/// `DIFFERENT` or `UNSURE` — the simulator knows the truth of its checkable tasks.
+/// `DIFFERENT` or `UNSURE` — the simulator knows the truth of its checkable tasks. An
+/// entailment prompt ("Does Answer A entail Answer B?") is answered `YES`, `NO` or
+/// `UNSURE` the same way: for a checkable task, one answer entails the other exactly
+/// when both state the same result.
 fn judge(prompt: &str) -> Option<&'static str> {
+    let entail = prompt.contains("entail Answer B");
     let q = prompt.split("Question:").nth(1)?;
     let (question, rest) = q.split_once("Answer A:")?;
     let (a, b) = rest.split_once("Answer B:")?;
@@ -852,9 +856,11 @@ fn judge(prompt: &str) -> Option<&'static str> {
     let Some(task) = Task::parse(question) else {
         return Some("UNSURE");
     };
-    Some(match (task.read(a), task.read(b)) {
-        (Some(x), Some(y)) if x == y => "SAME",
-        (Some(_), Some(_)) => "DIFFERENT",
+    Some(match (task.read(a), task.read(b), entail) {
+        (Some(x), Some(y), false) if x == y => "SAME",
+        (Some(_), Some(_), false) => "DIFFERENT",
+        (Some(x), Some(y), true) if x == y => "YES",
+        (Some(_), Some(_), true) => "NO",
         _ => "UNSURE",
     })
 }

@@ -7,6 +7,8 @@
 //! - [`CallError`]: why one call to one target failed, as facts (status, the headers that
 //!   matter, the provider's error fields, a bounded body snippet, the transport phase);
 //! - [`Violation`]: what a validator found wrong with an answer that arrived intact;
+//! - [`extract_json`] / [`find_json`]: the JSON value an answer holds, for the guard and
+//!   the equivalence checkers alike;
 //! - [`TargetId`], [`FailureClass`] and [`Scope`]: the unit of health and the
 //!   taxonomy's names;
 //! - the [`Provider`] trait, implemented by the wire adapters and by the router itself.
@@ -38,6 +40,7 @@
 
 mod class;
 mod error;
+mod json;
 mod provider;
 mod request;
 mod response;
@@ -50,6 +53,7 @@ pub use error::{
     QuotaViolation, RejectedAnswer, SNIPPET_LIMIT, TimeoutPhase, TransportError, TransportKind,
     snippet,
 };
+pub use json::{FoundJson, extract_json, find_json};
 pub use provider::{ChatStream, Embedder, Provider};
 pub use request::{
     ChatRequest, JsonSchemaFormat, Message, ResponseFormat, Role, ToolCall, ToolChoice, ToolSpec,

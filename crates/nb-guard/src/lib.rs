@@ -36,11 +36,10 @@ use nb_core::{CallError, ChatRequest, FinishReason, Message, Provider};
 pub use nb_core::{ChatResponse, Violation, ViolationKind};
 
 mod bounds;
-mod extract;
 mod schema;
 
 pub use bounds::Bounds;
-pub use extract::extract_json;
+pub use nb_core::extract_json;
 pub use schema::{JsonSchema, SchemaError};
 
 /// Accepts an answer or says what is wrong with it.

@@ -786,13 +786,7 @@ impl SmartRouter {
         let Some(v) = self.inner.vouching.clone() else {
             return Ok((idx, resp));
         };
-        let prompt = req
-            .messages
-            .iter()
-            .rev()
-            .find(|m| m.role == nb_core::Role::User)
-            .map(|m| m.content.clone())
-            .unwrap_or_default();
+        let question = nb_semantic::Question::of(req);
         call.report
             .evidence
             .push((self.inner.targets[idx].id.clone(), resp.text.clone()));
@@ -804,21 +798,19 @@ impl SmartRouter {
                 "no independent target could be asked to vouch for the answer",
             ));
         };
-        let verdict = v
-            .equivalence
-            .check(&prompt, &reference.text, &resp.text)
-            .await;
+        // Tool calls and typed answers compare as data; text goes to the checker.
+        let checker = v.equivalence.as_ref();
+        let verdict = nb_semantic::check_answers(checker, &question, &reference, &resp).await;
         call.report.verdict = Some(VerdictReport::new(&verdict, &self.inner.targets[j].id));
         if verdict.outcome == Equiv::Equivalent {
             return Ok((idx, resp));
         }
         if v.tiebreak {
             if let Some((k, third)) = self.reference_answer(call, req).await {
-                let with_first = v.equivalence.check(&prompt, &third.text, &resp.text).await;
-                let with_second = v
-                    .equivalence
-                    .check(&prompt, &third.text, &reference.text)
-                    .await;
+                let with_first =
+                    nb_semantic::check_answers(checker, &question, &third, &resp).await;
+                let with_second =
+                    nb_semantic::check_answers(checker, &question, &third, &reference).await;
                 if with_first.outcome == Equiv::Equivalent {
                     call.report.verdict =
                         Some(VerdictReport::new(&with_first, &self.inner.targets[k].id));

@@ -23,9 +23,14 @@ impl<E: Equivalence + ?Sized> Checker for E {
     }
 }
 
-/// Cosine similarity of embeddings, with calibrated thresholds: at or above `accept`
-/// equivalent, at or below `reject` not, undecided between. Embeddings are poor at
-/// numbers and negation: put this stage after the strict comparators, for free text.
+/// Cosine similarity of embeddings. At or below `reject` the answers are *not
+/// equivalent*; anything higher is *undecided*, with the similarity as its score.
+///
+/// Embeddings are poor at numbers, negation and swapped roles ("A beat B" and "B beat A"
+/// sit close together), so similarity alone never vouches for an answer: this stage can
+/// only reject cheaply, and an [`Entailment`] or [`Judge`] stage after it decides what
+/// it leaves open. `accept` is kept for reports: a score at or above it is called
+/// "similar" in the reason.
 pub struct EmbeddingCheck<E> {
     embedder: E,
     /// Equivalent at or above this similarity.
@@ -82,13 +87,28 @@ impl<E: Embedder> Checker for EmbeddingCheck<E> {
         let Some(score) = vs.first().zip(vs.get(1)).and_then(|(a, b)| cosine(a, b)) else {
             return Verdict::undecided("embedding", "unusable embeddings");
         };
-        Verdict::scored(
-            score,
-            self.accept,
-            self.reject,
-            "embedding",
-            format!("cosine similarity {score:.3}"),
-        )
+        if score <= self.reject {
+            return Verdict::scored(
+                score,
+                f64::INFINITY,
+                self.reject,
+                "embedding",
+                format!("cosine similarity {score:.3}"),
+            );
+        }
+        let what = if score >= self.accept {
+            "similar"
+        } else {
+            "neither close nor far"
+        };
+        Verdict {
+            outcome: Outcome::Undecided,
+            score: Some(score),
+            method: "embedding",
+            reason: format!(
+                "cosine similarity {score:.3} ({what}); similarity alone never vouches for an answer"
+            ),
+        }
     }
 }
 
@@ -155,6 +175,85 @@ impl<P: Provider> Checker for Judge<P> {
                 "the judge changed its mind when the answers were swapped",
             ),
             _ => Verdict::undecided("judge", "the judge was unsure"),
+        }
+    }
+}
+
+/// Bidirectional entailment through any [`Provider`]: the model is asked, in two separate
+/// calls, whether answer A entails answer B and whether B entails A (each given the
+/// question). Two "yes" decide *equivalent*; a "no" either way decides *not equivalent*
+/// (one answer says something the other does not); anything else is *undecided*. This is
+/// how semantic-entropy work clusters answers by meaning, and it is the stage for free
+/// text, where word overlap and similarity mislead.
+pub struct Entailment<P> {
+    provider: P,
+}
+
+impl<P: Provider> Entailment<P> {
+    /// Entailment judged by `provider`.
+    pub fn new(provider: P) -> Self {
+        Self { provider }
+    }
+}
+
+/// The entailment prompt: does `premise` entail `hypothesis`, as answers to `question`?
+pub fn entailment_prompt(question: &str, premise: &str, hypothesis: &str) -> String {
+    format!(
+        "You check entailment between two answers to the same question. Answer A entails \
+         Answer B when everything Answer B states follows from Answer A. Judge meaning only; \
+         ignore wording and format.\n\nQuestion: {question}\n\nAnswer A: {premise}\n\n\
+         Answer B: {hypothesis}\n\nDoes Answer A entail Answer B? Reply with exactly one \
+         word: YES, NO or UNSURE."
+    )
+}
+
+fn parse_entailment(reply: &str) -> Option<bool> {
+    let first = reply
+        .split(|c: char| !c.is_alphabetic())
+        .find(|w| !w.is_empty())?
+        .to_uppercase();
+    match first.as_str() {
+        "YES" => Some(true),
+        "NO" => Some(false),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl<P: Provider> Checker for Entailment<P> {
+    async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
+        let ask = |a: &str, b: &str| {
+            ChatRequest::new(vec![Message::user(entailment_prompt(prompt, a, b))])
+                .with_temperature(0.0)
+                .with_max_tokens(4)
+        };
+        let (forward, backward) = (
+            self.provider.chat(&ask(reference, candidate)).await,
+            self.provider.chat(&ask(candidate, reference)).await,
+        );
+        let (Ok(forward), Ok(backward)) = (forward, backward) else {
+            return Verdict::undecided("entailment", "the entailment model could not be asked");
+        };
+        match (
+            parse_entailment(&forward.text),
+            parse_entailment(&backward.text),
+        ) {
+            (Some(true), Some(true)) => Verdict::new(
+                Outcome::Equivalent,
+                "entailment",
+                "each answer entails the other",
+            ),
+            (Some(false), _) => Verdict::new(
+                Outcome::NotEquivalent,
+                "entailment",
+                "the reference does not entail the candidate",
+            ),
+            (_, Some(false)) => Verdict::new(
+                Outcome::NotEquivalent,
+                "entailment",
+                "the candidate does not entail the reference",
+            ),
+            _ => Verdict::undecided("entailment", "the entailment model was unsure"),
         }
     }
 }

@@ -5,20 +5,28 @@
 //! first-class outcome: a checker that cannot tell says so instead of guessing, and the
 //! router refuses an answer it cannot vouch for.
 //!
-//! - [`Strict`]: deterministic comparators, cheapest first — refusals, JSON by value,
-//!   dates in common formats (an ambiguous day/month order is undecided), lists (ordered
-//!   when the prompt asks for a ranking or steps, else as sets), numbers (separators,
-//!   signs, scientific notation, currency symbols, scale words, number words), yes/no
-//!   (hedges are undecided), labels from the prompt's own list (negations are
-//!   undecided), normalised text;
+//! - [`Strict`]: deterministic comparators that **account for everything**: each answer
+//!   is read into the values it states — quantities with their units (`1.5 s` =
+//!   `1500 ms`, `3 kg` ≠ `3 g`), dates with time of day and zone, a yes/no, a label from
+//!   the prompt's own list, a JSON value, a list — and a residue of every other word. Only
+//!   the documented framing ([`FRAMING`], a restated subject, an agreeing yes/no tag) is
+//!   dropped; two answers are *equivalent* only when their residues match and every value
+//!   matches. A word left over makes the verdict *undecided*; conflicting values make it
+//!   *not equivalent*. Code is equivalent only when identical. Refusals and truncations
+//!   are caught first;
+//! - [`compare_data`] and [`compare_tool_calls`]: typed answers and tool calls compared as
+//!   data under their JSON Schema (sets where `uniqueItems` or `x-nb-set` say so, dates by
+//!   value), and [`check_answers`], which the router uses to vouch for a whole answer;
 //! - [`Lexical`]: token overlap with calibrated thresholds, for tolerant free text;
 //! - [`Unvouchable`]: for creative tasks, always undecided, and says why;
 //! - [`Cascade`]: runs checkers in order and keeps the first decided verdict, recording
 //!   which stage decided;
 //! - escalation, for what stays undecided: [`Checker`] (async; every [`Equivalence`] is
-//!   one), [`EmbeddingCheck`] (cosine similarity through any [`nb_core::Embedder`]),
-//!   [`Judge`] (an LLM through any [`nb_core::Provider`], strict rubric, asked in both
-//!   orders), and [`Escalate`] (cheap stages first).
+//!   one), [`Entailment`] (an LLM asked whether each answer entails the other, separately:
+//!   only two agreeing "yes" decide *equivalent*), [`Judge`] (an LLM through any
+//!   [`nb_core::Provider`], asked in both orders), [`EmbeddingCheck`] (cosine similarity
+//!   through any [`nb_core::Embedder`]; it can reject, never accept on its own), and
+//!   [`Escalate`] (cheap stages first).
 //!
 //! ```
 //! use nb_semantic::{Equivalence, Outcome, Strict};
@@ -27,17 +35,33 @@
 //! assert_eq!(Strict.compare(prompt, "42", "**Answer:** 43").outcome, Outcome::NotEquivalent);
 //! let v = Strict.compare("Write a poem about rain.", "Rain taps...", "Grey skies...");
 //! assert_eq!(v.outcome, Outcome::Undecided);
+//! // The same numbers, different words: never equivalent.
+//! let v = Strict.compare("Summarise", "The board approved the $2M budget 5-4.",
+//!                        "The board rejected the $2M budget 5-4.");
+//! assert_eq!(v.outcome, Outcome::Undecided);
+//! // Units are part of the value.
+//! assert_eq!(Strict.compare("How long?", "1.5 s", "1500 ms").outcome, Outcome::Equivalent);
+//! assert_eq!(Strict.compare("How heavy?", "3 kg", "3 g").outcome, Outcome::NotEquivalent);
 //! ```
 
+mod data;
+mod datetime;
 mod escalate;
+mod quantity;
+mod strict;
+mod text;
 
-pub use escalate::{Checker, EmbeddingCheck, Escalate, Judge, judge_prompt, parse_judgement};
+pub use data::{Question, check_answers, compare_data, compare_tool_calls};
+pub use escalate::{
+    Checker, EmbeddingCheck, Entailment, Escalate, Judge, entailment_prompt, judge_prompt,
+    parse_judgement,
+};
+pub use text::FRAMING;
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
-use regex::Regex;
-use serde_json::Value;
+use text::words;
 
 /// Whether two answers mean the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,7 +88,7 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    fn new(outcome: Outcome, method: &'static str, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(outcome: Outcome, method: &'static str, reason: impl Into<String>) -> Self {
         Self {
             outcome,
             score: None,
@@ -192,8 +216,8 @@ impl Default for Lexical {
 
 impl Equivalence for Lexical {
     fn compare(&self, _: &str, reference: &str, candidate: &str) -> Verdict {
-        let a: BTreeSet<String> = words(reference).collect();
-        let b: BTreeSet<String> = words(candidate).collect();
+        let a: BTreeSet<String> = words(reference).into_iter().collect();
+        let b: BTreeSet<String> = words(candidate).into_iter().collect();
         let union = a.union(&b).count();
         let score = if union == 0 {
             1.0
@@ -210,7 +234,9 @@ impl Equivalence for Lexical {
     }
 }
 
-/// The deterministic cascade for strict domains (numbers, labels, yes/no, JSON).
+/// The deterministic checker for strict domains (numbers and quantities, dates, JSON,
+/// lists, yes/no, labels, short exact answers). See the crate docs for the rule it
+/// follows; it never calls anything.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Strict;
 
@@ -230,50 +256,12 @@ impl Equivalence for Strict {
         if let Some(v) = truncated(reference, candidate) {
             return v;
         }
-        if let (Ok(a), Ok(b)) = (
-            nb_guard::extract_json(reference),
-            nb_guard::extract_json(candidate),
-        ) {
-            return if json_eq(&a, &b) {
-                Verdict::new(Outcome::Equivalent, "json", "the same JSON value")
-            } else {
-                Verdict::new(
-                    Outcome::NotEquivalent,
-                    "json",
-                    format!("different JSON values: {a} vs {b}"),
-                )
-            };
-        }
-        if let Some(v) = dates(reference, candidate) {
-            return v;
-        }
-        if let Some(v) = lists(prompt, reference, candidate) {
-            return v;
-        }
-        if let Some(v) = numbers(reference, candidate) {
-            return v;
-        }
-        if let Some(v) = yes_no(reference, candidate) {
-            return v;
-        }
-        if let Some(v) = labels(prompt, reference, candidate) {
-            return v;
-        }
-        ExactText.compare(prompt, reference, candidate)
+        strict::compare(prompt, reference, candidate)
     }
 }
 
 fn normalise(s: &str) -> String {
-    words(s).collect::<Vec<_>>().join(" ")
-}
-
-fn words(s: &str) -> impl Iterator<Item = String> + '_ {
-    s.split(|c: char| !c.is_alphanumeric() && c != '.' && c != '-')
-        .map(|w| {
-            w.trim_matches(|c: char| c == '.' || c == '-')
-                .to_lowercase()
-        })
-        .filter(|w| !w.is_empty())
+    words(s).join(" ")
 }
 
 /// One answer is the other cut short: its words are a proper prefix of the other's, it
@@ -281,7 +269,7 @@ fn words(s: &str) -> impl Iterator<Item = String> + '_ {
 fn truncated(reference: &str, candidate: &str) -> Option<Verdict> {
     let (a, b) = (reference.trim(), candidate.trim());
     let (short, long) = if a.len() < b.len() { (a, b) } else { (b, a) };
-    let (ws, wl): (Vec<String>, Vec<String>) = (words(short).collect(), words(long).collect());
+    let (ws, wl) = (words(short), words(long));
     let ends_cleanly = short.ends_with(['.', '!', '?', '}', ']', '`', '"', ')']);
     (ws.len() >= 3 && ws.len() < wl.len() && wl.starts_with(&ws) && !ends_cleanly).then(|| {
         Verdict::new(
@@ -308,424 +296,6 @@ const REFUSALS: &[&str] = &[
 fn is_refusal(s: &str) -> bool {
     let l = s.to_lowercase().replace('’', "'");
     REFUSALS.iter().any(|p| l.contains(p))
-}
-
-fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
-            (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
-            _ => x == y,
-        },
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| json_eq(v, w))
-        }
-        _ => a == b,
-    }
-}
-
-static NUM: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"(?i)([-−]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-−]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?:\s*[x×*]\s*10\^([-−]?\d+))?(?:\s*(thousand|million|billion|trillion|bn\b|%|percent\b))?").ok()
-});
-
-fn parse_numbers(s: &str) -> Vec<f64> {
-    let Some(re) = NUM.as_ref() else {
-        return Vec::new();
-    };
-    let found: Vec<f64> = re
-        .captures_iter(s)
-        .filter_map(|c| {
-            let mut n: f64 = c[1]
-                .replace([',', '_'], "")
-                .replace('−', "-")
-                .parse()
-                .ok()?;
-            if let Some(exp) = c
-                .get(2)
-                .and_then(|e| e.as_str().replace('−', "-").parse::<i32>().ok())
-            {
-                n *= 10f64.powi(exp);
-            }
-            let scale = match c.get(3).map(|m| m.as_str().to_lowercase()).as_deref() {
-                Some("thousand") => 1e3,
-                Some("million") => 1e6,
-                Some("billion" | "bn") => 1e9,
-                Some("trillion") => 1e12,
-                Some("%" | "percent") => 1e-2,
-                _ => 1.0,
-            };
-            Some(n * scale)
-        })
-        .collect();
-    if found.is_empty() {
-        word_number(s).into_iter().collect()
-    } else {
-        found
-    }
-}
-
-/// "forty-two", "one hundred and five", "minus seven", "three thousand".
-fn word_number(s: &str) -> Option<f64> {
-    const UNITS: [&str; 20] = [
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-    ];
-    const TENS: [&str; 10] = [
-        "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
-    ];
-    let lower = s.to_lowercase();
-    let mut total = 0.0;
-    let mut current = 0.0;
-    let mut seen = false;
-    let mut negative = false;
-    for w in lower
-        .split(|c: char| !c.is_alphabetic())
-        .filter(|w| !w.is_empty())
-    {
-        if let Some(n) = UNITS.iter().position(|u| *u == w) {
-            current += n as f64;
-            seen = true;
-        } else if let Some(n) = TENS.iter().position(|t| !t.is_empty() && *t == w) {
-            current += (n * 10) as f64;
-            seen = true;
-        } else if w == "hundred" && seen {
-            current *= 100.0;
-        } else if w == "thousand" && seen {
-            total += current * 1000.0;
-            current = 0.0;
-        } else if w == "million" && seen {
-            total += current * 1e6;
-            current = 0.0;
-        } else if (w == "minus" || w == "negative") && !seen {
-            negative = true;
-        } else if w == "and" && seen {
-        } else if seen {
-            break;
-        }
-    }
-    seen.then(|| {
-        if negative {
-            -(total + current)
-        } else {
-            total + current
-        }
-    })
-}
-
-fn numbers(reference: &str, candidate: &str) -> Option<Verdict> {
-    let a = parse_numbers(reference);
-    let b = parse_numbers(candidate);
-    if a.is_empty() || b.is_empty() {
-        return None;
-    }
-    let close = |x: f64, y: f64| (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0);
-    if a.len() == 1 && b.len() == 1 {
-        return Some(if close(a[0], b[0]) {
-            Verdict::new(Outcome::Equivalent, "number", format!("both say {}", a[0]))
-        } else {
-            Verdict::new(
-                Outcome::NotEquivalent,
-                "number",
-                format!("{} vs {}", a[0], b[0]),
-            )
-        });
-    }
-    let (la, lb) = (a[a.len() - 1], b[b.len() - 1]);
-    let mut sa = a.clone();
-    let mut sb = b.clone();
-    sa.sort_by(f64::total_cmp);
-    sb.sort_by(f64::total_cmp);
-    if close(la, lb) && sa.len() == sb.len() && sa.iter().zip(&sb).all(|(x, y)| close(*x, *y)) {
-        return Some(Verdict::new(
-            Outcome::Equivalent,
-            "number",
-            format!("the same numbers, ending in {la}"),
-        ));
-    }
-    if !b.iter().any(|y| close(la, *y)) && !a.iter().any(|x| close(lb, *x)) {
-        return Some(Verdict::new(
-            Outcome::NotEquivalent,
-            "number",
-            format!("no number in common with the final answers {la} and {lb}"),
-        ));
-    }
-    Some(Verdict::undecided(
-        "number",
-        "several numbers; cannot tell which is the answer",
-    ))
-}
-
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
-
-static ISO_DATE: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b").ok());
-static SLASH_DATE: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b").ok());
-static MONTH_FIRST: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b([a-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b").ok()
-});
-static DAY_FIRST: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([a-z]{3,9})\.?,?\s+(\d{4})\b").ok()
-});
-
-fn month(name: &str) -> Option<u32> {
-    let l = name.to_lowercase();
-    MONTHS
-        .iter()
-        .position(|m| l.starts_with(m))
-        .and_then(|i| u32::try_from(i + 1).ok())
-}
-
-/// The date an answer states: `Ok((y, m, d))`, `Err(())` when it is ambiguous
-/// (`03/04/2024` could be either), `None` when it states none or several.
-fn date_of(s: &str) -> Option<Result<(i32, u32, u32), ()>> {
-    let mut found: Vec<Result<(i32, u32, u32), ()>> = Vec::new();
-    let valid = |y: i32, m: u32, d: u32| (1..=12).contains(&m) && (1..=31).contains(&d) && y > 0;
-    for c in ISO_DATE.as_ref()?.captures_iter(s) {
-        if let (Ok(y), Ok(m), Ok(d)) = (c[1].parse(), c[2].parse(), c[3].parse()) {
-            if valid(y, m, d) {
-                found.push(Ok((y, m, d)));
-            }
-        }
-    }
-    for c in MONTH_FIRST.as_ref()?.captures_iter(s) {
-        if let (Some(m), Ok(d), Ok(y)) = (month(&c[1]), c[2].parse(), c[3].parse()) {
-            if valid(y, m, d) {
-                found.push(Ok((y, m, d)));
-            }
-        }
-    }
-    for c in DAY_FIRST.as_ref()?.captures_iter(s) {
-        if let (Ok(d), Some(m), Ok(y)) = (c[1].parse(), month(&c[2]), c[3].parse()) {
-            if valid(y, m, d) {
-                found.push(Ok((y, m, d)));
-            }
-        }
-    }
-    for c in SLASH_DATE.as_ref()?.captures_iter(s) {
-        if let (Ok(a), Ok(b), Ok(y)) = (
-            c[1].parse::<u32>(),
-            c[2].parse::<u32>(),
-            c[3].parse::<i32>(),
-        ) {
-            found.push(match (a <= 12, b <= 12) {
-                // Both could be the month: only the same reading of the same digits is safe.
-                (true, true) if a != b => Err(()),
-                (true, true) => Ok((y, a, b)),
-                (true, false) if valid(y, a, b) => Ok((y, a, b)),
-                (false, true) if valid(y, b, a) => Ok((y, b, a)),
-                _ => continue,
-            });
-        }
-    }
-    found.dedup();
-    match found.len() {
-        0 => None,
-        1 => found.pop(),
-        _ => Some(Err(())),
-    }
-}
-
-fn dates(reference: &str, candidate: &str) -> Option<Verdict> {
-    match (date_of(reference)?, date_of(candidate)?) {
-        (Ok(a), Ok(b)) if a == b => Some(Verdict::new(
-            Outcome::Equivalent,
-            "date",
-            format!("both say {}-{:02}-{:02}", a.0, a.1, a.2),
-        )),
-        (Ok(a), Ok(b)) => Some(Verdict::new(
-            Outcome::NotEquivalent,
-            "date",
-            format!(
-                "{}-{:02}-{:02} vs {}-{:02}-{:02}",
-                a.0, a.1, a.2, b.0, b.1, b.2
-            ),
-        )),
-        _ => Some(Verdict::undecided(
-            "date",
-            "an ambiguous day/month order or several dates",
-        )),
-    }
-}
-
-static ITEM: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"(?m)^\s*(?:[-*•]|\d+[.)])\s+(.+?)\s*$").ok());
-
-/// The items of a bulleted or numbered list, or of a single comma-separated line.
-fn list_of(s: &str) -> Option<Vec<String>> {
-    let items: Vec<String> = ITEM
-        .as_ref()?
-        .captures_iter(s)
-        .map(|c| normalise(&c[1]))
-        .filter(|i| !i.is_empty())
-        .collect();
-    if items.len() >= 2 {
-        return Some(items);
-    }
-    let body = s.trim().trim_end_matches('.');
-    let line = body.rsplit(':').next().unwrap_or(body);
-    if !body.contains('\n') && line.matches(',').count() >= 1 {
-        let parts: Vec<String> = line
-            .split(',')
-            .flat_map(|p| p.split(" and "))
-            .map(normalise)
-            .filter(|p| !p.is_empty())
-            .collect();
-        // A list is short items only: a sentence with commas in it is not one.
-        if parts.len() >= 2
-            && parts
-                .iter()
-                .all(|p| p.split_whitespace().count() <= 3 && p.chars().any(char::is_alphabetic))
-        {
-            return Some(parts);
-        }
-    }
-    None
-}
-
-fn lists(prompt: &str, reference: &str, candidate: &str) -> Option<Verdict> {
-    let (a, b) = (list_of(reference)?, list_of(candidate)?);
-    let p = prompt.to_lowercase();
-    let ordered = [
-        "rank",
-        "order",
-        "steps",
-        "sort",
-        "first to last",
-        "sequence",
-    ]
-    .iter()
-    .any(|w| p.contains(w));
-    if ordered {
-        return Some(if a == b {
-            Verdict::new(
-                Outcome::Equivalent,
-                "list",
-                "the same items in the same order",
-            )
-        } else {
-            Verdict::new(
-                Outcome::NotEquivalent,
-                "list",
-                "the items or their order differ",
-            )
-        });
-    }
-    let sa: BTreeSet<&String> = a.iter().collect();
-    let sb: BTreeSet<&String> = b.iter().collect();
-    Some(if sa == sb {
-        Verdict::new(Outcome::Equivalent, "list", "the same items")
-    } else {
-        Verdict::new(Outcome::NotEquivalent, "list", "different items")
-    })
-}
-
-const HEDGES: &[&str] = &[
-    "probably", "likely", "maybe", "perhaps", "possibly", "might", "unclear", "not sure", "depends",
-];
-
-fn polarity(s: &str) -> Option<Result<bool, ()>> {
-    let l = s.to_lowercase();
-    let ws: Vec<String> = words(&l).collect();
-    let yes = ws.iter().any(|w| w == "yes" || w == "true");
-    let no = ws.iter().any(|w| w == "no" || w == "false");
-    if !yes && !no {
-        return None;
-    }
-    if HEDGES.iter().any(|h| l.contains(h)) || (yes && no) {
-        return Some(Err(()));
-    }
-    Some(Ok(yes))
-}
-
-fn yes_no(reference: &str, candidate: &str) -> Option<Verdict> {
-    match (polarity(reference)?, polarity(candidate)?) {
-        (Ok(a), Ok(b)) if a == b => Some(Verdict::new(
-            Outcome::Equivalent,
-            "yes_no",
-            if a { "both say yes" } else { "both say no" },
-        )),
-        (Ok(_), Ok(_)) => Some(Verdict::new(
-            Outcome::NotEquivalent,
-            "yes_no",
-            "one says yes, the other no",
-        )),
-        _ => Some(Verdict::undecided(
-            "yes_no",
-            "a hedged or contradictory yes/no",
-        )),
-    }
-}
-
-static LABEL_LIST: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:as|into|from|one of)\s*:?\s*((?:[a-z][a-z-]*\s*,\s*)+[a-z][a-z-]*,?\s+(?:or|and)\s+[a-z][a-z-]*)").ok()
-});
-
-fn labels(prompt: &str, reference: &str, candidate: &str) -> Option<Verdict> {
-    let caps = LABEL_LIST.as_ref()?.captures(prompt)?;
-    let set: Vec<String> = caps[1]
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .map(str::trim)
-        .filter(|w| !w.is_empty() && *w != "or" && *w != "and")
-        .map(str::to_lowercase)
-        .collect();
-    let pick = |s: &str| -> Option<Result<String, ()>> {
-        let ws: Vec<String> = words(s).collect();
-        let found: Vec<&String> = set.iter().filter(|l| ws.contains(l)).collect();
-        match found.len() {
-            0 => None,
-            1 => {
-                let i = ws.iter().position(|w| w == found[0]).unwrap_or(0);
-                let negated = i > 0 && matches!(ws[i - 1].as_str(), "not" | "isn't" | "never");
-                Some(if negated {
-                    Err(())
-                } else {
-                    Ok(found[0].clone())
-                })
-            }
-            _ => Some(Err(())),
-        }
-    };
-    match (pick(reference)?, pick(candidate)?) {
-        (Ok(a), Ok(b)) if a == b => Some(Verdict::new(
-            Outcome::Equivalent,
-            "label",
-            format!("both say {a}"),
-        )),
-        (Ok(a), Ok(b)) => Some(Verdict::new(
-            Outcome::NotEquivalent,
-            "label",
-            format!("{a} vs {b}"),
-        )),
-        _ => Some(Verdict::undecided(
-            "label",
-            "several labels or a negated label",
-        )),
-    }
 }
 
 #[cfg(test)]
@@ -755,7 +325,8 @@ mod tests {
                 "The median is 7 (from 3, 7 and 9).",
                 "The median is 9 (from 3, 7 and 9)."
             ),
-            Undecided
+            NotEquivalent,
+            "the same template with another value in it"
         );
         assert_eq!(
             s(
@@ -772,7 +343,11 @@ mod tests {
             s(p, "6 * 7 = 42", "Six times seven is 42, so 42"),
             Undecided
         );
-        assert_eq!(s(p, "6 * 7 = 42", "7 * 6 = 42"), Equivalent);
+        assert_eq!(
+            s(p, "6 * 7 = 42", "7 * 6 = 42"),
+            Undecided,
+            "the same values in another order: order may matter"
+        );
         assert_eq!(s(p, "It is 42", "It is 40 or 41"), NotEquivalent);
     }
 

@@ -266,6 +266,232 @@ creative = [
 for q in creative:
     add("creative", *q)
 
+# ---- quantities with units ----------------------------------------------------
+# (prompt, a, b, equivalent): the same quantity in another unit, or a changed unit,
+# magnitude or currency. Each is written in several framings.
+units = [
+    ("How long does the job take?", "1.5 s", "1500 ms", True),
+    ("How long does the job take?", "1.5 s", "150 ms", False),
+    ("How long does the job take?", "2 min", "120 seconds", True),
+    ("How long does the job take?", "90 seconds", "90 minutes", False),
+    ("How long does the job take?", "3 hours", "180 minutes", True),
+    ("How long does the job take?", "3 hours", "3 minutes", False),
+    ("How long is the warranty?", "2 years", "24 months", True),
+    ("How long is the warranty?", "18 months", "18 weeks", False),
+    ("How long is the warranty?", "2 weeks", "14 days", True),
+    ("How long is the warranty?", "2 weeks", "2 days", False),
+    ("How far is the station?", "1 km", "1000 m", True),
+    ("How far is the station?", "5 km", "5 m", False),
+    ("How far is the station?", "250 cm", "2.5 m", True),
+    ("How far is the station?", "1 mile", "5,280 feet", True),
+    ("How far is the station?", "3 miles", "3 km", False),
+    ("How heavy is the parcel?", "3 kg", "3000 g", True),
+    ("How heavy is the parcel?", "3 kg", "3 g", False),
+    ("How heavy is the parcel?", "500 mg", "0.5 g", True),
+    ("How heavy is the parcel?", "2 lb", "2 kg", False),
+    ("How much water is needed?", "2 L", "2000 ml", True),
+    ("How much water is needed?", "2 L", "2 ml", False),
+    ("How much storage does it need?", "1 KiB", "1024 bytes", True),
+    ("How much storage does it need?", "2 GB", "2000 MB", True),
+    ("How much storage does it need?", "2 GB", "2 GiB", False),
+    ("How much storage does it need?", "1 TB", "1 TiB", False),
+    ("How much storage does it need?", "4 MB", "4 Mb", False),
+    ("What is the boiling point of water at sea level?", "100 °C", "212 °F", True),
+    ("What is the boiling point of water at sea level?", "100 °C", "100 °F", False),
+    ("What is the freezing point of water?", "0 °C", "32 °F", True),
+    ("What is the freezing point of water?", "0 °C", "0 K", False),
+    ("What was the budget?", "$2M", "2 million dollars", True),
+    ("What was the budget?", "$2M", "$2B", False),
+    ("What was the budget?", "€15", "15 EUR", True),
+    ("What was the budget?", "$15", "€15", False),
+    ("What was the budget?", "£40", "40 GBP", True),
+    ("What was the budget?", "£40", "40 USD", False),
+    ("By how much did the rate rise?", "5%", "5 percentage points", False),
+    ("By how much did the rate rise?", "0.25 percentage points", "25 basis points", True),
+    ("What is the error rate?", "2.5%", "0.025", True),
+    ("What is the error rate?", "2.5%", "25%", False),
+]
+u_frames = [("{q}", "{q}"), ("The answer is {q}.", "**Answer:** {q}"), ("{q}.", "It is {q}."),
+            ("Answer: {q}", "So the answer is {q}."), ("{q}", "That's {q}."),
+            ("It comes to {q}.", "{q}, roughly speaking.")]
+for i, (prompt, a, b, eq) in enumerate(units):
+    for j, (fa, fb) in enumerate(u_frames):
+        add("quantities", prompt, fa.format(q=a), fb.format(q=b), eq)
+# Durations in words are quantities too.
+for a, b, eq in [("two years", "24 months", True), ("two years", "2 weeks", False),
+                 ("ninety minutes", "1.5 hours", True), ("ninety minutes", "90 seconds", False),
+                 ("three days", "72 hours", True), ("three days", "3 hours", False)]:
+    add("quantities", "How long did it take?", f"It took {a}.", f"It took {b}.", eq)
+    add("quantities", "How long did it take?", a, b, eq)
+
+# ---- dates and times with zones ----------------------------------------------------
+times = [
+    ("2025-06-01 09:00 UTC", "June 1, 2025 at 9:00 am UTC", True),
+    ("2025-06-01 09:00 UTC", "2025-06-01 09:00 CET", False),
+    ("2025-06-01 09:00 UTC", "2025-06-01 10:00 UTC", False),
+    ("2025-06-01 09:00 UTC", "2025-06-02 09:00 UTC", False),
+    ("2025-01-15T08:00:00Z", "2025-01-15 08:00 GMT", True),
+    ("2025-01-15T08:00:00Z", "2025-01-15 08:00 EST", False),
+    ("9 pm", "21:00", True),
+    ("9 pm", "9 am", False),
+    ("14:30", "2:30 pm", True),
+    ("14:30", "4:30 pm", False),
+    ("10:00 PST", "10:00 PDT", False),
+    ("10:00 PST", "10:00 PST", True),
+    ("2024-02-29", "February 29, 2024", True),
+    ("2024-02-29", "March 1, 2024", False),
+    ("March 3, 2026 at 17:45 UTC", "2026-03-03 17:45 UTC", True),
+    ("March 3, 2026 at 17:45 UTC", "March 3, 2026 at 17:45 JST", False),
+    ("2023-11-05 06:30 +02:00", "2023-11-05 06:30 UTC+2", True),
+    ("2023-11-05 06:30 +02:00", "2023-11-05 06:30 +03:00", False),
+]
+t_frames = [("The meeting is at {t}.", "{t}"), ("{t}", "It is scheduled for {t}."),
+            ("**Answer:** {t}", "The answer is {t}.")]
+for i, (a, b, eq) in enumerate(times):
+    for fa, fb in t_frames:
+        add("datetimes", "When is the meeting scheduled?", fa.format(t=a), fb.format(t=b), eq)
+
+# ---- code and identifiers ------------------------------------------------------------
+code = [
+    ("What type does the function return?", "`Option<u32>`", "`Option<u32>`", True),
+    ("What type does the function return?", "Option<u32>", "Option<u3", False),
+    ("What type does the function return?", "`Vec<String>`", "`Vec<&str>`", False),
+    ("What type does the function return?", "`HashMap<String, u64>`", "`HashMap<String, u32>`", False),
+    ("Which operator makes the loop inclusive?", "Use `<=`.", "Use `<`.", False),
+    ("Which operator makes the loop inclusive?", "`<=`", "`<=`", True),
+    ("What is the condition?", "x <= 10", "x < 10", False),
+    ("What is the condition?", "x != 0", "x == 0", False),
+    ("Write the add function.", "fn add(a: i32, b: i32) -> i32 { a + b }", "fn add(a: i32, b: i32) -> i32 {\n    a + b\n}", True),
+    ("Write the add function.", "fn add(a: i32, b: i32) -> i32 { a + b }", "fn add(a: i32, b: i32) -> i32 { a - b }", False),
+    ("Which command squashes the last three commits?", "`git rebase -i HEAD~3`", "`git rebase -i HEAD~2`", False),
+    ("Which command squashes the last three commits?", "`git rebase -i HEAD~3`", "`git rebase -i HEAD~3`", True),
+    ("Which query fetches user 1?", "SELECT * FROM users WHERE id = 1;", "SELECT * FROM users WHERE id = 2;", False),
+    ("Which query fetches user 1?", "SELECT * FROM users WHERE id = 1;", "SELECT *  FROM users\nWHERE id = 1;", True),
+    ("How do you get the length?", "`len(items)`", "`len(item)`", False),
+    ("How do you sort the list?", "`a.sort()`", "`sorted(a)`", False),
+    ("Which method returns the first element?", "`v.first()`", "`v.last()`", False),
+    ("Which method returns the first element?", "`v.first()`", "`v.first()`", True),
+    ("What is the Python 3 version check?", "sys.version_info >= (3, 8)", "sys.version_info > (3, 8)", False),
+    ("Which header sets the key?", "`x-api-key`", "`api-key`", False),
+]
+for prompt, a, b, eq in code:
+    add("code", prompt, a, b, eq)
+    add("code", prompt, f"The answer is {a}", f"The answer is {b}", eq)
+
+# ---- yes/no with numbers: polarity must agree ---------------------------------------
+polar = [
+    ("Did all checks pass?", "No, 2 checks failed.", "Yes, all but 2 passed.", False),
+    ("Did all checks pass?", "Yes, all 12 checks passed.", "No, all 12 checks passed.", False),
+    ("Did all checks pass?", "Yes.", "Yes, all of them passed.", True),
+    ("Did all checks pass?", "No.", "No, they did not.", True),
+    ("Is the service up?", "Yes, it is.", "No, it isn't.", False),
+    ("Is the service up?", "Yes, it is.", "Yes — definitely.", True),
+    ("Is the service up?", "No, it is not.", "No.", True),
+    ("Is the service up?", "No, it is not.", "Yes, it is.", False),
+    ("Is 91 prime?", "No, 91 = 7 × 13.", "Yes, 91 is prime.", False),
+    ("Is 97 prime?", "Yes", "True.", True),
+    ("Is 97 prime?", "Yes", "False.", False),
+    ("Was the payment received?", "Yes, $120 arrived on 2024-05-02.", "No, $120 is still pending.", False),
+]
+for prompt, a, b, eq in polar:
+    add("yes_no", prompt, a, b, eq)
+    add("yes_no", prompt, f"**Answer:** {a}", b, eq)
+
+# ---- summaries: the same numbers, one edit in the words -----------------------------
+# (sentence, paraphrase or None, [(edited sentence, kind of edit)]): every edit changes
+# the meaning; the paraphrase keeps it.
+summaries = [
+    ("The board approved the $2M budget 5-4.", "By a 5-4 vote, the board approved the $2M budget.",
+     ["The board rejected the $2M budget 5-4.", "The board approved the $2M budget 5-4 after cutting staff.",
+      "The board did not approve the $2M budget 5-4.", "The board approved the $3M budget 5-4."]),
+    ("Revenue rose 12% to $4.1B in Q3.", "In Q3, revenue climbed 12% to $4.1B.",
+     ["Revenue fell 12% to $4.1B in Q3.", "Revenue rose 12% to $4.1B in Q4.",
+      "Revenue rose 12% to $4.1B in Q3, missing forecasts.", "Revenue rose 21% to $4.1B in Q3."]),
+    ("Spain beat Italy 2-1 in the final.", "Spain won the final against Italy, 2-1.",
+     ["Italy beat Spain 2-1 in the final.", "Spain lost to Italy 2-1 in the final.",
+      "Spain beat Italy 2-1 in the semi-final.", "Spain beat Italy 3-1 in the final."]),
+    ("The drug reduced symptoms in 60% of patients.", "Symptoms fell in 60% of patients on the drug.",
+     ["The drug did not reduce symptoms in 60% of patients.", "The drug increased symptoms in 60% of patients.",
+      "The drug reduced symptoms in 60% of patients but caused nausea.", "The drug reduced symptoms in 6% of patients."]),
+    ("The plant will close in 2026, cutting 300 jobs.", "Closing in 2026, the plant will cut 300 jobs.",
+     ["The plant will open in 2026, adding 300 jobs.", "The plant will close in 2027, cutting 300 jobs.",
+      "The plant will not close in 2026, saving 300 jobs.", "The plant will close in 2026, cutting 3000 jobs."]),
+    ("Alice sent Bob 3 files on Monday.", "On Monday, Alice sent 3 files to Bob.",
+     ["Bob sent Alice 3 files on Monday.", "Alice sent Bob 3 files on Friday.",
+      "Alice never sent Bob 3 files on Monday.", "Alice sent Bob 4 files on Monday."]),
+    ("The council raised parking fees by 10% in 2023.", "In 2023 the council increased parking fees 10%.",
+     ["The council cut parking fees by 10% in 2023.", "The council raised parking fees by 10% in 2022.",
+      "The council raised parking fees by 10% in 2023 and banned cars downtown.", "The council raised parking fees by 15% in 2023."]),
+    ("Temperatures peaked at 41 °C on Tuesday.", "On Tuesday temperatures peaked at 41 °C.",
+     ["Temperatures dropped to 41 °C on Tuesday.", "Temperatures peaked at 41 °F on Tuesday.",
+      "Temperatures peaked at 41 °C on Thursday.", "Temperatures peaked at 14 °C on Tuesday."]),
+    ("The firm hired 40 engineers and 12 designers.", "40 engineers and 12 designers were hired by the firm.",
+     ["The firm fired 40 engineers and 12 designers.", "The firm hired 12 engineers and 40 designers.",
+      "The firm hired 40 engineers and 12 designers, then froze hiring.", "The firm hired 40 engineers and 21 designers."]),
+    ("Shares gained 3.2% after the merger was announced.", "After the merger announcement, shares rose 3.2%.",
+     ["Shares lost 3.2% after the merger was announced.", "Shares gained 3.2% after the merger was cancelled.",
+      "Shares gained 3.2% before the merger was announced.", "Shares gained 2.3% after the merger was announced."]),
+    ("The bridge reopened after 18 months of repairs.", "After 18 months of repairs, the bridge reopened.",
+     ["The bridge closed after 18 months of repairs.", "The bridge reopened after 18 weeks of repairs.",
+      "The bridge has not reopened after 18 months of repairs.", "The bridge reopened after 8 months of repairs."]),
+    ("Unemployment fell to 4.1% in May.", "In May, unemployment dropped to 4.1%.",
+     ["Unemployment rose to 4.1% in May.", "Unemployment fell to 4.1% in March.",
+      "Unemployment fell by 4.1 percentage points in May.", "Unemployment fell to 4.7% in May."]),
+]
+for i, (s, para, edits) in enumerate(summaries):
+    prompt = "Summarise the report in one sentence."
+    add("summaries", prompt, s, s, True)
+    add("summaries", prompt, s, para, True)
+    for e in edits:
+        add("summaries", prompt, s, e, False)
+        add("summaries", prompt, para, e, False)
+
+# ---- restating the question ---------------------------------------------------------
+restate = [
+    ("How many checks failed?", "2", "2 checks failed.", True),
+    ("How many checks failed?", "2", "2 checks passed.", False),
+    ("When did the store open?", "1998", "The store opened in 1998.", True),
+    ("When did the store open?", "1998", "The store closed in 1998.", False),
+    ("How many moons does Jupiter have?", "95", "Jupiter has 95 moons.", True),
+    ("How many moons does Jupiter have?", "95", "Jupiter has 59 moons.", False),
+    ("What is the capital of Australia?", "Canberra", "The capital of Australia is Canberra.", True),
+    ("What is the capital of Australia?", "Canberra", "The capital of Australia is Sydney.", False),
+    ("How many users signed up?", "1,204", "1204 users signed up.", True),
+    ("How many users signed up?", "1,204", "1204 users did not sign up.", False),
+]
+for prompt, a, b, eq in restate:
+    add("restatement", prompt, a, b, eq)
+    add("restatement", prompt, b, a, eq)
+
+# ---- more lists ------------------------------------------------------------------------
+more_lists = [
+    ("List the noble gases in the first three periods.", "helium, neon and argon", "- argon\n- helium\n- neon", True),
+    ("List the noble gases in the first three periods.", "helium, neon and argon", "helium, neon and krypton", False),
+    ("Name the RGB primaries.", "red, green, blue", "Blue, green and red.", True),
+    ("Name the RGB primaries.", "red, green, blue", "red, yellow, blue", False),
+    ("Sort these from smallest to largest: 9, 2, 5.", "1. 2\n2. 5\n3. 9", "- 2\n- 5\n- 9", True),
+    ("Sort these from smallest to largest: 9, 2, 5.", "1. 2\n2. 5\n3. 9", "1. 2\n2. 9\n3. 5", False),
+    ("List the steps to restart the service.", "1. stop it\n2. clear the cache\n3. start it", "1. stop it\n2. start it\n3. clear the cache", False),
+    ("List the steps to restart the service.", "1. stop it\n2. clear the cache\n3. start it", "- stop it\n- clear the cache\n- start it", True),
+    ("Which HTTP methods are idempotent?", "GET, PUT, DELETE", "PUT, DELETE, GET", True),
+    ("Which HTTP methods are idempotent?", "GET, PUT, DELETE", "GET, POST, DELETE", False),
+]
+for prompt, a, b, eq in more_lists:
+    add("lists", prompt, a, b, eq)
+    add("lists", prompt, f"Here they are:\n{a}", b, eq)
+
+# ---- JSON whose arrays may be sets ---------------------------------------------------
+sets = [
+    ('{"user": "ana", "roles": ["admin", "dev"]}', '{"roles": ["dev", "admin"], "user": "ana"}', True),
+    ('{"user": "ana", "roles": ["admin", "dev"]}', '{"roles": ["dev"], "user": "ana"}', False),
+    ('{"tags": ["red", "blue"], "id": 7}', '{"id": 7, "tags": ["blue", "red"]}', True),
+    ('{"tags": ["red", "blue"], "id": 7}', '{"id": 8, "tags": ["red", "blue"]}', False),
+    ('{"steps": ["build", "test", "ship"]}', '{"steps": ["ship", "test", "build"]}', False),
+]
+for a, b, eq in sets:
+    add("json", "Return the record as JSON.", a, b, eq)
+    add("json", "Return the record as JSON.", f"```json\n{a}\n```", b, eq)
+
 with open("pairs.jsonl", "w", encoding="utf-8") as f:
     for p in pairs:
         f.write(json.dumps(p, ensure_ascii=False) + "\n")
