@@ -14,7 +14,8 @@
 //! carrying the status, the headers that matter (`retry-after`, rate-limit headers,
 //! request id), the provider's error fields in whatever shape it sent them, and a bounded
 //! snippet of any body that would not parse. Deciding what a failure *means* is
-//! `nb-classify`'s job. Streams are decoded with `eventsource-stream`; keep-alive
+//! `nb-classify`'s job. Streams are split by our own linear-time WHATWG event-stream parser (a
+//! leading byte-order mark is skipped, bad bytes are an error, never a panic); keep-alive
 //! comments and pings never surface as chunks, an error event inside a 200 stream becomes
 //! an error (never swallowed), and a stream that stops before its terminator is
 //! [`CallError::Truncated`](nb_core::CallError::Truncated) with the partial output.

@@ -629,7 +629,7 @@ impl Decoder for OpenAiDecoder {
         }
         let v: Value = sse::json(data)?;
         // Mid-stream errors: `data: {"error":{…}}` (OpenAI, vLLM) or `event: error` (Groq).
-        if event == "error" || v.get("error").is_some() {
+        if event == "error" || v.get("error").is_some_and(|e| !e.is_null()) {
             return Err(stream_error(&v, data));
         }
         let chunk: WireChunk = serde_json::from_value(v).map_err(|e| {

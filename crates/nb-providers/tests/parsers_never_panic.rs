@@ -208,3 +208,49 @@ fn run_chunks(pieces: Vec<Vec<u8>>) -> Vec<ChatChunk> {
             .await
     })
 }
+
+/// A valid stream of each format, as its provider sends it.
+fn valid_stream(format: WireFormat) -> &'static str {
+    match format {
+        WireFormat::OpenAi => {
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"
+        }
+        WireFormat::Anthropic => {
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"c\",\"usage\":{\"input_tokens\":1,\"output_tokens\":0}}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"hi\"}}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":1}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
+        }
+        WireFormat::Gemini => {
+            "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"hi\"}],\"role\":\"model\"},\"finishReason\":\"STOP\"}]}\n\n"
+        }
+    }
+}
+
+#[test]
+fn a_byte_order_mark_at_the_start_of_a_stream_is_skipped_in_every_format() {
+    // Regression: eventsource-stream 0.2.3 panicked here (it sliced into the 3-byte mark).
+    for f in FORMATS {
+        let body = valid_stream(f).as_bytes();
+        let plain = run_stream(f, vec![body.to_vec()]);
+        assert!(plain.1.is_none() && plain.0 >= 2, "{f:?}: {plain:?}");
+        let with_bom = [b"\xEF\xBB\xBF".as_slice(), body].concat();
+        for split in [1, 2, 3, 4, with_bom.len()] {
+            let pieces: Vec<Vec<u8>> = with_bom.chunks(split).map(<[u8]>::to_vec).collect();
+            let got = run_stream(f, pieces);
+            assert_eq!(
+                (got.0, got.1.is_none()),
+                (plain.0, true),
+                "{f:?} split {split}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_openai_compatible_chunk_with_a_null_error_is_not_an_error() {
+    // Some OpenAI-compatible servers send `"error": null` on every chunk.
+    let body = "data: {\"error\":null,\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ok\"}}]}\n\ndata: {\"error\":null,\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+    let chunks = run_chunks(vec![body.as_bytes().to_vec()]);
+    assert!(
+        chunks.contains(&ChatChunk::Text { delta: "ok".into() }),
+        "{chunks:?}"
+    );
+}
