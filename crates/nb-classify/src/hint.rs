@@ -63,32 +63,36 @@ fn secs_to_duration(secs: f64) -> Option<Duration> {
 // `None` only if a pattern failed to compile: then body phrases are simply not read.
 static BODY_HINT: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(?:try again in|retry after|retry in|reset(?:s)? (?:after|in)|resets in)\s+((?:\d+(?:\.\d+)?\s*(?:ms|milliseconds?|s|sec(?:ond)?s?|m|min(?:ute)?s?|h|hours?)\b\s*)+)",
+        r"(?i)(?:try again in|retry after|retry in|reset(?:s)? (?:after|in)|resets in)\s+((?:\d+(?:\.\d+)?\s*[a-z]+\s*)+)",
     )
     .ok()
 });
 
-static SPAN: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|sec(?:ond)?s?|m|min(?:ute)?s?|h|hours?)\b",
-    )
-    .ok()
-});
+static SPAN: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?i)(\d+(?:\.\d+)?)\s*([a-z]+)").ok());
 
 /// A reset phrase in an error message: "Please try again in 644ms", "retry after 6
-/// seconds", "reset after 2m 13s".
+/// seconds", "reset after 2m 13s", and compound durations written together ("try again
+/// in 7m12s", "1m26.4s", "1h2m"). A phrase whose first unit is not a time unit ("retry
+/// in 3 attempts") is no hint.
 pub fn hint_from_message(msg: &str) -> Option<Duration> {
     let cap = BODY_HINT.as_ref()?.captures(msg)?;
     let mut total = 0.0;
+    let mut read = 0;
     for m in SPAN.as_ref()?.captures_iter(&cap[1]) {
         let n: f64 = m[1].parse().ok()?;
-        let unit = m[2].to_ascii_lowercase();
-        total += n * match unit.as_str() {
+        let factor = match m[2].to_ascii_lowercase().as_str() {
             "ms" | "millisecond" | "milliseconds" => 1e-3,
-            u if u.starts_with('h') => 3600.0,
-            u if u.starts_with('m') => 60.0,
-            _ => 1.0,
+            "s" | "sec" | "secs" | "second" | "seconds" => 1.0,
+            "m" | "min" | "mins" | "minute" | "minutes" => 60.0,
+            "h" | "hr" | "hrs" | "hour" | "hours" => 3600.0,
+            _ => break,
         };
+        total += n * factor;
+        read += 1;
+    }
+    if read == 0 {
+        return None;
     }
     secs_to_duration(total)
 }
@@ -233,6 +237,24 @@ mod tests {
             hint_from_headers(&headers(&[("retry-after", "soon")]), now),
             None
         );
+    }
+
+    #[test]
+    fn compound_durations_written_together() {
+        // Regression: "7m12s" and "1m26.4s" were not found, so a 1 s default applied.
+        assert_eq!(
+            hint_from_message("Rate limit reached. Please try again in 7m12s."),
+            Some(Duration::from_secs(432))
+        );
+        assert_eq!(
+            hint_from_message("Please try again in 1m26.4s. Visit https://x/"),
+            Some(Duration::from_secs_f64(86.4))
+        );
+        assert_eq!(
+            hint_from_message("retry after 1h2m"),
+            Some(Duration::from_secs(3720))
+        );
+        assert_eq!(hint_from_message("retry in 3 attempts"), None);
     }
 
     #[test]

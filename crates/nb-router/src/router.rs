@@ -947,11 +947,15 @@ impl SmartRouter {
     fn plan(&self, req: &ChatRequest, opts: &CallOptions) -> Result<Call, RouteError> {
         let inner = &self.inner;
         let now = inner.clock.now();
+        // `Duration::MAX` (or any span past what the clock can hold) means no deadline.
+        let span = opts
+            .deadline
+            .unwrap_or(inner.policy.deadline)
+            .min(inner.policy.deadline);
         let deadline = now
-            + opts
-                .deadline
-                .unwrap_or(inner.policy.deadline)
-                .min(inner.policy.deadline);
+            .checked_add(span)
+            .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+            .unwrap_or(now);
         let mut report = CallReport::default();
         let base: Vec<usize> = match &opts.route {
             None => (0..inner.targets.len()).collect(),

@@ -292,6 +292,25 @@ fn bad_configuration_is_an_error_not_a_panic() {
 }
 
 #[tokio::test]
+async fn an_unbounded_deadline_means_no_deadline_not_a_panic() {
+    // Regression: `deadline = Duration::MAX` built, then panicked on every call
+    // (`Instant + Duration::MAX` overflows).
+    let a = Fake::ok("a");
+    let router = SmartRouter::builder()
+        .target(Target::shared(t("a"), a.clone()))
+        .policy(Policy {
+            deadline: Duration::MAX,
+            attempt_timeout: Duration::MAX,
+            ..Policy::default()
+        })
+        .build()
+        .unwrap();
+    let routed = router.chat(&ChatRequest::user("hi")).await.unwrap();
+    assert_eq!(routed.report.served_by, Some(t("a")));
+    assert_eq!(a.calls(), 1);
+}
+
+#[tokio::test]
 async fn routers_nest_and_serve_as_tower_services() {
     use tower::{Service, ServiceExt};
     let inner = SmartRouter::builder()
