@@ -118,14 +118,17 @@ impl DefaultClassifier {
             CallError::MidStream(m) => self.call(&m.cause),
             CallError::Api(a) => {
                 let mut c = self.api(a);
-                // The server's own verdict overrides the status (as the official SDKs do).
+                // The server's own verdict overrides the status (as the official SDKs do),
+                // but never the rule that only a short hint is waited out on the same
+                // target: "retry, in 20 s" with a healthy fallback is a failover.
                 match a.headers.should_retry {
                     Some(false) if c.disposition == Disposition::RetryHere => {
                         c.disposition = Disposition::FailOver;
                     }
                     Some(true)
                         if c.disposition == Disposition::FailOver
-                            && c.scope != Scope::Credential =>
+                            && c.scope != Scope::Credential
+                            && c.retry_after.is_none_or(|d| d <= self.max_wait_here) =>
                     {
                         c.disposition = Disposition::RetryHere;
                     }

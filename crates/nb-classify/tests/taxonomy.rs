@@ -252,6 +252,15 @@ fn x_should_retry_overrides_the_status() {
         json!({"error": {"message": "boom", "type": "server_error"}}),
     );
     assert_eq!(c(&yes).disposition, Disposition::RetryHere);
+    // Regression: a long hint is not waited out on the same target, whatever the header
+    // says (a 429 with `retry-after: 20` and a healthy fallback took 20 s).
+    let long = api(
+        Some(429),
+        &[("x-should-retry", "true"), ("retry-after", "20")],
+        json!({"error": {"message": "Rate limit reached", "type": "rate_limit_error"}}),
+    );
+    assert_eq!(c(&long).disposition, Disposition::FailOver);
+    assert_eq!(c(&long).retry_after, Some(Duration::from_secs(20)));
 }
 
 #[test]
