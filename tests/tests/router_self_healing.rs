@@ -212,6 +212,7 @@ async fn outage_opens_the_breaker_and_recovery_closes_it() {
             },
             half_open_probes: 1,
             close_after: 1,
+            ..BreakerConfig::default()
         })
         .build()
         .unwrap();
@@ -594,6 +595,7 @@ async fn active_health_checks_see_recovery_without_user_traffic() {
             },
             half_open_probes: 1,
             close_after: 1,
+            ..BreakerConfig::default()
         })
         .build()
         .unwrap();

@@ -92,6 +92,10 @@ pub struct BreakerConfig {
     pub half_open_probes: u32,
     /// Successful probes needed to close.
     pub close_after: u32,
+    /// How long a half-open probe may stay out without a verdict before its place is
+    /// given to another call (a caller that vanished without dropping its permit, a
+    /// process that died mid-call). Must be longer than an attempt can take.
+    pub probe_timeout: Duration,
 }
 
 impl Default for BreakerConfig {
@@ -110,6 +114,7 @@ impl Default for BreakerConfig {
             },
             half_open_probes: 1,
             close_after: 1,
+            probe_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -228,6 +233,8 @@ enum State {
         in_flight: u32,
         successes: u32,
         last: Duration,
+        /// When the latest probe was let through.
+        since: Instant,
     },
 }
 
@@ -347,6 +354,7 @@ impl Breaker {
                 in_flight: 0,
                 successes: 0,
                 last,
+                since: now,
             };
             transition = Some(Transition {
                 from: BreakerState::Open,
@@ -356,11 +364,26 @@ impl Breaker {
         }
         match &mut self.state {
             State::Closed => Ok((Permit { probe: false }, transition)),
-            State::HalfOpen { in_flight, .. } if *in_flight < self.cfg.half_open_probes.max(1) => {
-                *in_flight += 1;
-                Ok((Permit { probe: true }, transition))
+            State::HalfOpen {
+                in_flight, since, ..
+            } => {
+                // Probes out for longer than any attempt can take are lost: their places
+                // go to new calls instead of holding the breaker half-open forever.
+                if *in_flight > 0 && now.saturating_duration_since(*since) >= self.cfg.probe_timeout
+                {
+                    *in_flight = 0;
+                }
+                if *in_flight < self.cfg.half_open_probes.max(1) {
+                    *in_flight += 1;
+                    *since = now;
+                    Ok((Permit { probe: true }, transition))
+                } else {
+                    Err(now
+                        .max(*since + self.cfg.probe_timeout)
+                        .min(now + Duration::from_millis(50)))
+                }
             }
-            _ => Err(now),
+            State::Open { .. } => Err(now),
         }
     }
 
@@ -380,6 +403,7 @@ impl Breaker {
                 in_flight,
                 successes,
                 last,
+                ..
             } = &mut self.state
             else {
                 return None;
@@ -469,7 +493,31 @@ mod tests {
             },
             half_open_probes: 1,
             close_after: 1,
+            probe_timeout: Duration::from_secs(30),
         }
+    }
+
+    #[test]
+    fn a_probe_that_never_reports_is_given_up_after_the_probe_timeout() {
+        let clock = ManualClock::new();
+        let mut b = Breaker::new(cfg(1, None), Arc::new(clock.clone()));
+        let p = b.try_acquire().unwrap();
+        b.record(p, Outcome::Failure);
+        clock.advance(Duration::from_secs(1));
+        let lost = b.try_acquire().unwrap();
+        assert!(lost.probe);
+        // The holder vanished without a word: nobody else may probe for a while...
+        clock.advance(Duration::from_secs(29));
+        assert!(b.try_acquire().is_err());
+        // ...but not forever.
+        clock.advance(Duration::from_secs(1));
+        let again = b.try_acquire().unwrap();
+        assert!(again.probe);
+        b.record(again, Outcome::Success);
+        assert_eq!(b.state(), BreakerState::Closed);
+        // The stale permit reporting late changes nothing.
+        assert!(b.record(lost, Outcome::Failure).is_none());
+        assert_eq!(b.state(), BreakerState::Closed);
     }
 
     fn fail(b: &mut Breaker) -> Option<Transition> {

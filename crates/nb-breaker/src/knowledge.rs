@@ -150,18 +150,74 @@ pub fn breaker_outcome(class: FailureClass) -> Outcome {
     }
 }
 
-/// Permission to call a target, to hand back with the observation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Takes back what an [`Admission`] held when it is dropped unrecorded.
+///
+/// A store implements it for the state its admissions draw on; [`Admission::new`] ties
+/// an admission to it. Called at most once per admission, from `Drop`: it must not block
+/// for long or panic.
+pub trait Release: Send + Sync {
+    /// Gives back `permit` and the cool-down probes in `probing` for `target`.
+    fn release(&self, target: &TargetId, permit: Permit, probing: Vec<ScopeKey>);
+}
+
+/// Permission to call a target, to hand back with the observation
+/// ([`Knowledge::record`]).
+///
+/// It is a guard: an admission dropped without being recorded — the caller's future was
+/// cancelled by its own timeout or a `select!`, a hedge lost, a task was aborted — gives
+/// its half-open probe or cool-down probe back to the store at once, so a cancelled call
+/// never leaves a breaker half-open with nobody probing.
 pub struct Admission {
     permit: Permit,
     /// Cool-downs that had just expired: this call probes them.
     probing: Vec<ScopeKey>,
+    /// Where to give it all back if it is dropped unrecorded.
+    owner: Option<(Arc<dyn Release>, TargetId)>,
+}
+
+impl fmt::Debug for Admission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Admission")
+            .field("permit", &self.permit)
+            .field("probing", &self.probing)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Admission {
+    /// An admission for `target` that releases into `owner` when dropped unrecorded.
+    /// For implementers of [`Knowledge`].
+    pub fn new(
+        permit: Permit,
+        probing: Vec<ScopeKey>,
+        owner: Arc<dyn Release>,
+        target: TargetId,
+    ) -> Self {
+        Self {
+            permit,
+            probing,
+            owner: Some((owner, target)),
+        }
+    }
+
     /// Whether this call probes a half-open breaker or an expired cool-down.
     pub fn is_probe(&self) -> bool {
         self.permit.probe || !self.probing.is_empty()
+    }
+
+    /// Takes the permit and the probed cool-downs out, disarming the guard: what a
+    /// store's [`Knowledge::record`] does before recording the outcome.
+    pub fn into_parts(mut self) -> (Permit, Vec<ScopeKey>) {
+        self.owner = None;
+        (self.permit, std::mem::take(&mut self.probing))
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if let Some((owner, target)) = self.owner.take() {
+            owner.release(&target, self.permit, std::mem::take(&mut self.probing));
+        }
     }
 }
 
@@ -282,7 +338,8 @@ struct Cooldown {
     /// waiting: once the cool-down ends, one probe finds out while the rest stay away.
     /// Transient ones (rate limits, overload) simply end.
     sticky: bool,
-    probing: bool,
+    /// When a probe was let through, while it is out.
+    probing: Option<Instant>,
 }
 
 fn is_sticky(class: Option<FailureClass>) -> bool {
@@ -301,6 +358,12 @@ struct Entry {
 
 /// The in-process [`Knowledge`] store.
 pub struct InMemoryKnowledge {
+    shared: Arc<Shared>,
+}
+
+/// The store's state, shared with the admissions it hands out (so a dropped one can
+/// give its probe back).
+struct Shared {
     clock: SharedClock,
     breaker: BreakerConfig,
     cooldowns_policy: CooldownPolicy,
@@ -312,11 +375,22 @@ pub struct InMemoryKnowledge {
     pending: Mutex<Vec<HealthEvent>>,
 }
 
+impl Release for Shared {
+    fn release(&self, target: &TargetId, permit: Permit, probing: Vec<ScopeKey>) {
+        if permit.probe {
+            if let Some(e) = lock(&self.targets).get_mut(target) {
+                e.breaker.release(permit);
+            }
+        }
+        self.release_probes(&probing);
+    }
+}
+
 impl fmt::Debug for InMemoryKnowledge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InMemoryKnowledge")
-            .field("breaker", &self.breaker)
-            .field("cooldowns", &self.cooldowns_policy)
+            .field("breaker", &self.shared.breaker)
+            .field("cooldowns", &self.shared.cooldowns_policy)
             .finish_non_exhaustive()
     }
 }
@@ -329,20 +403,47 @@ impl InMemoryKnowledge {
     /// A store with these breaker and cool-down policies on `clock`.
     pub fn new(breaker: BreakerConfig, cooldowns: CooldownPolicy, clock: SharedClock) -> Self {
         Self {
-            clock,
-            breaker,
-            cooldowns_policy: cooldowns,
-            pacer: None,
-            targets: Mutex::new(HashMap::new()),
-            cooldowns: Mutex::new(HashMap::new()),
-            pending: Mutex::new(Vec::new()),
+            shared: Arc::new(Shared {
+                clock,
+                breaker,
+                cooldowns_policy: cooldowns,
+                pacer: None,
+                targets: Mutex::new(HashMap::new()),
+                cooldowns: Mutex::new(HashMap::new()),
+                pending: Mutex::new(Vec::new()),
+            }),
         }
     }
 
-    /// Paces admissions with `pacer`.
+    /// Paces admissions with `pacer`. Call before the store is shared.
     pub fn with_pacer(mut self, pacer: Arc<dyn Pacer>) -> Self {
-        self.pacer = Some(pacer);
+        match Arc::get_mut(&mut self.shared) {
+            Some(s) => s.pacer = Some(pacer),
+            None => {
+                // Admissions are out: rebuild around a copy of the configuration.
+                let old = &self.shared;
+                let mut fresh = Self::new(old.breaker, old.cooldowns_policy, old.clock.clone());
+                if let Some(s) = Arc::get_mut(&mut fresh.shared) {
+                    s.pacer = Some(pacer);
+                }
+                return fresh;
+            }
+        }
         self
+    }
+}
+
+impl Shared {
+    fn release_probes(&self, probing: &[ScopeKey]) {
+        if probing.is_empty() {
+            return;
+        }
+        let mut cds = lock(&self.cooldowns);
+        for key in probing {
+            if let Some(c) = cds.get_mut(key) {
+                c.probing = None;
+            }
+        }
     }
 
     /// Starts or extends a cool-down: a new cool-down never shortens an existing one, and
@@ -360,13 +461,13 @@ impl InMemoryKnowledge {
             until: now,
             last: Duration::ZERO,
             sticky: false,
-            probing: false,
+            probing: None,
         });
         c.sticky |= is_sticky(cause);
         // Growth only when the scope fails again as soon as it is let back in (its probe,
         // or right after it ended) — not when calls already in flight report the same
         // trouble, which would compound one storm into an hour.
-        let repeat = c.probing || (now >= c.until && now < c.until + c.last);
+        let repeat = c.probing.is_some() || (now >= c.until && now < c.until + c.last);
         let d = if repeat && !c.last.is_zero() {
             d.max(c.last.saturating_mul(2)).min(max)
         } else {
@@ -374,13 +475,33 @@ impl InMemoryKnowledge {
         };
         c.until = c.until.max(now + d);
         c.last = d;
-        c.probing = false;
+        c.probing = None;
         c.until
     }
 }
 
 impl Knowledge for InMemoryKnowledge {
     fn admit(&self, target: &TargetId, tokens: u32) -> Result<Admission, Refusal> {
+        self.shared.admit(target, tokens)
+    }
+
+    fn record(
+        &self,
+        target: &TargetId,
+        admission: Admission,
+        latency: Duration,
+        observed: &Observed,
+    ) -> Vec<HealthEvent> {
+        self.shared.record(target, admission, latency, observed)
+    }
+
+    fn health(&self, target: &TargetId) -> TargetHealth {
+        self.shared.health(target)
+    }
+}
+
+impl Shared {
+    fn admit(self: &Arc<Self>, target: &TargetId, tokens: u32) -> Result<Admission, Refusal> {
         let now = self.clock.now();
         let mut probing = Vec::new();
         {
@@ -402,30 +523,27 @@ impl Knowledge for InMemoryKnowledge {
                     if !c.sticky {
                         continue;
                     }
-                    if c.probing {
-                        // Someone is already finding out whether it healed.
-                        return Err(Refusal::CoolingDown {
-                            until: now + c.last.max(Duration::from_millis(1)),
-                            key,
-                        });
+                    // Someone is already finding out whether it healed — unless that
+                    // probe has been out longer than any attempt can take.
+                    if let Some(since) = c.probing {
+                        let cap = self.breaker.probe_timeout;
+                        if now.saturating_duration_since(since) < cap {
+                            return Err(Refusal::CoolingDown {
+                                until: now + c.last.max(Duration::from_millis(1)).min(cap),
+                                key,
+                            });
+                        }
                     }
                     probing.push(key);
                 }
             }
             for key in &probing {
                 if let Some(c) = cds.get_mut(key) {
-                    c.probing = true;
+                    c.probing = Some(now);
                 }
             }
         }
-        let release_probes = |probing: &[ScopeKey]| {
-            let mut cds = lock(&self.cooldowns);
-            for key in probing {
-                if let Some(c) = cds.get_mut(key) {
-                    c.probing = false;
-                }
-            }
-        };
+        let release_probes = |probing: &[ScopeKey]| self.release_probes(probing);
         let permit = {
             let mut targets = lock(&self.targets);
             let e = targets.entry(target.clone()).or_insert_with(|| Entry {
@@ -460,7 +578,12 @@ impl Knowledge for InMemoryKnowledge {
                 return Err(Refusal::Paced { until: now + wait });
             }
         }
-        Ok(Admission { permit, probing })
+        Ok(Admission::new(
+            permit,
+            probing,
+            self.clone(),
+            target.clone(),
+        ))
     }
 
     fn record(
@@ -477,12 +600,13 @@ impl Knowledge for InMemoryKnowledge {
             Observed::Failure { class, .. } => breaker_outcome(*class),
             Observed::Cancelled => Outcome::Ignored,
         };
+        let (permit, probing) = admission.into_parts();
         {
             let mut targets = lock(&self.targets);
             if let Some(e) = targets.get_mut(target) {
                 if *observed == Observed::Cancelled {
-                    e.breaker.release(admission.permit);
-                } else if let Some(t) = e.breaker.record(admission.permit, outcome) {
+                    e.breaker.release(permit);
+                } else if let Some(t) = e.breaker.record(permit, outcome) {
                     events.push(HealthEvent::Breaker {
                         target: target.clone(),
                         transition: t,
@@ -540,31 +664,13 @@ impl Knowledge for InMemoryKnowledge {
                             cause: Some(*class),
                         });
                     }
-                    None => {
-                        let mut cds = lock(&self.cooldowns);
-                        for k in &admission.probing {
-                            if let Some(c) = cds.get_mut(k) {
-                                c.probing = false;
-                            }
-                        }
-                    }
+                    None => self.release_probes(&probing),
                 }
                 // Probed scopes other than the one that failed again are released.
-                let mut cds = lock(&self.cooldowns);
-                for k in admission.probing.iter().filter(|k| **k != key) {
-                    if let Some(c) = cds.get_mut(k) {
-                        c.probing = false;
-                    }
-                }
+                let others: Vec<ScopeKey> = probing.into_iter().filter(|k| *k != key).collect();
+                self.release_probes(&others);
             }
-            Observed::Cancelled => {
-                let mut cds = lock(&self.cooldowns);
-                for k in &admission.probing {
-                    if let Some(c) = cds.get_mut(k) {
-                        c.probing = false;
-                    }
-                }
-            }
+            Observed::Cancelled => self.release_probes(&probing),
         }
         events
     }
@@ -617,6 +723,7 @@ mod tests {
             },
             half_open_probes: 1,
             close_after: 1,
+            probe_timeout: Duration::from_secs(30),
         };
         InMemoryKnowledge::new(b, CooldownPolicy::default(), Arc::new(clock.clone()))
     }
@@ -676,7 +783,7 @@ mod tests {
         fail(&k, &t, FailureClass::RateLimited, Scope::Target, Some(30));
         // A later, shorter hint does not shorten the cool-down (it cannot even be admitted,
         // so record it as another target's failure on the same scope).
-        let later = k.cool(
+        let later = k.shared.cool(
             ScopeKey::Target(t.clone()),
             Duration::from_secs(2),
             clock.now(),
@@ -716,6 +823,53 @@ mod tests {
         );
         assert!(k.admit(&t, 1).is_ok());
         assert!(k.admit(&t, 1).is_ok());
+    }
+
+    #[test]
+    fn a_dropped_admission_gives_its_probe_back() {
+        // Regression: a caller that dropped its call (its own timeout, `select!`) while
+        // holding the half-open probe never gave it back; the breaker stayed half-open
+        // with nobody probing.
+        let clock = ManualClock::new();
+        let k = store(&clock);
+        let t = TargetId::new("p", "m");
+        for _ in 0..2 {
+            fail(&k, &t, FailureClass::ServerError, Scope::Target, None);
+        }
+        clock.advance(Duration::from_secs(1));
+        let probe = k.admit(&t, 1).unwrap();
+        assert!(probe.is_probe());
+        assert!(k.admit(&t, 1).is_err(), "one probe at a time");
+        drop(probe);
+        let again = k.admit(&t, 1).expect("the dropped probe's place is free");
+        assert!(again.is_probe());
+        drop(again);
+        // The same for a sticky cool-down's probe.
+        let u = TargetId::new("q", "m");
+        fail(&k, &u, FailureClass::AuthFailure, Scope::Credential, None);
+        clock.advance(Duration::from_secs(3600));
+        let probe = k.admit(&u, 1).unwrap();
+        assert!(probe.is_probe());
+        assert!(k.admit(&u, 1).is_err());
+        drop(probe);
+        assert!(k.admit(&u, 1).unwrap().is_probe());
+    }
+
+    #[test]
+    fn a_cooldown_probe_that_never_reports_is_given_up() {
+        let clock = ManualClock::new();
+        let k = store(&clock);
+        let u = TargetId::new("q", "m");
+        fail(&k, &u, FailureClass::AuthFailure, Scope::Credential, None);
+        clock.advance(Duration::from_secs(3600));
+        // A probe leaked past its guard (a process that died mid-call would do this).
+        std::mem::forget(k.admit(&u, 1).unwrap());
+        assert!(k.admit(&u, 1).is_err());
+        clock.advance(Duration::from_secs(30));
+        assert!(
+            k.admit(&u, 1).unwrap().is_probe(),
+            "the probe timeout frees it"
+        );
     }
 
     #[test]

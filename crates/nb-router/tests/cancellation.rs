@@ -1,0 +1,86 @@
+//! Every permit is a guard: a call dropped by its caller (its own timeout, a `select!`)
+//! while it holds a breaker's half-open probe gives the probe back, so the next call can
+//! find out whether the target healed instead of waiting out its deadline.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use nb_breaker::{BreakerConfig, OpenBackoff};
+use nb_core::*;
+use nb_router::*;
+
+/// Fails its first call with a 500, hangs on the second, answers from the third on.
+struct Phases {
+    calls: AtomicU32,
+}
+
+#[async_trait]
+impl Provider for Phases {
+    async fn chat(&self, _req: &ChatRequest) -> Result<ChatResponse, CallError> {
+        match self.calls.fetch_add(1, Ordering::SeqCst) {
+            0 => Err(CallError::Api(Box::new(ApiError {
+                status: Some(500),
+                headers: HeaderFacts::default(),
+                error: ProviderError {
+                    r#type: Some("server_error".into()),
+                    message: Some("boom".into()),
+                    ..ProviderError::default()
+                },
+                body_snippet: None,
+            }))),
+            1 => std::future::pending().await,
+            _ => Ok(ChatResponse::text("healed")),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_call_dropped_while_it_holds_the_half_open_probe_gives_it_back() {
+    let p = Arc::new(Phases {
+        calls: AtomicU32::new(0),
+    });
+    let router = SmartRouter::builder()
+        .target(Target::shared(TargetId::new("a", "m"), p.clone()))
+        .breaker(BreakerConfig {
+            consecutive_failures: 1,
+            failure_rate: None,
+            backoff: OpenBackoff {
+                initial: Duration::from_millis(100),
+                max: Duration::from_millis(100),
+                jitter: false,
+            },
+            ..BreakerConfig::default()
+        })
+        .policy(Policy {
+            max_retries_per_target: 0,
+            deadline: Duration::from_secs(3),
+            ..Policy::default()
+        })
+        .build()
+        .unwrap();
+    let req = ChatRequest::user("hi");
+    assert!(
+        router.chat(&req).await.is_err(),
+        "the first call fails and opens the breaker"
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Half-open: this call is the probe, and its caller gives up on it.
+    let gave_up = tokio::time::timeout(Duration::from_millis(100), router.chat(&req)).await;
+    assert!(
+        gave_up.is_err(),
+        "the probe hung and the caller dropped the call"
+    );
+    assert_eq!(p.calls.load(Ordering::SeqCst), 2);
+    // The next call probes again at once (before: it polled until its deadline and
+    // failed, with zero upstream calls).
+    let routed = router
+        .chat(&req)
+        .await
+        .expect("the dropped probe's place was free");
+    assert_eq!(routed.value.text, "healed");
+    assert_eq!(p.calls.load(Ordering::SeqCst), 3);
+}
