@@ -11,6 +11,9 @@
 //!   strict equivalence checker on labelled pairs (default
 //!   `tests/data/equivalence/pairs.jsonl`): coverage, accuracy on decided pairs and the
 //!   false-accept rate, per category and overall.
+//! - `cargo xtask loom` — the loom model check of the breaker store's admission state
+//!   machine (`RUSTFLAGS="--cfg loom"`, in its own target directory so the normal build
+//!   stays cached).
 
 mod eval;
 
@@ -27,9 +30,10 @@ fn main() -> ExitCode {
             summarize(&root().join("target/criterion")).map(|s| println!("{s}"))
         }
         Some("eval-equivalence") => eval::run(&args[1..]),
+        Some("loom") => loom(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [cargo bench filter] | bench-summary | eval-equivalence [--data FILE] [--predictions OUT]>"
+                "usage: cargo xtask <ci | bench [cargo bench filter] | bench-summary | eval-equivalence [--data FILE] [--predictions OUT] | loom>"
             );
             return ExitCode::from(2);
         }
@@ -80,10 +84,29 @@ fn ci() -> Result<(), String> {
         &[],
     )?;
     run("cargo", &["test", "--workspace"], &[])?;
+    loom()?;
     run(
         "cargo",
         &["doc", "--no-deps", "--workspace", "--quiet"],
         &[("RUSTDOCFLAGS", "-D warnings")],
+    )
+}
+
+/// The loom model check, in its own target directory.
+fn loom() -> Result<(), String> {
+    let dir = root().join("target/loom");
+    let dir = dir.to_string_lossy();
+    run(
+        "cargo",
+        &[
+            "test",
+            "--release",
+            "-p",
+            "nb-breaker",
+            "--test",
+            "loom_admission",
+        ],
+        &[("RUSTFLAGS", "--cfg loom"), ("CARGO_TARGET_DIR", &dir)],
     )
 }
 

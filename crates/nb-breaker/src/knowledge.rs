@@ -4,7 +4,14 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+// Under `--cfg loom` the store's locks are loom's, so the model checker explores every
+// interleaving of admit / record / drop (tests/loom_admission.rs).
+#[cfg(loom)]
+use loom::sync::{Mutex, MutexGuard};
+#[cfg(not(loom))]
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use nb_core::{FailureClass, Scope, TargetId};
