@@ -56,6 +56,25 @@ const QUOTA_CODES: &[&str] = &[
     "project_spend_limit_exceeded",
     "organization_usage_limit_exceeded",
     "enforced_spend_limit_reached",
+    "billing_not_active",
+    "billing_hard_limit_reached",
+    "insufficient_balance",
+];
+
+/// Messages that say the account is out of credit, whatever status and type carry them
+/// (Anthropic sends a 400 `invalid_request_error`, some OpenAI-compatible providers a
+/// 429): a failover, and a cool-down for the credential — never the caller's bug.
+const CREDIT_PHRASES: &[&str] = &[
+    "credit balance is too low",
+    "reached your specified api usage limits",
+    "insufficient balance",
+    "insufficient credit",
+    "out of credits",
+    "not enough credits",
+    "billing is not active",
+    "account is not active, please check your billing",
+    "purchase credits",
+    "please recharge",
 ];
 
 type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
@@ -287,6 +306,14 @@ impl DefaultClassifier {
                 Scope::Credential,
                 FailOver,
                 "quota or spend limit exhausted",
+            );
+        }
+        if has(CREDIT_PHRASES) {
+            return c(
+                F::QuotaExhausted,
+                Scope::Credential,
+                FailOver,
+                "out of credit",
             );
         }
         if st == 402 || ty == "billing_error" {

@@ -407,3 +407,40 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn out_of_credit_is_a_quota_failover_never_the_callers_bug() {
+    // Regression: these were classified as invalid requests (abort) or rate limits, so
+    // the router aborted instead of failing over, and never cooled the credential.
+    let cases = [
+        (
+            400,
+            json!({"type": "error", "error": {"type": "invalid_request_error", "message": "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."}}),
+        ),
+        (
+            400,
+            json!({"type": "error", "error": {"type": "invalid_request_error", "message": "You have reached your specified API usage limits. You will regain access on 2025-06-01 at 00:00 UTC."}}),
+        ),
+        (
+            400,
+            json!({"error": {"message": "Your account is not active, please check your billing details on our website.", "type": "billing_not_active", "param": null, "code": "billing_not_active"}}),
+        ),
+        (
+            429,
+            json!({"error": {"message": "Your account is not active, please check your billing details on our website.", "type": "billing_not_active", "param": null, "code": "billing_not_active"}}),
+        ),
+        (
+            429,
+            json!({"error": {"message": "Insufficient balance or no resource package. Please recharge.", "code": "1113"}}),
+        ),
+    ];
+    for (status, body) in cases {
+        let e = api(Some(status), &[], body.clone());
+        let got = c(&e);
+        assert_eq!(
+            (got.class, got.scope, got.disposition),
+            (FailureClass::QuotaExhausted, Scope::Credential, Disposition::FailOver),
+            "{status} {body}"
+        );
+    }
+}
