@@ -48,6 +48,7 @@ pub fn test_timeouts() -> Timeouts {
     Timeouts {
         connect: Duration::from_secs(2),
         response_head: Duration::from_millis(300),
+        ..Timeouts::default()
     }
 }
 

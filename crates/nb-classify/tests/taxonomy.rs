@@ -439,7 +439,11 @@ fn out_of_credit_is_a_quota_failover_never_the_callers_bug() {
         let got = c(&e);
         assert_eq!(
             (got.class, got.scope, got.disposition),
-            (FailureClass::QuotaExhausted, Scope::Credential, Disposition::FailOver),
+            (
+                FailureClass::QuotaExhausted,
+                Scope::Credential,
+                Disposition::FailOver
+            ),
             "{status} {body}"
         );
     }

@@ -123,8 +123,18 @@ impl Default for Limits {
     }
 }
 
-/// Adapter-level timeouts. Deadlines across attempts, time-to-first-token and idle gaps
-/// belong to the router; these only keep a single HTTP exchange from hanging forever.
+/// Adapter-level timeouts: every exchange is bounded in time whether or not a router
+/// wraps the adapter. Deadlines across attempts and time-to-first-token belong to the
+/// router; these keep a single HTTP exchange from hanging forever.
+///
+/// ```
+/// use std::time::Duration;
+/// let t = nb_providers::Timeouts {
+///     body_idle: Duration::from_secs(30),
+///     ..nb_providers::Timeouts::default()
+/// };
+/// assert_eq!(t.total, Duration::from_secs(1800));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     /// Establishing a connection (default 10 s).
@@ -132,6 +142,11 @@ pub struct Timeouts {
     /// From sending the request to the response head (default 600 s, as the official
     /// SDKs: a non-streamed answer's head only comes when the whole answer is ready).
     pub response_head: Duration,
+    /// The longest gap between two pieces of a body once its head has arrived, whole or
+    /// streamed (default 300 s; keep-alive comments count as progress here).
+    pub body_idle: Duration,
+    /// The whole exchange, head and body, streamed or not (default 30 min).
+    pub total: Duration,
 }
 
 impl Default for Timeouts {
@@ -139,6 +154,8 @@ impl Default for Timeouts {
         Self {
             connect: Duration::from_secs(10),
             response_head: Duration::from_secs(600),
+            body_idle: Duration::from_secs(300),
+            total: Duration::from_secs(1800),
         }
     }
 }

@@ -6,7 +6,6 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_core::Stream;
-use futures_util::StreamExt;
 use nb_core::{
     ApiError, CallError, ChatResponse, ChatStream, DecodeError, HeaderFacts, TimeoutPhase,
     TransportKind,
@@ -67,8 +66,7 @@ impl Http {
     ) -> Result<Self, ConfigError> {
         let client = match client {
             Some(c) => c,
-            None => reqwest::Client::builder()
-                .connect_timeout(timeouts.connect)
+            None => client_builder(timeouts, &|name| std::env::var(name).ok())
                 .build()
                 .map_err(|e| {
                     ConfigError::new(
@@ -85,8 +83,10 @@ impl Http {
     }
 
     /// Sends the request and returns the head of a 2xx response; any other status becomes
-    /// [`CallError::Api`] with the error body read (bounded) and parsed.
+    /// [`CallError::Api`] with the error body read (bounded) and parsed — with any key the
+    /// request carried redacted from it, in case the server echoed the request.
     pub(crate) async fn send(&self, out: Outgoing) -> Result<Incoming, CallError> {
+        let secrets = secrets_of(&out.headers);
         let req = self
             .client
             .post(out.url)
@@ -107,8 +107,13 @@ impl Http {
                 status,
             });
         }
-        let body = read_limited(response, self.limits.max_body_bytes).await?;
-        Err(api_error(Some(status), headers, &body))
+        let body = read_limited(
+            response,
+            self.limits.max_body_bytes,
+            self.timeouts.body_idle,
+        )
+        .await?;
+        Err(api_error(Some(status), headers, &redact(&body, &secrets)))
     }
 
     /// A whole answer: send, read the body within the limit, parse it. A decode failure
@@ -120,9 +125,22 @@ impl Http {
         parse: fn(&[u8]) -> Result<ChatResponse, CallError>,
         reject: impl FnOnce(&ChatResponse) -> Option<&'static str>,
     ) -> Result<ChatResponse, CallError> {
+        tokio::time::timeout(self.timeouts.total, self.whole_within(out, parse, reject))
+            .await
+            .unwrap_or_else(|_| Err(CallError::timeout(TimeoutPhase::Total)))
+    }
+
+    async fn whole_within(
+        &self,
+        out: Outgoing,
+        parse: fn(&[u8]) -> Result<ChatResponse, CallError>,
+        reject: impl FnOnce(&ChatResponse) -> Option<&'static str>,
+    ) -> Result<ChatResponse, CallError> {
+        let secrets = secrets_of(&out.headers);
         let inc = self.send(out).await?;
         let (status, headers) = (inc.status, inc.headers.clone());
         let body = self.body(inc).await?;
+        let body = redact(&body, &secrets);
         let mut resp = parse(&body).map_err(|e| match e {
             CallError::Decode(d) => decode_error(&d.what, &body, status, headers.clone()),
             other => other,
@@ -139,8 +157,13 @@ impl Http {
 
     /// A whole 2xx body, unparsed (for endpoints other than chat).
     pub(crate) async fn raw(&self, out: Outgoing) -> Result<Bytes, CallError> {
-        let inc = self.send(out).await?;
-        self.body(inc).await
+        let exchange = async {
+            let inc = self.send(out).await?;
+            self.body(inc).await
+        };
+        tokio::time::timeout(self.timeouts.total, exchange)
+            .await
+            .unwrap_or_else(|_| Err(CallError::timeout(TimeoutPhase::Total)))
     }
 
     /// A streamed answer, decoded by the decoder `make` builds from the request id.
@@ -149,22 +172,45 @@ impl Http {
         out: Outgoing,
         make: impl FnOnce(Option<String>) -> D,
     ) -> Result<ChatStream, CallError> {
-        let inc = self.send(out).await?;
+        let started = tokio::time::Instant::now();
+        let inc = tokio::time::timeout(self.timeouts.total, self.send(out))
+            .await
+            .unwrap_or_else(|_| Err(CallError::timeout(TimeoutPhase::Total)))?;
         let decoder = make(inc.headers.request_id.clone());
-        Ok(crate::sse::decode(self.byte_stream(inc), decoder))
+        Ok(crate::sse::decode(self.byte_stream(inc, started), decoder))
     }
 
     /// Reads a whole 2xx body within the limit.
     async fn body(&self, inc: Incoming) -> Result<Bytes, CallError> {
-        read_limited(inc.response, self.limits.max_body_bytes).await
+        read_limited(
+            inc.response,
+            self.limits.max_body_bytes,
+            self.timeouts.body_idle,
+        )
+        .await
     }
 
-    /// The body as a byte stream bounded by the SSE line and stream limits.
-    pub(crate) fn byte_stream(&self, inc: Incoming) -> ByteStream {
-        let raw = inc
-            .response
-            .bytes_stream()
-            .map(|r| r.map_err(|e| transport_error(&e)));
+    /// The body as a byte stream bounded by the SSE line and stream limits, by the idle
+    /// gap between pieces and by the exchange's total time (counted from `started`).
+    pub(crate) fn byte_stream(&self, inc: Incoming, started: tokio::time::Instant) -> ByteStream {
+        let idle = self.timeouts.body_idle;
+        let end = started + self.timeouts.total;
+        let raw = futures_util::stream::unfold(Some(inc.response), move |r| async move {
+            let mut response = r?;
+            let wait = idle.min(end.saturating_duration_since(tokio::time::Instant::now()));
+            let next = match tokio::time::timeout(wait, response.chunk()).await {
+                Ok(Ok(Some(b))) => Ok(b),
+                Ok(Ok(None)) => return None,
+                Ok(Err(e)) => Err(transport_error(&e)),
+                Err(_) if tokio::time::Instant::now() >= end => {
+                    Err(CallError::timeout(TimeoutPhase::Total))
+                }
+                Err(_) => Err(CallError::timeout(TimeoutPhase::Idle)),
+            };
+            // After an error the stream ends.
+            let keep = next.is_ok().then_some(response);
+            Some((next, keep))
+        });
         Box::pin(Bounded::new(Box::pin(raw), self.limits))
     }
 }
@@ -202,7 +248,94 @@ pub(crate) fn decode_error(
     }))
 }
 
-async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Bytes, CallError> {
+/// The values of the request's sensitive headers (its keys), to redact from anything the
+/// server sends back.
+fn secrets_of(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .values()
+        .filter(|v| v.is_sensitive())
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| {
+            // `Bearer sk-...`: the token alone may be echoed too.
+            let token = v.rsplit(' ').next().unwrap_or(v);
+            [v.to_owned(), token.to_owned()]
+        })
+        .filter(|s| s.len() >= 8)
+        .collect()
+}
+
+/// `body` with every secret replaced by `[redacted]`.
+pub(crate) fn redact(body: &[u8], secrets: &[String]) -> Bytes {
+    let mut out = body.to_vec();
+    for s in secrets {
+        let needle = s.as_bytes();
+        if needle.is_empty() {
+            continue;
+        }
+        let mut i = 0;
+        let mut replaced = Vec::with_capacity(out.len());
+        let mut hit = false;
+        while i < out.len() {
+            if out[i..].starts_with(needle) {
+                replaced.extend_from_slice(b"[redacted]");
+                i += needle.len();
+                hit = true;
+            } else {
+                replaced.push(out[i]);
+                i += 1;
+            }
+        }
+        if hit {
+            out = replaced;
+        }
+    }
+    Bytes::from(out)
+}
+
+/// The client the adapters build when the caller gives none. Keys go only to their
+/// origin:
+/// - redirects are followed only within the origin of the request (scheme, host and
+///   port); a redirect elsewhere is not followed and comes back as the error it is, so
+///   `x-api-key`, `x-goog-api-key` or `api-key` never reach another host;
+/// - a proxy from the environment (`HTTPS_PROXY`, `ALL_PROXY`) is used for HTTPS only,
+///   where it sees a tunnel and never a key; plain-HTTP requests never go through a
+///   proxy (`HTTP_PROXY` is not honoured), and loopback targets bypass proxies always.
+pub(crate) fn client_builder(
+    timeouts: Timeouts,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> reqwest::ClientBuilder {
+    let same_origin = reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().cloned();
+        match first {
+            Some(f) if attempt.previous().len() <= 5 && f.origin() == attempt.url().origin() => {
+                attempt.follow()
+            }
+            _ => attempt.stop(),
+        }
+    });
+    let mut b = reqwest::Client::builder()
+        .connect_timeout(timeouts.connect)
+        .redirect(same_origin)
+        .no_proxy();
+    let var = |names: &[&str]| names.iter().find_map(|n| env(n).filter(|v| !v.is_empty()));
+    if let Some(url) = var(&["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]) {
+        if let Ok(p) = reqwest::Proxy::https(url.as_str()) {
+            let mut skip = String::from("localhost,127.0.0.0/8,::1");
+            if let Some(more) = var(&["NO_PROXY", "no_proxy"]) {
+                skip.push(',');
+                skip.push_str(&more);
+            }
+            b = b.proxy(p.no_proxy(reqwest::NoProxy::from_string(&skip)));
+        }
+    }
+    b
+}
+
+async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+    idle: std::time::Duration,
+) -> Result<Bytes, CallError> {
     let too_large = || CallError::BodyTooLarge {
         limit,
         what: "response body".into(),
@@ -214,7 +347,12 @@ async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<B
         return Err(too_large());
     }
     let mut buf = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(&e))? {
+    loop {
+        let chunk = match tokio::time::timeout(idle, response.chunk()).await {
+            Ok(r) => r.map_err(|e| transport_error(&e))?,
+            Err(_) => return Err(CallError::timeout(TimeoutPhase::Idle)),
+        };
+        let Some(chunk) = chunk else { break };
         if buf.len() + chunk.len() > limit {
             return Err(too_large());
         }
@@ -369,5 +507,58 @@ impl Stream for Bounded {
         }
         self.line = line;
         Poll::Ready(Some(Ok(item)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wiremock::matchers::any;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    #[tokio::test]
+    async fn http_proxy_is_ignored_and_loopback_bypasses_every_proxy() {
+        // Regression: `HTTP_PROXY` was honoured for every adapter, so keys went in
+        // plaintext to the proxy.
+        let proxy = MockServer::start().await;
+        let target = MockServer::start().await;
+        for s in [&proxy, &target] {
+            Mock::given(any())
+                .respond_with(ResponseTemplate::new(200))
+                .mount(s)
+                .await;
+        }
+        let p = proxy.uri();
+        let env = move |name: &str| {
+            matches!(
+                name,
+                "HTTP_PROXY" | "http_proxy" | "HTTPS_PROXY" | "ALL_PROXY"
+            )
+            .then(|| p.clone())
+        };
+        let client = client_builder(Timeouts::default(), &env).build().unwrap();
+        let r = client
+            .post(format!("{}/v1/chat/completions", target.uri()))
+            .header("authorization", "Bearer sk-test-SECRET-4242")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(target.received_requests().await.unwrap().len(), 1);
+        assert!(
+            proxy.received_requests().await.unwrap().is_empty(),
+            "the proxy saw the request"
+        );
+    }
+
+    #[test]
+    fn redaction_replaces_every_copy_of_a_key() {
+        let body = br#"{"error": "key sk-abc12345678 and again sk-abc12345678"}"#;
+        let out = redact(body, &["sk-abc12345678".into()]);
+        assert_eq!(
+            &out[..],
+            br#"{"error": "key [redacted] and again [redacted]"}"#
+        );
+        assert_eq!(&redact(b"clean", &["sk-abc12345678".into()])[..], b"clean");
     }
 }

@@ -527,6 +527,7 @@ async fn a_server_that_never_answers_times_out_at_the_response_head() {
         .timeouts(nb_providers::Timeouts {
             connect: std::time::Duration::from_secs(1),
             response_head: std::time::Duration::from_millis(100),
+            ..nb_providers::Timeouts::default()
         })
         .build()
         .unwrap();
