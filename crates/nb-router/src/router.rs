@@ -1594,7 +1594,13 @@ impl SmartRouter {
                         probe,
                         AttemptRole::Answer,
                     );
-                    let committed = committed_stream(held, rest, self.inner.policy.idle_timeout);
+                    // The call's deadline holds after the commit too: what is left of it
+                    // bounds the rest of the stream.
+                    let left = call
+                        .deadline
+                        .saturating_duration_since(self.inner.clock.now());
+                    let committed =
+                        committed_stream(held, rest, self.inner.policy.idle_timeout, left);
                     let t = &self.inner.targets[i];
                     call.report.served_by = Some(t.id.clone());
                     call.report.failed_over = call.first_target.is_some_and(|f| f != i);
@@ -1701,8 +1707,18 @@ fn parse_typed<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, nb_core:
 }
 
 /// The stream handed to the caller once committed: the held-back chunks, then the rest
-/// with an idle-gap bound. A failure now is surfaced with the partial output.
-fn committed_stream(held: VecDeque<ChatChunk>, rest: ChatStream, idle: Duration) -> ChatStream {
+/// with an idle-gap bound and the call's deadline (`left` from now). A failure now is
+/// surfaced with the partial output.
+fn committed_stream(
+    held: VecDeque<ChatChunk>,
+    rest: ChatStream,
+    idle: Duration,
+    left: Duration,
+) -> ChatStream {
+    let now = tokio::time::Instant::now();
+    let end = now
+        .checked_add(left)
+        .unwrap_or(now + Duration::from_secs(100 * 365 * 86_400));
     let mut acc = StreamAccumulator::default();
     held.iter().for_each(|c| acc.push(c));
     let state = (held, rest, acc, false);
@@ -1715,7 +1731,8 @@ fn committed_stream(held: VecDeque<ChatChunk>, rest: ChatStream, idle: Duration)
             if done {
                 return None;
             }
-            match tokio::time::timeout(idle, rest.next()).await {
+            let wait = idle.min(end.saturating_duration_since(tokio::time::Instant::now()));
+            match tokio::time::timeout(wait, rest.next()).await {
                 Ok(Some(Ok(c))) => {
                     acc.push(&c);
                     Some((Ok(c), (held, rest, acc, false)))
@@ -1729,10 +1746,12 @@ fn committed_stream(held: VecDeque<ChatChunk>, rest: ChatStream, idle: Duration)
                 }
                 Ok(None) => None,
                 Err(_) => {
-                    let e = CallError::mid_stream(
-                        CallError::timeout(TimeoutPhase::Idle),
-                        acc.partial(),
-                    );
+                    let phase = if tokio::time::Instant::now() >= end {
+                        TimeoutPhase::Total
+                    } else {
+                        TimeoutPhase::Idle
+                    };
+                    let e = CallError::mid_stream(CallError::timeout(phase), acc.partial());
                     Some((Err(e), (held, rest, acc, true)))
                 }
             }

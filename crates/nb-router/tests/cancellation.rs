@@ -84,3 +84,64 @@ async fn a_call_dropped_while_it_holds_the_half_open_probe_gives_it_back() {
     assert_eq!(routed.value.text, "healed");
     assert_eq!(p.calls.load(Ordering::SeqCst), 3);
 }
+
+/// Streams one text chunk every 100 ms, forever.
+struct Endless;
+
+#[async_trait]
+impl Provider for Endless {
+    async fn chat(&self, _req: &ChatRequest) -> Result<ChatResponse, CallError> {
+        Err(CallError::Unsupported {
+            what: "stream only".into(),
+        })
+    }
+
+    async fn stream(&self, _req: &ChatRequest) -> Result<ChatStream, CallError> {
+        Ok(Box::pin(futures_util::stream::unfold((), |()| async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Some((
+                Ok(ChatChunk::Text {
+                    delta: "la ".into(),
+                }),
+                (),
+            ))
+        })))
+    }
+}
+
+#[tokio::test]
+async fn the_deadline_holds_after_a_stream_has_committed() {
+    // Regression: a 2 s deadline, and a stream that ran 8.1 s after its first token.
+    use futures_util::StreamExt;
+    let router = SmartRouter::builder()
+        .target(Target::new(TargetId::new("a", "m"), Endless))
+        .policy(Policy {
+            deadline: Duration::from_millis(800),
+            idle_timeout: Duration::from_secs(5),
+            ..Policy::default()
+        })
+        .build()
+        .unwrap();
+    let mut s = router
+        .stream(&ChatRequest::user("sing"))
+        .await
+        .unwrap()
+        .value;
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut texts = 0;
+        loop {
+            match s.next().await {
+                Some(Ok(_)) => texts += 1,
+                Some(Err(e)) => return (texts, e),
+                None => panic!("an endless stream ended"),
+            }
+        }
+    })
+    .await
+    .expect("the router's deadline ended the stream");
+    let (texts, e) = ended;
+    assert!(texts >= 1, "it committed and streamed");
+    assert_eq!(e.root(), &CallError::timeout(TimeoutPhase::Total), "{e:?}");
+    assert!(e.partial().is_some_and(|p| p.text.contains("la")), "{e:?}");
+    assert!(s.next().await.is_none(), "nothing after the error");
+}
