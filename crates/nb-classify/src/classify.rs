@@ -376,7 +376,10 @@ impl DefaultClassifier {
             || code == "server_is_overloaded"
             || ty == "service_unavailable_error"
             || gst == "UNAVAILABLE"
-            || has(OVERLOAD_PHRASES)
+            // A 429 that says "rate limit" is one, even when it blames demand
+            // (OpenRouter: "Rate limit exceeded: … High demand for … limited to 1
+            // requests per minute").
+            || (has(OVERLOAD_PHRASES) && !(st == 429 && msg.contains("rate limit")))
         {
             return c(F::Overloaded, Scope::Model, FailOver, "model capacity")
                 .with_retry_after(hint());
