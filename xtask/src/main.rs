@@ -11,11 +11,15 @@
 //!   strict equivalence checker on labelled pairs (default
 //!   `tests/data/equivalence/pairs.jsonl`): coverage, accuracy on decided pairs and the
 //!   false-accept rate, per category and overall.
+//! - `cargo xtask fuzz [--secs N] [TARGET...]` — every libFuzzer target in `fuzz/` (on
+//!   nightly; installs `cargo-fuzz` if missing) for N seconds each, corpora seeded from
+//!   the test fixtures. See `docs/reliability.md`.
 //! - `cargo xtask loom` — the loom model check of the breaker store's admission state
 //!   machine (`RUSTFLAGS="--cfg loom"`, in its own target directory so the normal build
 //!   stays cached).
 
 mod eval;
+mod fuzz;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,9 +35,10 @@ fn main() -> ExitCode {
         }
         Some("eval-equivalence") => eval::run(&args[1..]),
         Some("loom") => loom(),
+        Some("fuzz") => fuzz::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [cargo bench filter] | bench-summary | eval-equivalence [--data FILE] [--predictions OUT] | loom>"
+                "usage: cargo xtask <ci | bench [cargo bench filter] | bench-summary | eval-equivalence [--data FILE] [--predictions OUT] | loom | fuzz [--secs N] [TARGET...]>"
             );
             return ExitCode::from(2);
         }

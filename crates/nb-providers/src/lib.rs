@@ -69,6 +69,23 @@ pub mod wire {
 
     pub use crate::error_body::parse_error_body;
 
+    /// Splits an event stream, delivered in `chunks`, into its events as (event type,
+    /// data) pairs by the WHATWG rules the adapters use — for tests and fuzzing.
+    ///
+    /// ```
+    /// let events = nb_providers::wire::split_events(&[b"\xEF\xBB\xBFdata: a\n", b"\ndata: b\r\n\r\n"]).unwrap();
+    /// assert_eq!(events, [("message".to_owned(), "a".to_owned()), ("message".to_owned(), "b".to_owned())]);
+    /// ```
+    pub fn split_events(chunks: &[&[u8]]) -> Result<Vec<(String, String)>, CallError> {
+        let mut p = crate::sse::EventParser::default();
+        let mut out = std::collections::VecDeque::new();
+        for c in chunks {
+            p.push(c, &mut out)?;
+        }
+        p.finish(&mut out)?;
+        Ok(out.into_iter().map(|e| (e.event, e.data)).collect())
+    }
+
     /// A provider wire format.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
     pub enum WireFormat {
