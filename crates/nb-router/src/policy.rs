@@ -24,7 +24,9 @@ pub enum WhenAllOpen {
 pub struct RetryBudget {
     /// Extra attempts allowed per call, on average (0.2: one in five).
     pub ratio: f32,
-    /// Extra attempts allowed per second regardless of traffic.
+    /// Extra attempts allowed per second regardless of traffic. The budget starts with
+    /// `min_per_second × ttl` of them in reserve, which a burst can spend at once: keep
+    /// it small (the default, 1, gives a reserve of 10).
     pub min_per_second: u32,
     /// How long a call's deposit counts (1 to 60 s).
     pub ttl: Duration,
@@ -34,7 +36,7 @@ impl Default for RetryBudget {
     fn default() -> Self {
         Self {
             ratio: 0.2,
-            min_per_second: 10,
+            min_per_second: 1,
             ttl: Duration::from_secs(10),
         }
     }

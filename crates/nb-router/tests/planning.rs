@@ -291,6 +291,58 @@ fn bad_configuration_is_an_error_not_a_panic() {
     assert!(route.unwrap_err().to_string().contains("ghost"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_into_a_total_outage_costs_at_most_one_fifth_extra() {
+    // Regression: the default budget held 100 retries in reserve (10/s x 10 s), so a burst
+    // into a total outage (or of hedges) cost 1.23 upstream calls per offered call.
+    use futures_util::StreamExt;
+    let boom = || {
+        api(
+            500,
+            "server_error",
+            "The server had an error while processing your request.",
+        )
+    };
+    let (a, b, c) = (
+        Fake::failing("a", boom()),
+        Fake::failing("b", boom()),
+        Fake::failing("c", boom()),
+    );
+    let router = SmartRouter::builder()
+        .target(Target::shared(t("a"), a.clone()))
+        .target(Target::shared(t("b"), b.clone()))
+        .target(Target::shared(t("c"), c.clone()))
+        .policy(Policy {
+            backoff_base: Duration::from_millis(1),
+            ..Policy::default()
+        })
+        // Breakers out of it: this is about the budget alone.
+        .breaker(nb_breaker::BreakerConfig {
+            consecutive_failures: 0,
+            failure_rate: None,
+            ..nb_breaker::BreakerConfig::default()
+        })
+        .build()
+        .unwrap();
+    let offered = 500u32;
+    let errors = futures_util::stream::iter(0..offered)
+        .map(|_| {
+            let r = router.clone();
+            async move { r.chat(&ChatRequest::user("x")).await.is_err() }
+        })
+        .buffer_unordered(500)
+        .filter(|e| std::future::ready(*e))
+        .count()
+        .await;
+    assert_eq!(errors, offered as usize);
+    let upstream = a.calls() + b.calls() + c.calls();
+    assert!(
+        f64::from(upstream) / f64::from(offered) <= 1.2 + 11.0 / f64::from(offered),
+        "{upstream} upstream calls for {offered} offered"
+    );
+    assert!(upstream >= offered);
+}
+
 #[tokio::test]
 async fn an_unbounded_deadline_means_no_deadline_not_a_panic() {
     // Regression: `deadline = Duration::MAX` built, then panicked on every call
