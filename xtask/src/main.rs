@@ -14,6 +14,9 @@
 //! - `cargo xtask fuzz [--secs N] [TARGET...]` — every libFuzzer target in `fuzz/` (on
 //!   nightly; installs `cargo-fuzz` if missing) for N seconds each, corpora seeded from
 //!   the test fixtures. See `docs/reliability.md`.
+//! - `cargo xtask soak [--secs N]` — the router under mixed faults with 1,000 calls in
+//!   flight, then a total outage: outcomes, memory and descriptors over time, upstream
+//!   calls per offered call.
 //! - `cargo xtask loom` — the loom model check of the breaker store's admission state
 //!   machine (`RUSTFLAGS="--cfg loom"`, in its own target directory so the normal build
 //!   stays cached).
@@ -36,9 +39,23 @@ fn main() -> ExitCode {
         Some("eval-equivalence") => eval::run(&args[1..]),
         Some("loom") => loom(),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("soak") => {
+            let mut a = vec![
+                "run",
+                "--release",
+                "-q",
+                "-p",
+                "nb-tests",
+                "--bin",
+                "soak",
+                "--",
+            ];
+            a.extend(args[1..].iter().map(String::as_str));
+            run("cargo", &a, &[])
+        }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [cargo bench filter] | bench-summary | eval-equivalence [--data FILE] [--predictions OUT] | loom | fuzz [--secs N] [TARGET...]>"
+                "usage: cargo xtask <ci | bench [cargo bench filter] | bench-summary | eval-equivalence [--data FILE] [--predictions OUT] | loom | fuzz [--secs N] [TARGET...] | soak [--secs N]>"
             );
             return ExitCode::from(2);
         }

@@ -247,6 +247,28 @@ impl RouterBuilder {
         if self.policy.max_attempts == 0 {
             return Err(BuildError("max_attempts must be at least 1".into()));
         }
+        // Values that cannot work are refused here, with the field named, rather than
+        // failing every call.
+        let p = &self.policy;
+        for (name, d) in [
+            ("policy.attempt_timeout", p.attempt_timeout),
+            ("policy.deadline", p.deadline),
+            ("policy.first_token_timeout", p.first_token_timeout),
+            ("policy.idle_timeout", p.idle_timeout),
+            ("breaker.probe_timeout", self.breaker.probe_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(BuildError(format!("{name} is zero: no call could succeed")));
+            }
+        }
+        if self.breaker.backoff.initial.is_zero()
+            || self.breaker.backoff.max < self.breaker.backoff.initial
+        {
+            return Err(BuildError(format!(
+                "breaker.backoff: initial {:?} must be above zero and at most max {:?}",
+                self.breaker.backoff.initial, self.breaker.backoff.max
+            )));
+        }
         let knowledge = match self.knowledge {
             Some(k) => k,
             None => {

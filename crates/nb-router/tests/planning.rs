@@ -289,6 +289,18 @@ fn bad_configuration_is_an_error_not_a_panic() {
         .route("r", [t("ghost")])
         .build();
     assert!(route.unwrap_err().to_string().contains("ghost"));
+    let zero = SmartRouter::builder()
+        .target(Target::shared(t("a"), Fake::ok("a")))
+        .policy(Policy {
+            attempt_timeout: Duration::ZERO,
+            ..Policy::default()
+        })
+        .build();
+    assert!(
+        zero.unwrap_err()
+            .to_string()
+            .contains("policy.attempt_timeout")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
