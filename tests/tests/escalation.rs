@@ -132,7 +132,7 @@ struct OneWay;
 #[async_trait]
 impl Provider for OneWay {
     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, CallError> {
-        let p = &req.messages[0].content;
+        let p = &req.messages[0].text();
         Ok(ChatResponse::text(if p.contains("Answer A: short") {
             "NO"
         } else {
@@ -156,7 +156,7 @@ struct Biased;
 #[async_trait]
 impl Provider for Biased {
     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, CallError> {
-        let p = &req.messages[0].content;
+        let p = &req.messages[0].text();
         Ok(ChatResponse::text(if p.contains("Answer A: alpha") {
             "SAME"
         } else {

@@ -1,7 +1,9 @@
 //! The vocabulary every neuralbridge layer speaks.
 //!
 //! `nb-core` provides:
-//! - [`ChatRequest`], [`Message`], [`ResponseFormat`], [`ToolSpec`]: what the caller wants;
+//! - [`ChatRequest`], [`Message`] (a role and its [`Part`]s: text, images, documents, tool
+//!   calls and results, with prompt-caching marks), [`ResponseFormat`], [`ToolSpec`]: what
+//!   the caller wants;
 //! - [`ChatResponse`], [`ChatChunk`], [`FinishReason`], [`Usage`], [`StreamAccumulator`]:
 //!   what came back, whole or streamed;
 //! - [`CallError`]: why one call to one target failed, as facts (status, the headers that
@@ -41,6 +43,7 @@
 mod class;
 mod error;
 mod json;
+mod part;
 mod provider;
 mod request;
 mod response;
@@ -54,6 +57,7 @@ pub use error::{
     snippet,
 };
 pub use json::{FoundJson, extract_json, find_json};
+pub use part::{Cache, Media, Part};
 pub use provider::{ChatStream, Embedder, Provider};
 pub use request::{
     ChatRequest, JsonSchemaFormat, Message, ResponseFormat, Role, ToolCall, ToolChoice, ToolSpec,

@@ -31,7 +31,7 @@ pub type ChatStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, CallError>> + 
 /// #[async_trait]
 /// impl Provider for Echo {
 ///     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, CallError> {
-///         let last = req.messages.last().map(|m| m.content.clone()).unwrap_or_default();
+///         let last = req.messages.last().map(|m| m.text()).unwrap_or_default();
 ///         Ok(ChatResponse::text(last))
 ///     }
 /// }

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::Part;
+
 /// Who speaks a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -18,56 +20,70 @@ pub enum Role {
     Tool,
 }
 
-/// One turn of the conversation.
+/// One turn of the conversation: who speaks, and the [`Part`]s of what they say —
+/// text, images, documents, tool calls, tool results.
+///
+/// ```
+/// use nb_core::{Message, Part, Media, Role, ToolCall};
+/// let ask = Message::user("Describe the chart.").with_part(Part::image(Media::url("https://example.com/c.png")));
+/// assert_eq!(ask.parts.len(), 2);
+/// let call = ToolCall::from_raw(Some("c1".into()), "weather", r#"{"city":"Oslo"}"#);
+/// let turn = Message::assistant_tool_calls(vec![call]);
+/// assert_eq!(turn.tool_calls().count(), 1);
+/// let result = Message::tool_result("c1", "weather", r#"{"temp": 3}"#);
+/// assert_eq!(result.role, Role::Tool);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Message {
     /// Who speaks.
     pub role: Role,
-    /// The text of the turn (may be empty for an assistant turn that only calls tools).
-    pub content: String,
-    /// Tool calls made by an assistant turn.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tool_calls: Vec<ToolCall>,
-    /// For a [`Role::Tool`] turn: the id of the call this result answers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_call_id: Option<String>,
-    /// For a [`Role::Tool`] turn: the name of the tool (Gemini needs it; others ignore it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    /// What they say, in order.
+    pub parts: Vec<Part>,
 }
 
 impl Message {
-    fn new(role: Role, content: impl Into<String>) -> Self {
-        Self {
-            role,
-            content: content.into(),
-            tool_calls: Vec::new(),
-            tool_call_id: None,
-            name: None,
-        }
+    /// A message of `role` made of `parts`.
+    pub fn new(role: Role, parts: Vec<Part>) -> Self {
+        Self { role, parts }
+    }
+
+    fn of_text(role: Role, text: impl Into<String>) -> Self {
+        let text = text.into();
+        let parts = if text.is_empty() {
+            Vec::new()
+        } else {
+            vec![Part::text(text)]
+        };
+        Self { role, parts }
     }
 
     /// A system message.
     pub fn system(content: impl Into<String>) -> Self {
-        Self::new(Role::System, content)
+        Self::of_text(Role::System, content)
     }
 
     /// A user message.
     pub fn user(content: impl Into<String>) -> Self {
-        Self::new(Role::User, content)
+        Self::of_text(Role::User, content)
+    }
+
+    /// A user message made of parts (text with images or documents, say).
+    pub fn user_parts(parts: Vec<Part>) -> Self {
+        Self::new(Role::User, parts)
     }
 
     /// An assistant message (an earlier answer of the model).
     pub fn assistant(content: impl Into<String>) -> Self {
-        Self::new(Role::Assistant, content)
+        Self::of_text(Role::Assistant, content)
     }
 
     /// An assistant turn that called tools.
     pub fn assistant_tool_calls(tool_calls: Vec<ToolCall>) -> Self {
-        Self {
-            tool_calls,
-            ..Self::new(Role::Assistant, "")
-        }
+        Self::new(
+            Role::Assistant,
+            tool_calls.into_iter().map(Part::tool_call).collect(),
+        )
     }
 
     /// The result of the tool call `call_id` to the tool `name`.
@@ -76,11 +92,39 @@ impl Message {
         name: impl Into<String>,
         content: impl Into<String>,
     ) -> Self {
-        Self {
-            tool_call_id: Some(call_id.into()),
-            name: Some(name.into()),
-            ..Self::new(Role::Tool, content)
-        }
+        Self::new(Role::Tool, vec![Part::tool_result(call_id, name, content)])
+    }
+
+    /// The same message with one more part.
+    pub fn with_part(mut self, part: Part) -> Self {
+        self.parts.push(part);
+        self
+    }
+
+    /// The text parts, joined by a new line (empty when there are none).
+    pub fn text(&self) -> String {
+        let mut texts = self.parts.iter().filter_map(Part::as_text);
+        let Some(first) = texts.next() else {
+            return String::new();
+        };
+        texts.fold(first.to_owned(), |mut acc, t| {
+            acc.push('\n');
+            acc.push_str(t);
+            acc
+        })
+    }
+
+    /// The tool calls this turn makes.
+    pub fn tool_calls(&self) -> impl Iterator<Item = &ToolCall> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::ToolCall { call } => Some(call),
+            _ => None,
+        })
+    }
+
+    /// Whether any part is of `kind` (see [`Part::kind`]).
+    pub fn has(&self, kind: &str) -> bool {
+        self.parts.iter().any(|p| p.kind() == kind)
     }
 }
 
@@ -246,9 +290,28 @@ impl ChatRequest {
         self
     }
 
+    /// The kinds of parts the request's messages hold beyond text and tool traffic
+    /// (`"image"`, `"document"`), for capability checks.
+    pub fn media_kinds(&self) -> Vec<&'static str> {
+        let mut kinds: Vec<&'static str> = self
+            .messages
+            .iter()
+            .flat_map(|m| &m.parts)
+            .map(Part::kind)
+            .filter(|k| matches!(*k, "image" | "document"))
+            .collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        kinds
+    }
+
     /// A rough count of the characters the prompt holds, for budget estimates.
     pub fn prompt_chars(&self) -> usize {
-        self.messages.iter().map(|m| m.content.len()).sum()
+        self.messages
+            .iter()
+            .flat_map(|m| &m.parts)
+            .map(Part::approx_chars)
+            .sum()
     }
 }
 

@@ -149,7 +149,7 @@ impl Provider for Sloppy {
         let told = req
             .messages
             .last()
-            .is_some_and(|m| m.content.contains("rejected"));
+            .is_some_and(|m| m.text().contains("rejected"));
         Ok(ChatResponse::text(if told && self.fixes {
             r#"{"name": "Ana", "age": 34, "city": "Lyon"}"#
         } else {
@@ -207,7 +207,7 @@ fn the_repair_request_keeps_the_conversation_and_explains() {
     assert_eq!(r.messages.len(), 4);
     assert_eq!(r.messages[2].role, Role::Assistant);
     assert!(
-        r.messages[3].content.contains("/age")
-            && r.messages[3].content.contains("give age as an integer")
+        r.messages[3].text().contains("/age")
+            && r.messages[3].text().contains("give age as an integer")
     );
 }

@@ -151,45 +151,102 @@ impl Provider for Anthropic {
     }
 }
 
+/// One part as an Anthropic content block: `text`, `image` and `document` (inline
+/// `base64` or a `url` source; a plain-text document inline as `text`), `tool_use`,
+/// `tool_result` — with `cache_control` where the part is marked for caching.
+fn block(p: &nb_core::Part, i: usize) -> Option<Value> {
+    use nb_core::{Media, Part};
+    let source = |m: &Media| match m {
+        Media::Base64 { media_type, data } if media_type == "text/plain" => {
+            use base64::Engine as _;
+            match base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+            {
+                Some(text) => json!({"type": "text", "media_type": "text/plain", "data": text}),
+                None => json!({"type": "base64", "media_type": media_type, "data": data}),
+            }
+        }
+        Media::Base64 { media_type, data } => {
+            json!({"type": "base64", "media_type": media_type, "data": data})
+        }
+        Media::Url { url, .. } => json!({"type": "url", "url": url}),
+        _ => json!({}),
+    };
+    let (mut v, cache) = match p {
+        Part::Text { text, cache } => (json!({"type": "text", "text": text}), cache),
+        Part::Image { source: m, cache } => (json!({"type": "image", "source": source(m)}), cache),
+        Part::Document {
+            source: m,
+            name,
+            cache,
+        } => {
+            let mut d = json!({"type": "document", "source": source(m)});
+            if let Some(n) = name {
+                d["title"] = json!(n);
+            }
+            (d, cache)
+        }
+        Part::ToolCall { call } => (
+            json!({
+                "type": "tool_use",
+                "id": call.id.clone().unwrap_or_else(|| format!("toolu_{i}")),
+                "name": call.name,
+                "input": call.arguments.clone().unwrap_or_else(|| json!({})),
+            }),
+            &None,
+        ),
+        Part::ToolResult {
+            call_id,
+            content,
+            is_error,
+            ..
+        } => {
+            let mut r = json!({"type": "tool_result", "tool_use_id": call_id, "content": content});
+            if *is_error {
+                r["is_error"] = json!(true);
+            }
+            (r, &None)
+        }
+        _ => return None,
+    };
+    if cache.is_some() {
+        v["cache_control"] = json!({"type": "ephemeral"});
+    }
+    Some(v)
+}
+
 fn request_body(model: &str, req: &ChatRequest, stream: bool) -> Value {
-    let mut system: Vec<&str> = req
+    let system_parts: Vec<&nb_core::Part> = req
         .messages
         .iter()
         .filter(|m| m.role == Role::System)
-        .map(|m| m.content.as_str())
+        .flat_map(|m| &m.parts)
+        .filter(|p| p.as_text().is_some())
         .collect();
+    let cached_system = system_parts
+        .iter()
+        .any(|p| matches!(p, nb_core::Part::Text { cache: Some(_), .. }));
+    let mut system: Vec<&str> = system_parts.iter().filter_map(|p| p.as_text()).collect();
     if req.response_format == ResponseFormat::JsonObject {
         system.push(JSON_ONLY);
     }
-    // Consecutive turns of one role are merged into one message of several blocks.
+    // Consecutive turns of one role are merged into one message of several blocks; tool
+    // results travel in user turns.
     let mut messages: Vec<(&'static str, Vec<Value>)> = Vec::new();
     for m in req.messages.iter().filter(|m| m.role != Role::System) {
-        let (role, blocks) = match m.role {
-            Role::User => ("user", vec![json!({"type": "text", "text": m.content})]),
-            Role::Tool => (
-                "user",
-                vec![json!({
-                    "type": "tool_result",
-                    "tool_use_id": m.tool_call_id.clone().unwrap_or_default(),
-                    "content": m.content,
-                })],
-            ),
-            _ => {
-                let mut b = Vec::new();
-                if !m.content.is_empty() {
-                    b.push(json!({"type": "text", "text": m.content}));
-                }
-                for (i, c) in m.tool_calls.iter().enumerate() {
-                    b.push(json!({
-                        "type": "tool_use",
-                        "id": c.id.clone().unwrap_or_else(|| format!("toolu_{i}")),
-                        "name": c.name,
-                        "input": c.arguments.clone().unwrap_or_else(|| json!({})),
-                    }));
-                }
-                ("assistant", b)
-            }
+        let role = match m.role {
+            Role::Assistant => "assistant",
+            _ => "user",
         };
+        let blocks: Vec<Value> = m
+            .parts
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.as_text() != Some(""))
+            .filter_map(|(i, p)| block(p, i))
+            .collect();
         match messages.last_mut() {
             Some((r, existing)) if *r == role => existing.extend(blocks),
             _ => messages.push((role, blocks)),
@@ -210,7 +267,18 @@ fn request_body(model: &str, req: &ChatRequest, stream: bool) -> Value {
                 .collect(),
         ),
     );
-    if !system.is_empty() {
+    if cached_system {
+        // Blocks, so the cache marks travel with the text they end.
+        let mut blocks: Vec<Value> = system_parts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| block(p, i))
+            .collect();
+        if req.response_format == ResponseFormat::JsonObject {
+            blocks.push(json!({"type": "text", "text": JSON_ONLY}));
+        }
+        body.insert("system".into(), Value::Array(blocks));
+    } else if !system.is_empty() {
         body.insert("system".into(), json!(system.join("\n\n")));
     }
     if let Some(t) = req.temperature {

@@ -142,45 +142,67 @@ impl Provider for Gemini {
     }
 }
 
+/// One part as a Gemini part: `text`, `inlineData` (inline bytes) or `fileData` (a file
+/// URI) for images and documents, `functionCall`, `functionResponse` (whose `response`
+/// must be an object: a result that is not one is wrapped as `{"content": …}`). Gemini
+/// caches on its own (implicit caching) and reports it in `usageMetadata`; cache marks are
+/// not sent.
+fn part(p: &nb_core::Part) -> Option<Value> {
+    use nb_core::{Media, Part};
+    let media = |m: &Media| match m {
+        Media::Base64 { media_type, data } => {
+            json!({"inlineData": {"mimeType": media_type, "data": data}})
+        }
+        Media::Url { url, media_type } => {
+            let mut f = json!({"fileUri": url});
+            if let Some(t) = media_type {
+                f["mimeType"] = json!(t);
+            }
+            json!({"fileData": f})
+        }
+        _ => json!({}),
+    };
+    Some(match p {
+        Part::Text { text, .. } => json!({"text": text}),
+        Part::Image { source, .. } | Part::Document { source, .. } => media(source),
+        Part::ToolCall { call } => json!({"functionCall": {
+            "name": call.name,
+            "args": call.arguments.clone().unwrap_or_else(|| json!({})),
+        }}),
+        Part::ToolResult { name, content, .. } => {
+            let response = match serde_json::from_str::<Value>(content) {
+                Ok(v @ Value::Object(_)) => v,
+                _ => json!({"content": content}),
+            };
+            json!({"functionResponse": {
+                "name": name.clone().unwrap_or_default(),
+                "response": response,
+            }})
+        }
+        _ => return None,
+    })
+}
+
 fn request_body(req: &ChatRequest) -> Value {
     let system: Vec<Value> = req
         .messages
         .iter()
         .filter(|m| m.role == Role::System)
-        .map(|m| json!({"text": m.content}))
+        .flat_map(|m| m.parts.iter().filter(|p| p.as_text().is_some()))
+        .filter_map(part)
         .collect();
     let mut contents: Vec<(&'static str, Vec<Value>)> = Vec::new();
     for m in req.messages.iter().filter(|m| m.role != Role::System) {
-        let (role, parts) = match m.role {
-            Role::User => ("user", vec![json!({"text": m.content})]),
-            Role::Tool => {
-                // functionResponse.response must be an object.
-                let response = match serde_json::from_str::<Value>(&m.content) {
-                    Ok(v @ Value::Object(_)) => v,
-                    _ => json!({"content": m.content}),
-                };
-                (
-                    "user",
-                    vec![json!({"functionResponse": {
-                        "name": m.name.clone().unwrap_or_default(),
-                        "response": response,
-                    }})],
-                )
-            }
-            _ => {
-                let mut p = Vec::new();
-                if !m.content.is_empty() {
-                    p.push(json!({"text": m.content}));
-                }
-                for c in &m.tool_calls {
-                    p.push(json!({"functionCall": {
-                        "name": c.name,
-                        "args": c.arguments.clone().unwrap_or_else(|| json!({})),
-                    }}));
-                }
-                ("model", p)
-            }
+        let role = match m.role {
+            Role::Assistant => "model",
+            _ => "user",
         };
+        let parts: Vec<Value> = m
+            .parts
+            .iter()
+            .filter(|p| p.as_text() != Some(""))
+            .filter_map(part)
+            .collect();
         match contents.last_mut() {
             Some((r, existing)) if *r == role => existing.extend(parts),
             _ => contents.push((role, parts)),

@@ -310,7 +310,7 @@ pub(crate) fn request_body(model: &str, req: &ChatRequest, stream: bool) -> Valu
     body.insert("model".into(), json!(model));
     body.insert(
         "messages".into(),
-        Value::Array(req.messages.iter().map(message).collect()),
+        Value::Array(req.messages.iter().flat_map(message).collect()),
     );
     if let Some(t) = req.temperature {
         body.insert("temperature".into(), json!(t));
@@ -380,36 +380,84 @@ pub(crate) fn request_body(model: &str, req: &ChatRequest, stream: bool) -> Valu
     Value::Object(body)
 }
 
-fn message(m: &nb_core::Message) -> Value {
+/// One message as OpenAI's wire messages: usually one; a tool turn with several results
+/// becomes one `tool` message per result.
+///
+/// Text-only content is sent as a string (the most widely accepted form); with images or
+/// documents it is an array of parts: `text`, `image_url` (a URL or a `data:` URL) and
+/// `file` (inline bytes as `file_data`; a [`Media::Url`](nb_core::Media::Url) document is
+/// sent as a `file_id`, so upload the file first). Cache marks are ignored: OpenAI caches
+/// prompt prefixes on its own and reports the cached tokens in `usage`.
+fn message(m: &nb_core::Message) -> Vec<Value> {
+    use nb_core::{Media, Part};
     let role = match m.role {
         Role::System => "system",
         Role::User => "user",
         Role::Assistant => "assistant",
         Role::Tool => "tool",
     };
-    let mut v = json!({"role": role, "content": m.content});
-    if !m.tool_calls.is_empty() {
-        if m.content.is_empty() {
-            v["content"] = Value::Null;
-        }
-        v["tool_calls"] = Value::Array(
-            m.tool_calls
+    if m.role == Role::Tool {
+        return m
+            .parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::ToolResult {
+                    call_id, content, ..
+                } => Some(json!({"role": "tool", "tool_call_id": call_id, "content": content})),
+                _ => None,
+            })
+            .collect();
+    }
+    let media = m
+        .parts
+        .iter()
+        .any(|p| matches!(p, Part::Image { .. } | Part::Document { .. }));
+    let content = if media {
+        Value::Array(
+            m.parts
                 .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    json!({
-                        "id": c.id.clone().unwrap_or_else(|| format!("call_{i}")),
-                        "type": "function",
-                        "function": {"name": c.name, "arguments": c.arguments_raw},
-                    })
+                .filter_map(|p| match p {
+                    Part::Text { text, .. } => Some(json!({"type": "text", "text": text})),
+                    Part::Image { source, .. } => {
+                        Some(json!({"type": "image_url", "image_url": {"url": source.as_url()}}))
+                    }
+                    Part::Document { source, name, .. } => Some(match source {
+                        Media::Base64 { .. } => {
+                            let mut f = json!({"file_data": source.as_url()});
+                            if let Some(n) = name {
+                                f["filename"] = json!(n);
+                            }
+                            json!({"type": "file", "file": f})
+                        }
+                        Media::Url { url, .. } => json!({"type": "file", "file": {"file_id": url}}),
+                        _ => return None,
+                    }),
+                    _ => None,
                 })
                 .collect(),
-        );
+        )
+    } else {
+        Value::String(m.text())
+    };
+    let mut v = json!({"role": role, "content": content});
+    let calls: Vec<Value> = m
+        .tool_calls()
+        .enumerate()
+        .map(|(i, c)| {
+            json!({
+                "id": c.id.clone().unwrap_or_else(|| format!("call_{i}")),
+                "type": "function",
+                "function": {"name": c.name, "arguments": c.arguments_raw},
+            })
+        })
+        .collect();
+    if !calls.is_empty() {
+        if v["content"] == json!("") {
+            v["content"] = Value::Null;
+        }
+        v["tool_calls"] = Value::Array(calls);
     }
-    if let Some(id) = &m.tool_call_id {
-        v["tool_call_id"] = json!(id);
-    }
-    v
+    vec![v]
 }
 
 #[derive(Deserialize)]

@@ -1234,7 +1234,7 @@ impl SmartRouter {
                 .iter()
                 .rev()
                 .find(|m| m.role == nb_core::Role::User)
-                .map(|m| m.content.clone())
+                .map(nb_core::Message::text)
                 .unwrap_or_default();
             router.canary_once(j, &prompt, &reference).await;
         });

@@ -274,10 +274,10 @@ fn one_call(tools: &[ToolSpec], a: &ToolCall, b: &ToolCall) -> Cmp {
 }
 
 /// The question two answers respond to, as far as comparing them needs it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Question<'a> {
     /// The last user message's text.
-    pub prompt: &'a str,
+    pub prompt: String,
     /// The JSON Schema the answer must follow, for typed calls.
     pub schema: Option<&'a Value>,
     /// Whether the answer must be JSON (a schema or JSON mode).
@@ -294,7 +294,8 @@ impl<'a> Question<'a> {
             .iter()
             .rev()
             .find(|m| m.role == nb_core::Role::User)
-            .map_or("", |m| m.content.as_str());
+            .map(nb_core::Message::text)
+            .unwrap_or_default();
         let (schema, json) = match &req.response_format {
             ResponseFormat::JsonSchema(f) => (Some(&f.schema), true),
             ResponseFormat::JsonObject => (None, true),
@@ -333,7 +334,7 @@ pub async fn check_answers(
         }
     }
     checker
-        .check(question.prompt, &reference.text, &candidate.text)
+        .check(&question.prompt, &reference.text, &candidate.text)
         .await
 }
 

@@ -26,6 +26,8 @@ struct Counts {
     correct: AtomicU64,
     silent: AtomicU64,
     refused: AtomicU64,
+    /// Explicit errors by kind.
+    kinds: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 /// Resident memory in KiB and open descriptors, from /proc (Linux).
@@ -108,7 +110,13 @@ async fn mixed(secs: u64) -> Result<(u64, u64, Vec<(u64, u64, usize)>), String> 
                         counts.correct.fetch_add(1, Ordering::Relaxed)
                     }
                     Ok(_) => counts.silent.fetch_add(1, Ordering::Relaxed),
-                    Err(_) => counts.refused.fetch_add(1, Ordering::Relaxed),
+                    Err(e) => {
+                        let kind = format!("{:?}", e.kind());
+                        if let Ok(mut k) = counts.kinds.lock() {
+                            *k.entry(kind).or_default() += 1;
+                        }
+                        counts.refused.fetch_add(1, Ordering::Relaxed)
+                    }
                 };
             }
         }));
@@ -150,6 +158,9 @@ async fn mixed(secs: u64) -> Result<(u64, u64, Vec<(u64, u64, usize)>), String> 
         c(&counts.refused),
         h.requests("primary") + h.requests("drifting") + h.requests("steady")
     );
+    if let Ok(k) = counts.kinds.lock() {
+        println!("explicit errors by kind: {k:?}");
+    }
     Ok((c(&counts.calls), c(&counts.silent), timeline))
 }
 
