@@ -180,6 +180,11 @@ async fn total_outage(offered: usize) -> Result<f64, String> {
         .target(router_target(&h, "a", WireFormat::OpenAi))
         .target(router_target(&h, "b", WireFormat::Anthropic))
         .target(router_target(&h, "c", WireFormat::Gemini))
+        .policy(Policy {
+            attempt_timeout: Duration::from_secs(2),
+            deadline: Duration::from_secs(3),
+            ..Policy::default()
+        })
         .build()
         .map_err(|e| e.to_string())?;
     use futures_util::StreamExt;
