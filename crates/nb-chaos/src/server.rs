@@ -58,6 +58,8 @@ pub struct ProviderStats {
     pub completed: u64,
     /// Requests whose client went away before the response ended.
     pub cancelled: u64,
+    /// Images and documents received in well-formed requests.
+    pub media_parts: u64,
     /// Every request, in arrival order (the most recent 100 000).
     pub log: VecDeque<RequestRecord>,
 }
@@ -535,9 +537,11 @@ async fn handle(
     let parsed = wire::parse_request(format, path_model.as_deref(), path_stream, &body);
     let model = parsed.as_ref().map(|i| i.model.clone()).unwrap_or_default();
     let stream = parsed.as_ref().is_ok_and(|i| i.stream);
+    let media = parsed.as_ref().map_or(0, |i| i.media as u64);
     let record = |fault: Option<String>, status: u16| {
         let mut s = shared.stats(ctx.idx);
         s.requests += 1;
+        s.media_parts += media;
         *s.by_model.entry(model.clone()).or_default() += 1;
         if let Some(f) = &fault {
             *s.faults.entry(f.clone()).or_default() += 1;

@@ -20,6 +20,152 @@ pub(crate) struct Incoming {
     /// request adds a turn after it).
     pub(crate) user_texts: Vec<String>,
     pub(crate) wants_json: bool,
+    /// Images and documents the request carried, checked against the format's shapes.
+    pub(crate) media: usize,
+}
+
+fn valid_base64(data: &str) -> bool {
+    use base64::Engine as _;
+    !data.is_empty()
+        && base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .is_ok()
+}
+
+/// Checks one content part (OpenAI chat content part, Anthropic content block or Gemini
+/// part) against the documented shapes; counts images and documents.
+fn check_part(format: WireFormat, p: &Value, at: &str, media: &mut usize) -> Result<(), String> {
+    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    match format {
+        WireFormat::OpenAi => match s(p, "type").as_deref() {
+            Some("text") if s(p, "text").is_some() => Ok(()),
+            Some("image_url") => {
+                let url = p
+                    .get("image_url")
+                    .and_then(|i| s(i, "url"))
+                    .ok_or(format!("{at}.image_url.url is required"))?;
+                *media += 1;
+                match url.strip_prefix("data:") {
+                    Some(rest) => {
+                        let (head, data) = rest.split_once(',').unwrap_or((rest, ""));
+                        if !head.starts_with("image/")
+                            || !head.ends_with(";base64")
+                            || !valid_base64(data)
+                        {
+                            return Err(format!("{at}: invalid image data URL"));
+                        }
+                        Ok(())
+                    }
+                    None if url.starts_with("https://") || url.starts_with("http://") => Ok(()),
+                    None => Err(format!("{at}: invalid image URL")),
+                }
+            }
+            Some("file") => {
+                let f = p.get("file").ok_or(format!("{at}.file is required"))?;
+                *media += 1;
+                match (s(f, "file_data"), s(f, "file_id")) {
+                    (Some(d), _) => {
+                        let data = d.split_once(";base64,").map(|x| x.1).unwrap_or("");
+                        if valid_base64(data) {
+                            Ok(())
+                        } else {
+                            Err(format!("{at}.file.file_data: invalid base64 data URL"))
+                        }
+                    }
+                    (None, Some(_)) => Ok(()),
+                    (None, None) => Err(format!("{at}.file: file_data or file_id is required")),
+                }
+            }
+            other => Err(format!("Invalid value for '{at}.type': {other:?}")),
+        },
+        WireFormat::Anthropic => match s(p, "type").as_deref() {
+            Some("text") if s(p, "text").is_some() => Ok(()),
+            Some(kind @ ("image" | "document")) => {
+                let src = p
+                    .get("source")
+                    .ok_or(format!("{at}.source: Field required"))?;
+                *media += 1;
+                match s(src, "type").as_deref() {
+                    Some("base64") => {
+                        let mt = s(src, "media_type").unwrap_or_default();
+                        let ok_type = if kind == "image" {
+                            matches!(
+                                mt.as_str(),
+                                "image/jpeg" | "image/png" | "image/gif" | "image/webp"
+                            )
+                        } else {
+                            mt == "application/pdf"
+                        };
+                        if !ok_type {
+                            return Err(format!("{at}.source.media_type: unsupported {mt:?}"));
+                        }
+                        if valid_base64(&s(src, "data").unwrap_or_default()) {
+                            Ok(())
+                        } else {
+                            Err(format!("{at}.source.data: invalid base64 data"))
+                        }
+                    }
+                    Some("text") if kind == "document" && s(src, "data").is_some() => Ok(()),
+                    Some("url") if s(src, "url").is_some() => Ok(()),
+                    other => Err(format!("{at}.source.type: unexpected {other:?}")),
+                }
+            }
+            Some("tool_use") if s(p, "id").is_some() && s(p, "name").is_some() => Ok(()),
+            Some("tool_result") if s(p, "tool_use_id").is_some() => Ok(()),
+            other => Err(format!("{at}.type: unexpected value {other:?}")),
+        },
+        WireFormat::Gemini => {
+            let fields = [
+                "text",
+                "inlineData",
+                "fileData",
+                "functionCall",
+                "functionResponse",
+            ];
+            let present: Vec<&str> = fields.into_iter().filter(|f| p.get(*f).is_some()).collect();
+            if present.len() != 1 {
+                return Err(format!("{at}: a part holds exactly one of {fields:?}"));
+            }
+            match present[0] {
+                "inlineData" => {
+                    let d = &p["inlineData"];
+                    *media += 1;
+                    if s(d, "mimeType").is_none()
+                        || !valid_base64(&s(d, "data").unwrap_or_default())
+                    {
+                        return Err(format!(
+                            "{at}.inlineData: mimeType and base64 data are required"
+                        ));
+                    }
+                    Ok(())
+                }
+                "fileData" => {
+                    *media += 1;
+                    s(&p["fileData"], "fileUri")
+                        .map(|_| ())
+                        .ok_or(format!("{at}.fileData.fileUri is required"))
+                }
+                "functionResponse" if !p["functionResponse"]["response"].is_object() => {
+                    Err(format!("{at}.functionResponse.response must be an object"))
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+fn check_parts(
+    format: WireFormat,
+    content: &Value,
+    at: &str,
+    media: &mut usize,
+) -> Result<(), String> {
+    if let Value::Array(parts) = content {
+        for (i, p) in parts.iter().enumerate() {
+            check_part(format, p, &format!("{at}[{i}]"), media)?;
+        }
+    }
+    Ok(())
 }
 
 fn text_of(content: &Value) -> String {
@@ -60,8 +206,23 @@ pub(crate) fn parse_request(
             if messages.is_empty() {
                 return Err("'messages' must contain at least one message".into());
             }
-            for m in messages {
-                let t = text_of(m.get("content").unwrap_or(&Value::Null));
+            for (i, m) in messages.iter().enumerate() {
+                let content = m.get("content").unwrap_or(&Value::Null);
+                check_parts(
+                    format,
+                    content,
+                    &format!("messages[{i}].content"),
+                    &mut inc.media,
+                )?;
+                if format == WireFormat::OpenAi
+                    && m.get("role").and_then(Value::as_str) == Some("tool")
+                    && m.get("tool_call_id").and_then(Value::as_str).is_none()
+                {
+                    return Err(format!(
+                        "messages[{i}]: 'tool_call_id' is required for a tool message"
+                    ));
+                }
+                let t = text_of(content);
                 inc.all_text_len += t.len();
                 if m.get("role").and_then(Value::as_str) == Some("user") {
                     inc.user_texts.push(t);
@@ -99,8 +260,15 @@ pub(crate) fn parse_request(
                 .get("contents")
                 .and_then(Value::as_array)
                 .ok_or("* GenerateContentRequest.contents: contents is not specified")?;
-            for c in contents {
-                let t = text_of(c.get("parts").unwrap_or(&Value::Null));
+            for (i, c) in contents.iter().enumerate() {
+                let parts = c.get("parts").unwrap_or(&Value::Null);
+                check_parts(
+                    format,
+                    parts,
+                    &format!("contents[{i}].parts"),
+                    &mut inc.media,
+                )?;
+                let t = text_of(parts);
                 inc.all_text_len += t.len();
                 if c.get("role").and_then(Value::as_str) != Some("model") {
                     inc.user_texts.push(t);

@@ -328,3 +328,81 @@ async fn oversized_prompts_wrong_keys_and_unknown_models_get_documented_errors()
     assert_eq!(stats["a"]["faults"]["unauthorized"], 1);
     assert_eq!(stats["g"]["faults"]["context_length"], 1);
 }
+
+#[tokio::test]
+async fn content_parts_are_accepted_in_their_documented_shapes_and_malformed_ones_refused() {
+    let server = ChaosServer::start(Scenario::new(vec![
+        ProviderSpec::new("o", WireFormat::OpenAi, "gpt-4o"),
+        ProviderSpec::new("a", WireFormat::Anthropic, "claude"),
+        ProviderSpec::new("g", WireFormat::Gemini, "gemini-2.5-flash"),
+    ]))
+    .await
+    .unwrap();
+    let (o, a, g) = (
+        format!("{}/v1/chat/completions", server.base_url("o").unwrap()),
+        format!("{}/v1/messages", server.base_url("a").unwrap()),
+        format!(
+            "{}/v1beta/models/gemini-2.5-flash:generateContent",
+            server.base_url("g").unwrap()
+        ),
+    );
+    let png = "iVBORw0KGgo=";
+    let ok = [
+        (
+            o.clone(),
+            json!({"model": "gpt-4o", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "What is 2 + 2?"},
+            {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{png}")}},
+            {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0xLjc=", "filename": "a.pdf"}}]}]}),
+        ),
+        (
+            a.clone(),
+            json!({"model": "claude", "max_tokens": 10, "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "What is 2 + 2?", "cache_control": {"type": "ephemeral"}},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
+            {"type": "document", "source": {"type": "url", "url": "https://example.com/a.pdf"}}]}]}),
+        ),
+        (
+            g.clone(),
+            json!({"contents": [{"role": "user", "parts": [
+            {"text": "What is 2 + 2?"},
+            {"inlineData": {"mimeType": "image/png", "data": png}},
+            {"fileData": {"fileUri": "gs://bucket/a.pdf", "mimeType": "application/pdf"}}]}]}),
+        ),
+    ];
+    for (url, body) in ok {
+        let r = post(url.clone(), body).await;
+        assert_eq!(r.status(), 200, "{url}: {}", r.text().await.unwrap());
+    }
+    for name in ["o", "a", "g"] {
+        assert_eq!(
+            server.handle().stats(name).unwrap().media_parts,
+            2,
+            "{name}"
+        );
+    }
+    let bad = [
+        (
+            o.clone(),
+            json!({"model": "gpt-4o", "messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,@@not base64@@"}}]}]}),
+        ),
+        (
+            o.clone(),
+            json!({"model": "gpt-4o", "messages": [{"role": "tool", "content": "3"}]}),
+        ),
+        (
+            a.clone(),
+            json!({"model": "claude", "max_tokens": 10, "messages": [{"role": "user", "content": [
+            {"type": "image", "source": {"type": "base64", "media_type": "image/bmp", "data": png}}]}]}),
+        ),
+        (
+            g.clone(),
+            json!({"contents": [{"role": "user", "parts": [{"text": "x", "inlineData": {"mimeType": "image/png", "data": png}}]}]}),
+        ),
+    ];
+    for (url, body) in bad {
+        let r = post(url.clone(), body.clone()).await;
+        assert_eq!(r.status(), 400, "{url}: {body}");
+    }
+}

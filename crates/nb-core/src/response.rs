@@ -31,7 +31,13 @@ impl FinishReason {
 }
 
 /// Token accounting, where the provider gives it.
+///
+/// ```
+/// let u = nb_core::Usage::new(1200, 80).with_cached(1000);
+/// assert_eq!((u.input_tokens, u.cached_tokens), (1200, Some(1000)));
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Usage {
     /// Prompt tokens, including cached ones.
     pub input_tokens: u64,
@@ -43,6 +49,39 @@ pub struct Usage {
     /// Output tokens spent on hidden reasoning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_tokens: Option<u64>,
+    /// Prompt tokens written to a cache by this call (Anthropic's
+    /// `cache_creation_input_tokens`; included in `input_tokens`, billed at a premium).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_tokens: Option<u64>,
+}
+
+impl Usage {
+    /// Input (prompt, cached included) and output tokens.
+    pub fn new(input_tokens: u64, output_tokens: u64) -> Self {
+        Self {
+            input_tokens,
+            output_tokens,
+            ..Self::default()
+        }
+    }
+
+    /// Of the input, this many were read from a prompt cache.
+    pub fn with_cached(mut self, n: u64) -> Self {
+        self.cached_tokens = Some(n);
+        self
+    }
+
+    /// Of the input, this many were written to a prompt cache.
+    pub fn with_cache_write(mut self, n: u64) -> Self {
+        self.cache_write_tokens = Some(n);
+        self
+    }
+
+    /// Of the output, this many were hidden reasoning.
+    pub fn with_reasoning(mut self, n: u64) -> Self {
+        self.reasoning_tokens = Some(n);
+        self
+    }
 }
 
 /// A complete answer from one target.

@@ -18,11 +18,7 @@ impl Provider for Fixed {
 #[tokio::test]
 async fn default_stream_replays_the_whole_answer_and_collects_back_to_it() {
     let mut resp = ChatResponse::text("hello")
-        .with_usage(Usage {
-            input_tokens: 3,
-            output_tokens: 1,
-            ..Usage::default()
-        })
+        .with_usage(Usage::new(3, 1))
         .with_model("m1");
     resp.tool_calls
         .push(ToolCall::from_raw(Some("c1".into()), "f", r#"{"a":1}"#));

@@ -381,15 +381,16 @@ impl WireUsage {
 
     fn usage(self) -> Usage {
         let cache_read = self.cache_read_input_tokens;
-        Usage {
-            // Total input = input + cache creation + cache read.
-            input_tokens: self.input_tokens.unwrap_or(0)
+        // Total input = input + cache creation + cache read.
+        let mut u = Usage::new(
+            self.input_tokens.unwrap_or(0)
                 + self.cache_creation_input_tokens.unwrap_or(0)
                 + cache_read.unwrap_or(0),
-            output_tokens: self.output_tokens.unwrap_or(0),
-            cached_tokens: cache_read,
-            reasoning_tokens: None,
-        }
+            self.output_tokens.unwrap_or(0),
+        );
+        u.cached_tokens = cache_read;
+        u.cache_write_tokens = self.cache_creation_input_tokens.filter(|n| *n > 0);
+        u
     }
 }
 

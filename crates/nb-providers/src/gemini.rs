@@ -300,12 +300,13 @@ fn usage(v: &Value) -> Option<Usage> {
     let m = v.get("usageMetadata")?;
     let n = |k: &str| m.get(k).and_then(Value::as_u64);
     let thoughts = n("thoughtsTokenCount");
-    Some(Usage {
-        input_tokens: n("promptTokenCount").unwrap_or(0),
-        output_tokens: n("candidatesTokenCount").unwrap_or(0) + thoughts.unwrap_or(0),
-        cached_tokens: n("cachedContentTokenCount"),
-        reasoning_tokens: thoughts,
-    })
+    let mut u = Usage::new(
+        n("promptTokenCount").unwrap_or(0),
+        n("candidatesTokenCount").unwrap_or(0) + thoughts.unwrap_or(0),
+    );
+    u.cached_tokens = n("cachedContentTokenCount");
+    u.reasoning_tokens = thoughts;
+    Some(u)
 }
 
 fn blocked(v: &Value) -> Option<CallError> {

@@ -79,15 +79,7 @@ async fn sends_the_exact_documented_request() {
     assert_eq!(resp.finish_reason, FinishReason::Stop);
     assert_eq!(resp.model.as_deref(), Some("claude-sonnet-4-5-20250929"));
     assert_eq!(resp.request_id.as_deref(), Some("msg_01"));
-    assert_eq!(
-        resp.usage,
-        Some(Usage {
-            input_tokens: 112,
-            output_tokens: 5,
-            cached_tokens: Some(100),
-            reasoning_tokens: None
-        })
-    );
+    assert_eq!(resp.usage, Some(Usage::new(112, 5).with_cached(100)));
 }
 
 #[tokio::test]
@@ -260,14 +252,7 @@ async fn streams_named_events_ignoring_pings() {
     assert_eq!(resp.finish_reason, FinishReason::ToolCalls);
     assert_eq!(resp.tool_calls[0].arguments, Some(json!({"a": 7})));
     assert_eq!(resp.request_id.as_deref(), Some("req_s"));
-    assert_eq!(
-        resp.usage,
-        Some(Usage {
-            input_tokens: 25,
-            output_tokens: 15,
-            ..Usage::default()
-        })
-    );
+    assert_eq!(resp.usage, Some(Usage::new(25, 15)));
 }
 
 #[tokio::test]

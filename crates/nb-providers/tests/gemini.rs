@@ -63,15 +63,7 @@ async fn sends_the_exact_documented_request_with_the_key_in_a_header() {
     assert_eq!(resp.text, "{\"city\":\"Paris\"}");
     assert_eq!(resp.finish_reason, FinishReason::Stop);
     assert_eq!(resp.model.as_deref(), Some("gemini-2.5-flash-001"));
-    assert_eq!(
-        resp.usage,
-        Some(Usage {
-            input_tokens: 20,
-            output_tokens: 10,
-            cached_tokens: None,
-            reasoning_tokens: Some(4)
-        })
-    );
+    assert_eq!(resp.usage, Some(Usage::new(20, 10).with_reasoning(4)));
 }
 
 #[tokio::test]

@@ -86,12 +86,7 @@ async fn sends_the_exact_documented_request() {
     assert_eq!(resp.request_id.as_deref(), Some("chatcmpl-1"));
     assert_eq!(
         resp.usage,
-        Some(Usage {
-            input_tokens: 12,
-            output_tokens: 3,
-            cached_tokens: Some(4),
-            reasoning_tokens: Some(1)
-        })
+        Some(Usage::new(12, 3).with_cached(4).with_reasoning(1))
     );
 }
 
@@ -353,14 +348,7 @@ async fn streams_text_usage_and_skips_keep_alives() {
     assert!(chunks.contains(&ChatChunk::Finish {
         reason: FinishReason::Stop
     }));
-    assert_eq!(
-        chunks.last(),
-        Some(&ChatChunk::Usage(Usage {
-            input_tokens: 5,
-            output_tokens: 2,
-            ..Usage::default()
-        }))
-    );
+    assert_eq!(chunks.last(), Some(&ChatChunk::Usage(Usage::new(5, 2))));
     // Keep-alive comments and the empty role chunk produced no chunks of their own.
     assert_eq!(chunks.len(), 5);
 }

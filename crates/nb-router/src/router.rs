@@ -993,10 +993,18 @@ impl SmartRouter {
             },
         };
         let (prompt_tokens, tokens) = estimate_tokens(req);
+        let media = req.media_kinds();
         let mut candidates = Vec::new();
         for i in base {
             let t = &inner.targets[i];
             if !opts.require_tags.iter().all(|tag| t.tags.contains(tag)) {
+                continue;
+            }
+            // A target that cannot take a part is never sent a request it must reject.
+            if let Some(kind) = media.iter().find(|k| t.refuses.contains(k)) {
+                report
+                    .skipped
+                    .push((t.id.clone(), format!("cannot take {kind} parts")));
                 continue;
             }
             if t.context_window.is_some_and(|w| prompt_tokens > w) {
@@ -1552,11 +1560,7 @@ impl SmartRouter {
         call.report.failed_over = call.first_target.is_some_and(|f| f != i);
         call.report.usage = resp.usage;
         call.report.cost = match (t.cost, resp.usage) {
-            (Some(c), Some(u)) => Some(
-                (u.input_tokens as f64 * c.input_per_mtok
-                    + u.output_tokens as f64 * c.output_per_mtok)
-                    / 1e6,
-            ),
+            (Some(c), Some(u)) => Some(c.price(&u)),
             _ => None,
         };
         call.report.elapsed = self.inner.clock.now().saturating_duration_since(call.start);

@@ -5,12 +5,63 @@ use std::sync::Arc;
 use nb_core::{Provider, TargetId};
 
 /// Price per million tokens, for the cheapest-first strategy and the report's cost.
+///
+/// ```
+/// use nb_core::Usage;
+/// use nb_router::Cost;
+/// // Anthropic-style prompt caching: reads at 10%, writes at 125% of the input price.
+/// let c = Cost::new(3.0, 15.0).with_cached_input(0.3).with_cache_write(3.75);
+/// let u = Usage::new(1_000_000, 0).with_cached(800_000);
+/// assert!((c.price(&u) - (0.2 * 3.0 + 0.8 * 0.3)).abs() < 1e-9);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Cost {
     /// Per million input tokens.
     pub input_per_mtok: f64,
     /// Per million output tokens.
     pub output_per_mtok: f64,
+    /// Per million input tokens read from a prompt cache (default: the input price).
+    pub cached_input_per_mtok: Option<f64>,
+    /// Per million input tokens written to a prompt cache (default: the input price).
+    pub cache_write_per_mtok: Option<f64>,
+}
+
+impl Cost {
+    /// A price per million input and output tokens.
+    pub fn new(input_per_mtok: f64, output_per_mtok: f64) -> Self {
+        Self {
+            input_per_mtok,
+            output_per_mtok,
+            cached_input_per_mtok: None,
+            cache_write_per_mtok: None,
+        }
+    }
+
+    /// The price of input tokens read from a cache.
+    pub fn with_cached_input(mut self, per_mtok: f64) -> Self {
+        self.cached_input_per_mtok = Some(per_mtok);
+        self
+    }
+
+    /// The price of input tokens written to a cache.
+    pub fn with_cache_write(mut self, per_mtok: f64) -> Self {
+        self.cache_write_per_mtok = Some(per_mtok);
+        self
+    }
+
+    /// What `usage` costs, in the currency of the prices: cached and cache-written
+    /// input at their own prices, the rest of the input and the output at theirs.
+    pub fn price(&self, usage: &nb_core::Usage) -> f64 {
+        let read = usage.cached_tokens.unwrap_or(0);
+        let write = usage.cache_write_tokens.unwrap_or(0);
+        let plain = usage.input_tokens.saturating_sub(read + write);
+        (plain as f64 * self.input_per_mtok
+            + read as f64 * self.cached_input_per_mtok.unwrap_or(self.input_per_mtok)
+            + write as f64 * self.cache_write_per_mtok.unwrap_or(self.input_per_mtok)
+            + usage.output_tokens as f64 * self.output_per_mtok)
+            / 1e6
+    }
 }
 
 /// One target the router may send a request to.
@@ -22,6 +73,8 @@ pub struct Target {
     pub(crate) cost: Option<Cost>,
     pub(crate) context_window: Option<u64>,
     pub(crate) tags: Vec<String>,
+    /// Part kinds it cannot take (`"image"`, `"document"`).
+    pub(crate) refuses: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for Target {
@@ -51,6 +104,7 @@ impl Target {
             cost: None,
             context_window: None,
             tags: Vec::new(),
+            refuses: Vec::new(),
         }
     }
 
@@ -60,12 +114,32 @@ impl Target {
         self
     }
 
-    /// Its price.
+    /// Its price per million input and output tokens.
     pub fn with_cost(mut self, input_per_mtok: f64, output_per_mtok: f64) -> Self {
-        self.cost = Some(Cost {
-            input_per_mtok,
-            output_per_mtok,
-        });
+        self.cost = Some(Cost::new(input_per_mtok, output_per_mtok));
+        self
+    }
+
+    /// Its price, with prompt-cache prices.
+    pub fn with_pricing(mut self, cost: Cost) -> Self {
+        self.cost = Some(cost);
+        self
+    }
+
+    /// It takes no images (a model without vision): requests with image parts skip it,
+    /// with the reason in the call's report.
+    pub fn without_vision(mut self) -> Self {
+        if !self.refuses.contains(&"image") {
+            self.refuses.push("image");
+        }
+        self
+    }
+
+    /// It takes no documents (PDFs, files): requests with document parts skip it.
+    pub fn without_documents(mut self) -> Self {
+        if !self.refuses.contains(&"document") {
+            self.refuses.push("document");
+        }
         self
     }
 

@@ -46,11 +46,7 @@ impl Provider for Fake {
         self.calls.fetch_add(1, Ordering::SeqCst);
         match &self.fail {
             Some(e) => Err(e.clone()),
-            None => Ok(ChatResponse::text(self.name).with_usage(Usage {
-                input_tokens: 1000,
-                output_tokens: 500,
-                ..Usage::default()
-            })),
+            None => Ok(ChatResponse::text(self.name).with_usage(Usage::new(1000, 500))),
         }
     }
 }
@@ -497,4 +493,40 @@ async fn a_revoked_key_rotates_to_the_providers_next_key_before_failing_over() {
         "the revoked key is not retried on every call"
     );
     assert_eq!(other.calls(), 0);
+}
+
+#[tokio::test]
+async fn a_target_without_vision_is_skipped_for_an_image_with_a_reason() {
+    let (blind, seeing) = (Fake::ok("blind"), Fake::ok("seeing"));
+    let router = SmartRouter::builder()
+        .target(Target::shared(t("blind"), blind.clone()).without_vision())
+        .target(Target::shared(t("seeing"), seeing.clone()))
+        .build()
+        .unwrap();
+    let look = ChatRequest::new(vec![Message::user_parts(vec![
+        Part::text("What is in the picture?"),
+        Part::image(Media::bytes("image/png", &[0x89, b'P', b'N', b'G'])),
+    ])]);
+    let routed = router.chat(&look).await.unwrap();
+    assert_eq!(routed.value.text, "seeing");
+    assert_eq!(
+        (blind.calls(), seeing.calls()),
+        (0, 1),
+        "never sent a request it must reject"
+    );
+    assert_eq!(
+        routed.report.skipped,
+        vec![(t("blind"), "cannot take image parts".to_owned())]
+    );
+    // Text goes to the first choice as usual.
+    let routed = router.chat(&ChatRequest::user("hi")).await.unwrap();
+    assert_eq!(routed.value.text, "blind");
+    // Nothing that can take it: a clear error naming why.
+    let only_blind = SmartRouter::builder()
+        .target(Target::shared(t("blind"), blind.clone()).without_vision())
+        .build()
+        .unwrap();
+    let e = only_blind.chat(&look).await.unwrap_err();
+    assert_eq!(e.kind(), RouteErrorKind::NoRoute);
+    assert!(e.report.skipped[0].1.contains("image"), "{e}");
 }
