@@ -17,6 +17,8 @@
 //! - `cargo xtask soak [--secs N]` — the router under mixed faults with 1,000 calls in
 //!   flight, then a total outage: outcomes, memory and descriptors over time, upstream
 //!   calls per offered call.
+//! - `cargo xtask doc-check` — after `cargo doc --workspace`: every type, trait and
+//!   function page of every layer also exists under the facade (`neuralbridge::router::…`).
 //! - `cargo xtask loom` — the loom model check of the breaker store's admission state
 //!   machine (`RUSTFLAGS="--cfg loom"`, in its own target directory so the normal build
 //!   stays cached).
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         }
         Some("eval-equivalence") => eval::run(&args[1..]),
         Some("loom") => loom(),
+        Some("doc-check") => doc_check(),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("soak") => {
             let mut a = vec![
@@ -55,7 +58,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [cargo bench filter] | bench-summary | eval-equivalence [--data FILE] [--predictions OUT] | loom | fuzz [--secs N] [TARGET...] | soak [--secs N]>"
+                "usage: cargo xtask <ci | bench [cargo bench filter] | bench-summary | eval-equivalence [--data FILE] [--predictions OUT] | loom | doc-check | fuzz [--secs N] [TARGET...] | soak [--secs N]>"
             );
             return ExitCode::from(2);
         }
@@ -112,6 +115,52 @@ fn ci() -> Result<(), String> {
         &["doc", "--no-deps", "--workspace", "--quiet"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )
+}
+
+/// Every item page of each layer's docs has its twin under the facade's module.
+fn doc_check() -> Result<(), String> {
+    let doc = root().join("target/doc");
+    let layers = [
+        ("nb_core", "core"),
+        ("nb_providers", "providers"),
+        ("nb_classify", "classify"),
+        ("nb_breaker", "breaker"),
+        ("nb_guard", "guard"),
+        ("nb_semantic", "semantic"),
+        ("nb_router", "router"),
+    ];
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for (krate, module) in layers {
+        let dir = doc.join(krate);
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| format!("{}: {e} (run cargo doc --workspace first)", dir.display()))?;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let item = ["struct.", "enum.", "trait.", "fn.", "type.", "constant."]
+                .iter()
+                .any(|p| name.starts_with(p));
+            if !item {
+                continue;
+            }
+            checked += 1;
+            if !doc.join("neuralbridge").join(module).join(&name).exists() {
+                missing.push(format!("neuralbridge::{module}: {name}"));
+            }
+        }
+    }
+    if checked == 0 {
+        return Err("no item pages found: run cargo doc --workspace first".into());
+    }
+    if missing.is_empty() {
+        println!("doc-check: all {checked} item pages of the layers are in the facade's docs");
+        Ok(())
+    } else {
+        Err(format!(
+            "missing from the facade's docs:\n{}",
+            missing.join("\n")
+        ))
+    }
 }
 
 /// The loom model check, in its own target directory.

@@ -1341,8 +1341,22 @@ impl SmartRouter {
         let inner = &self.inner;
         let now = inner.clock.now();
         let until_deadline = call.deadline.saturating_duration_since(now);
-        let limit = inner.policy.attempt_timeout.min(until_deadline);
-        let phase = if limit < inner.policy.attempt_timeout {
+        // When less than two full attempts' time is left and another candidate could
+        // still answer, this attempt gets half of it: a hang on the first choice leaves
+        // room to fail over inside a short deadline (an outer `tower::timeout`, say)
+        // instead of spending all of it waiting.
+        let another = call.attempts < inner.policy.max_attempts
+            && call
+                .candidates
+                .iter()
+                .any(|&j| j != i && !call.excluded.contains(&j));
+        let share = if another && until_deadline < inner.policy.attempt_timeout * 2 {
+            until_deadline / 2
+        } else {
+            until_deadline
+        };
+        let limit = inner.policy.attempt_timeout.min(share);
+        let phase = if limit == until_deadline && limit < inner.policy.attempt_timeout {
             TimeoutPhase::Total
         } else {
             TimeoutPhase::FirstByte

@@ -6,52 +6,135 @@
 //!
 //! | module | crate | what it does |
 //! |---|---|---|
-//! | [`core`] | `nb-core` | requests, responses, failure facts, the `Provider` trait |
+//! | [`core`] | `nb-core` | requests and their parts, responses, failure facts, the `Provider` trait |
 //! | `providers` | `nb-providers` | OpenAI, Anthropic, Gemini, OpenAI-compatible adapters |
 //! | `classify` | `nb-classify` | the failure taxonomy |
 //! | `breaker` | `nb-breaker` | circuit breakers, pacing, cool-downs |
 //! | `guard` | `nb-guard` | answer validation |
 //! | `semantic` | `nb-semantic` | equivalence checks for failover answers |
-//! | `router` | `nb-router` | the self-healing router |
+//! | `router` | `nb-router` | the self-healing router (implies `classify`, `breaker`, `guard`, `semantic`: its API takes their types) |
+//!
+//! Every layer's items are documented here, under its module; the [`prelude`] holds what
+//! a call needs and what implementing `Provider`, `Classifier`, `Validator` or
+//! `Equivalence` needs, `async_trait` included.
 //!
 //! ```no_run
 //! use neuralbridge::prelude::*;
-//! use neuralbridge::providers::OpenAi;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! // Reads OPENAI_API_KEY; the key never appears in Debug output, logs or errors.
-//! let gpt = OpenAi::from_env("gpt-4o-mini")?;
-//! let answer = gpt.chat(&ChatRequest::user("Say hi")).await?;
-//! println!("{} (finish: {:?})", answer.text, answer.finish_reason);
+//! // Keys come from ANTHROPIC_API_KEY / OPENAI_API_KEY and never appear in Debug output,
+//! // logs or errors.
+//! let router = SmartRouter::builder()
+//!     .target(Target::new(TargetId::new("anthropic", "claude-sonnet-4-5"), Anthropic::from_env("claude-sonnet-4-5")?))
+//!     .target(Target::new(TargetId::new("openai", "gpt-4o-mini"), OpenAi::from_env("gpt-4o-mini")?))
+//!     .vouch(Vouching::consensus(Strict))
+//!     .build()?;
+//! let routed = router.chat(&ChatRequest::user("What is 17 + 25?")).await?;
+//! println!("{} (served by {:?})", routed.value.text, routed.report.served_by);
 //! # Ok(()) }
 //! ```
 
-pub use nb_core as core;
+pub mod core {
+    //! The vocabulary: requests and their parts, responses, failure facts, the
+    //! [`Provider`] trait (`nb-core`).
+    #[doc(inline)]
+    pub use nb_core::*;
+}
 
 #[cfg(feature = "providers")]
-pub use nb_providers as providers;
+pub mod providers {
+    //! Wire adapters: OpenAI and compatibles, Anthropic, Gemini (`nb-providers`).
+    #[doc(inline)]
+    pub use nb_providers::*;
+}
 
 #[cfg(feature = "classify")]
-pub use nb_classify as classify;
+pub mod classify {
+    //! The failure taxonomy: what failed, how far it reaches, what to do (`nb-classify`).
+    #[doc(inline)]
+    pub use nb_classify::*;
+}
 
 #[cfg(feature = "breaker")]
-pub use nb_breaker as breaker;
+pub mod breaker {
+    //! Per-target health: circuit breakers, cool-downs, pacing (`nb-breaker`).
+    #[doc(inline)]
+    pub use nb_breaker::*;
+}
 
 #[cfg(feature = "guard")]
-pub use nb_guard as guard;
+pub mod guard {
+    //! Answer validation: JSON, schemas, bounds, repair (`nb-guard`).
+    #[doc(inline)]
+    pub use nb_guard::*;
+}
 
 #[cfg(feature = "semantic")]
-pub use nb_semantic as semantic;
+pub mod semantic {
+    //! Equivalence: vouching for a failover answer (`nb-semantic`).
+    #[doc(inline)]
+    pub use nb_semantic::*;
+}
 
 #[cfg(feature = "router")]
-pub use nb_router as router;
+pub mod router {
+    //! The self-healing router (`nb-router`).
+    #[doc(inline)]
+    pub use nb_router::*;
+}
 
-/// The handful of types every user touches.
+/// What every user touches, and what implementing a layer's trait needs: `use
+/// neuralbridge::prelude::*;` and nothing else.
+///
+/// ```
+/// use neuralbridge::prelude::*;
+///
+/// // A provider of your own, through the facade only.
+/// struct Canned;
+///
+/// #[async_trait]
+/// impl Provider for Canned {
+///     async fn chat(&self, _req: &ChatRequest) -> Result<ChatResponse, CallError> {
+///         Ok(ChatResponse::text("42"))
+///     }
+/// }
+///
+/// // A validator of your own.
+/// struct NotEmpty;
+///
+/// impl Validator for NotEmpty {
+///     fn validate(&self, r: &ChatResponse) -> Result<(), Violation> {
+///         if r.text.trim().is_empty() {
+///             Err(Violation::new(ViolationKind::Custom, "", "empty answer"))
+///         } else {
+///             Ok(())
+///         }
+///     }
+/// }
+/// # let _ = (Canned, NotEmpty);
+/// ```
 pub mod prelude {
+    pub use async_trait::async_trait;
     pub use nb_core::{
-        CallError, ChatChunk, ChatRequest, ChatResponse, FailureClass, FinishReason, Message,
-        Provider, ResponseFormat, TargetId,
+        CallError, ChatChunk, ChatRequest, ChatResponse, ChatStream, FailureClass, FinishReason,
+        Media, Message, Part, Provider, ResponseFormat, Role, Scope, TargetId, ToolCall, ToolSpec,
+        Usage, Violation, ViolationKind,
     };
+
+    #[cfg(feature = "classify")]
+    pub use nb_classify::{Classification, Classifier, Disposition, Failure};
+
+    #[cfg(feature = "guard")]
+    pub use nb_guard::{JsonSchema, Validator};
+
+    #[cfg(feature = "semantic")]
+    pub use nb_semantic::{Checker, Equivalence, Outcome, Strict, Verdict};
+
+    #[cfg(feature = "router")]
+    pub use nb_router::{CallOptions, Policy, RouteError, Routed, SmartRouter, Target, Vouching};
+
+    #[cfg(feature = "providers")]
+    pub use nb_providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset};
 }
 
 /// The README's examples, compiled as doctests so they cannot rot.
