@@ -19,6 +19,9 @@
 //!   calls per offered call.
 //! - `cargo xtask doc-check` — after `cargo doc --workspace`: every type, trait and
 //!   function page of every layer also exists under the facade (`neuralbridge::router::…`).
+//! - `cargo xtask msrv` — no dependency of the published crates needs a newer Rust than
+//!   the workspace's `rust-version` (clippy's `incompatible_msrv` lint checks our own use
+//!   of the standard library against it).
 //! - `cargo xtask loom` — the loom model check of the breaker store's admission state
 //!   machine (`RUSTFLAGS="--cfg loom"`, in its own target directory so the normal build
 //!   stays cached).
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Some("eval-equivalence") => eval::run(&args[1..]),
         Some("loom") => loom(),
         Some("doc-check") => doc_check(),
+        Some("msrv") => msrv(),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("soak") => {
             let mut a = vec![
@@ -58,7 +62,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [cargo bench filter] | bench-summary | eval-equivalence [--data FILE] [--predictions OUT] | loom | doc-check | fuzz [--secs N] [TARGET...] | soak [--secs N]>"
+                "usage: cargo xtask <ci | bench [cargo bench filter] | bench-summary | eval-equivalence [--data FILE] [--predictions OUT] | loom | doc-check | msrv | fuzz [--secs N] [TARGET...] | soak [--secs N]>"
             );
             return ExitCode::from(2);
         }
@@ -115,6 +119,91 @@ fn ci() -> Result<(), String> {
         &["doc", "--no-deps", "--workspace", "--quiet"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )
+}
+
+fn version_tuple(v: &str) -> (u64, u64, u64) {
+    let mut it = v.split('.').map(|x| x.parse::<u64>().unwrap_or(0));
+    (
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+    )
+}
+
+/// The declared MSRV against every normal dependency's own `rust-version`.
+fn msrv() -> Result<(), String> {
+    let out = Command::new("cargo")
+        .args(["metadata", "--format-version", "1"])
+        .current_dir(root())
+        .output()
+        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    let packages = meta["packages"].as_array().ok_or("no packages")?;
+    let ours = packages
+        .iter()
+        .find(|p| p["name"] == "nb-core")
+        .and_then(|p| p["rust_version"].as_str())
+        .ok_or("nb-core declares no rust-version")?;
+    let ours_t = version_tuple(ours);
+    // Resolve which packages the published crates depend on (normal and build deps).
+    let resolve = meta["resolve"]["nodes"]
+        .as_array()
+        .ok_or("no resolve graph")?;
+    let node = |id: &str| resolve.iter().find(|n| n["id"] == id);
+    let mut stack: Vec<String> = packages
+        .iter()
+        .filter(|p| p["publish"] != serde_json::json!([]) && p["source"].is_null())
+        .filter_map(|p| p["id"].as_str().map(str::to_owned))
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let Some(n) = node(&id) else { continue };
+        for d in n["deps"].as_array().into_iter().flatten() {
+            let normal = d["dep_kinds"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|k| k["kind"].is_null() || k["kind"] == "build");
+            if normal {
+                if let Some(p) = d["pkg"].as_str() {
+                    stack.push(p.to_owned());
+                }
+            }
+        }
+    }
+    let mut newer = Vec::new();
+    for p in packages
+        .iter()
+        .filter(|p| p["id"].as_str().is_some_and(|id| seen.contains(id)))
+    {
+        if let Some(rv) = p["rust_version"].as_str() {
+            if version_tuple(rv) > ours_t {
+                newer.push(format!(
+                    "{} {} needs Rust {rv}",
+                    p["name"].as_str().unwrap_or("?"),
+                    p["version"].as_str().unwrap_or("?")
+                ));
+            }
+        }
+    }
+    if newer.is_empty() {
+        println!(
+            "msrv: {} dependencies of the published crates all build on Rust {ours}",
+            seen.len()
+        );
+        Ok(())
+    } else {
+        Err(format!(
+            "the declared rust-version {ours} is too old:\n{}",
+            newer.join("\n")
+        ))
+    }
 }
 
 /// Every item page of each layer's docs has its twin under the facade's module.
