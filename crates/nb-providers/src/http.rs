@@ -304,6 +304,12 @@ pub(crate) fn client_builder(
     timeouts: Timeouts,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> reqwest::ClientBuilder {
+    // With `rustls-ring`, reqwest's rustls has no crypto provider of its own: install
+    // ring's as the process default unless something already chose one.
+    #[cfg(feature = "rustls-ring")]
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
     let same_origin = reqwest::redirect::Policy::custom(|attempt| {
         let first = attempt.previous().first().cloned();
         match first {
