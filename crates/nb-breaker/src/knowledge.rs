@@ -131,7 +131,7 @@ impl CooldownPolicy {
             FailureClass::Overloaded => retry_after.unwrap_or(self.overloaded),
             FailureClass::QuotaExhausted => retry_after.unwrap_or_default().max(self.quota),
             FailureClass::AuthFailure => self.auth,
-            FailureClass::InvalidModel => self.invalid_model,
+            FailureClass::InvalidModel | FailureClass::EndpointNotFound => self.invalid_model,
             // Health failures are the breaker's business, but a server's hint is honoured.
             FailureClass::ServerError
             | FailureClass::Timeout
@@ -352,7 +352,12 @@ struct Cooldown {
 fn is_sticky(class: Option<FailureClass>) -> bool {
     matches!(
         class,
-        Some(FailureClass::AuthFailure | FailureClass::QuotaExhausted | FailureClass::InvalidModel)
+        Some(
+            FailureClass::AuthFailure
+                | FailureClass::QuotaExhausted
+                | FailureClass::InvalidModel
+                | FailureClass::EndpointNotFound
+        )
     )
 }
 

@@ -406,15 +406,26 @@ impl DefaultClassifier {
             };
             return c(F::RateLimited, Scope::Target, d, "rate limited").with_retry_after(h);
         }
-        // 7. Missing or retired models.
-        if st == 404
-            || code == "model_not_found"
-            || ty == "not_found_error"
-            || ty == "NotFoundError"
-            || gst == "NOT_FOUND"
+        // 7. Missing or retired models — a 404 counts only with a sign of a model; a bare
+        //    404 (an HTML page, "Not Found") is a wrong base URL or path on this target.
+        let model_signal = code == "model_not_found"
             || code == "DeploymentNotFound"
-        {
+            || (matches!(ty, "not_found_error" | "NotFoundError" | "not_found")
+                || gst == "NOT_FOUND"
+                || st == 404)
+                && (msg.contains("model")
+                    || msg.contains("deployment")
+                    || msg.contains("try pulling"));
+        if model_signal {
             return c(F::InvalidModel, Scope::Model, FailOver, "model not found");
+        }
+        if st == 404 || gst == "NOT_FOUND" || matches!(ty, "not_found_error" | "NotFoundError") {
+            return c(
+                F::EndpointNotFound,
+                Scope::Target,
+                FailOver,
+                "404 without a sign of a model: is the target's base URL or path right?",
+            );
         }
         // 8. The model, not the caller, broke the output (Groq tool_use_failed).
         if code == "tool_use_failed" {

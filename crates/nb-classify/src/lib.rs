@@ -74,7 +74,7 @@ impl std::fmt::Display for Disposition {
 }
 
 /// A decision about one failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Classification {
     /// What failed.
@@ -85,8 +85,9 @@ pub struct Classification {
     pub retry_after: Option<Duration>,
     /// What to do.
     pub disposition: Disposition,
-    /// Which fact decided, for reports.
-    pub reason: &'static str,
+    /// Which fact decided, for reports: a fixed phrase, or text built at run time (a
+    /// custom classifier's own detail).
+    pub reason: std::borrow::Cow<'static, str>,
 }
 
 impl Classification {
@@ -95,14 +96,14 @@ impl Classification {
         class: FailureClass,
         scope: Scope,
         disposition: Disposition,
-        reason: &'static str,
+        reason: impl Into<std::borrow::Cow<'static, str>>,
     ) -> Self {
         Self {
             class,
             scope,
             retry_after: None,
             disposition,
-            reason,
+            reason: reason.into(),
         }
     }
 

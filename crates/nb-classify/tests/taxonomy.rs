@@ -448,3 +448,48 @@ fn out_of_credit_is_a_quota_failover_never_the_callers_bug() {
         );
     }
 }
+
+#[test]
+fn a_bare_404_is_a_wrong_endpoint_on_this_target_not_a_missing_model() {
+    // Regression: a wrong base path was an invalid model with a model-wide cool-down.
+    for body in [
+        json!("404 page not found"),
+        json!({"error": "Not Found"}),
+        json!({"error": {"message": "Unknown request URL: POST /v2/chat/completions. Please check the URL for typos.", "type": "invalid_request_error"}}),
+    ] {
+        let e = api(Some(404), &[], body.clone());
+        let got = c(&e);
+        assert_eq!(
+            (got.class, got.scope, got.disposition),
+            (
+                FailureClass::EndpointNotFound,
+                Scope::Target,
+                Disposition::FailOver
+            ),
+            "{body}"
+        );
+        assert!(got.reason.contains("base URL"), "{}", got.reason);
+    }
+    // With a sign of a model it is still a missing model, for the whole model.
+    let e = api(
+        Some(404),
+        &[],
+        json!({"error": {"message": "The model `gpt-5x` does not exist or you do not have access to it.", "type": "invalid_request_error", "code": "model_not_found"}}),
+    );
+    assert_eq!(
+        (c(&e).class, c(&e).scope),
+        (FailureClass::InvalidModel, Scope::Model)
+    );
+}
+
+#[test]
+fn a_classification_reason_can_carry_runtime_detail() {
+    let detail = format!("gateway {} answered {}", "eu-1", 599);
+    let c = Classification::new(
+        FailureClass::ServerError,
+        Scope::Target,
+        Disposition::FailOver,
+        detail.clone(),
+    );
+    assert_eq!(c.reason, detail);
+}

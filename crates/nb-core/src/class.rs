@@ -23,6 +23,9 @@ pub enum FailureClass {
     Network,
     /// The model does not exist or is not available to this key.
     InvalidModel,
+    /// A 404 with no sign of a model: the target's base URL or path is wrong. Only that
+    /// target is at fault; the model and the provider are fine.
+    EndpointNotFound,
     /// The key is wrong, revoked, or lacks permission.
     AuthFailure,
     /// The prompt does not fit the model's context window.
@@ -43,7 +46,7 @@ pub enum FailureClass {
 
 impl FailureClass {
     /// Every class, in declaration order.
-    pub const ALL: [FailureClass; 15] = [
+    pub const ALL: [FailureClass; 16] = [
         Self::Timeout,
         Self::RateLimited,
         Self::QuotaExhausted,
@@ -51,6 +54,7 @@ impl FailureClass {
         Self::ServerError,
         Self::Network,
         Self::InvalidModel,
+        Self::EndpointNotFound,
         Self::AuthFailure,
         Self::ContextTooLong,
         Self::ContentFiltered,
@@ -71,6 +75,7 @@ impl FailureClass {
             Self::ServerError => "server_error",
             Self::Network => "network",
             Self::InvalidModel => "invalid_model",
+            Self::EndpointNotFound => "endpoint_not_found",
             Self::AuthFailure => "auth_failure",
             Self::ContextTooLong => "context_too_long",
             Self::ContentFiltered => "content_filtered",

@@ -19,7 +19,7 @@ pub enum AttemptOutcome {
         /// What the router did about it.
         disposition: Disposition,
         /// Which fact decided.
-        reason: &'static str,
+        reason: std::borrow::Cow<'static, str>,
         /// The server's retry hint, if it gave one.
         retry_after: Option<Duration>,
         /// The error, as text (the full error is the report's first/last error).
@@ -141,7 +141,7 @@ impl CallReport {
             outcome: AttemptOutcome::Failed {
                 class: c.class,
                 disposition,
-                reason: c.reason,
+                reason: c.reason.clone(),
                 retry_after: c.retry_after,
                 error: e.to_string(),
             },

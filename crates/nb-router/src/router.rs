@@ -1500,7 +1500,7 @@ impl SmartRouter {
         if disposition == Disposition::RetryHere && retries >= inner.policy.max_retries_per_target {
             disposition = Disposition::FailOver;
         }
-        tracing::debug!(%target, class = %c.class, %disposition, reason = c.reason, "attempt failed");
+        tracing::debug!(%target, class = %c.class, %disposition, reason = %c.reason, "attempt failed");
         call.report.failed(
             target,
             started_after,
