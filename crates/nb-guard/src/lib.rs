@@ -36,10 +36,12 @@ use nb_core::{CallError, ChatRequest, FinishReason, Message, Provider};
 pub use nb_core::{ChatResponse, Violation, ViolationKind};
 
 mod bounds;
+#[cfg(feature = "json-schema")]
 mod schema;
 
 pub use bounds::Bounds;
 pub use nb_core::extract_json;
+#[cfg(feature = "json-schema")]
 pub use schema::{JsonSchema, SchemaError};
 
 /// Accepts an answer or says what is wrong with it.
