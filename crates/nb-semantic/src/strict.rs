@@ -178,6 +178,11 @@ fn lay_out(text: &str, found: Vec<(std::ops::Range<usize>, Val)>) -> (Vec<Tok>, 
     let mut vals = Vec::new();
     let mut at = 0;
     for (r, v) in found {
+        // Readers may claim overlapping spans ("0°C$0": a temperature, and C$0 in
+        // Canadian dollars sharing the C); the first one claims the text.
+        if r.start < at || r.end > text.len() {
+            continue;
+        }
         text::tokens(&text[at..r.start], &mut toks);
         toks.push(Tok::Slot(v.slot()));
         vals.push(v);

@@ -36,6 +36,20 @@ fn answer() -> impl Strategy<Value = String> {
     proptest::collection::vec(piece, 0..8).prop_map(|v| v.concat())
 }
 
+#[test]
+fn fuzz_finding_overlapping_value_spans() {
+    // Found by the `equivalence` fuzz target: "0°C" and "C$0" shared a byte, and laying
+    // out the residue sliced backwards.
+    let v = Strict.compare(
+        "What is the freezing point of water?",
+        "the freezing point of water?",
+        "  of water?\u{FFFD} 0°C$0:K",
+    );
+    assert_ne!(v.outcome, Outcome::Equivalent);
+    let v = Strict.compare("q", "0°C$0", "0°C$0");
+    assert_ne!(v.outcome, Outcome::NotEquivalent);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
