@@ -39,10 +39,7 @@ async fn a_two_second_tower_timeout_around_a_hanging_primary_gets_the_fallbacks_
             hanging,
         ))
         .target(router_target(&h, "answers", WireFormat::OpenAi))
-        .policy(Policy {
-            deadline: Duration::from_millis(1900),
-            ..Policy::default()
-        })
+        .policy(Policy::default().with_deadline(Duration::from_millis(1900)))
         .build()
         .unwrap();
     let mut svc = tower::timeout::Timeout::new(router.clone(), Duration::from_secs(2));

@@ -20,13 +20,11 @@ fn target(chaos: &nb_chaos::ChaosHandle, name: &str, format: WireFormat) -> Targ
 }
 
 fn quick_policy() -> Policy {
-    Policy {
-        attempt_timeout: Duration::from_millis(300),
-        deadline: Duration::from_secs(10),
-        backoff_base: Duration::from_millis(5),
-        backoff_max: Duration::from_millis(50),
-        ..Policy::default()
-    }
+    Policy::default()
+        .with_attempt_timeout(Duration::from_millis(300))
+        .with_deadline(Duration::from_secs(10))
+        .with_backoff_base(Duration::from_millis(5))
+        .with_backoff_max(Duration::from_millis(50))
 }
 
 fn tasks(n: usize, seed: u64) -> Vec<Task> {
@@ -400,14 +398,11 @@ async fn the_retry_budget_bounds_load_when_everything_fails() {
     let router = SmartRouter::builder()
         .target(target(&h, "a", WireFormat::OpenAi))
         .target(target(&h, "b", WireFormat::Gemini))
-        .policy(Policy {
-            budget: RetryBudget {
-                ratio,
-                min_per_second: 1,
-                ttl: Duration::from_secs(1),
-            },
-            ..quick_policy()
-        })
+        .policy(quick_policy().with_budget(RetryBudget {
+            ratio,
+            min_per_second: 1,
+            ttl: Duration::from_secs(1),
+        }))
         // Keep breakers out of it: this is about the budget.
         .breaker(BreakerConfig {
             consecutive_failures: 0,
@@ -528,10 +523,7 @@ fn dropping_a_call_closes_its_connection_and_leaves_no_task() {
     rt.block_on(async {
         let router = SmartRouter::builder()
             .target(target(&h, "hang", WireFormat::OpenAi))
-            .policy(Policy {
-                attempt_timeout: Duration::from_secs(30),
-                ..Policy::default()
-            })
+            .policy(Policy::default().with_attempt_timeout(Duration::from_secs(30)))
             .build()
             .unwrap();
         let before = tokio::runtime::Handle::current()

@@ -21,11 +21,9 @@ fn target(chaos: &nb_chaos::ChaosHandle, name: &str, format: WireFormat) -> Targ
 }
 
 fn policy() -> Policy {
-    Policy {
-        attempt_timeout: Duration::from_millis(500),
-        deadline: Duration::from_secs(10),
-        ..Policy::default()
-    }
+    Policy::default()
+        .with_attempt_timeout(Duration::from_millis(500))
+        .with_deadline(Duration::from_secs(10))
 }
 
 fn person_schema() -> JsonSchema {
@@ -353,10 +351,7 @@ async fn shadow_samples_measure_fallback_agreement_from_healthy_traffic() {
         .target(target(&h, "primary", WireFormat::OpenAi))
         .target(target(&h, "drifting", WireFormat::Anthropic))
         .policy(policy())
-        .vouch(Vouching {
-            shadow_rate: 1.0,
-            ..Vouching::consensus(Strict)
-        })
+        .vouch(Vouching::consensus(Strict).with_shadow_rate(1.0))
         .build()
         .unwrap();
     for i in 0..30 {

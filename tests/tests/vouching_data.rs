@@ -58,27 +58,20 @@ fn router(fallback: ChatResponse, reference: ChatResponse) -> SmartRouter {
             "reference",
             Arc::new(Says(reference, AtomicUsize::new(0))),
         ))
-        .policy(Policy {
-            deadline: Duration::from_secs(5),
-            ..Policy::default()
-        })
-        .vouch(Vouching {
-            tiebreak: false,
-            ..Vouching::consensus(Strict)
-        })
+        .policy(Policy::default().with_deadline(Duration::from_secs(5)))
+        .vouch(Vouching::consensus(Strict).with_tiebreak(false))
         .build()
         .unwrap()
 }
 
 fn weather_request() -> ChatRequest {
-    ChatRequest::user("What's the weather in Paris for the next 3 days?").with_tool(ToolSpec {
-        name: "get_weather".into(),
-        description: None,
-        parameters: json!({"type": "object", "properties": {
+    ChatRequest::user("What's the weather in Paris for the next 3 days?").with_tool(ToolSpec::new(
+        "get_weather",
+        json!({"type": "object", "properties": {
             "city": {"type": "string"}, "days": {"type": "integer"},
             "fields": {"type": "array", "items": {"type": "string"}, "uniqueItems": true}
         }}),
-    })
+    ))
 }
 
 #[tokio::test]

@@ -289,15 +289,12 @@ pub async fn run_scenario(
     let router = builder
         .validator(NotRefused)
         .validator(non_empty)
-        .vouch(Vouching {
-            wait: scaled(2.5),
-            ..Vouching::consensus(Strict)
-        })
-        .policy(Policy {
-            attempt_timeout: Duration::from_secs(2),
-            deadline: Duration::from_secs(6),
-            ..Policy::default()
-        })
+        .vouch(Vouching::consensus(Strict).with_wait(scaled(2.5)))
+        .policy(
+            Policy::default()
+                .with_attempt_timeout(Duration::from_secs(2))
+                .with_deadline(Duration::from_secs(6)),
+        )
         .breaker(BreakerConfig {
             consecutive_failures: 3,
             backoff: OpenBackoff {

@@ -182,10 +182,7 @@ async fn main() -> ExitCode {
                 Err(e) => return fail(2, e),
             };
             let mut req = ChatRequest::user(prompt);
-            let mut opts = CallOptions {
-                route,
-                ..CallOptions::default()
-            };
+            let mut opts = CallOptions::default().with_route(route);
             if let Some(path) = schema {
                 let text = match std::fs::read_to_string(&path) {
                     Ok(t) => t,
@@ -265,10 +262,8 @@ async fn main() -> ExitCode {
             }
             let mut bad = 0;
             for t in &cfg.targets {
-                let opts = CallOptions {
-                    route: Some(format!("probe:{}/{}", t.provider, t.model)),
-                    ..CallOptions::default()
-                };
+                let opts = CallOptions::default()
+                    .with_route(Some(format!("probe:{}/{}", t.provider, t.model)));
                 match router
                     .chat_with(&ChatRequest::user("ping").with_max_tokens(1), &opts)
                     .await

@@ -155,7 +155,15 @@ pub enum ResponseFormat {
 }
 
 /// A function the model may call.
+///
+/// ```
+/// use serde_json::json;
+/// let t = nb_core::ToolSpec::new("lookup", json!({"type": "object", "properties": {"sku": {"type": "string"}}}))
+///     .with_description("Finds a product by SKU");
+/// assert_eq!(t.name, "lookup");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ToolSpec {
     /// The function's name.
     pub name: String,
@@ -164,6 +172,23 @@ pub struct ToolSpec {
     pub description: Option<String>,
     /// JSON Schema of its arguments.
     pub parameters: Value,
+}
+
+impl ToolSpec {
+    /// A function `name` whose arguments follow the JSON Schema `parameters`.
+    pub fn new(name: impl Into<String>, parameters: Value) -> Self {
+        Self {
+            name: name.into(),
+            description: None,
+            parameters,
+        }
+    }
+
+    /// What it does, for the model.
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
 }
 
 /// Whether and which tool the model must call.

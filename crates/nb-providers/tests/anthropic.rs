@@ -38,11 +38,10 @@ async fn sends_the_exact_documented_request() {
         "w",
         json!({"$schema": "x", "type": "object", "properties": {"w": {"type": "string"}}}),
     )
-    .with_tool(ToolSpec {
-        name: "weather".into(),
-        description: None,
-        parameters: json!({"type": "object", "properties": {"city": {"type": "string"}}}),
-    })
+    .with_tool(ToolSpec::new(
+        "weather",
+        json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+    ))
     .with_tool_choice(ToolChoice::Required);
     Mock::given(method("POST"))
         .and(path("/v1/messages"))
@@ -79,7 +78,10 @@ async fn sends_the_exact_documented_request() {
     assert_eq!(resp.finish_reason, FinishReason::Stop);
     assert_eq!(resp.model.as_deref(), Some("claude-sonnet-4-5-20250929"));
     assert_eq!(resp.request_id.as_deref(), Some("msg_01"));
-    assert_eq!(resp.usage, Some(Usage::new(112, 5).with_cached(100)));
+    assert_eq!(
+        resp.usage,
+        Some(Usage::new(112, 5).with_cached(100).with_cache_write(2))
+    );
 }
 
 #[tokio::test]

@@ -32,7 +32,7 @@ async fn sends_the_exact_documented_request_with_the_key_in_a_header() {
     .with_max_tokens(64)
     .with_json_schema("city", json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
                                      "properties": {"city": {"type": "string"}}, "required": ["city"]}))
-    .with_tool(ToolSpec { name: "geo".into(), description: Some("geocode".into()), parameters: json!({"type": "object"}) })
+    .with_tool(ToolSpec::new("geo", json!({"type": "object"})).with_description("geocode"))
     .with_tool_choice(ToolChoice::Tool("geo".into()));
     Mock::given(method("POST"))
         .and(path("/v1beta/models/gemini-2.5-flash:generateContent"))

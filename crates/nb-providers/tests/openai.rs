@@ -48,11 +48,7 @@ async fn sends_the_exact_documented_request() {
     .with_max_tokens(20)
     .with_stop("\n\n")
     .with_json_schema("result", schema)
-    .with_tool(ToolSpec {
-        name: "calc".into(),
-        description: Some("math".into()),
-        parameters: json!({"type": "object"}),
-    })
+    .with_tool(ToolSpec::new("calc", json!({"type": "object"})).with_description("math"))
     .with_tool_choice(ToolChoice::Auto)
     .with_extra("user", json!("u-1"));
     Mock::given(method("POST"))

@@ -35,11 +35,10 @@ fn conversation() -> ChatRequest {
         Message::assistant_tool_calls(vec![call]),
         Message::tool_result("call_7", "lookup", r#"{"in_stock": 3}"#),
     ])
-    .with_tool(ToolSpec {
-        name: "lookup".into(),
-        description: None,
-        parameters: json!({"type": "object", "properties": {"sku": {"type": "string"}}}),
-    })
+    .with_tool(ToolSpec::new(
+        "lookup",
+        json!({"type": "object", "properties": {"sku": {"type": "string"}}}),
+    ))
 }
 
 async fn sent(server: &MockServer) -> Value {

@@ -63,6 +63,7 @@ impl Default for Hedging {
 
 /// The router's policy.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Policy {
     /// One attempt's time limit (non-streamed: the whole answer; streamed: until the
     /// stream opens).
@@ -89,6 +90,80 @@ pub struct Policy {
     pub idle_timeout: Duration,
     /// When every candidate is out of rotation.
     pub when_all_open: WhenAllOpen,
+}
+
+impl Policy {
+    /// Sets `attempt_timeout`.
+    pub fn with_attempt_timeout(mut self, attempt_timeout: Duration) -> Self {
+        self.attempt_timeout = attempt_timeout;
+        self
+    }
+
+    /// Sets `deadline`.
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Sets `max_attempts`.
+    pub fn with_max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = max_attempts;
+        self
+    }
+
+    /// Sets `max_retries_per_target`.
+    pub fn with_max_retries_per_target(mut self, max_retries_per_target: u32) -> Self {
+        self.max_retries_per_target = max_retries_per_target;
+        self
+    }
+
+    /// Sets `max_repairs`.
+    pub fn with_max_repairs(mut self, max_repairs: u32) -> Self {
+        self.max_repairs = max_repairs;
+        self
+    }
+
+    /// Sets `backoff_base`.
+    pub fn with_backoff_base(mut self, backoff_base: Duration) -> Self {
+        self.backoff_base = backoff_base;
+        self
+    }
+
+    /// Sets `backoff_max`.
+    pub fn with_backoff_max(mut self, backoff_max: Duration) -> Self {
+        self.backoff_max = backoff_max;
+        self
+    }
+
+    /// Sets `budget`.
+    pub fn with_budget(mut self, budget: RetryBudget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Sets `hedging`.
+    pub fn with_hedging(mut self, hedging: Option<Hedging>) -> Self {
+        self.hedging = hedging;
+        self
+    }
+
+    /// Sets `first_token_timeout`.
+    pub fn with_first_token_timeout(mut self, first_token_timeout: Duration) -> Self {
+        self.first_token_timeout = first_token_timeout;
+        self
+    }
+
+    /// Sets `idle_timeout`.
+    pub fn with_idle_timeout(mut self, idle_timeout: Duration) -> Self {
+        self.idle_timeout = idle_timeout;
+        self
+    }
+
+    /// Sets `when_all_open`.
+    pub fn with_when_all_open(mut self, when_all_open: WhenAllOpen) -> Self {
+        self.when_all_open = when_all_open;
+        self
+    }
 }
 
 impl Default for Policy {

@@ -89,6 +89,7 @@ impl VerdictReport {
 
 /// The story of one routed call.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CallReport {
     /// Every attempt, in the order they started.
     pub attempts: Vec<AttemptReport>,

@@ -57,6 +57,7 @@ impl Drop for HealthChecks {
 
 /// Per-call options.
 #[derive(Clone, Default)]
+#[non_exhaustive]
 pub struct CallOptions {
     /// A named route instead of the default (every target, in the order added).
     pub route: Option<String>,
@@ -66,6 +67,32 @@ pub struct CallOptions {
     pub deadline: Option<Duration>,
     /// Validators for this call only, after the router's own.
     pub validators: Vec<Arc<dyn Validator>>,
+}
+
+impl CallOptions {
+    /// Sets `route`.
+    pub fn with_route(mut self, route: Option<String>) -> Self {
+        self.route = route;
+        self
+    }
+
+    /// Sets `require_tags`.
+    pub fn with_require_tags(mut self, require_tags: Vec<String>) -> Self {
+        self.require_tags = require_tags;
+        self
+    }
+
+    /// Sets `deadline`.
+    pub fn with_deadline(mut self, deadline: Option<Duration>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Sets `validators`.
+    pub fn with_validators(mut self, validators: Vec<Arc<dyn Validator>>) -> Self {
+        self.validators = validators;
+        self
+    }
 }
 
 impl std::fmt::Debug for CallOptions {
@@ -325,6 +352,7 @@ struct Inner {
 
 /// How the router vouches for an answer that did not come from its first choice.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct Vouching {
     /// The checker comparing two answers (`nb_semantic::Strict` for strict domains).
     pub equivalence: Arc<dyn Checker>,
@@ -343,6 +371,44 @@ pub struct Vouching {
     /// Fraction of calls served by the first choice that are also sent, in the
     /// background, to the next candidate to measure its agreement (0 disables).
     pub shadow_rate: f64,
+}
+
+impl Vouching {
+    /// Sets `always`.
+    pub fn with_always(mut self, always: bool) -> Self {
+        self.always = always;
+        self
+    }
+
+    /// Sets `tiebreak`.
+    pub fn with_tiebreak(mut self, tiebreak: bool) -> Self {
+        self.tiebreak = tiebreak;
+        self
+    }
+
+    /// Sets `wait`.
+    pub fn with_wait(mut self, wait: Duration) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// Sets `min_agreement`.
+    pub fn with_min_agreement(mut self, min_agreement: f64) -> Self {
+        self.min_agreement = min_agreement;
+        self
+    }
+
+    /// Sets `min_samples`.
+    pub fn with_min_samples(mut self, min_samples: usize) -> Self {
+        self.min_samples = min_samples;
+        self
+    }
+
+    /// Sets `shadow_rate`.
+    pub fn with_shadow_rate(mut self, shadow_rate: f64) -> Self {
+        self.shadow_rate = shadow_rate;
+        self
+    }
 }
 
 impl std::fmt::Debug for Vouching {

@@ -55,11 +55,11 @@ async fn a_call_dropped_while_it_holds_the_half_open_probe_gives_it_back() {
             },
             ..BreakerConfig::default()
         })
-        .policy(Policy {
-            max_retries_per_target: 0,
-            deadline: Duration::from_secs(3),
-            ..Policy::default()
-        })
+        .policy(
+            Policy::default()
+                .with_max_retries_per_target(0)
+                .with_deadline(Duration::from_secs(3)),
+        )
         .build()
         .unwrap();
     let req = ChatRequest::user("hi");
@@ -115,11 +115,11 @@ async fn the_deadline_holds_after_a_stream_has_committed() {
     use futures_util::StreamExt;
     let router = SmartRouter::builder()
         .target(Target::new(TargetId::new("a", "m"), Endless))
-        .policy(Policy {
-            deadline: Duration::from_millis(800),
-            idle_timeout: Duration::from_secs(5),
-            ..Policy::default()
-        })
+        .policy(
+            Policy::default()
+                .with_deadline(Duration::from_millis(800))
+                .with_idle_timeout(Duration::from_secs(5)),
+        )
         .build()
         .unwrap();
     let mut s = router

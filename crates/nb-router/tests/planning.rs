@@ -177,10 +177,7 @@ async fn all_open_policies_fail_fast_or_use_the_last_resort() {
     let fast = SmartRouter::builder()
         .target(Target::shared(t("a"), down()))
         .cooldowns(cooldowns)
-        .policy(Policy {
-            when_all_open: WhenAllOpen::FailFast,
-            ..Policy::default()
-        })
+        .policy(Policy::default().with_when_all_open(WhenAllOpen::FailFast))
         .build()
         .unwrap();
     let e = fast.chat(&ChatRequest::user("x")).await.unwrap_err();
@@ -200,16 +197,10 @@ async fn all_open_policies_fail_fast_or_use_the_last_resort() {
         .target(Target::shared(t("backup"), backup.clone()).with_tag("last-resort"))
         .route("primary-only", [t("a")])
         .cooldowns(cooldowns)
-        .policy(Policy {
-            when_all_open: WhenAllOpen::LastResort(t("backup")),
-            ..Policy::default()
-        })
+        .policy(Policy::default().with_when_all_open(WhenAllOpen::LastResort(t("backup"))))
         .build()
         .unwrap();
-    let opts = CallOptions {
-        route: Some("primary-only".into()),
-        ..CallOptions::default()
-    };
+    let opts = CallOptions::default().with_route(Some("primary-only".into()));
     let _ = lr.chat_with(&ChatRequest::user("x"), &opts).await;
     let x = lr.chat_with(&ChatRequest::user("x"), &opts).await.unwrap();
     assert_eq!(x.value.text, "backup");
@@ -230,10 +221,7 @@ async fn unknown_routes_and_missing_tags_are_no_route_errors() {
     let e = r
         .chat_with(
             &ChatRequest::user("x"),
-            &CallOptions {
-                route: Some("nope".into()),
-                ..CallOptions::default()
-            },
+            &CallOptions::default().with_route(Some("nope".into())),
         )
         .await
         .unwrap_err();
@@ -241,10 +229,7 @@ async fn unknown_routes_and_missing_tags_are_no_route_errors() {
     let e = r
         .chat_with(
             &ChatRequest::user("x"),
-            &CallOptions {
-                require_tags: vec!["us".into()],
-                ..CallOptions::default()
-            },
+            &CallOptions::default().with_require_tags(vec!["us".into()]),
         )
         .await
         .unwrap_err();
@@ -252,10 +237,7 @@ async fn unknown_routes_and_missing_tags_are_no_route_errors() {
     let ok = r
         .chat_with(
             &ChatRequest::user("x"),
-            &CallOptions {
-                require_tags: vec!["eu".into()],
-                ..CallOptions::default()
-            },
+            &CallOptions::default().with_require_tags(vec!["eu".into()]),
         )
         .await;
     assert!(ok.is_ok());
@@ -271,13 +253,10 @@ fn bad_configuration_is_an_error_not_a_panic() {
     assert!(dup.unwrap_err().to_string().contains("twice"));
     let budget = SmartRouter::builder()
         .target(Target::shared(t("a"), Fake::ok("a")))
-        .policy(Policy {
-            budget: RetryBudget {
-                ttl: Duration::ZERO,
-                ..RetryBudget::default()
-            },
-            ..Policy::default()
-        })
+        .policy(Policy::default().with_budget(RetryBudget {
+            ttl: Duration::ZERO,
+            ..RetryBudget::default()
+        }))
         .build();
     assert!(budget.unwrap_err().to_string().contains("ttl"));
     let route = SmartRouter::builder()
@@ -287,10 +266,7 @@ fn bad_configuration_is_an_error_not_a_panic() {
     assert!(route.unwrap_err().to_string().contains("ghost"));
     let zero = SmartRouter::builder()
         .target(Target::shared(t("a"), Fake::ok("a")))
-        .policy(Policy {
-            attempt_timeout: Duration::ZERO,
-            ..Policy::default()
-        })
+        .policy(Policy::default().with_attempt_timeout(Duration::ZERO))
         .build();
     assert!(
         zero.unwrap_err()
@@ -320,10 +296,7 @@ async fn a_burst_into_a_total_outage_costs_at_most_one_fifth_extra() {
         .target(Target::shared(t("a"), a.clone()))
         .target(Target::shared(t("b"), b.clone()))
         .target(Target::shared(t("c"), c.clone()))
-        .policy(Policy {
-            backoff_base: Duration::from_millis(1),
-            ..Policy::default()
-        })
+        .policy(Policy::default().with_backoff_base(Duration::from_millis(1)))
         // Breakers out of it: this is about the budget alone.
         .breaker(nb_breaker::BreakerConfig {
             consecutive_failures: 0,
@@ -358,11 +331,11 @@ async fn an_unbounded_deadline_means_no_deadline_not_a_panic() {
     let a = Fake::ok("a");
     let router = SmartRouter::builder()
         .target(Target::shared(t("a"), a.clone()))
-        .policy(Policy {
-            deadline: Duration::MAX,
-            attempt_timeout: Duration::MAX,
-            ..Policy::default()
-        })
+        .policy(
+            Policy::default()
+                .with_deadline(Duration::MAX)
+                .with_attempt_timeout(Duration::MAX),
+        )
         .build()
         .unwrap();
     let routed = router.chat(&ChatRequest::user("hi")).await.unwrap();
@@ -421,13 +394,10 @@ async fn hedging_takes_the_faster_answer_and_cancels_the_slower() {
             t("fast"),
             Slow(Duration::from_millis(5), "fast", finished.clone()),
         ))
-        .policy(Policy {
-            hedging: Some(Hedging {
-                min_delay: Duration::from_millis(20),
-                fixed_delay: None,
-            }),
-            ..Policy::default()
-        })
+        .policy(Policy::default().with_hedging(Some(Hedging {
+            min_delay: Duration::from_millis(20),
+            fixed_delay: None,
+        })))
         .build()
         .unwrap();
     let x = r.chat(&ChatRequest::user("x")).await.unwrap();

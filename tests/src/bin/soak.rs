@@ -44,11 +44,6 @@ fn sample() -> (Option<u64>, Option<usize>) {
     (rss, fds)
 }
 
-fn median(mut v: Vec<u64>) -> u64 {
-    v.sort_unstable();
-    v.get(v.len() / 2).copied().unwrap_or(0)
-}
-
 async fn mixed(secs: u64) -> Result<(u64, u64, Vec<(u64, u64, usize)>), String> {
     let faults = |seed: u64| {
         vec![
@@ -86,11 +81,11 @@ async fn mixed(secs: u64) -> Result<(u64, u64, Vec<(u64, u64, usize)>), String> 
         .target(router_target(&h, "primary", WireFormat::OpenAi))
         .target(router_target(&h, "drifting", WireFormat::Anthropic))
         .target(router_target(&h, "steady", WireFormat::Gemini))
-        .policy(Policy {
-            attempt_timeout: Duration::from_secs(2),
-            deadline: Duration::from_secs(8),
-            ..Policy::default()
-        })
+        .policy(
+            Policy::default()
+                .with_attempt_timeout(Duration::from_secs(2))
+                .with_deadline(Duration::from_secs(8)),
+        )
         .vouch(Vouching::consensus(Strict))
         .build()
         .map_err(|e| e.to_string())?;
@@ -180,11 +175,11 @@ async fn total_outage(offered: usize) -> Result<f64, String> {
         .target(router_target(&h, "a", WireFormat::OpenAi))
         .target(router_target(&h, "b", WireFormat::Anthropic))
         .target(router_target(&h, "c", WireFormat::Gemini))
-        .policy(Policy {
-            attempt_timeout: Duration::from_secs(2),
-            deadline: Duration::from_secs(3),
-            ..Policy::default()
-        })
+        .policy(
+            Policy::default()
+                .with_attempt_timeout(Duration::from_secs(2))
+                .with_deadline(Duration::from_secs(3)),
+        )
         .build()
         .map_err(|e| e.to_string())?;
     use futures_util::StreamExt;
@@ -221,30 +216,28 @@ async fn main() -> std::process::ExitCode {
             if calls == 0 {
                 failures.push("no call completed".into());
             }
-            // Flat: the last third's median against the middle third's (the first third
-            // is warm-up: connection pools, caches).
+            // Flat: nothing in the last third beyond what the first two thirds already
+            // reached (the primary's listener is closed in the middle third, so one phase
+            // alone is no baseline; the peak of the first two is). The simulator in this
+            // process keeps a log of its last 100 000 requests: some growth is its.
             let n = timeline.len();
             if n >= 6 {
-                let mid: Vec<u64> = timeline[n / 3..2 * n / 3].iter().map(|t| t.1).collect();
-                let last: Vec<u64> = timeline[2 * n / 3..].iter().map(|t| t.1).collect();
-                let (m, l) = (median(mid), median(last));
+                let peak = |r: &[(u64, u64, usize)], f: fn(&(u64, u64, usize)) -> u64| {
+                    r.iter().map(f).max().unwrap_or(0)
+                };
+                let (early, last) = timeline.split_at(2 * n / 3);
+                let (rss_early, rss_last) = (peak(early, |t| t.1), peak(last, |t| t.1));
+                let (fd_early, fd_last) = (peak(early, |t| t.2 as u64), peak(last, |t| t.2 as u64));
                 println!(
-                    "RSS median: middle third {:.1} MiB, last third {:.1} MiB",
-                    m as f64 / 1024.0,
-                    l as f64 / 1024.0
+                    "peak RSS: first two thirds {:.1} MiB, last third {:.1} MiB; peak descriptors: {fd_early}, then {fd_last}",
+                    rss_early as f64 / 1024.0,
+                    rss_last as f64 / 1024.0
                 );
-                if l as f64 > m as f64 * 1.25 + 8192.0 {
-                    failures.push(format!("memory grew: {m} KiB -> {l} KiB"));
+                if rss_last as f64 > rss_early as f64 * 1.15 + 8192.0 {
+                    failures.push(format!("memory grew: {rss_early} KiB -> {rss_last} KiB"));
                 }
-                let fd_mid = timeline[n / 3..2 * n / 3]
-                    .iter()
-                    .map(|t| t.2)
-                    .max()
-                    .unwrap_or(0);
-                let fd_last = timeline[2 * n / 3..].iter().map(|t| t.2).max().unwrap_or(0);
-                println!("open descriptors (max): middle third {fd_mid}, last third {fd_last}");
-                if fd_last > fd_mid + 64 {
-                    failures.push(format!("descriptors grew: {fd_mid} -> {fd_last}"));
+                if fd_last as f64 > fd_early as f64 * 1.15 + 64.0 {
+                    failures.push(format!("descriptors grew: {fd_early} -> {fd_last}"));
                 }
             }
         }
