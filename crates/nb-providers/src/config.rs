@@ -197,8 +197,12 @@ macro_rules! common_setters {
             self
         }
 
-        /// Shares a `reqwest::Client` (and its connection pool) with other adapters.
-        pub fn client(mut self, c: reqwest::Client) -> Self {
+        /// Shares a [`reqwest::Client`](crate::reqwest::Client) (and its connection pool)
+        /// with other adapters. The client is used as it is: its own redirect, proxy and
+        /// timeout settings apply instead of the adapter's transport policy (see
+        /// `docs/reliability.md`). Build it with the re-exported [`crate::reqwest`], the
+        /// exact version the adapters take.
+        pub fn client(mut self, c: $crate::reqwest::Client) -> Self {
             self.common.client = Some(c);
             self
         }

@@ -52,6 +52,10 @@ mod openai;
 pub mod schema;
 mod sse;
 
+/// The HTTP client crate the adapters are built on, re-exported so a client you pass to
+/// a builder's `client(…)` is of the exact version they take.
+pub use reqwest;
+
 pub use anthropic::{ANTHROPIC_VERSION, Anthropic, AnthropicBuilder, DEFAULT_MAX_TOKENS};
 pub use config::{ApiKey, ConfigError, ConfigErrorKind, Limits, Timeouts};
 pub use embeddings::{OpenAiEmbeddings, OpenAiEmbeddingsBuilder};

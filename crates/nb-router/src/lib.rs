@@ -84,6 +84,10 @@ pub use router::{
 };
 pub use target::{Cost, Strategy, Target};
 
+/// The channel type [`SmartRouter::subscribe`] returns (`tokio::sync::broadcast`),
+/// re-exported so a subscriber needs no tokio version of its own to name it.
+pub use tokio::sync::broadcast;
+
 #[async_trait]
 impl Provider for SmartRouter {
     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, CallError> {
