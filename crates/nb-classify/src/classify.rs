@@ -223,6 +223,13 @@ impl DefaultClassifier {
                 Disposition::FailOver,
                 "prompt blocked",
             ),
+            CallError::Unavailable { retry_after, .. } => Classification::new(
+                FailureClass::Overloaded,
+                Scope::Target,
+                Disposition::FailOver,
+                "nothing behind this target can take the call now",
+            )
+            .with_retry_after(*retry_after),
             CallError::Unsupported { .. } => Classification::new(
                 FailureClass::InvalidRequest,
                 Scope::Target,

@@ -273,6 +273,17 @@ pub enum CallError {
         /// What it lacks.
         what: String,
     },
+    /// Nothing could take the call now, and that will pass: a router nested inside
+    /// another found every target cooling down or open. Unlike a failed request it keeps
+    /// the time to wait, so the outer router cools this target down for it instead of
+    /// blaming the caller.
+    #[error("no target can take the call now{}: {reason}", .retry_after.map(|d| format!(" (retry in {d:?})")).unwrap_or_default())]
+    Unavailable {
+        /// Why, for reports.
+        reason: String,
+        /// When something comes back, if known.
+        retry_after: Option<std::time::Duration>,
+    },
     /// A stream broke after it had started.
     #[error("the stream failed after {} content chunks: {}", .0.partial.content_chunks, .0.cause)]
     MidStream(Box<MidStreamError>),

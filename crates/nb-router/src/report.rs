@@ -275,12 +275,19 @@ impl RouteError {
     /// The error as a single [`CallError`], for the [`Provider`](nb_core::Provider)
     /// interface: the last provider error, or a timeout / unsupported marker.
     pub fn into_call_error(self) -> CallError {
-        match (self.report.last_error, self.kind) {
-            (Some(e), _) => e,
-            (None, RouteErrorKind::DeadlineExceeded) => {
+        match (self.kind, self.report.last_error) {
+            // Every candidate out of rotation: a wait, not the caller's bug.
+            (RouteErrorKind::NoCandidate | RouteErrorKind::BudgetExhausted, _) => {
+                CallError::Unavailable {
+                    reason: format!("router: {:?}", self.kind),
+                    retry_after: self.retry_after,
+                }
+            }
+            (_, Some(e)) => e,
+            (RouteErrorKind::DeadlineExceeded, None) => {
                 CallError::timeout(nb_core::TimeoutPhase::Total)
             }
-            (None, kind) => CallError::Unsupported {
+            (kind, None) => CallError::Unsupported {
                 what: format!("router: {kind:?}"),
             },
         }

@@ -639,11 +639,33 @@ impl SmartRouter {
         req: &ChatRequest,
         opts: &CallOptions,
     ) -> Result<Routed<ChatResponse>, RouteError> {
+        use tracing::Instrument as _;
+        // The span follows the call's future: it is entered only while the call runs, so
+        // other tasks' events are never attributed to it.
         let span = tracing::debug_span!(
             "nb.route",
             route = opts.route.as_deref().unwrap_or("default")
         );
-        let _enter = span.enter();
+        let start = self.inner.clock.now();
+        self.chat_within(req, opts)
+            .instrument(span)
+            .await
+            .map_err(|e| self.with_elapsed(e, start))
+    }
+
+    /// Sets how long a failed call took, when the failure path did not.
+    fn with_elapsed(&self, mut e: RouteError, start: Instant) -> RouteError {
+        if e.report.elapsed.is_zero() {
+            e.report.elapsed = self.inner.clock.now().saturating_duration_since(start);
+        }
+        e
+    }
+
+    async fn chat_within(
+        &self,
+        req: &ChatRequest,
+        opts: &CallOptions,
+    ) -> Result<Routed<ChatResponse>, RouteError> {
         let mut call = self.plan(req, opts)?;
         self.inner.budget.deposit();
         let mut wait = None;
@@ -1353,6 +1375,20 @@ impl SmartRouter {
                     Ok(a) => return Ok((i, Some(a))),
                     Err(r) => {
                         tracing::trace!(target = %inner.targets[i].id, refusal = ?r, "not admitted");
+                        let id = &inner.targets[i].id;
+                        if !call.report.skipped.iter().any(|(t, _)| t == id) {
+                            let left = r.until().saturating_duration_since(now);
+                            let why = match &r {
+                                nb_breaker::Refusal::BreakerOpen { .. } => {
+                                    format!("breaker open for {left:?}")
+                                }
+                                nb_breaker::Refusal::CoolingDown { key, .. } => {
+                                    format!("cooling down ({key:?}) for {left:?}")
+                                }
+                                nb_breaker::Refusal::Paced { .. } => format!("paced for {left:?}"),
+                            };
+                            call.report.skipped.push((id.clone(), why));
+                        }
                         earliest = Some(earliest.map_or(r.until(), |e| e.min(r.until())));
                     }
                 }
@@ -1637,7 +1673,9 @@ impl SmartRouter {
     fn finish(&self, mut call: Call, i: usize, resp: ChatResponse) -> Routed<ChatResponse> {
         let t = &self.inner.targets[i];
         call.report.served_by = Some(t.id.clone());
-        call.report.failed_over = call.first_target.is_some_and(|f| f != i);
+        // Whenever the answer did not come from the first planned target: a first choice
+        // skipped because it was cooling down counts as a failover too.
+        call.report.failed_over = call.candidates.first().is_some_and(|&f| f != i);
         call.report.usage = resp.usage;
         call.report.cost = match (t.cost, resp.usage) {
             (Some(c), Some(u)) => Some(c.price(&u)),
@@ -1666,6 +1704,23 @@ impl SmartRouter {
 
     /// [`stream`](Self::stream) with per-call options.
     pub async fn stream_with(
+        &self,
+        req: &ChatRequest,
+        opts: &CallOptions,
+    ) -> Result<Routed<ChatStream>, RouteError> {
+        use tracing::Instrument as _;
+        let span = tracing::debug_span!(
+            "nb.route.stream",
+            route = opts.route.as_deref().unwrap_or("default")
+        );
+        let start = self.inner.clock.now();
+        self.stream_within(req, opts)
+            .instrument(span)
+            .await
+            .map_err(|e| self.with_elapsed(e, start))
+    }
+
+    async fn stream_within(
         &self,
         req: &ChatRequest,
         opts: &CallOptions,
@@ -1709,7 +1764,9 @@ impl SmartRouter {
                         committed_stream(held, rest, self.inner.policy.idle_timeout, left);
                     let t = &self.inner.targets[i];
                     call.report.served_by = Some(t.id.clone());
-                    call.report.failed_over = call.first_target.is_some_and(|f| f != i);
+                    // Whenever the answer did not come from the first planned target: a first choice
+                    // skipped because it was cooling down counts as a failover too.
+                    call.report.failed_over = call.candidates.first().is_some_and(|&f| f != i);
                     call.report.elapsed =
                         self.inner.clock.now().saturating_duration_since(call.start);
                     return Ok(Routed {

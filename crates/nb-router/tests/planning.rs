@@ -500,3 +500,87 @@ async fn a_target_without_vision_is_skipped_for_an_image_with_a_reason() {
     assert_eq!(e.kind(), RouteErrorKind::NoRoute);
     assert!(e.report.skipped[0].1.contains("image"), "{e}");
 }
+
+#[tokio::test]
+async fn a_skipped_first_choice_is_a_failover_with_its_reason_and_failures_take_time() {
+    // Regression: a call whose primary was skipped (cooling down) and served by a
+    // fallback reported failed_over = false and skipped = [].
+    let primary = Fake::failing(
+        "primary",
+        api(401, "authentication_error", "invalid x-api-key"),
+    );
+    let fallback = Fake::ok("fallback");
+    let router = SmartRouter::builder()
+        .target(Target::shared(t("primary"), primary.clone()))
+        .target(Target::shared(t("fallback"), fallback.clone()))
+        .build()
+        .unwrap();
+    let first = router.chat(&ChatRequest::user("hi")).await.unwrap();
+    assert!(first.report.failed_over);
+    let second = router.chat(&ChatRequest::user("hi")).await.unwrap();
+    assert_eq!(
+        primary.calls(),
+        1,
+        "the revoked key cools down: not asked again"
+    );
+    assert!(
+        second.report.failed_over,
+        "served by the second planned target"
+    );
+    assert_eq!(
+        second.report.skipped.len(),
+        1,
+        "{:?}",
+        second.report.skipped
+    );
+    assert_eq!(second.report.skipped[0].0, t("primary"));
+    assert!(
+        second.report.skipped[0].1.contains("cooling down"),
+        "{:?}",
+        second.report.skipped
+    );
+    // A call where every target fails still says how long it took.
+    let broken = SmartRouter::builder()
+        .target(Target::shared(
+            t("x"),
+            Fake::failing("x", api(500, "server_error", "boom")),
+        ))
+        .policy(Policy::default().with_backoff_base(Duration::from_millis(5)))
+        .build()
+        .unwrap();
+    let e = broken.chat(&ChatRequest::user("hi")).await.unwrap_err();
+    assert!(!e.report.elapsed.is_zero(), "{e:?}");
+}
+
+#[tokio::test]
+async fn a_nested_router_out_of_candidates_keeps_its_retry_hint() {
+    // Regression: "no candidate, retry in 4 s" became CallError::Unsupported, which the
+    // outer router classified as an invalid request.
+    let inner = SmartRouter::builder()
+        .target(Target::shared(
+            t("only"),
+            Fake::failing(
+                "only",
+                api(401, "authentication_error", "invalid x-api-key"),
+            ),
+        ))
+        .policy(Policy::default().with_when_all_open(WhenAllOpen::FailFast))
+        .build()
+        .unwrap();
+    let _ = inner.chat(&ChatRequest::user("hi")).await;
+    let e = inner.chat(&ChatRequest::user("hi")).await.unwrap_err();
+    assert_eq!(e.kind(), RouteErrorKind::NoCandidate);
+    let hint = e
+        .retry_after
+        .expect("the inner router knows when its target returns");
+    let as_call = e.into_call_error();
+    let c = nb_classify::classify(&as_call);
+    assert_eq!(
+        (c.class, c.disposition, c.retry_after),
+        (
+            FailureClass::Overloaded,
+            nb_classify::Disposition::FailOver,
+            Some(hint)
+        )
+    );
+}
