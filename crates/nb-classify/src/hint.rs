@@ -71,6 +71,47 @@ static BODY_HINT: LazyLock<Option<Regex>> = LazyLock::new(|| {
 static SPAN: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"(?i)(\d+(?:\.\d+)?)\s*([a-z]+)").ok());
 
+/// What a context-window rejection says about sizes: the model's limit and, when the
+/// message gives it, the request's actual size in tokens.
+///
+/// ```
+/// use nb_classify::context_sizes;
+/// assert_eq!(context_sizes("This model's maximum context length is 8192 tokens. However, your messages resulted in 8227 tokens."), (Some(8192), Some(8227)));
+/// assert_eq!(context_sizes("prompt is too long: 207791 tokens > 200000 maximum"), (Some(200000), Some(207791)));
+/// assert_eq!(context_sizes("input length and `max_tokens` exceed context limit: 182831 + 64000 > 200000"), (Some(200000), Some(246831)));
+/// assert_eq!(context_sizes("The input token count (1200000) exceeds the maximum number of tokens allowed (1048576)."), (Some(1048576), Some(1200000)));
+/// assert_eq!(context_sizes("something else"), (None, None));
+/// ```
+pub fn context_sizes(msg: &str) -> (Option<u64>, Option<u64>) {
+    static PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+        [
+            // OpenAI, DeepSeek, vLLM: "maximum context length is 8192 tokens. However,
+            // you requested 8203 tokens" / "your messages resulted in 8227 tokens".
+            r"(?i)maximum context length is (?P<limit>\d+)(?:.*?(?:requested|resulted in) (?P<size>\d+))?",
+            // Anthropic: "prompt is too long: 207791 tokens > 200000 maximum".
+            r"(?i)prompt is too long: (?P<size>\d+) tokens > (?P<limit>\d+)",
+            // Anthropic: "exceed context limit: 182831 + 64000 > 200000".
+            r"(?i)exceed context limit: (?P<a>\d+) \+ (?P<b>\d+) > (?P<limit>\d+)",
+            // Gemini: "input token count (1200000) exceeds the maximum number of tokens
+            // allowed (1048576)".
+            r"(?i)token count \(?(?P<size>\d+)\)? exceeds the maximum number of tokens allowed \(?(?P<limit>\d+)",
+            r"(?i)maximum input length is (?P<limit>\d+)",
+            r"(?i)context (?:window|length|size) (?:of|is) (?P<limit>\d+)",
+        ]
+        .iter()
+        .filter_map(|p| Regex::new(p).ok())
+        .collect()
+    });
+    for re in PATTERNS.iter() {
+        if let Some(c) = re.captures(msg) {
+            let n = |k: &str| c.name(k).and_then(|m| m.as_str().parse::<u64>().ok());
+            let size = n("size").or_else(|| Some(n("a")? + n("b")?));
+            return (n("limit"), size);
+        }
+    }
+    (None, None)
+}
+
 /// A reset phrase in an error message: "Please try again in 644ms", "retry after 6
 /// seconds", "reset after 2m 13s", and compound durations written together ("try again
 /// in 7m12s", "1m26.4s", "1h2m"). A phrase whose first unit is not a time unit ("retry

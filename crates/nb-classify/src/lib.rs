@@ -43,7 +43,7 @@ mod classify;
 mod hint;
 
 pub use classify::DefaultClassifier;
-pub use hint::{hint_from_headers, hint_from_message, parse_duration, retry_hint};
+pub use hint::{context_sizes, hint_from_headers, hint_from_message, parse_duration, retry_hint};
 
 /// What to do after a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -328,6 +328,7 @@ impl RouterBuilder {
                 validators: self.validators,
                 vouching: self.vouching,
                 agreement: Mutex::new(HashMap::new()),
+                learned_windows: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -348,6 +349,9 @@ struct Inner {
     validators: Vec<Arc<dyn Validator>>,
     vouching: Option<Vouching>,
     agreement: Mutex<HashMap<usize, Agreement>>,
+    /// Context windows learned from rejections ("maximum context length is 8192 tokens"),
+    /// by target: each target rejects a given size at most once.
+    learned_windows: Mutex<HashMap<usize, u64>>,
 }
 
 /// How the router vouches for an answer that did not come from its first choice.
@@ -1095,10 +1099,10 @@ impl SmartRouter {
                     .push((t.id.clone(), format!("cannot take {kind} parts")));
                 continue;
             }
-            if t.context_window.is_some_and(|w| prompt_tokens > w) {
+            if let Some(w) = self.window(i).filter(|w| prompt_tokens > *w) {
                 report.skipped.push((
                     t.id.clone(),
-                    format!("prompt of ~{prompt_tokens} tokens exceeds its context window"),
+                    format!("prompt of ~{prompt_tokens} tokens exceeds its context window of {w}"),
                 ));
                 continue;
             }
@@ -1336,14 +1340,29 @@ impl SmartRouter {
         });
     }
 
+    /// A target's context window: declared, or learned from a rejection.
+    fn window(&self, i: usize) -> Option<u64> {
+        let learned = self
+            .inner
+            .learned_windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&i)
+            .copied();
+        match (self.inner.targets[i].context_window, learned) {
+            (Some(d), Some(l)) => Some(d.min(l)),
+            (d, l) => d.or(l),
+        }
+    }
+
     fn eligible(&self, call: &Call, i: usize) -> bool {
         !call.excluded.contains(&i)
             && (call.candidates.first() == Some(&i) || !self.distrusted(i))
-            && call.min_window.is_none_or(|w| {
-                self.inner.targets[i]
-                    .context_window
-                    .is_some_and(|tw| tw > w)
-            })
+            // After a context rejection, only a target whose window is larger — or not
+            // known: a target that declares none may well be larger — is tried.
+            && call
+                .min_window
+                .is_none_or(|w| self.window(i).is_none_or(|tw| tw > w))
     }
 
     /// The first eligible candidate that health admits; waits or fails per policy when
@@ -1650,10 +1669,26 @@ impl SmartRouter {
             }
             Disposition::FailOverLargerContext => {
                 call.excluded.insert(i);
-                let window = inner.targets[i]
-                    .context_window
-                    .unwrap_or(call.prompt_tokens);
-                call.min_window = Some(call.min_window.map_or(window, |w| w.max(window)));
+                // The rejection says the limit (and often the request's true size):
+                // remember the limit for this target, and need more than it.
+                let msg = e
+                    .provider_error()
+                    .and_then(|p| p.message.clone())
+                    .unwrap_or_default();
+                let (limit, size) = nb_classify::context_sizes(&msg);
+                if let Some(l) = limit {
+                    let mut learned = inner
+                        .learned_windows
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let w = learned.entry(i).or_insert(l);
+                    *w = (*w).min(l);
+                }
+                let needed = limit
+                    .or(inner.targets[i].context_window)
+                    .unwrap_or(call.prompt_tokens)
+                    .max(size.unwrap_or(0).saturating_sub(1));
+                call.min_window = Some(call.min_window.map_or(needed, |w| w.max(needed)));
                 Next::Continue(None)
             }
             _ => {

@@ -584,3 +584,74 @@ async fn a_nested_router_out_of_candidates_keeps_its_retry_hint() {
         )
     );
 }
+
+#[tokio::test]
+async fn context_windows_are_learned_from_rejections_not_required() {
+    // Regression: with only some targets declaring a window, the 128k fallbacks were never
+    // tried after a context rejection ("every candidate failed").
+    let small = Fake::failing(
+        "small",
+        api(
+            400,
+            "invalid_request_error",
+            "This model's maximum context length is 8192 tokens. However, your messages resulted in 9500 tokens.",
+        ),
+    );
+    let (large, tiny) = (Fake::ok("large"), Fake::ok("tiny"));
+    let router = SmartRouter::builder()
+        .target(Target::shared(t("tiny"), tiny.clone()).with_context_window(4096))
+        .target(Target::shared(t("small"), small.clone()))
+        .target(Target::shared(t("large"), large.clone()))
+        .build()
+        .unwrap();
+    let long = ChatRequest::user("lorem ipsum ".repeat(3200)); // ~9,600 tokens
+    let first = router.chat(&long).await.unwrap();
+    assert_eq!(
+        first.value.text, "large",
+        "the target with no declared window is tried"
+    );
+    assert_eq!(
+        tiny.calls(),
+        0,
+        "the declared 4096 window is skipped without a call"
+    );
+    assert_eq!(small.calls(), 1);
+    for _ in 0..3 {
+        let again = router.chat(&long).await.unwrap();
+        assert_eq!(again.value.text, "large");
+        assert!(
+            again
+                .report
+                .skipped
+                .iter()
+                .any(|(id, why)| *id == t("small") && why.contains("8192")),
+            "{:?}",
+            again.report.skipped
+        );
+    }
+    assert_eq!(
+        small.calls(),
+        1,
+        "each target rejects a given size at most once"
+    );
+    // A short prompt still goes to the first choices.
+    assert_eq!(
+        router
+            .chat(&ChatRequest::user("hi"))
+            .await
+            .unwrap()
+            .value
+            .text,
+        "tiny"
+    );
+    // Nothing fits: the error names every target and its window.
+    let nothing = SmartRouter::builder()
+        .target(Target::shared(t("tiny"), tiny.clone()).with_context_window(4096))
+        .target(Target::shared(t("small"), small.clone()))
+        .build()
+        .unwrap();
+    let _ = nothing.chat(&long).await;
+    let e = nothing.chat(&long).await.unwrap_err();
+    let text = format!("{:?}", e.report.skipped);
+    assert!(text.contains("4096") && text.contains("8192"), "{text}");
+}
