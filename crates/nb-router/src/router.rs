@@ -1812,7 +1812,13 @@ impl SmartRouter {
                 Err(e) => {
                     let latency = self.inner.clock.now().saturating_duration_since(t0);
                     let probe = admission.as_ref().is_some_and(Admission::is_probe);
-                    let c = self.classify(&e);
+                    let mut c = self.classify(&e);
+                    // Before its first token a stream fails over like a call: the same
+                    // target is tried again only when the server said how soon (a short
+                    // explicit hint). A stream that broke once tends to break again.
+                    if c.disposition == Disposition::RetryHere && c.retry_after.is_none() {
+                        c.disposition = Disposition::FailOver;
+                    }
                     self.observe(
                         i,
                         admission,

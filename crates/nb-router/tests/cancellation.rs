@@ -145,3 +145,80 @@ async fn the_deadline_holds_after_a_stream_has_committed() {
     assert!(e.partial().is_some_and(|p| p.text.contains("la")), "{e:?}");
     assert!(s.next().await.is_none(), "nothing after the error");
 }
+
+/// Streams that break with a server error before their first token, every time.
+struct BreaksEarly {
+    calls: AtomicU32,
+}
+
+#[async_trait]
+impl Provider for BreaksEarly {
+    async fn chat(&self, _req: &ChatRequest) -> Result<ChatResponse, CallError> {
+        Err(CallError::Unsupported {
+            what: "stream only".into(),
+        })
+    }
+
+    async fn stream(&self, _req: &ChatRequest) -> Result<ChatStream, CallError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let boom = CallError::Api(Box::new(ApiError {
+            status: Some(200),
+            headers: HeaderFacts::default(),
+            error: ProviderError {
+                r#type: Some("server_error".into()),
+                message: Some("The server had an error while processing your request.".into()),
+                ..ProviderError::default()
+            },
+            body_snippet: None,
+        }));
+        Ok(Box::pin(futures_util::stream::iter([Err(boom)])))
+    }
+}
+
+#[tokio::test]
+async fn a_stream_that_breaks_before_its_first_token_fails_over_instead_of_retrying() {
+    // Regression: a server_error before the first token was retried on the same target,
+    // which broke again (28 of 36 recovered where failing over recovers all).
+    use futures_util::StreamExt;
+    let broken = Arc::new(BreaksEarly {
+        calls: AtomicU32::new(0),
+    });
+    let router = SmartRouter::builder()
+        .target(Target::shared(TargetId::new("broken", "m"), broken.clone()))
+        .target(Target::new(TargetId::new("fine", "m"), Fine))
+        .policy(Policy::default().with_deadline(Duration::from_secs(5)))
+        .breaker(BreakerConfig {
+            consecutive_failures: 0,
+            failure_rate: None,
+            ..BreakerConfig::default()
+        })
+        .build()
+        .unwrap();
+    for n in 1..=10 {
+        let routed = router.stream(&ChatRequest::user("hi")).await.unwrap();
+        assert!(routed.report.failed_over);
+        let mut s = routed.value;
+        let mut text = String::new();
+        while let Some(c) = s.next().await {
+            if let ChatChunk::Text { delta } = c.unwrap() {
+                text.push_str(&delta);
+            }
+        }
+        assert_eq!(text, "fine");
+        assert_eq!(
+            broken.calls.load(Ordering::SeqCst),
+            n,
+            "one try per call, no retry"
+        );
+    }
+}
+
+/// Answers "fine".
+struct Fine;
+
+#[async_trait]
+impl Provider for Fine {
+    async fn chat(&self, _req: &ChatRequest) -> Result<ChatResponse, CallError> {
+        Ok(ChatResponse::text("fine"))
+    }
+}
