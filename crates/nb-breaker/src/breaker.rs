@@ -387,6 +387,35 @@ impl Breaker {
         }
     }
 
+    /// A recovery probe while the breaker is open, before its open period ends: the
+    /// breaker turns half-open now and this call is its probe. A passing probe closes it
+    /// at once; a failing one opens it again. `Err` when the breaker is closed (nothing to
+    /// probe) or its probes are all out.
+    pub fn try_probe(&mut self) -> Result<(Permit, Option<Transition>), Instant> {
+        let now = self.clock.now();
+        if let State::Open { last, .. } = self.state {
+            self.state = State::HalfOpen {
+                in_flight: 0,
+                successes: 0,
+                last,
+                since: now,
+            };
+            let (p, _) = self.acquire_with_transition()?;
+            return Ok((
+                p,
+                Some(Transition {
+                    from: BreakerState::Open,
+                    to: BreakerState::HalfOpen,
+                    cause: "recovery probe".into(),
+                }),
+            ));
+        }
+        match self.state {
+            State::HalfOpen { .. } => self.acquire_with_transition(),
+            _ => Err(now),
+        }
+    }
+
     /// Gives back a permit that was never used (the call was cancelled before it said
     /// anything about the target).
     pub fn release(&mut self, permit: Permit) {

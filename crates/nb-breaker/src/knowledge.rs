@@ -336,6 +336,17 @@ pub trait Knowledge: Send + Sync {
     ) -> Vec<HealthEvent>;
     /// A snapshot of `target`'s health.
     fn health(&self, target: &TargetId) -> TargetHealth;
+
+    /// Admits a recovery probe to a target whose breaker is open, before its open period
+    /// ends (a background check; never a user's call). Cool-downs still hold: a server's
+    /// own "retry after" is not probed early. The default refuses: a store that cannot
+    /// shorten an open period waits it out.
+    fn admit_recovery_probe(&self, target: &TargetId) -> Result<Admission, Refusal> {
+        let _ = target;
+        Err(Refusal::BreakerOpen {
+            until: Instant::now(),
+        })
+    }
 }
 
 struct Cooldown {
@@ -509,6 +520,42 @@ impl Knowledge for InMemoryKnowledge {
 
     fn health(&self, target: &TargetId) -> TargetHealth {
         self.shared.health(target)
+    }
+
+    fn admit_recovery_probe(&self, target: &TargetId) -> Result<Admission, Refusal> {
+        let now = self.shared.clock.now();
+        {
+            let cds = lock(&self.shared.cooldowns);
+            for key in ScopeKey::covering(target) {
+                if let Some(c) = cds.get(&key).filter(|c| now < c.until) {
+                    return Err(Refusal::CoolingDown {
+                        until: c.until,
+                        key,
+                    });
+                }
+            }
+        }
+        let mut targets = lock(&self.shared.targets);
+        let Some(e) = targets.get_mut(target) else {
+            return Err(Refusal::BreakerOpen { until: now });
+        };
+        match e.breaker.try_probe() {
+            Ok((permit, transition)) => {
+                if let Some(transition) = transition {
+                    lock(&self.shared.pending).push(HealthEvent::Breaker {
+                        target: target.clone(),
+                        transition,
+                    });
+                }
+                Ok(Admission::new(
+                    permit,
+                    Vec::new(),
+                    self.shared.clone(),
+                    target.clone(),
+                ))
+            }
+            Err(until) => Err(Refusal::BreakerOpen { until }),
+        }
     }
 }
 

@@ -90,6 +90,11 @@ pub struct Policy {
     pub idle_timeout: Duration,
     /// When every candidate is out of rotation.
     pub when_all_open: WhenAllOpen,
+    /// While a target's breaker is open, probe it in the background this often (with
+    /// ±20% jitter) with a minimal real call; a passing probe closes the breaker at once,
+    /// so traffic returns to a recovered target within about this long. `None`: wait out
+    /// the open period instead. Probes never carry a user's call.
+    pub recovery_probe: Option<Duration>,
 }
 
 impl Policy {
@@ -159,6 +164,12 @@ impl Policy {
         self
     }
 
+    /// Sets `recovery_probe`.
+    pub fn with_recovery_probe(mut self, recovery_probe: Option<Duration>) -> Self {
+        self.recovery_probe = recovery_probe;
+        self
+    }
+
     /// Sets `when_all_open`.
     pub fn with_when_all_open(mut self, when_all_open: WhenAllOpen) -> Self {
         self.when_all_open = when_all_open;
@@ -181,6 +192,7 @@ impl Default for Policy {
             first_token_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(30),
             when_all_open: WhenAllOpen::default(),
+            recovery_probe: Some(Duration::from_millis(250)),
         }
     }
 }

@@ -41,6 +41,16 @@ pub enum RouterEvent {
     Attempt(AttemptReport),
     /// A breaker moved or a cool-down started.
     Health(HealthEvent),
+    /// A background recovery probe of a target whose breaker was open (never a user's
+    /// call): whether it passed, and how long it took.
+    RecoveryProbe {
+        /// The target probed.
+        target: TargetId,
+        /// Whether it answered.
+        passed: bool,
+        /// How long it took.
+        latency: Duration,
+    },
 }
 
 /// Running active health checks; dropping the handle stops them.
@@ -329,6 +339,7 @@ impl RouterBuilder {
                 vouching: self.vouching,
                 agreement: Mutex::new(HashMap::new()),
                 learned_windows: Mutex::new(HashMap::new()),
+                recovering: Mutex::new(HashSet::new()),
             }),
         })
     }
@@ -352,6 +363,8 @@ struct Inner {
     /// Context windows learned from rejections ("maximum context length is 8192 tokens"),
     /// by target: each target rejects a given size at most once.
     learned_windows: Mutex<HashMap<usize, u64>>,
+    /// Targets with a recovery probe loop running.
+    recovering: Mutex<HashSet<usize>>,
 }
 
 /// How the router vouches for an answer that did not come from its first choice.
@@ -1570,6 +1583,108 @@ impl SmartRouter {
 
     fn observe(&self, i: usize, adm: Option<Admission>, latency: Duration, o: &Observed) {
         let Some(adm) = adm else { return };
+        for ev in self
+            .inner
+            .knowledge
+            .record(&self.inner.targets[i].id, adm, latency, o)
+        {
+            if let HealthEvent::Breaker { target, transition } = &ev {
+                tracing::info!(%target, from = %transition.from, to = %transition.to, cause = %transition.cause, "breaker transition");
+                if transition.to == nb_breaker::BreakerState::Open {
+                    self.spawn_recovery(i);
+                }
+            }
+            self.emit(RouterEvent::Health(ev));
+        }
+    }
+
+    /// While target `i`'s breaker is open, probes it in the background on a short
+    /// jittered interval with a minimal real call; a passing probe closes the breaker.
+    /// One loop per target; it ends when the breaker closes or the router is dropped.
+    fn spawn_recovery(&self, i: usize) {
+        let Some(every) = self.inner.policy.recovery_probe else {
+            return;
+        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        if !self
+            .inner
+            .recovering
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(i)
+        {
+            return;
+        }
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let probe = ChatRequest::user("ping").with_max_tokens(1);
+            loop {
+                let jitter = {
+                    let Some(inner) = weak.upgrade() else { return };
+                    let mut rng = inner
+                        .rng
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    0.8 + 0.4 * rng.random::<f64>()
+                };
+                tokio::time::sleep(every.mul_f64(jitter)).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let router = SmartRouter { inner };
+                let id = router.inner.targets[i].id.clone();
+                if router.inner.knowledge.health(&id).breaker == nb_breaker::BreakerState::Closed {
+                    break;
+                }
+                let Ok(adm) = router.inner.knowledge.admit_recovery_probe(&id) else {
+                    continue;
+                };
+                let t0 = router.inner.clock.now();
+                let provider = router.inner.targets[i].provider.clone();
+                let limit = router.inner.policy.attempt_timeout.min(every * 8);
+                let result = tokio::time::timeout(limit, provider.chat(&probe)).await;
+                let latency = router.inner.clock.now().saturating_duration_since(t0);
+                let passed = matches!(result, Ok(Ok(_)));
+                let observed = match result {
+                    Ok(Ok(_)) => Observed::Success { budget_reset: None },
+                    Ok(Err(e)) => {
+                        let c = router.classify(&e);
+                        Observed::Failure {
+                            class: c.class,
+                            scope: c.scope,
+                            retry_after: c.retry_after,
+                        }
+                    }
+                    Err(_) => Observed::Failure {
+                        class: nb_core::FailureClass::Timeout,
+                        scope: nb_core::Scope::Target,
+                        retry_after: None,
+                    },
+                };
+                tracing::debug!(target = %id, passed, ?latency, "recovery probe");
+                router.emit(RouterEvent::RecoveryProbe {
+                    target: id,
+                    passed,
+                    latency,
+                });
+                // Recording a failure here re-opens the breaker: the loop goes on.
+                router.observe_quiet(i, adm, latency, &observed);
+                if passed {
+                    break;
+                }
+            }
+            if let Some(inner) = weak.upgrade() {
+                inner
+                    .recovering
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&i);
+            }
+        });
+    }
+
+    /// Records a recovery probe's outcome without starting another recovery loop.
+    fn observe_quiet(&self, i: usize, adm: Admission, latency: Duration, o: &Observed) {
         for ev in self
             .inner
             .knowledge
