@@ -516,6 +516,9 @@ struct Call {
     deadline: Instant,
     candidates: Vec<usize>,
     excluded: HashSet<usize>,
+    /// Targets whose answers took part in vouching (the answer's own, references): a
+    /// reference must come from another one.
+    vouch_used: HashSet<usize>,
     retries: HashMap<usize, u32>,
     min_window: Option<u64>,
     attempts: u32,
@@ -918,6 +921,7 @@ impl SmartRouter {
             .evidence
             .push((self.inner.targets[idx].id.clone(), resp.text.clone()));
         call.excluded.insert(idx);
+        call.vouch_used.insert(idx);
         let Some((j, reference)) = self.reference_answer(call, req).await else {
             return Err(self.unvouched(
                 call,
@@ -966,9 +970,11 @@ impl SmartRouter {
     ) -> Option<(usize, ChatResponse)> {
         loop {
             // Vouching is a deliberate cost of requiring equivalence, not a retry storm: it
-            // is bounded by the attempt limit, not drawn from the retry budget. A
-            // reference target out of rotation is waited for only briefly (`wait`).
-            if call.attempts >= self.inner.policy.max_attempts {
+            // is not drawn from the retry budget, and may go two calls (a reference and a
+            // tie-break) past the attempt limit, so retries spent on the way to an answer
+            // do not leave it unvouchable. A reference target out of rotation is waited
+            // for only briefly (`wait`).
+            if call.attempts >= self.inner.policy.max_attempts + 2 {
                 return None;
             }
             let wait = self
@@ -978,7 +984,17 @@ impl SmartRouter {
                 .map_or(Duration::ZERO, |v| v.wait);
             let mut earliest: Option<Instant> = None;
             let mut picked = None;
-            for &j in call.candidates.iter().filter(|&&j| self.eligible(call, j)) {
+            // Independence means another target than those whose answers are compared —
+            // not one that never failed in this call: a primary that failed on a
+            // transient error can vouch, if health admits it.
+            let reference_ok = |j: usize| {
+                !call.vouch_used.contains(&j)
+                    && (call.candidates.first() == Some(&j) || !self.distrusted(j))
+                    && call
+                        .min_window
+                        .is_none_or(|w| self.window(j).is_none_or(|tw| tw > w))
+            };
+            for &j in call.candidates.iter().filter(|&&j| reference_ok(j)) {
                 match self
                     .inner
                     .knowledge
@@ -1009,6 +1025,7 @@ impl SmartRouter {
             };
             call.attempts += 1;
             call.excluded.insert(j);
+            call.vouch_used.insert(j);
             let t0 = self.inner.clock.now();
             let result = self
                 .attempt(j, req, call)
@@ -1130,6 +1147,7 @@ impl SmartRouter {
             deadline,
             candidates,
             excluded: HashSet::new(),
+            vouch_used: HashSet::new(),
             retries: HashMap::new(),
             min_window: None,
             attempts: 0,

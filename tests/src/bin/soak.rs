@@ -106,7 +106,38 @@ async fn mixed(secs: u64) -> Result<(u64, u64, Vec<(u64, u64, usize)>), String> 
                     }
                     Ok(_) => counts.silent.fetch_add(1, Ordering::Relaxed),
                     Err(e) => {
-                        let kind = format!("{:?}", e.kind());
+                        // The kind, and for a refusal the reason's first words (the values
+                        // in it vary), so the summary shows why answers were refused.
+                        let kind = match &e.report.verdict {
+                            Some(v) => format!(
+                                "{:?}: {} ({})",
+                                e.kind(),
+                                v.reason.split(':').next().unwrap_or_default(),
+                                v.method
+                            ),
+                            None if e.kind() == nb_router::RouteErrorKind::Unvouched => {
+                                if std::env::var_os("NB_SOAK_DEBUG").is_some() {
+                                    eprintln!(
+                                        "unvouched: {:?} skipped {:?}",
+                                        e.report
+                                            .attempts
+                                            .iter()
+                                            .map(|a| (
+                                                a.target.to_string(),
+                                                format!("{:?}", a.outcome)
+                                                    .chars()
+                                                    .take(80)
+                                                    .collect::<String>(),
+                                                a.role
+                                            ))
+                                            .collect::<Vec<_>>(),
+                                        e.report.skipped
+                                    );
+                                }
+                                format!("{:?}: no reference could be asked", e.kind())
+                            }
+                            None => format!("{:?}", e.kind()),
+                        };
                         if let Ok(mut k) = counts.kinds.lock() {
                             *k.entry(kind).or_default() += 1;
                         }
@@ -154,7 +185,12 @@ async fn mixed(secs: u64) -> Result<(u64, u64, Vec<(u64, u64, usize)>), String> 
         h.requests("primary") + h.requests("drifting") + h.requests("steady")
     );
     if let Ok(k) = counts.kinds.lock() {
-        println!("explicit errors by kind: {k:?}");
+        let mut by: Vec<(&String, &u64)> = k.iter().collect();
+        by.sort_by(|a, b| b.1.cmp(a.1));
+        println!("explicit errors by kind and reason:");
+        for (kind, n) in by.iter().take(12) {
+            println!("  {n:>7}  {kind}");
+        }
     }
     Ok((c(&counts.calls), c(&counts.silent), timeline))
 }
