@@ -1,0 +1,233 @@
+//! The builder: targets, routes, policies, health, validators, vouching — checked once,
+//! with every value that cannot work refused by name.
+
+use super::*;
+
+/// The router could not be built.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("invalid router configuration: {0}")]
+pub struct BuildError(pub(super) String);
+
+/// Builds a [`SmartRouter`].
+#[must_use]
+pub struct RouterBuilder {
+    pub(super) targets: Vec<Target>,
+    pub(super) routes: Vec<(String, Vec<TargetId>)>,
+    pub(super) strategy: Strategy,
+    pub(super) policy: Policy,
+    pub(super) breaker: BreakerConfig,
+    pub(super) cooldowns: CooldownPolicy,
+    pub(super) pacing: HashMap<TargetId, PaceLimits>,
+    pub(super) classifier: Option<Arc<dyn Classifier>>,
+    pub(super) knowledge: Option<Arc<dyn Knowledge>>,
+    pub(super) clock: SharedClock,
+    pub(super) seed: u64,
+    pub(super) validators: Vec<Arc<dyn Validator>>,
+    pub(super) vouching: Option<Vouching>,
+}
+
+impl std::fmt::Debug for RouterBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouterBuilder")
+            .field("targets", &self.targets)
+            .field("strategy", &self.strategy)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RouterBuilder {
+    /// Adds a target (the default route tries targets in the order added).
+    pub fn target(mut self, t: Target) -> Self {
+        self.targets.push(t);
+        self
+    }
+
+    /// Adds a named route over some targets, in order.
+    pub fn route(
+        mut self,
+        name: impl Into<String>,
+        targets: impl IntoIterator<Item = TargetId>,
+    ) -> Self {
+        self.routes
+            .push((name.into(), targets.into_iter().collect()));
+        self
+    }
+
+    /// Sets the strategy.
+    pub fn strategy(mut self, s: Strategy) -> Self {
+        self.strategy = s;
+        self
+    }
+
+    /// Sets the policy.
+    pub fn policy(mut self, p: Policy) -> Self {
+        self.policy = p;
+        self
+    }
+
+    /// Sets the breaker policy of every target.
+    pub fn breaker(mut self, b: BreakerConfig) -> Self {
+        self.breaker = b;
+        self
+    }
+
+    /// Sets how long each class of failure cools its scope down.
+    pub fn cooldowns(mut self, c: CooldownPolicy) -> Self {
+        self.cooldowns = c;
+        self
+    }
+
+    /// Paces a target (requests and tokens per minute).
+    pub fn pace(mut self, target: TargetId, limits: PaceLimits) -> Self {
+        self.pacing.insert(target, limits);
+        self
+    }
+
+    /// Replaces the default classifier (chain yours with `.then(DefaultClassifier::new())`
+    /// to keep the defaults for what yours defers).
+    pub fn classifier(mut self, c: impl Classifier + 'static) -> Self {
+        self.classifier = Some(Arc::new(c));
+        self
+    }
+
+    /// Uses a knowledge store of your own (shared between routers or processes).
+    pub fn knowledge(mut self, k: Arc<dyn Knowledge>) -> Self {
+        self.knowledge = Some(k);
+        self
+    }
+
+    /// Uses this clock for health decisions (tests use a manual clock).
+    pub fn clock(mut self, c: SharedClock) -> Self {
+        self.clock = c;
+        self
+    }
+
+    /// Validates every answer; a violation is classified like any failure (a shape
+    /// violation is repaired on the same target, up to the policy's `max_repairs`, then
+    /// failed over; a content violation fails over).
+    pub fn validator(mut self, v: impl Validator + 'static) -> Self {
+        self.validators.push(Arc::new(v));
+        self
+    }
+
+    /// Vouches for failover answers: an answer that did not come from the first choice
+    /// is returned only if an independent target's answer is equivalent to it.
+    pub fn vouch(mut self, v: Vouching) -> Self {
+        self.vouching = Some(v);
+        self
+    }
+
+    /// Seeds the weighted order and the backoff jitter.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Builds the router, checking the configuration.
+    pub fn build(self) -> Result<SmartRouter, BuildError> {
+        if self.targets.is_empty() {
+            return Err(BuildError("a router needs at least one target".into()));
+        }
+        let mut index = HashMap::new();
+        for (i, t) in self.targets.iter().enumerate() {
+            if index.insert(t.id.clone(), i).is_some() {
+                return Err(BuildError(format!("target {} is added twice", t.id)));
+            }
+        }
+        let mut routes = HashMap::new();
+        for (name, ids) in self.routes {
+            let mut r = Vec::new();
+            for id in ids {
+                let Some(&i) = index.get(&id) else {
+                    return Err(BuildError(format!(
+                        "route {name:?} names unknown target {id}"
+                    )));
+                };
+                r.push(i);
+            }
+            routes.insert(name, r);
+        }
+        if let WhenAllOpen::LastResort(id) = &self.policy.when_all_open {
+            if !index.contains_key(id) {
+                return Err(BuildError(format!(
+                    "last-resort target {id} is not a target"
+                )));
+            }
+        }
+        let b = self.policy.budget;
+        if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&b.ttl) {
+            return Err(BuildError(format!(
+                "retry budget ttl {:?} is outside 1..=60 s",
+                b.ttl
+            )));
+        }
+        if !(0.0..=1000.0).contains(&b.ratio) || b.min_per_second >= i32::MAX as u32 {
+            return Err(BuildError(format!(
+                "retry budget ratio {} is outside 0..=1000",
+                b.ratio
+            )));
+        }
+        if self.policy.max_attempts == 0 {
+            return Err(BuildError("max_attempts must be at least 1".into()));
+        }
+        // Values that cannot work are refused here, with the field named, rather than
+        // failing every call.
+        let p = &self.policy;
+        for (name, d) in [
+            ("policy.attempt_timeout", p.attempt_timeout),
+            ("policy.deadline", p.deadline),
+            ("policy.first_token_timeout", p.first_token_timeout),
+            ("policy.idle_timeout", p.idle_timeout),
+            ("breaker.probe_timeout", self.breaker.probe_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(BuildError(format!("{name} is zero: no call could succeed")));
+            }
+        }
+        if self.breaker.backoff.initial.is_zero()
+            || self.breaker.backoff.max < self.breaker.backoff.initial
+        {
+            return Err(BuildError(format!(
+                "breaker.backoff: initial {:?} must be above zero and at most max {:?}",
+                self.breaker.backoff.initial, self.breaker.backoff.max
+            )));
+        }
+        let knowledge = match self.knowledge {
+            Some(k) => k,
+            None => {
+                let mut k =
+                    InMemoryKnowledge::new(self.breaker, self.cooldowns, self.clock.clone());
+                if !self.pacing.is_empty() {
+                    k = k.with_pacer(Arc::new(GovernorPacer::new(
+                        self.pacing,
+                        self.clock.clone(),
+                    )));
+                }
+                Arc::new(k)
+            }
+        };
+        Ok(SmartRouter {
+            inner: Arc::new(Inner {
+                targets: self.targets,
+                index,
+                routes,
+                strategy: self.strategy,
+                budget: TpsBudget::new(b.ttl, b.min_per_second, b.ratio),
+                policy: self.policy,
+                knowledge,
+                classifier: self
+                    .classifier
+                    .unwrap_or_else(|| Arc::new(DefaultClassifier::new())),
+                clock: self.clock,
+                events: broadcast::channel(1024).0,
+                rng: Mutex::new(ChaCha8Rng::seed_from_u64(self.seed)),
+                validators: self.validators,
+                vouching: self.vouching,
+                agreement: Mutex::new(HashMap::new()),
+                learned_windows: Mutex::new(HashMap::new()),
+                recovering: Mutex::new(HashSet::new()),
+            }),
+        })
+    }
+}

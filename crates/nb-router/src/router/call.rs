@@ -1,0 +1,449 @@
+//! The call loop: plan, admit, attempt, classify, decide (retry, repair, fail over, abort), report.
+
+use super::*;
+
+impl SmartRouter {
+    /// A builder with the system clock, default policies and the default classifier.
+    pub fn builder() -> RouterBuilder {
+        RouterBuilder {
+            targets: Vec::new(),
+            routes: Vec::new(),
+            strategy: Strategy::default(),
+            policy: Policy::default(),
+            breaker: BreakerConfig::default(),
+            cooldowns: CooldownPolicy::default(),
+            pacing: HashMap::new(),
+            classifier: None,
+            knowledge: None,
+            clock: Arc::new(SystemClock),
+            seed: 0,
+            validators: Vec::new(),
+            vouching: None,
+        }
+    }
+
+    /// Subscribes to attempts, breaker transitions and cool-downs.
+    pub fn subscribe(&self) -> broadcast::Receiver<RouterEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// A snapshot of one target's health.
+    pub fn health(&self, target: &TargetId) -> TargetHealth {
+        self.inner.knowledge.health(target)
+    }
+
+    /// The targets, in the order added.
+    pub fn targets(&self) -> impl Iterator<Item = &TargetId> {
+        self.inner.targets.iter().map(|t| &t.id)
+    }
+
+    /// Routes a request on the default route.
+    pub async fn chat(&self, req: &ChatRequest) -> Result<Routed<ChatResponse>, RouteError> {
+        self.chat_with(req, &CallOptions::default()).await
+    }
+
+    /// Routes a request with per-call options.
+    pub async fn chat_with(
+        &self,
+        req: &ChatRequest,
+        opts: &CallOptions,
+    ) -> Result<Routed<ChatResponse>, RouteError> {
+        use tracing::Instrument as _;
+        // The span follows the call's future: it is entered only while the call runs, so
+        // other tasks' events are never attributed to it.
+        let span = tracing::debug_span!(
+            "nb.route",
+            route = opts.route.as_deref().unwrap_or("default")
+        );
+        let start = self.inner.clock.now();
+        self.chat_within(req, opts)
+            .instrument(span)
+            .await
+            .map_err(|e| self.with_elapsed(e, start))
+    }
+
+    /// Sets how long a failed call took, when the failure path did not.
+    pub(super) fn with_elapsed(&self, mut e: RouteError, start: Instant) -> RouteError {
+        if e.report.elapsed.is_zero() {
+            e.report.elapsed = self.inner.clock.now().saturating_duration_since(start);
+        }
+        e
+    }
+
+    pub(super) async fn chat_within(
+        &self,
+        req: &ChatRequest,
+        opts: &CallOptions,
+    ) -> Result<Routed<ChatResponse>, RouteError> {
+        let mut call = self.plan(req, opts)?;
+        self.inner.budget.deposit();
+        let mut wait = None;
+        loop {
+            if let Some(w) = wait.take() {
+                self.sleep_within(&call, w).await;
+            }
+            let (i, admission) = self.next_target(&mut call).await?;
+            call.attempts += 1;
+            // A repair re-asks the same target with the violation explained.
+            let repaired = call.repair.take().filter(|(t, _)| *t == i).map(|(_, r)| r);
+            let role = if repaired.is_some() {
+                AttemptRole::Repair
+            } else {
+                AttemptRole::Answer
+            };
+            let req_i: &ChatRequest = repaired.as_deref().unwrap_or(req);
+            let started = self.inner.clock.now();
+            let primary = self.attempt(i, req_i, &call);
+            let hedge_plan = self
+                .inner
+                .policy
+                .hedging
+                .filter(|_| repaired.is_none())
+                .map(|h| {
+                    let p95 = self
+                        .inner
+                        .knowledge
+                        .health(&self.inner.targets[i].id)
+                        .p95_latency;
+                    h.fixed_delay
+                        .unwrap_or_else(|| p95.map_or(h.min_delay, |p| p.max(h.min_delay)))
+                });
+            let outcome = match hedge_plan {
+                None => vec![(i, admission, started, false, Some(primary.await))],
+                Some(delay) => {
+                    self.race(i, admission, started, primary, delay, req_i, &mut call)
+                        .await
+                }
+            };
+            let mut next = None;
+            for (idx, adm, t0, hedge, result) in outcome {
+                let role = if hedge { AttemptRole::Hedge } else { role };
+                let latency = self.inner.clock.now().saturating_duration_since(t0);
+                let started_after = t0.saturating_duration_since(call.start);
+                // An answer a validator rejects is a failure like any other.
+                let result = result.map(|r| r.and_then(|resp| self.validate(&call, resp)));
+                match result {
+                    None => {
+                        self.observe(idx, adm, latency, &Observed::Cancelled);
+                        self.push_attempt(
+                            &mut call,
+                            idx,
+                            started_after,
+                            latency,
+                            AttemptOutcome::Cancelled,
+                            false,
+                            role,
+                        );
+                    }
+                    Some(Ok(resp)) => {
+                        let budget_reset = resp
+                            .headers
+                            .as_ref()
+                            .and_then(|h| hint_from_headers(h, std::time::SystemTime::now()));
+                        let probe = adm.as_ref().is_some_and(Admission::is_probe);
+                        self.observe(idx, adm, latency, &Observed::Success { budget_reset });
+                        self.push_attempt(
+                            &mut call,
+                            idx,
+                            started_after,
+                            latency,
+                            AttemptOutcome::Success,
+                            probe,
+                            role,
+                        );
+                        next = Some(Ok((idx, resp)));
+                    }
+                    Some(Err(e)) => {
+                        let probe = adm.as_ref().is_some_and(Admission::is_probe);
+                        let c = self.classify(&e);
+                        self.observe(
+                            idx,
+                            adm,
+                            latency,
+                            &Observed::Failure {
+                                class: c.class,
+                                scope: c.scope,
+                                retry_after: c.retry_after,
+                            },
+                        );
+                        match self.absorb(
+                            &mut call,
+                            idx,
+                            started_after,
+                            latency,
+                            probe,
+                            role,
+                            &c,
+                            &e,
+                            req_i,
+                        ) {
+                            Next::Continue(w) => wait = wait.max(w),
+                            Next::Stop(err) if next.is_none() => next = Some(Err(*err)),
+                            Next::Stop(_) => {}
+                        }
+                    }
+                }
+            }
+            match next {
+                Some(Ok((idx, resp))) => {
+                    let vouch_needed = self.inner.vouching.as_ref().is_some_and(|v| {
+                        v.always
+                            || call.first_target.is_some_and(|f| f != idx)
+                            || call.candidates.first() != Some(&idx)
+                    });
+                    if !vouch_needed {
+                        if call.candidates.first() == Some(&idx) {
+                            self.shadow(&call, idx, req, &resp);
+                        }
+                        return Ok(self.finish(call, idx, resp));
+                    }
+                    return match self.vouch(&mut call, idx, resp, req).await {
+                        Ok((winner, resp)) => Ok(self.finish(call, winner, resp)),
+                        Err(e) => Err(self.fail(call, e)),
+                    };
+                }
+                Some(Err(e)) => return Err(self.fail(call, e)),
+                None => {}
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn push_attempt(
+        &self,
+        call: &mut Call,
+        i: usize,
+        started_after: Duration,
+        latency: Duration,
+        outcome: AttemptOutcome,
+        probe: bool,
+        role: AttemptRole,
+    ) {
+        let a = AttemptReport {
+            target: self.inner.targets[i].id.clone(),
+            started_after,
+            latency,
+            outcome,
+            probe,
+            role,
+        };
+        self.emit(RouterEvent::Attempt(a.clone()));
+        call.report.attempts.push(a);
+    }
+
+    pub(super) fn attempt<'a>(
+        &'a self,
+        i: usize,
+        req: &'a ChatRequest,
+        call: &Call,
+    ) -> AttemptFuture<'a> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let until_deadline = call.deadline.saturating_duration_since(now);
+        // When less than two full attempts' time is left and another candidate could
+        // still answer, this attempt gets half of it: a hang on the first choice leaves
+        // room to fail over inside a short deadline (an outer `tower::timeout`, say)
+        // instead of spending all of it waiting.
+        let another = call.attempts < inner.policy.max_attempts
+            && call
+                .candidates
+                .iter()
+                .any(|&j| j != i && !call.excluded.contains(&j));
+        let share = if another && until_deadline < inner.policy.attempt_timeout * 2 {
+            until_deadline / 2
+        } else {
+            until_deadline
+        };
+        let limit = inner.policy.attempt_timeout.min(share);
+        let phase = if limit == until_deadline && limit < inner.policy.attempt_timeout {
+            TimeoutPhase::Total
+        } else {
+            TimeoutPhase::FirstByte
+        };
+        let provider = inner.targets[i].provider.clone();
+        Box::pin(async move {
+            match tokio::time::timeout(limit, provider.chat(req)).await {
+                Ok(r) => r,
+                Err(_) => Err(CallError::timeout(phase)),
+            }
+        })
+    }
+
+    pub(super) fn classify(&self, e: &CallError) -> Classification {
+        nb_classify::classify_with(self.inner.classifier.as_ref(), Failure::Call(e))
+    }
+
+    pub(super) fn observe(
+        &self,
+        i: usize,
+        adm: Option<Admission>,
+        latency: Duration,
+        o: &Observed,
+    ) {
+        let Some(adm) = adm else { return };
+        for ev in self
+            .inner
+            .knowledge
+            .record(&self.inner.targets[i].id, adm, latency, o)
+        {
+            if let HealthEvent::Breaker { target, transition } = &ev {
+                tracing::info!(%target, from = %transition.from, to = %transition.to, cause = %transition.cause, "breaker transition");
+                if transition.to == nb_breaker::BreakerState::Open {
+                    self.spawn_recovery(i);
+                }
+            }
+            self.emit(RouterEvent::Health(ev));
+        }
+    }
+
+    pub(super) fn emit(&self, e: RouterEvent) {
+        // No subscriber is not an error.
+        let _ = self.inner.events.send(e);
+    }
+
+    /// Decides what a failure means for this call.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn absorb(
+        &self,
+        call: &mut Call,
+        i: usize,
+        started_after: Duration,
+        latency: Duration,
+        probe: bool,
+        role: AttemptRole,
+        c: &Classification,
+        e: &CallError,
+        req: &ChatRequest,
+    ) -> Next {
+        let inner = &self.inner;
+        let target = inner.targets[i].id.clone();
+        call.first_target.get_or_insert(i);
+        let retries = call.retries.get(&i).copied().unwrap_or(0);
+        let mut disposition = c.disposition;
+        // A repair needs the rejected answer and a round left; otherwise fail over.
+        let repair = match (disposition, e) {
+            (Disposition::Repair, CallError::Rejected(r))
+                if call.repairs < inner.policy.max_repairs =>
+            {
+                Some(nb_guard::repair_request(req, &r.response, &r.violation))
+            }
+            _ => None,
+        };
+        if disposition == Disposition::Repair && repair.is_none() {
+            disposition = Disposition::FailOver;
+        }
+        if disposition == Disposition::RetryHere && retries >= inner.policy.max_retries_per_target {
+            disposition = Disposition::FailOver;
+        }
+        tracing::debug!(%target, class = %c.class, %disposition, reason = %c.reason, "attempt failed");
+        call.report.failed(
+            target,
+            started_after,
+            latency,
+            probe,
+            role,
+            c,
+            disposition,
+            e,
+        );
+        if let Some(a) = call.report.attempts.last() {
+            self.emit(RouterEvent::Attempt(a.clone()));
+        }
+        let stop = |kind, call: &mut Call| {
+            Next::Stop(Box::new(RouteError::new(
+                kind,
+                std::mem::take(&mut call.report),
+            )))
+        };
+        match disposition {
+            Disposition::Abort => stop(RouteErrorKind::Aborted, call),
+            _ if !inner.budget.withdraw() => stop(RouteErrorKind::BudgetExhausted, call),
+            Disposition::Repair => {
+                call.repairs += 1;
+                call.report.repairs = call.repairs;
+                call.repair = repair.map(|r| (i, Arc::new(r)));
+                Next::Continue(None)
+            }
+            Disposition::RetryHere => {
+                call.retries.insert(i, retries + 1);
+                let wait = c.retry_after.unwrap_or_else(|| {
+                    let cap = inner.policy.backoff_max.min(
+                        inner
+                            .policy
+                            .backoff_base
+                            .saturating_mul(1 << retries.min(16)),
+                    );
+                    let mut rng = inner
+                        .rng
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    cap.mul_f64(rng.random::<f64>())
+                });
+                Next::Continue(Some(wait))
+            }
+            Disposition::FailOverLargerContext => {
+                call.excluded.insert(i);
+                // The rejection says the limit (and often the request's true size):
+                // remember the limit for this target, and need more than it.
+                let msg = e
+                    .provider_error()
+                    .and_then(|p| p.message.clone())
+                    .unwrap_or_default();
+                let (limit, size) = nb_classify::context_sizes(&msg);
+                if let Some(l) = limit {
+                    let mut learned = inner
+                        .learned_windows
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let w = learned.entry(i).or_insert(l);
+                    *w = (*w).min(l);
+                }
+                let needed = limit
+                    .or(inner.targets[i].context_window)
+                    .unwrap_or(call.prompt_tokens)
+                    .max(size.unwrap_or(0).saturating_sub(1));
+                call.min_window = Some(call.min_window.map_or(needed, |w| w.max(needed)));
+                Next::Continue(None)
+            }
+            _ => {
+                call.excluded.insert(i);
+                Next::Continue(None)
+            }
+        }
+    }
+
+    pub(super) async fn sleep_within(&self, call: &Call, d: Duration) {
+        let left = call
+            .deadline
+            .saturating_duration_since(self.inner.clock.now());
+        tokio::time::sleep(d.min(left)).await;
+    }
+
+    pub(super) fn finish(
+        &self,
+        mut call: Call,
+        i: usize,
+        resp: ChatResponse,
+    ) -> Routed<ChatResponse> {
+        let t = &self.inner.targets[i];
+        call.report.served_by = Some(t.id.clone());
+        // Whenever the answer did not come from the first planned target: a first choice
+        // skipped because it was cooling down counts as a failover too.
+        call.report.failed_over = call.candidates.first().is_some_and(|&f| f != i);
+        call.report.usage = resp.usage;
+        call.report.cost = match (t.cost, resp.usage) {
+            (Some(c), Some(u)) => Some(c.price(&u)),
+            _ => None,
+        };
+        call.report.elapsed = self.inner.clock.now().saturating_duration_since(call.start);
+        Routed {
+            value: resp,
+            report: call.report,
+        }
+    }
+
+    pub(super) fn fail(&self, call: Call, mut e: RouteError) -> RouteError {
+        e.report.elapsed = self.inner.clock.now().saturating_duration_since(call.start);
+        e
+    }
+}

@@ -1,0 +1,78 @@
+//! Hedging: a second attempt on the next candidate when the first is slow; the loser is dropped.
+
+use super::*;
+
+impl SmartRouter {
+    /// Runs `primary`; if it is still running after `delay`, starts a hedge on the next
+    /// admitted candidate and takes the first answer. The loser is dropped (cancelled).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn race<'a>(
+        &'a self,
+        i: usize,
+        admission: Option<Admission>,
+        started: Instant,
+        mut primary: AttemptFuture<'a>,
+        delay: Duration,
+        req: &'a ChatRequest,
+        call: &mut Call,
+    ) -> Vec<Outcome> {
+        let sleep = Box::pin(tokio::time::sleep(delay));
+        if let Either::Left((r, _)) = select(primary.as_mut(), sleep).await {
+            return vec![(i, admission, started, false, Some(r))];
+        }
+        call.excluded.insert(i);
+        let hedge = self.hedge_target(call).filter(|_| {
+            call.attempts < self.inner.policy.max_attempts && self.inner.budget.withdraw()
+        });
+        call.excluded.remove(&i);
+        let Some((j, adm_j)) = hedge else {
+            let r = primary.await;
+            return vec![(i, admission, started, false, Some(r))];
+        };
+        call.attempts += 1;
+        let adm_j = Some(adm_j);
+        let t_j = self.inner.clock.now();
+        let mut hedged = self.attempt(j, req, call);
+        match select(primary, hedged.as_mut()).await {
+            Either::Left((r, hedge_fut)) => match r {
+                Ok(_) => vec![
+                    (i, admission, started, false, Some(r)),
+                    (j, adm_j, t_j, true, None),
+                ],
+                Err(_) => {
+                    let rj = hedge_fut.await;
+                    vec![
+                        (i, admission, started, false, Some(r)),
+                        (j, adm_j, t_j, true, Some(rj)),
+                    ]
+                }
+            },
+            Either::Right((rj, primary_fut)) => match rj {
+                Ok(_) => vec![
+                    (j, adm_j, t_j, true, Some(rj)),
+                    (i, admission, started, false, None),
+                ],
+                Err(_) => {
+                    let ri = primary_fut.await;
+                    vec![
+                        (j, adm_j, t_j, true, Some(rj)),
+                        (i, admission, started, false, Some(ri)),
+                    ]
+                }
+            },
+        }
+    }
+
+    pub(super) fn hedge_target(&self, call: &Call) -> Option<(usize, Admission)> {
+        call.candidates
+            .iter()
+            .filter(|&&j| self.eligible(call, j))
+            .find_map(|&j| {
+                self.inner
+                    .knowledge
+                    .admit(&self.inner.targets[j].id, call.tokens)
+                    .ok()
+                    .map(|a| (j, a))
+            })
+    }
+}

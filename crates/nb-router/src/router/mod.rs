@@ -1,0 +1,338 @@
+//! The loop: plan → execute → analyze → monitor → report.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use futures_util::future::{Either, select};
+use nb_breaker::{
+    Admission, BreakerConfig, CooldownPolicy, GovernorPacer, HealthEvent, InMemoryKnowledge,
+    Knowledge, Observed, PaceLimits, SharedClock, SystemClock, TargetHealth,
+};
+use nb_classify::{
+    Classification, Classifier, DefaultClassifier, Disposition, Failure, hint_from_headers,
+};
+use nb_core::{
+    CallError, ChatChunk, ChatRequest, ChatResponse, ChatStream, StreamAccumulator, TargetId,
+    TimeoutPhase,
+};
+use nb_guard::Validator;
+use nb_semantic::{Checker, Equivalence as _, Outcome as Equiv};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::sync::broadcast;
+use tower::retry::budget::{Budget, TpsBudget};
+
+use crate::policy::{Policy, WhenAllOpen};
+use crate::report::{
+    AttemptOutcome, AttemptReport, AttemptRole, CallReport, RouteError, RouteErrorKind, Routed,
+    VerdictReport,
+};
+use crate::target::{Strategy, Target};
+
+mod background;
+mod builder;
+mod call;
+mod hedge;
+mod plan;
+mod stream;
+mod typed;
+mod vouch;
+
+pub use builder::{BuildError, RouterBuilder};
+
+/// Something the router did or learned, for subscribers.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum RouterEvent {
+    /// An attempt ended.
+    Attempt(AttemptReport),
+    /// A breaker moved or a cool-down started.
+    Health(HealthEvent),
+    /// A background recovery probe of a target whose breaker was open (never a user's
+    /// call): whether it passed, and how long it took.
+    RecoveryProbe {
+        /// The target probed.
+        target: TargetId,
+        /// Whether it answered.
+        passed: bool,
+        /// How long it took.
+        latency: Duration,
+    },
+}
+
+/// Running active health checks; dropping the handle stops them.
+#[derive(Debug)]
+pub struct HealthChecks {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for HealthChecks {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Per-call options.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct CallOptions {
+    /// A named route instead of the default (every target, in the order added).
+    pub route: Option<String>,
+    /// Only targets carrying all these tags.
+    pub require_tags: Vec<String>,
+    /// A deadline shorter than the policy's.
+    pub deadline: Option<Duration>,
+    /// Validators for this call only, after the router's own.
+    pub validators: Vec<Arc<dyn Validator>>,
+}
+
+impl CallOptions {
+    /// Sets `route`.
+    pub fn with_route(mut self, route: Option<String>) -> Self {
+        self.route = route;
+        self
+    }
+
+    /// Sets `require_tags`.
+    pub fn with_require_tags(mut self, require_tags: Vec<String>) -> Self {
+        self.require_tags = require_tags;
+        self
+    }
+
+    /// Sets `deadline`.
+    pub fn with_deadline(mut self, deadline: Option<Duration>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Sets `validators`.
+    pub fn with_validators(mut self, validators: Vec<Arc<dyn Validator>>) -> Self {
+        self.validators = validators;
+        self
+    }
+}
+
+impl std::fmt::Debug for CallOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallOptions")
+            .field("route", &self.route)
+            .field("require_tags", &self.require_tags)
+            .field("deadline", &self.deadline)
+            .field("validators", &self.validators.len())
+            .finish()
+    }
+}
+
+struct Inner {
+    targets: Vec<Target>,
+    index: HashMap<TargetId, usize>,
+    routes: HashMap<String, Vec<usize>>,
+    strategy: Strategy,
+    policy: Policy,
+    budget: TpsBudget,
+    knowledge: Arc<dyn Knowledge>,
+    classifier: Arc<dyn Classifier>,
+    clock: SharedClock,
+    events: broadcast::Sender<RouterEvent>,
+    rng: Mutex<ChaCha8Rng>,
+    validators: Vec<Arc<dyn Validator>>,
+    vouching: Option<Vouching>,
+    agreement: Mutex<HashMap<usize, Agreement>>,
+    /// Context windows learned from rejections ("maximum context length is 8192 tokens"),
+    /// by target: each target rejects a given size at most once.
+    learned_windows: Mutex<HashMap<usize, u64>>,
+    /// Targets with a recovery probe loop running.
+    recovering: Mutex<HashSet<usize>>,
+}
+
+/// How the router vouches for an answer that did not come from its first choice.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Vouching {
+    /// The checker comparing two answers (`nb_semantic::Strict` for strict domains).
+    pub equivalence: Arc<dyn Checker>,
+    /// Vouch for every answer, not only failovers.
+    pub always: bool,
+    /// On disagreement, ask a third target to break the tie.
+    pub tiebreak: bool,
+    /// How long to wait for a reference target that is briefly out of rotation (a short
+    /// cool-down) before refusing the answer.
+    pub wait: Duration,
+    /// Stop failing over to a target whose measured agreement with the first choice
+    /// (from canaries and shadow samples) falls below this (0 disables).
+    pub min_agreement: f64,
+    /// Samples needed before agreement is acted on.
+    pub min_samples: usize,
+    /// Fraction of calls served by the first choice that are also sent, in the
+    /// background, to the next candidate to measure its agreement (0 disables).
+    pub shadow_rate: f64,
+}
+
+impl Vouching {
+    /// Sets `always`.
+    pub fn with_always(mut self, always: bool) -> Self {
+        self.always = always;
+        self
+    }
+
+    /// Sets `tiebreak`.
+    pub fn with_tiebreak(mut self, tiebreak: bool) -> Self {
+        self.tiebreak = tiebreak;
+        self
+    }
+
+    /// Sets `wait`.
+    pub fn with_wait(mut self, wait: Duration) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// Sets `min_agreement`.
+    pub fn with_min_agreement(mut self, min_agreement: f64) -> Self {
+        self.min_agreement = min_agreement;
+        self
+    }
+
+    /// Sets `min_samples`.
+    pub fn with_min_samples(mut self, min_samples: usize) -> Self {
+        self.min_samples = min_samples;
+        self
+    }
+
+    /// Sets `shadow_rate`.
+    pub fn with_shadow_rate(mut self, shadow_rate: f64) -> Self {
+        self.shadow_rate = shadow_rate;
+        self
+    }
+}
+
+impl std::fmt::Debug for Vouching {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vouching")
+            .field("always", &self.always)
+            .field("tiebreak", &self.tiebreak)
+            .field("wait", &self.wait)
+            .field("min_agreement", &self.min_agreement)
+            .field("min_samples", &self.min_samples)
+            .field("shadow_rate", &self.shadow_rate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vouching {
+    /// Consensus with `equivalence` on failover answers, with a tie-break.
+    pub fn consensus(equivalence: impl Checker + 'static) -> Self {
+        Self {
+            equivalence: Arc::new(equivalence),
+            always: false,
+            tiebreak: true,
+            wait: Duration::from_secs(1),
+            min_agreement: 0.8,
+            min_samples: 10,
+            shadow_rate: 0.0,
+        }
+    }
+}
+
+/// Known prompts with the answers the first choice gives (or the truth), sent
+/// periodically to the other targets to measure how often they agree.
+#[derive(Debug, Clone)]
+pub struct Canaries {
+    /// `(prompt, reference answer)` pairs.
+    pub prompts: Vec<(String, String)>,
+    /// How often each target is asked one canary.
+    pub every: Duration,
+}
+
+/// The last answers' agreement of one target with the reference.
+#[derive(Debug, Clone, Default)]
+struct Agreement {
+    recent: VecDeque<bool>,
+}
+
+impl Agreement {
+    const WINDOW: usize = 50;
+
+    fn push(&mut self, agreed: bool) {
+        if self.recent.len() == Self::WINDOW {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(agreed);
+    }
+
+    fn ratio(&self) -> Option<(f64, usize)> {
+        let n = self.recent.len();
+        (n > 0).then(|| {
+            (
+                self.recent.iter().filter(|a| **a).count() as f64 / n as f64,
+                n,
+            )
+        })
+    }
+}
+
+/// The self-healing router. Cheap to clone (shared state); implements
+/// [`Provider`](nb_core::Provider) and `tower::Service<ChatRequest>`.
+#[derive(Clone)]
+pub struct SmartRouter {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SmartRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmartRouter")
+            .field("targets", &self.inner.targets)
+            .field("strategy", &self.inner.strategy)
+            .field("policy", &self.inner.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The state of one call across its attempts.
+struct Call {
+    start: Instant,
+    deadline: Instant,
+    candidates: Vec<usize>,
+    excluded: HashSet<usize>,
+    /// Targets whose answers took part in vouching (the answer's own, references): a
+    /// reference must come from another one.
+    vouch_used: HashSet<usize>,
+    retries: HashMap<usize, u32>,
+    min_window: Option<u64>,
+    attempts: u32,
+    first_target: Option<usize>,
+    report: CallReport,
+    tokens: u32,
+    prompt_tokens: u64,
+    /// A repair request for a target, to be sent on its next attempt.
+    repair: Option<(usize, Arc<ChatRequest>)>,
+    repairs: u32,
+    validators: Vec<Arc<dyn Validator>>,
+}
+
+enum Next {
+    Continue(Option<Duration>),
+    Stop(Box<RouteError>),
+}
+
+/// One attempt's end: target, admission, start, whether it was a hedge, and its result
+/// (`None`: cancelled because another attempt won).
+type Outcome = (
+    usize,
+    Option<Admission>,
+    Instant,
+    bool,
+    Option<Result<ChatResponse, CallError>>,
+);
+
+type AttemptFuture<'a> = Pin<Box<dyn Future<Output = Result<ChatResponse, CallError>> + Send + 'a>>;
+
+fn estimate_tokens(req: &ChatRequest) -> (u64, u32) {
+    let prompt = (req.prompt_chars() as u64).div_ceil(4);
+    let total = prompt + u64::from(req.max_tokens.unwrap_or(256));
+    (prompt, u32::try_from(total).unwrap_or(u32::MAX))
+}

@@ -1,0 +1,196 @@
+//! Vouching: an answer that did not come from the first choice is compared with an independent target's, with a tie-break.
+
+use super::*;
+
+impl SmartRouter {
+    /// Vouches for an answer that did not come from the first choice: asks an
+    /// independent target the same question and requires the two answers to be
+    /// equivalent; on disagreement, a third breaks the tie when allowed. An answer that
+    /// cannot be vouched for is an error carrying the answers and the verdict.
+    pub(super) async fn vouch(
+        &self,
+        call: &mut Call,
+        idx: usize,
+        resp: ChatResponse,
+        req: &ChatRequest,
+    ) -> Result<(usize, ChatResponse), RouteError> {
+        let Some(v) = self.inner.vouching.clone() else {
+            return Ok((idx, resp));
+        };
+        let question = nb_semantic::Question::of(req);
+        call.report
+            .evidence
+            .push((self.inner.targets[idx].id.clone(), resp.text.clone()));
+        call.excluded.insert(idx);
+        call.vouch_used.insert(idx);
+        let Some((j, reference)) = self.reference_answer(call, req).await else {
+            return Err(self.unvouched(
+                call,
+                resp,
+                "no independent target could be asked to vouch for the answer",
+            ));
+        };
+        // Tool calls and typed answers compare as data; text goes to the checker.
+        let checker = v.equivalence.as_ref();
+        let verdict = nb_semantic::check_answers(checker, &question, &reference, &resp).await;
+        call.report.verdict = Some(VerdictReport::new(&verdict, &self.inner.targets[j].id));
+        if verdict.outcome == Equiv::Equivalent {
+            return Ok((idx, resp));
+        }
+        if v.tiebreak {
+            if let Some((k, third)) = self.reference_answer(call, req).await {
+                let with_first =
+                    nb_semantic::check_answers(checker, &question, &third, &resp).await;
+                let with_second =
+                    nb_semantic::check_answers(checker, &question, &third, &reference).await;
+                if with_first.outcome == Equiv::Equivalent {
+                    call.report.verdict =
+                        Some(VerdictReport::new(&with_first, &self.inner.targets[k].id));
+                    return Ok((idx, resp));
+                }
+                if with_second.outcome == Equiv::Equivalent {
+                    call.report.verdict =
+                        Some(VerdictReport::new(&with_second, &self.inner.targets[k].id));
+                    return Ok((j, reference));
+                }
+            }
+        }
+        let reason = format!(
+            "the answer could not be vouched for: {} ({})",
+            verdict.reason, verdict.method
+        );
+        Err(self.unvouched(call, resp, &reason))
+    }
+
+    /// Asks the next admitted, not yet used candidate the same question, for an answer
+    /// that passes the validators.
+    pub(super) async fn reference_answer(
+        &self,
+        call: &mut Call,
+        req: &ChatRequest,
+    ) -> Option<(usize, ChatResponse)> {
+        loop {
+            // Vouching is a deliberate cost of requiring equivalence, not a retry storm: it
+            // is not drawn from the retry budget, and may go two calls (a reference and a
+            // tie-break) past the attempt limit, so retries spent on the way to an answer
+            // do not leave it unvouchable. A reference target out of rotation is waited
+            // for only briefly (`wait`).
+            if call.attempts >= self.inner.policy.max_attempts + 2 {
+                return None;
+            }
+            let wait = self
+                .inner
+                .vouching
+                .as_ref()
+                .map_or(Duration::ZERO, |v| v.wait);
+            let mut earliest: Option<Instant> = None;
+            let mut picked = None;
+            // Independence means another target than those whose answers are compared —
+            // not one that never failed in this call: a primary that failed on a
+            // transient error can vouch, if health admits it.
+            let reference_ok = |j: usize| {
+                !call.vouch_used.contains(&j)
+                    && (call.candidates.first() == Some(&j) || !self.distrusted(j))
+                    && call
+                        .min_window
+                        .is_none_or(|w| self.window(j).is_none_or(|tw| tw > w))
+            };
+            for &j in call.candidates.iter().filter(|&&j| reference_ok(j)) {
+                match self
+                    .inner
+                    .knowledge
+                    .admit(&self.inner.targets[j].id, call.tokens)
+                {
+                    Ok(a) => {
+                        picked = Some((j, Some(a)));
+                        break;
+                    }
+                    Err(r) => earliest = Some(earliest.map_or(r.until(), |e| e.min(r.until()))),
+                }
+            }
+            let (j, adm) = match (picked, earliest) {
+                (Some(p), _) => p,
+                (None, Some(e)) => {
+                    let now = self.inner.clock.now();
+                    if e < call.deadline && e.saturating_duration_since(now) <= wait {
+                        tokio::time::sleep(
+                            e.saturating_duration_since(now)
+                                .max(Duration::from_millis(1)),
+                        )
+                        .await;
+                        continue;
+                    }
+                    return None;
+                }
+                (None, None) => return None,
+            };
+            call.attempts += 1;
+            call.excluded.insert(j);
+            call.vouch_used.insert(j);
+            let t0 = self.inner.clock.now();
+            let result = self
+                .attempt(j, req, call)
+                .await
+                .and_then(|r| self.validate(call, r));
+            let latency = self.inner.clock.now().saturating_duration_since(t0);
+            let started_after = t0.saturating_duration_since(call.start);
+            let probe = adm.as_ref().is_some_and(Admission::is_probe);
+            match result {
+                Ok(r) => {
+                    self.observe(j, adm, latency, &Observed::Success { budget_reset: None });
+                    self.push_attempt(
+                        call,
+                        j,
+                        started_after,
+                        latency,
+                        AttemptOutcome::Success,
+                        probe,
+                        AttemptRole::Vouch,
+                    );
+                    call.report
+                        .evidence
+                        .push((self.inner.targets[j].id.clone(), r.text.clone()));
+                    return Some((j, r));
+                }
+                Err(e) => {
+                    let c = self.classify(&e);
+                    self.observe(
+                        j,
+                        adm,
+                        latency,
+                        &Observed::Failure {
+                            class: c.class,
+                            scope: c.scope,
+                            retry_after: c.retry_after,
+                        },
+                    );
+                    call.report.failed(
+                        self.inner.targets[j].id.clone(),
+                        started_after,
+                        latency,
+                        probe,
+                        AttemptRole::Vouch,
+                        &c,
+                        Disposition::FailOver,
+                        &e,
+                    );
+                }
+            }
+        }
+    }
+
+    pub(super) fn unvouched(
+        &self,
+        call: &mut Call,
+        resp: ChatResponse,
+        reason: &str,
+    ) -> RouteError {
+        let violation = nb_core::Violation::new(nb_core::ViolationKind::NotEquivalent, "", reason);
+        let e = CallError::rejected(violation, resp);
+        if call.report.first_error.is_none() {
+            call.report.first_error = Some(e.clone());
+        }
+        call.report.last_error = Some(e);
+        RouteError::new(RouteErrorKind::Unvouched, std::mem::take(&mut call.report))
+    }
+}
