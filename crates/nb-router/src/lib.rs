@@ -76,7 +76,7 @@ use nb_core::{CallError, ChatRequest, ChatResponse, ChatStream, Provider};
 pub use policy::{Hedging, Policy, RetryBudget, WhenAllOpen};
 pub use report::{
     AttemptOutcome, AttemptReport, AttemptRole, CallReport, RouteError, RouteErrorKind, Routed,
-    VerdictReport,
+    SkipReason, VerdictReport,
 };
 pub use router::{
     BuildError, CallOptions, Canaries, HealthChecks, RouterBuilder, RouterEvent, SmartRouter,

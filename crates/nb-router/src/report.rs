@@ -87,6 +87,67 @@ impl VerdictReport {
     }
 }
 
+/// Why a candidate was passed over without an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// A cool-down covering it (its own, its model's, its key's, its provider's) runs
+    /// for this long still.
+    CoolingDown {
+        /// The scope cooling down, as a report reads it (`Credential(…)`).
+        scope: String,
+        /// Time left.
+        left: Duration,
+    },
+    /// Its breaker is open (or its half-open probes are out) for this long still.
+    BreakerOpen {
+        /// Time left.
+        left: Duration,
+    },
+    /// Its pacer says wait this long (a rate budget of its own or the provider's).
+    Paced {
+        /// Time left.
+        left: Duration,
+    },
+    /// The prompt is larger than its context window (declared, or learned from a
+    /// rejection).
+    WindowTooSmall {
+        /// Its window in tokens.
+        window: u64,
+        /// The prompt's estimated size in tokens.
+        prompt: u64,
+    },
+    /// It cannot take a part the request holds (`"image"`, `"document"`).
+    CannotTake {
+        /// The part's kind.
+        kind: &'static str,
+    },
+    /// Its measured agreement with the first choice is too low to fail over to it.
+    Distrusted,
+    /// Every candidate was out of rotation: this last resort was used regardless.
+    LastResort,
+    /// The call named a route the router does not have.
+    UnknownRoute,
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::CoolingDown { scope, left } => write!(f, "cooling down ({scope}) for {left:?}"),
+            Self::BreakerOpen { left } => write!(f, "breaker open for {left:?}"),
+            Self::Paced { left } => write!(f, "paced for {left:?}"),
+            Self::WindowTooSmall { window, prompt } => write!(
+                f,
+                "prompt of ~{prompt} tokens exceeds its context window of {window}"
+            ),
+            Self::CannotTake { kind } => write!(f, "cannot take {kind} parts"),
+            Self::Distrusted => f.write_str("its agreement with the first choice is too low"),
+            Self::LastResort => f.write_str("every candidate out of rotation: last resort used"),
+            Self::UnknownRoute => f.write_str("unknown route"),
+        }
+    }
+}
+
 /// The story of one routed call.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
@@ -94,7 +155,7 @@ pub struct CallReport {
     /// Every attempt, in the order they started.
     pub attempts: Vec<AttemptReport>,
     /// Candidates passed over without an attempt, and why.
-    pub skipped: Vec<(TargetId, String)>,
+    pub skipped: Vec<(TargetId, SkipReason)>,
     /// The target whose answer was returned.
     pub served_by: Option<TargetId>,
     /// Whether the answer came from another target than the first one tried.

@@ -208,7 +208,7 @@ async fn all_open_policies_fail_fast_or_use_the_last_resort() {
         x.report
             .skipped
             .iter()
-            .any(|(id, why)| *id == t("backup") && why.contains("last resort"))
+            .any(|(id, why)| *id == t("backup") && *why == SkipReason::LastResort)
     );
 }
 
@@ -486,7 +486,7 @@ async fn a_target_without_vision_is_skipped_for_an_image_with_a_reason() {
     );
     assert_eq!(
         routed.report.skipped,
-        vec![(t("blind"), "cannot take image parts".to_owned())]
+        vec![(t("blind"), SkipReason::CannotTake { kind: "image" })]
     );
     // Text goes to the first choice as usual.
     let routed = router.chat(&ChatRequest::user("hi")).await.unwrap();
@@ -498,7 +498,11 @@ async fn a_target_without_vision_is_skipped_for_an_image_with_a_reason() {
         .unwrap();
     let e = only_blind.chat(&look).await.unwrap_err();
     assert_eq!(e.kind(), RouteErrorKind::NoRoute);
-    assert!(e.report.skipped[0].1.contains("image"), "{e}");
+    assert_eq!(
+        e.report.skipped[0].1.to_string(),
+        "cannot take image parts",
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -535,7 +539,7 @@ async fn a_skipped_first_choice_is_a_failover_with_its_reason_and_failures_take_
     );
     assert_eq!(second.report.skipped[0].0, t("primary"));
     assert!(
-        second.report.skipped[0].1.contains("cooling down"),
+        matches!(second.report.skipped[0].1, SkipReason::CoolingDown { .. }),
         "{:?}",
         second.report.skipped
     );
@@ -624,7 +628,8 @@ async fn context_windows_are_learned_from_rejections_not_required() {
                 .report
                 .skipped
                 .iter()
-                .any(|(id, why)| *id == t("small") && why.contains("8192")),
+                .any(|(id, why)| *id == t("small")
+                    && matches!(why, SkipReason::WindowTooSmall { window: 8192, .. })),
             "{:?}",
             again.report.skipped
         );

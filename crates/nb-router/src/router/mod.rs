@@ -29,7 +29,7 @@ use tower::retry::budget::{Budget, TpsBudget};
 use crate::policy::{Policy, WhenAllOpen};
 use crate::report::{
     AttemptOutcome, AttemptReport, AttemptRole, CallReport, RouteError, RouteErrorKind, Routed,
-    VerdictReport,
+    SkipReason, VerdictReport,
 };
 use crate::target::{Strategy, Target};
 

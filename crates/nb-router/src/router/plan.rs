@@ -21,10 +21,9 @@ impl SmartRouter {
             Some(name) => match inner.routes.get(name) {
                 Some(r) => r.clone(),
                 None => {
-                    report.skipped.push((
-                        TargetId::new("router", name),
-                        format!("unknown route {name:?}"),
-                    ));
+                    report
+                        .skipped
+                        .push((TargetId::new("router", name), SkipReason::UnknownRoute));
                     return Err(RouteError::new(RouteErrorKind::NoRoute, report));
                 }
             },
@@ -41,13 +40,16 @@ impl SmartRouter {
             if let Some(kind) = media.iter().find(|k| t.refuses.contains(k)) {
                 report
                     .skipped
-                    .push((t.id.clone(), format!("cannot take {kind} parts")));
+                    .push((t.id.clone(), SkipReason::CannotTake { kind }));
                 continue;
             }
             if let Some(w) = self.window(i).filter(|w| prompt_tokens > *w) {
                 report.skipped.push((
                     t.id.clone(),
-                    format!("prompt of ~{prompt_tokens} tokens exceeds its context window of {w}"),
+                    SkipReason::WindowTooSmall {
+                        window: w,
+                        prompt: prompt_tokens,
+                    },
                 ));
                 continue;
             }
@@ -179,6 +181,16 @@ impl SmartRouter {
             let mut any = false;
             for &i in &call.candidates {
                 if !self.eligible(call, i) {
+                    let id = &inner.targets[i].id;
+                    if !call.excluded.contains(&i)
+                        && call.candidates.first() != Some(&i)
+                        && self.distrusted(i)
+                        && !call.report.skipped.iter().any(|(t, _)| t == id)
+                    {
+                        call.report
+                            .skipped
+                            .push((id.clone(), SkipReason::Distrusted));
+                    }
                     continue;
                 }
                 any = true;
@@ -191,12 +203,15 @@ impl SmartRouter {
                             let left = r.until().saturating_duration_since(now);
                             let why = match &r {
                                 nb_breaker::Refusal::BreakerOpen { .. } => {
-                                    format!("breaker open for {left:?}")
+                                    SkipReason::BreakerOpen { left }
                                 }
                                 nb_breaker::Refusal::CoolingDown { key, .. } => {
-                                    format!("cooling down ({key:?}) for {left:?}")
+                                    SkipReason::CoolingDown {
+                                        scope: format!("{key:?}"),
+                                        left,
+                                    }
                                 }
-                                nb_breaker::Refusal::Paced { .. } => format!("paced for {left:?}"),
+                                nb_breaker::Refusal::Paced { .. } => SkipReason::Paced { left },
                             };
                             call.report.skipped.push((id.clone(), why));
                         }
@@ -227,10 +242,9 @@ impl SmartRouter {
                         // Health is bypassed for the last resort: no admission, no record.
                         Some(&i) if !call.excluded.contains(&i) => {
                             call.excluded.insert(i);
-                            call.report.skipped.push((
-                                id.clone(),
-                                "every candidate out of rotation: last resort used".into(),
-                            ));
+                            call.report
+                                .skipped
+                                .push((id.clone(), SkipReason::LastResort));
                             return Ok((i, None));
                         }
                         _ => return Err(self.no_candidate(call, earliest, now)),
