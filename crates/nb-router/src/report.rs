@@ -44,6 +44,9 @@ pub struct AttemptReport {
     pub probe: bool,
     /// Why it was made.
     pub role: AttemptRole,
+    /// The tokens it was billed for, where the provider said (answers, rejected answers
+    /// and vouching references; a failure before an answer has none).
+    pub usage: Option<Usage>,
 }
 
 /// Why an attempt was made.
@@ -130,6 +133,42 @@ pub enum SkipReason {
     UnknownRoute,
 }
 
+impl CallReport {
+    /// Tokens billed by every upstream call of this call, by why it was made.
+    pub fn usage_by_role(&self) -> Vec<(AttemptRole, Usage)> {
+        let mut out: Vec<(AttemptRole, Usage)> = Vec::new();
+        for a in &self.attempts {
+            let Some(u) = a.usage else { continue };
+            match out.iter_mut().find(|(r, _)| *r == a.role) {
+                Some((_, t)) => add_usage(t, &u),
+                None => out.push((a.role, u)),
+            }
+        }
+        out
+    }
+
+    /// Tokens billed by every upstream call of this call.
+    pub fn total_usage(&self) -> Usage {
+        let mut t = Usage::default();
+        for u in self.attempts.iter().filter_map(|a| a.usage) {
+            add_usage(&mut t, &u);
+        }
+        t
+    }
+}
+
+fn add_usage(t: &mut Usage, u: &Usage) {
+    let add = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+    };
+    t.input_tokens += u.input_tokens;
+    t.output_tokens += u.output_tokens;
+    t.cached_tokens = add(t.cached_tokens, u.cached_tokens);
+    t.reasoning_tokens = add(t.reasoning_tokens, u.reasoning_tokens);
+    t.cache_write_tokens = add(t.cache_write_tokens, u.cache_write_tokens);
+}
+
 impl std::fmt::Display for SkipReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -176,6 +215,9 @@ pub struct CallReport {
     pub verdict: Option<VerdictReport>,
     /// The answers compared while vouching, by target.
     pub evidence: Vec<(TargetId, String)>,
+    /// What every upstream call of this call cost (answers, retries, repairs, hedges,
+    /// vouching), where the targets have prices; `cost` is the served answer's alone.
+    pub total_cost: Option<f64>,
 }
 
 impl CallReport {
@@ -209,6 +251,11 @@ impl CallReport {
             },
             probe,
             role,
+            // A rejected answer was still paid for.
+            usage: match e.root() {
+                CallError::Rejected(r) => r.response.usage,
+                _ => None,
+            },
         });
         if self.first_error.is_none() {
             self.first_error = Some(e.clone());

@@ -660,3 +660,36 @@ async fn context_windows_are_learned_from_rejections_not_required() {
     let text = format!("{:?}", e.report.skipped);
     assert!(text.contains("4096") && text.contains("8192"), "{text}");
 }
+
+#[tokio::test]
+async fn usage_and_cost_count_every_upstream_call_by_purpose() {
+    // Regression: usage and cost counted only the returned answer, not the vouching
+    // calls (or retries, repairs, hedges) that were paid for too.
+    let down = Fake::failing("a", api(503, "service_unavailable_error", "overloaded"));
+    let router = SmartRouter::builder()
+        .target(Target::shared(t("a"), down).with_cost(1.0, 2.0))
+        .target(Target::shared(t("b"), Fake::ok("b")).with_cost(1.0, 2.0))
+        .target(Target::shared(t("c"), Fake::ok("c")).with_cost(3.0, 6.0))
+        .vouch(Vouching::consensus(nb_semantic::Strict).with_tiebreak(false))
+        .build()
+        .unwrap();
+    // "b" and "c" give different answers: the failover answer is refused — but both calls
+    // were billed, and the report says so.
+    let e = router
+        .chat(&ChatRequest::user("say your name"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), RouteErrorKind::Unvouched);
+    let by_role = e.report.usage_by_role();
+    assert_eq!(
+        by_role,
+        vec![
+            (AttemptRole::Answer, Usage::new(1000, 500)),
+            (AttemptRole::Vouch, Usage::new(1000, 500))
+        ]
+    );
+    assert_eq!(e.report.total_usage(), Usage::new(2000, 1000));
+    // b: (1000 x 1 + 500 x 2) / 1e6; c: (1000 x 3 + 500 x 6) / 1e6.
+    let total = e.report.total_cost.unwrap();
+    assert!((total - (0.002 + 0.006)).abs() < 1e-12, "{total}");
+}

@@ -151,6 +151,9 @@ impl SmartRouter {
                             probe,
                             role,
                         );
+                        if let Some(a) = call.report.attempts.last_mut() {
+                            a.usage = resp.usage;
+                        }
                         next = Some(Ok((idx, resp)));
                     }
                     Some(Err(e)) => {
@@ -226,6 +229,7 @@ impl SmartRouter {
             outcome,
             probe,
             role,
+            usage: None,
         };
         self.emit(RouterEvent::Attempt(a.clone()));
         call.report.attempts.push(a);
@@ -435,6 +439,7 @@ impl SmartRouter {
             (Some(c), Some(u)) => Some(c.price(&u)),
             _ => None,
         };
+        call.report.total_cost = self.total_cost(&call.report);
         call.report.elapsed = self.inner.clock.now().saturating_duration_since(call.start);
         Routed {
             value: resp,
@@ -444,6 +449,21 @@ impl SmartRouter {
 
     pub(super) fn fail(&self, call: Call, mut e: RouteError) -> RouteError {
         e.report.elapsed = self.inner.clock.now().saturating_duration_since(call.start);
+        e.report.total_cost = self.total_cost(&e.report);
         e
+    }
+
+    /// What every upstream call in `report` cost, at its target's prices.
+    pub(super) fn total_cost(&self, report: &CallReport) -> Option<f64> {
+        let mut total = None;
+        for a in &report.attempts {
+            let (Some(u), Some(&i)) = (a.usage, self.inner.index.get(&a.target)) else {
+                continue;
+            };
+            if let Some(c) = self.inner.targets[i].cost {
+                *total.get_or_insert(0.0) += c.price(&u);
+            }
+        }
+        total
     }
 }

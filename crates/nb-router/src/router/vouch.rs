@@ -147,6 +147,9 @@ impl SmartRouter {
                         probe,
                         AttemptRole::Vouch,
                     );
+                    if let Some(a) = call.report.attempts.last_mut() {
+                        a.usage = r.usage;
+                    }
                     call.report
                         .evidence
                         .push((self.inner.targets[j].id.clone(), r.text.clone()));
