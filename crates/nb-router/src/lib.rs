@@ -65,6 +65,7 @@ mod policy;
 mod report;
 mod router;
 mod target;
+mod telemetry;
 
 use std::future::Future;
 use std::pin::Pin;

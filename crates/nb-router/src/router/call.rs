@@ -51,15 +51,21 @@ impl SmartRouter {
         use tracing::Instrument as _;
         // The span follows the call's future: it is entered only while the call runs, so
         // other tasks' events are never attributed to it.
-        let span = tracing::debug_span!(
-            "nb.route",
-            route = opts.route.as_deref().unwrap_or("default")
-        );
+        let span = crate::telemetry::call_span(opts.route.as_deref().unwrap_or("default"));
         let start = self.inner.clock.now();
-        self.chat_within(req, opts)
-            .instrument(span)
+        let out = self
+            .chat_within(req, opts)
+            .instrument(span.clone())
             .await
-            .map_err(|e| self.with_elapsed(e, start))
+            .map_err(|e| self.with_elapsed(e, start));
+        match &out {
+            Ok(r) => crate::telemetry::record_call(&span, &r.report, None),
+            Err(e) => {
+                let kind = format!("{:?}", e.kind());
+                crate::telemetry::record_call(&span, &e.report, Some(&kind));
+            }
+        }
+        out
     }
 
     /// Sets how long a failed call took, when the failure path did not.
@@ -265,8 +271,10 @@ impl SmartRouter {
             TimeoutPhase::FirstByte
         };
         let provider = inner.targets[i].provider.clone();
+        let span = crate::telemetry::attempt_span(&inner.targets[i].id);
         Box::pin(async move {
-            match tokio::time::timeout(limit, provider.chat(req)).await {
+            use tracing::Instrument as _;
+            match tokio::time::timeout(limit, provider.chat(req).instrument(span)).await {
                 Ok(r) => r,
                 Err(_) => Err(CallError::timeout(phase)),
             }
@@ -290,10 +298,16 @@ impl SmartRouter {
             .knowledge
             .record(&self.inner.targets[i].id, adm, latency, o)
         {
-            if let HealthEvent::Breaker { target, transition } = &ev {
-                tracing::info!(%target, from = %transition.from, to = %transition.to, cause = %transition.cause, "breaker transition");
-                if transition.to == nb_breaker::BreakerState::Open {
-                    self.spawn_recovery(i);
+            match &ev {
+                HealthEvent::Breaker { target, transition } => {
+                    tracing::info!(%target, from = %transition.from, to = %transition.to, cause = %transition.cause, "breaker transition");
+                    if transition.to == nb_breaker::BreakerState::Open {
+                        self.spawn_recovery(i);
+                    }
+                }
+                HealthEvent::Cooldown { key, until, cause } => {
+                    let left = until.saturating_duration_since(self.inner.clock.now());
+                    tracing::info!(scope = ?key, ?left, cause = ?cause, "cool-down");
                 }
             }
             self.emit(RouterEvent::Health(ev));
@@ -340,6 +354,12 @@ impl SmartRouter {
             disposition = Disposition::FailOver;
         }
         tracing::debug!(%target, class = %c.class, %disposition, reason = %c.reason, "attempt failed");
+        if matches!(
+            disposition,
+            Disposition::FailOver | Disposition::FailOverLargerContext
+        ) {
+            tracing::info!(%target, class = %c.class, reason = %c.reason, "failing over");
+        }
         call.report.failed(
             target,
             started_after,

@@ -19,15 +19,21 @@ impl SmartRouter {
         opts: &CallOptions,
     ) -> Result<Routed<ChatStream>, RouteError> {
         use tracing::Instrument as _;
-        let span = tracing::debug_span!(
-            "nb.route.stream",
-            route = opts.route.as_deref().unwrap_or("default")
-        );
+        let span = crate::telemetry::call_span(opts.route.as_deref().unwrap_or("default"));
         let start = self.inner.clock.now();
-        self.stream_within(req, opts)
-            .instrument(span)
+        let out = self
+            .stream_within(req, opts)
+            .instrument(span.clone())
             .await
-            .map_err(|e| self.with_elapsed(e, start))
+            .map_err(|e| self.with_elapsed(e, start));
+        match &out {
+            Ok(r) => crate::telemetry::record_call(&span, &r.report, None),
+            Err(e) => {
+                let kind = format!("{:?}", e.kind());
+                crate::telemetry::record_call(&span, &e.report, Some(&kind));
+            }
+        }
+        out
     }
 
     pub(super) async fn stream_within(

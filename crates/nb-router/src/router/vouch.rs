@@ -188,6 +188,7 @@ impl SmartRouter {
         resp: ChatResponse,
         reason: &str,
     ) -> RouteError {
+        tracing::info!(reason, "answer refused: it could not be vouched for");
         let violation = nb_core::Violation::new(nb_core::ViolationKind::NotEquivalent, "", reason);
         let e = CallError::rejected(violation, resp);
         if call.report.first_error.is_none() {
