@@ -15,12 +15,15 @@ use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
+/// An event's message and the name of the span it happened in.
+type SeenEvent = (String, Option<String>);
+
 #[derive(Default, Clone)]
 struct Seen {
     /// Fields recorded on `nb.route` spans.
     route: Arc<Mutex<BTreeMap<String, String>>>,
     /// (message, the span it happened in).
-    events: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    events: Arc<Mutex<Vec<SeenEvent>>>,
 }
 
 struct Fields<'a>(&'a mut BTreeMap<String, String>);
