@@ -1,7 +1,21 @@
-//! The names the router's spans and events carry, in one place: OpenTelemetry's GenAI
-//! semantic conventions (v1.37, `gen_ai.provider.name` rather than the older
-//! `gen_ai.system`), and ours under `nb.` where there is no convention (failover,
-//! attempts, vouching, total cost).
+//! The names the router's spans, events and metrics carry, in one place: OpenTelemetry's
+//! GenAI semantic conventions (v1.37, `gen_ai.provider.name` rather than the older
+//! `gen_ai.system`), and ours (`nb.` on spans, `neuralbridge.` on metrics) where there is
+//! no convention: failover, attempts, breakers, vouching, recovery probes, cost.
+//!
+//! Metrics go through the `metrics` facade: nothing is recorded until the program installs
+//! a recorder (Prometheus, OpenTelemetry, StatsD — its choice).
+//!
+//! | metric | kind | labels |
+//! |---|---|---|
+//! | `gen_ai.client.operation.duration` (s) | histogram | `gen_ai.provider.name`, `gen_ai.request.model`, `error.type` (failed attempts) |
+//! | `gen_ai.client.token.usage` | histogram | `gen_ai.token.type` (`input`/`output`), provider, model |
+//! | `neuralbridge.calls` | counter | `outcome` (`ok` or the error kind), `failed_over` |
+//! | `neuralbridge.attempts` | counter | `target`, `role`, `outcome` (`success` or the failure class) |
+//! | `neuralbridge.breaker.transitions` | counter | `target`, `to` |
+//! | `neuralbridge.vouching` | counter | `outcome` (`equivalent`, `not_equivalent`, `undecided`, `no_reference`) |
+//! | `neuralbridge.recovery_probes` | counter | `target`, `passed` |
+//! | `neuralbridge.cost` | counter | `target` (the served answer's price, in the prices' currency × 1e6) |
 
 use nb_core::TargetId;
 
@@ -72,4 +86,99 @@ pub(crate) fn attempt_span(t: &TargetId) -> tracing::Span {
         gen_ai.provider.name = provider_name(t),
         gen_ai.request.model = t.model(),
     )
+}
+
+/// Records an attempt's metrics.
+pub(crate) fn record_attempt(a: &crate::AttemptReport) {
+    let provider = provider_name(&a.target).to_owned();
+    let model = a.target.model().to_owned();
+    let (outcome, error) = match &a.outcome {
+        crate::AttemptOutcome::Success => ("success".to_owned(), None),
+        crate::AttemptOutcome::Failed { class, .. } => {
+            (class.as_str().to_owned(), Some(class.as_str().to_owned()))
+        }
+        _ => ("other".to_owned(), None),
+    };
+    metrics::counter!(
+        "neuralbridge.attempts",
+        "target" => a.target.to_string(),
+        "role" => format!("{:?}", a.role).to_lowercase(),
+        "outcome" => outcome,
+    )
+    .increment(1);
+    let h = match error {
+        Some(e) => metrics::histogram!(
+            "gen_ai.client.operation.duration",
+            "gen_ai.provider.name" => provider.clone(),
+            "gen_ai.request.model" => model.clone(),
+            "error.type" => e,
+        ),
+        None => metrics::histogram!(
+            "gen_ai.client.operation.duration",
+            "gen_ai.provider.name" => provider.clone(),
+            "gen_ai.request.model" => model.clone(),
+        ),
+    };
+    h.record(a.latency.as_secs_f64());
+    if let Some(u) = a.usage {
+        for (kind, n) in [("input", u.input_tokens), ("output", u.output_tokens)] {
+            metrics::histogram!(
+                "gen_ai.client.token.usage",
+                "gen_ai.token.type" => kind,
+                "gen_ai.provider.name" => provider.clone(),
+                "gen_ai.request.model" => model.clone(),
+            )
+            .record(n as f64);
+        }
+    }
+}
+
+/// Records a finished call's metrics.
+pub(crate) fn record_call_metrics(
+    report: &crate::CallReport,
+    error: Option<crate::RouteErrorKind>,
+) {
+    let outcome = error.map_or_else(|| "ok".to_owned(), |k| format!("{k:?}").to_lowercase());
+    metrics::counter!(
+        "neuralbridge.calls",
+        "outcome" => outcome,
+        "failed_over" => report.failed_over.to_string(),
+    )
+    .increment(1);
+    let vouching = match (&report.verdict, error) {
+        (Some(v), _) => Some(match v.outcome {
+            nb_semantic::Outcome::Equivalent => "equivalent",
+            nb_semantic::Outcome::NotEquivalent => "not_equivalent",
+            nb_semantic::Outcome::Undecided => "undecided",
+        }),
+        (None, Some(crate::RouteErrorKind::Unvouched)) => Some("no_reference"),
+        _ => None,
+    };
+    if let Some(v) = vouching {
+        metrics::counter!("neuralbridge.vouching", "outcome" => v).increment(1);
+    }
+    if let (Some(t), Some(c)) = (&report.served_by, report.cost) {
+        metrics::counter!("neuralbridge.cost", "target" => t.to_string())
+            .increment((c * 1e6).round() as u64);
+    }
+}
+
+/// Records a breaker transition.
+pub(crate) fn record_transition(target: &TargetId, to: nb_breaker::BreakerState) {
+    metrics::counter!(
+        "neuralbridge.breaker.transitions",
+        "target" => target.to_string(),
+        "to" => to.to_string(),
+    )
+    .increment(1);
+}
+
+/// Records a recovery probe.
+pub(crate) fn record_probe(target: &TargetId, passed: bool) {
+    metrics::counter!(
+        "neuralbridge.recovery_probes",
+        "target" => target.to_string(),
+        "passed" => passed.to_string(),
+    )
+    .increment(1);
 }

@@ -59,10 +59,14 @@ impl SmartRouter {
             .await
             .map_err(|e| self.with_elapsed(e, start));
         match &out {
-            Ok(r) => crate::telemetry::record_call(&span, &r.report, None),
+            Ok(r) => {
+                crate::telemetry::record_call(&span, &r.report, None);
+                crate::telemetry::record_call_metrics(&r.report, None);
+            }
             Err(e) => {
                 let kind = format!("{:?}", e.kind());
                 crate::telemetry::record_call(&span, &e.report, Some(&kind));
+                crate::telemetry::record_call_metrics(&e.report, Some(e.kind()));
             }
         }
         out
@@ -139,6 +143,7 @@ impl SmartRouter {
                             AttemptOutcome::Cancelled,
                             false,
                             role,
+                            None,
                         );
                     }
                     Some(Ok(resp)) => {
@@ -156,10 +161,8 @@ impl SmartRouter {
                             AttemptOutcome::Success,
                             probe,
                             role,
+                            resp.usage,
                         );
-                        if let Some(a) = call.report.attempts.last_mut() {
-                            a.usage = resp.usage;
-                        }
                         next = Some(Ok((idx, resp)));
                     }
                     Some(Err(e)) => {
@@ -227,6 +230,7 @@ impl SmartRouter {
         outcome: AttemptOutcome,
         probe: bool,
         role: AttemptRole,
+        usage: Option<nb_core::Usage>,
     ) {
         let a = AttemptReport {
             target: self.inner.targets[i].id.clone(),
@@ -235,7 +239,7 @@ impl SmartRouter {
             outcome,
             probe,
             role,
-            usage: None,
+            usage,
         };
         self.emit(RouterEvent::Attempt(a.clone()));
         call.report.attempts.push(a);
@@ -315,6 +319,16 @@ impl SmartRouter {
     }
 
     pub(super) fn emit(&self, e: RouterEvent) {
+        match &e {
+            RouterEvent::Attempt(a) => crate::telemetry::record_attempt(a),
+            RouterEvent::Health(HealthEvent::Breaker { target, transition }) => {
+                crate::telemetry::record_transition(target, transition.to);
+            }
+            RouterEvent::RecoveryProbe { target, passed, .. } => {
+                crate::telemetry::record_probe(target, *passed);
+            }
+            _ => {}
+        }
         // No subscriber is not an error.
         let _ = self.inner.events.send(e);
     }

@@ -27,10 +27,14 @@ impl SmartRouter {
             .await
             .map_err(|e| self.with_elapsed(e, start));
         match &out {
-            Ok(r) => crate::telemetry::record_call(&span, &r.report, None),
+            Ok(r) => {
+                crate::telemetry::record_call(&span, &r.report, None);
+                crate::telemetry::record_call_metrics(&r.report, None);
+            }
             Err(e) => {
                 let kind = format!("{:?}", e.kind());
                 crate::telemetry::record_call(&span, &e.report, Some(&kind));
+                crate::telemetry::record_call_metrics(&e.report, Some(e.kind()));
             }
         }
         out
@@ -70,6 +74,7 @@ impl SmartRouter {
                         AttemptOutcome::Success,
                         probe,
                         AttemptRole::Answer,
+                        None,
                     );
                     // The call's deadline holds after the commit too: what is left of it
                     // bounds the rest of the stream.

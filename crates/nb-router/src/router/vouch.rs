@@ -146,10 +146,8 @@ impl SmartRouter {
                         AttemptOutcome::Success,
                         probe,
                         AttemptRole::Vouch,
+                        r.usage,
                     );
-                    if let Some(a) = call.report.attempts.last_mut() {
-                        a.usage = r.usage;
-                    }
                     call.report
                         .evidence
                         .push((self.inner.targets[j].id.clone(), r.text.clone()));
