@@ -119,7 +119,25 @@ impl SmartRouter {
                         .unwrap_or_else(|| p95.map_or(h.min_delay, |p| p.max(h.min_delay)))
                 });
             let outcome = match hedge_plan {
-                None => vec![(i, admission, started, false, Some(primary.await))],
+                None => match self.speculative_reference(&mut call, i, repaired.is_some()) {
+                    // A failover answer will need vouching: its reference is asked now, at
+                    // the same time, not after the answer arrives.
+                    Some((j, adm_j)) => {
+                        let t_ref = self.inner.clock.now();
+                        let reference = self.attempt(j, req, &call);
+                        let (answer, reference) =
+                            futures_util::future::join(primary, reference).await;
+                        call.prefetched = Some(Prefetched {
+                            target: j,
+                            admission: adm_j,
+                            started: t_ref,
+                            latency: self.inner.clock.now().saturating_duration_since(t_ref),
+                            result: reference,
+                        });
+                        vec![(i, admission, started, false, Some(answer))]
+                    }
+                    None => vec![(i, admission, started, false, Some(primary.await))],
+                },
                 Some(delay) => {
                     self.race(i, admission, started, primary, delay, req_i, &mut call)
                         .await
@@ -463,6 +481,10 @@ impl SmartRouter {
         i: usize,
         resp: ChatResponse,
     ) -> Routed<ChatResponse> {
+        if let Some(p) = call.prefetched.take() {
+            let start = call.start;
+            self.settle_prefetched(p, &mut call.report, start);
+        }
         let t = &self.inner.targets[i];
         call.report.served_by = Some(t.id.clone());
         // Whenever the answer did not come from the first planned target: a first choice
@@ -481,7 +503,10 @@ impl SmartRouter {
         }
     }
 
-    pub(super) fn fail(&self, call: Call, mut e: RouteError) -> RouteError {
+    pub(super) fn fail(&self, mut call: Call, mut e: RouteError) -> RouteError {
+        if let Some(p) = call.prefetched.take() {
+            self.settle_prefetched(p, &mut e.report, call.start);
+        }
         e.report.elapsed = self.inner.clock.now().saturating_duration_since(call.start);
         e.report.total_cost = self.total_cost(&e.report);
         e

@@ -312,6 +312,18 @@ struct Call {
     repair: Option<(usize, Arc<ChatRequest>)>,
     repairs: u32,
     validators: Vec<Arc<dyn Validator>>,
+    /// A vouching reference asked at the same time as a failover attempt.
+    prefetched: Option<Prefetched>,
+}
+
+/// A vouching reference asked at the same time as the failover attempt whose answer it
+/// will check: vouching at the latency of one call instead of two.
+struct Prefetched {
+    target: usize,
+    admission: Option<Admission>,
+    started: Instant,
+    latency: Duration,
+    result: Result<ChatResponse, CallError>,
 }
 
 enum Next {

@@ -75,6 +75,7 @@ impl SmartRouter {
             repair: None,
             repairs: 0,
             validators: opts.validators.clone(),
+            prefetched: None,
         })
     }
 

@@ -23,7 +23,11 @@ impl SmartRouter {
             .push((self.inner.targets[idx].id.clone(), resp.text.clone()));
         call.excluded.insert(idx);
         call.vouch_used.insert(idx);
-        let Some((j, reference)) = self.reference_answer(call, req).await else {
+        let reference = match self.take_prefetched(call) {
+            Some(r) => Some(r),
+            None => self.reference_answer(call, req).await,
+        };
+        let Some((j, reference)) = reference else {
             return Err(self.unvouched(
                 call,
                 resp,
@@ -194,5 +198,157 @@ impl SmartRouter {
         }
         call.report.last_error = Some(e);
         RouteError::new(RouteErrorKind::Unvouched, std::mem::take(&mut call.report))
+    }
+
+    /// When the attempt on target `i` is a failover whose answer vouching will check,
+    /// admits a reference target to ask at the same time: another target, healthy,
+    /// trusted, not yet used. It is taken out of the candidates for answers.
+    pub(super) fn speculative_reference(
+        &self,
+        call: &mut Call,
+        i: usize,
+        repair: bool,
+    ) -> Option<(usize, Option<Admission>)> {
+        let v = self.inner.vouching.as_ref()?;
+        let failover = call.candidates.first() != Some(&i) && !v.always;
+        if !failover || repair || call.prefetched.is_some() {
+            return None;
+        }
+        let picked = call.candidates.iter().copied().find_map(|j| {
+            let ok = j != i
+                && !call.vouch_used.contains(&j)
+                && !call.excluded.contains(&j)
+                && !self.distrusted(j)
+                && call
+                    .min_window
+                    .is_none_or(|w| self.window(j).is_none_or(|tw| tw > w));
+            if !ok {
+                return None;
+            }
+            self.inner
+                .knowledge
+                .admit(&self.inner.targets[j].id, call.tokens)
+                .ok()
+                .map(|a| (j, Some(a)))
+        })?;
+        call.attempts += 1;
+        call.excluded.insert(picked.0);
+        Some(picked)
+    }
+
+    /// The reference asked beside the answer, validated and recorded, when it can serve.
+    pub(super) fn take_prefetched(&self, call: &mut Call) -> Option<(usize, ChatResponse)> {
+        let p = call.prefetched.take()?;
+        let j = p.target;
+        if call.vouch_used.contains(&j) {
+            let start = call.start;
+            self.settle_prefetched(p, &mut call.report, start);
+            return None;
+        }
+        call.vouch_used.insert(j);
+        let result = p.result.and_then(|r| self.validate(call, r));
+        let started_after = p.started.saturating_duration_since(call.start);
+        let probe = p.admission.as_ref().is_some_and(Admission::is_probe);
+        match result {
+            Ok(r) => {
+                self.observe(
+                    j,
+                    p.admission,
+                    p.latency,
+                    &Observed::Success { budget_reset: None },
+                );
+                self.push_attempt(
+                    call,
+                    j,
+                    started_after,
+                    p.latency,
+                    AttemptOutcome::Success,
+                    probe,
+                    AttemptRole::Vouch,
+                    r.usage,
+                );
+                call.report
+                    .evidence
+                    .push((self.inner.targets[j].id.clone(), r.text.clone()));
+                Some((j, r))
+            }
+            Err(e) => {
+                let c = self.classify(&e);
+                self.observe(
+                    j,
+                    p.admission,
+                    p.latency,
+                    &Observed::Failure {
+                        class: c.class,
+                        scope: c.scope,
+                        retry_after: c.retry_after,
+                    },
+                );
+                call.report.failed(
+                    self.inner.targets[j].id.clone(),
+                    started_after,
+                    p.latency,
+                    probe,
+                    AttemptRole::Vouch,
+                    &c,
+                    Disposition::FailOver,
+                    &e,
+                );
+                None
+            }
+        }
+    }
+
+    /// Records a prefetched reference that was never used (the answer it was to check
+    /// failed, or came from elsewhere): it was paid for, and it says something of its
+    /// target's health.
+    pub(super) fn settle_prefetched(&self, p: Prefetched, report: &mut CallReport, start: Instant) {
+        let j = p.target;
+        let started_after = p.started.saturating_duration_since(start);
+        let probe = p.admission.as_ref().is_some_and(Admission::is_probe);
+        match p.result {
+            Ok(r) => {
+                self.observe(
+                    j,
+                    p.admission,
+                    p.latency,
+                    &Observed::Success { budget_reset: None },
+                );
+                let a = AttemptReport {
+                    target: self.inner.targets[j].id.clone(),
+                    started_after,
+                    latency: p.latency,
+                    outcome: AttemptOutcome::Success,
+                    probe,
+                    role: AttemptRole::Vouch,
+                    usage: r.usage,
+                };
+                self.emit(RouterEvent::Attempt(a.clone()));
+                report.attempts.push(a);
+            }
+            Err(e) => {
+                let c = self.classify(&e);
+                self.observe(
+                    j,
+                    p.admission,
+                    p.latency,
+                    &Observed::Failure {
+                        class: c.class,
+                        scope: c.scope,
+                        retry_after: c.retry_after,
+                    },
+                );
+                report.failed(
+                    self.inner.targets[j].id.clone(),
+                    started_after,
+                    p.latency,
+                    probe,
+                    AttemptRole::Vouch,
+                    &c,
+                    Disposition::FailOver,
+                    &e,
+                );
+            }
+        }
     }
 }

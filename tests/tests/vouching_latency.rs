@@ -1,0 +1,79 @@
+//! Vouching at the latency of one call: when the answer comes from a fallback, the
+//! reference is asked at the same time, not after the answer arrives. One run, the same
+//! simulated providers (60 ms per answer), vouching off and on.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use nb_chaos::{ChaosServer, Fault, FaultKind, Latency, ProviderSpec, Scenario, WireFormat};
+use nb_core::ChatRequest;
+use nb_router::{AttemptRole, SmartRouter, Vouching};
+use nb_semantic::Strict;
+use nb_tests::{model_of, router_target};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vouched_failover_costs_about_one_call_of_latency() {
+    let slow = |name: &str, f: WireFormat| {
+        ProviderSpec::new(name, f, model_of(f)).with_latency(Latency {
+            base_ms: 60,
+            ..Latency::default()
+        })
+    };
+    let server = ChaosServer::start(Scenario::new(vec![
+        ProviderSpec::new("primary", WireFormat::OpenAi, model_of(WireFormat::OpenAi))
+            .with_fault(Fault::always(FaultKind::Outage).in_window(0.0, None)),
+        slow("fallback", WireFormat::Anthropic),
+        slow("reference", WireFormat::Gemini),
+    ]))
+    .await
+    .unwrap();
+    let h = server.handle();
+    let build = |vouch: bool| {
+        let b = SmartRouter::builder()
+            .target(router_target(&h, "primary", WireFormat::OpenAi))
+            .target(router_target(&h, "fallback", WireFormat::Anthropic))
+            .target(router_target(&h, "reference", WireFormat::Gemini));
+        if vouch {
+            b.vouch(Vouching::consensus(Strict)).build().unwrap()
+        } else {
+            b.build().unwrap()
+        }
+    };
+    let (plain, vouched) = (build(false), build(true));
+    let req = ChatRequest::user("What is 17 + 25? Reply with the number only.");
+    let (mut p, mut v) = (Vec::new(), Vec::new());
+    for _ in 0..15 {
+        let a = plain.chat(&req).await.unwrap();
+        assert!(a.report.failed_over);
+        p.push(a.report.elapsed);
+        let b = vouched.chat(&req).await.unwrap();
+        assert!(
+            b.report.verdict.is_some(),
+            "the failover answer was vouched for"
+        );
+        assert!(
+            b.report
+                .attempts
+                .iter()
+                .any(|a| a.role == AttemptRole::Vouch),
+            "{:?}",
+            b.report.attempts
+        );
+        v.push(b.report.elapsed);
+    }
+    let (pm, vm) = (median(p), median(v));
+    let ratio = vm.as_secs_f64() / pm.as_secs_f64();
+    eprintln!("p50 unvouched {pm:?}, vouched {vm:?}: {ratio:.2}x");
+    // Asked one after the other the ratio is about 2 (two 60 ms answers); concurrently,
+    // about 1. The bound leaves room for a noisy machine.
+    assert!(
+        ratio < 1.5,
+        "vouched p50 {vm:?} vs unvouched {pm:?} ({ratio:.2}x)"
+    );
+}
