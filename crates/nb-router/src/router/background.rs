@@ -270,19 +270,116 @@ impl SmartRouter {
         if !sample {
             return;
         }
+        // A third target settles a disagreement: whoever it sides with was right, so a
+        // drifting first choice is the one marked down, not the fallback it outvoted.
+        let third = call
+            .candidates
+            .iter()
+            .copied()
+            .find(|&k| k != served && k != j);
         let router = self.clone();
         let req = req.clone();
-        let reference = answer.text.clone();
+        let answer = answer.text.clone();
         tokio::spawn(async move {
-            let prompt = req
-                .messages
-                .iter()
-                .rev()
-                .find(|m| m.role == nb_core::Role::User)
-                .map(nb_core::Message::text)
-                .unwrap_or_default();
-            router.canary_once(j, &prompt, &reference).await;
+            router.shadow_once(served, j, third, &req, &answer).await;
         });
+    }
+
+    /// Asks `j` the question `served` answered; on a decided disagreement asks `third`,
+    /// and records agreement for both sides by the majority.
+    pub(super) async fn shadow_once(
+        &self,
+        served: usize,
+        j: usize,
+        third: Option<usize>,
+        req: &ChatRequest,
+        answer: &str,
+    ) {
+        let Some(v) = self.inner.vouching.clone() else {
+            return;
+        };
+        let prompt = req
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.role == nb_core::Role::User)
+            .map(nb_core::Message::text)
+            .unwrap_or_default();
+        let Some(b) = self.background_answer(j, req).await else {
+            return;
+        };
+        let ab = v.equivalence.check(&prompt, answer, &b).await;
+        match ab.outcome {
+            Equiv::Equivalent => {
+                self.record_agreement(served, true);
+                self.record_agreement(j, true);
+            }
+            Equiv::NotEquivalent => {
+                // With no third target to settle it, the first choice stays the
+                // reference, as for canaries: the fallback loses agreement.
+                let Some(k) = third else {
+                    self.record_agreement(j, false);
+                    return;
+                };
+                let Some(c) = self.background_answer(k, req).await else {
+                    return;
+                };
+                let with_a = v.equivalence.check(&prompt, &c, answer).await.outcome;
+                let with_b = v.equivalence.check(&prompt, &c, &b).await.outcome;
+                match (with_a, with_b) {
+                    (Equiv::Equivalent, _) => {
+                        self.record_agreement(served, true);
+                        self.record_agreement(j, false);
+                    }
+                    (_, Equiv::Equivalent) => {
+                        tracing::info!(
+                            target = %self.inner.targets[served].id,
+                            "shadow sample: the first choice was outvoted"
+                        );
+                        self.record_agreement(served, false);
+                        self.record_agreement(j, true);
+                    }
+                    _ => {}
+                }
+            }
+            Equiv::Undecided => {}
+        }
+    }
+
+    /// One answer from target `i` for background work (never a user's call), or none.
+    async fn background_answer(&self, i: usize, req: &ChatRequest) -> Option<String> {
+        let inner = &self.inner;
+        let admission = inner.knowledge.admit(&inner.targets[i].id, 1).ok()?;
+        let t0 = inner.clock.now();
+        let provider = inner.targets[i].provider.clone();
+        let result = tokio::time::timeout(inner.policy.attempt_timeout, provider.chat(req)).await;
+        let latency = inner.clock.now().saturating_duration_since(t0);
+        match result {
+            Ok(Ok(resp)) => {
+                self.observe(
+                    i,
+                    Some(admission),
+                    latency,
+                    &Observed::Success { budget_reset: None },
+                );
+                Some(resp.text)
+            }
+            Ok(Err(e)) => {
+                let c = self.classify(&e);
+                self.observe(
+                    i,
+                    Some(admission),
+                    latency,
+                    &Observed::Failure {
+                        class: c.class,
+                        scope: c.scope,
+                        retry_after: c.retry_after,
+                    },
+                );
+                None
+            }
+            Err(_) => None,
+        }
     }
 
     /// A target's measured agreement with the first choice, `(ratio, samples)`.

@@ -216,15 +216,18 @@ impl SmartRouter {
             }
             match next {
                 Some(Ok((idx, resp))) => {
+                    // A first choice the shadow samples have outvoted is vouched for too,
+                    // until its agreement recovers.
                     let vouch_needed = self.inner.vouching.as_ref().is_some_and(|v| {
                         v.always
                             || call.first_target.is_some_and(|f| f != idx)
                             || call.candidates.first() != Some(&idx)
+                            || self.distrusted(idx)
                     });
+                    if call.candidates.first() == Some(&idx) {
+                        self.shadow(&call, idx, req, &resp);
+                    }
                     if !vouch_needed {
-                        if call.candidates.first() == Some(&idx) {
-                            self.shadow(&call, idx, req, &resp);
-                        }
                         return Ok(self.finish(call, idx, resp));
                     }
                     return match self.vouch(&mut call, idx, resp, req).await {

@@ -168,7 +168,10 @@ pub struct Vouching {
     /// Samples needed before agreement is acted on.
     pub min_samples: usize,
     /// Fraction of calls served by the first choice that are also sent, in the
-    /// background, to the next candidate to measure its agreement (0 disables).
+    /// background, to the next candidate (default 0.05; 0 disables). When the two
+    /// disagree, a third settles it, and the side it outvotes loses agreement — the first
+    /// choice included: a first choice that falls below `min_agreement` has its answers
+    /// vouched for and is moved after the targets that agree.
     pub shadow_rate: f64,
 }
 
@@ -233,7 +236,7 @@ impl Vouching {
             wait: Duration::from_secs(1),
             min_agreement: 0.8,
             min_samples: 10,
-            shadow_rate: 0.0,
+            shadow_rate: 0.05,
         }
     }
 }

@@ -79,7 +79,7 @@ impl SmartRouter {
         })
     }
 
-    pub(super) fn order(&self, c: &mut Vec<usize>) {
+    fn order_by_strategy(&self, c: &mut Vec<usize>) {
         let inner = &self.inner;
         match inner.strategy {
             Strategy::Priority => {}
@@ -129,6 +129,17 @@ impl SmartRouter {
                     cost(a).total_cmp(&cost(b))
                 });
             }
+        }
+    }
+
+    /// The strategy's order, with targets the shadow samples have outvoted moved after
+    /// those that agree (a stable partition: the strategy's order holds within each).
+    pub(super) fn order(&self, c: &mut Vec<usize>) {
+        self.order_by_strategy(c);
+        let (trusted, distrusted): (Vec<usize>, Vec<usize>) =
+            c.iter().partition(|&&i| !self.distrusted(i));
+        if !distrusted.is_empty() {
+            *c = trusted.into_iter().chain(distrusted).collect();
         }
     }
 
