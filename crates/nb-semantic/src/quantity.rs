@@ -64,6 +64,19 @@ const fn a(text: &'static str, exact: bool, unit: Unit) -> Alias {
 }
 
 const DAY: f64 = 86_400.0;
+
+const CELSIUS: Unit = Unit {
+    name: "°C",
+    dim: Dim::Temperature,
+    factor: 1.0,
+    offset: 273.15,
+};
+const FAHRENHEIT: Unit = Unit {
+    name: "°F",
+    dim: Dim::Temperature,
+    factor: 5.0 / 9.0,
+    offset: 459.67,
+};
 const MONTH_DAYS: f64 = 30.436_875;
 
 static ALIASES: &[Alias] = &[
@@ -208,86 +221,14 @@ static ALIASES: &[Alias] = &[
     a("gigabytes", false, u("GB", Dim::Data, 1e9)),
     a("terabytes", false, u("TB", Dim::Data, 1e12)),
     // Temperature (kelvin).
-    a(
-        "°C",
-        false,
-        Unit {
-            name: "°C",
-            dim: Dim::Temperature,
-            factor: 1.0,
-            offset: 273.15,
-        },
-    ),
-    a(
-        "degrees celsius",
-        false,
-        Unit {
-            name: "°C",
-            dim: Dim::Temperature,
-            factor: 1.0,
-            offset: 273.15,
-        },
-    ),
-    a(
-        "degrees c",
-        false,
-        Unit {
-            name: "°C",
-            dim: Dim::Temperature,
-            factor: 1.0,
-            offset: 273.15,
-        },
-    ),
-    a(
-        "celsius",
-        false,
-        Unit {
-            name: "°C",
-            dim: Dim::Temperature,
-            factor: 1.0,
-            offset: 273.15,
-        },
-    ),
-    a(
-        "°F",
-        false,
-        Unit {
-            name: "°F",
-            dim: Dim::Temperature,
-            factor: 5.0 / 9.0,
-            offset: 459.67,
-        },
-    ),
-    a(
-        "degrees fahrenheit",
-        false,
-        Unit {
-            name: "°F",
-            dim: Dim::Temperature,
-            factor: 5.0 / 9.0,
-            offset: 459.67,
-        },
-    ),
-    a(
-        "degrees f",
-        false,
-        Unit {
-            name: "°F",
-            dim: Dim::Temperature,
-            factor: 5.0 / 9.0,
-            offset: 459.67,
-        },
-    ),
-    a(
-        "fahrenheit",
-        false,
-        Unit {
-            name: "°F",
-            dim: Dim::Temperature,
-            factor: 5.0 / 9.0,
-            offset: 459.67,
-        },
-    ),
+    a("°C", false, CELSIUS),
+    a("degrees celsius", false, CELSIUS),
+    a("degrees c", false, CELSIUS),
+    a("celsius", false, CELSIUS),
+    a("°F", false, FAHRENHEIT),
+    a("degrees fahrenheit", false, FAHRENHEIT),
+    a("degrees f", false, FAHRENHEIT),
+    a("fahrenheit", false, FAHRENHEIT),
     a("kelvin", false, u("K", Dim::Temperature, 1.0)),
     a("K", true, u("K", Dim::Temperature, 1.0)),
     a(

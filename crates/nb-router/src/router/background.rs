@@ -217,16 +217,7 @@ impl SmartRouter {
             }
             Ok(Err(e)) => {
                 let c = self.classify(&e);
-                self.observe(
-                    i,
-                    Some(admission),
-                    latency,
-                    &Observed::Failure {
-                        class: c.class,
-                        scope: c.scope,
-                        retry_after: c.retry_after,
-                    },
-                );
+                self.observe_failure(i, Some(admission), latency, &c);
             }
             Err(_) => self.observe(
                 i,
@@ -366,16 +357,7 @@ impl SmartRouter {
             }
             Ok(Err(e)) => {
                 let c = self.classify(&e);
-                self.observe(
-                    i,
-                    Some(admission),
-                    latency,
-                    &Observed::Failure {
-                        class: c.class,
-                        scope: c.scope,
-                        retry_after: c.retry_after,
-                    },
-                );
+                self.observe_failure(i, Some(admission), latency, &c);
                 None
             }
             Err(_) => None,

@@ -48,27 +48,30 @@ impl SmartRouter {
         req: &ChatRequest,
         opts: &CallOptions,
     ) -> Result<Routed<ChatResponse>, RouteError> {
+        self.observed(opts, self.chat_within(req, opts)).await
+    }
+
+    /// Runs one call inside its span (entered only while the call runs, so other tasks'
+    /// events are never attributed to it), then records its outcome on the span and in
+    /// the metrics, and how long a failure took.
+    pub(super) async fn observed<T>(
+        &self,
+        opts: &CallOptions,
+        call: impl Future<Output = Result<Routed<T>, RouteError>>,
+    ) -> Result<Routed<T>, RouteError> {
         use tracing::Instrument as _;
-        // The span follows the call's future: it is entered only while the call runs, so
-        // other tasks' events are never attributed to it.
         let span = crate::telemetry::call_span(opts.route.as_deref().unwrap_or("default"));
         let start = self.inner.clock.now();
-        let out = self
-            .chat_within(req, opts)
+        let out = call
             .instrument(span.clone())
             .await
             .map_err(|e| self.with_elapsed(e, start));
-        match &out {
-            Ok(r) => {
-                crate::telemetry::record_call(&span, &r.report, None);
-                crate::telemetry::record_call_metrics(&r.report, None);
-            }
-            Err(e) => {
-                let kind = format!("{:?}", e.kind());
-                crate::telemetry::record_call(&span, &e.report, Some(&kind));
-                crate::telemetry::record_call_metrics(&e.report, Some(e.kind()));
-            }
-        }
+        let (report, error): (&CallReport, Option<RouteErrorKind>) = match &out {
+            Ok(r) => (&r.report, None),
+            Err(e) => (&*e.report, Some(e.kind())),
+        };
+        crate::telemetry::record_call(&span, report, error.map(|k| format!("{k:?}")).as_deref());
+        crate::telemetry::record_call_metrics(report, error);
         out
     }
 
@@ -186,16 +189,7 @@ impl SmartRouter {
                     Some(Err(e)) => {
                         let probe = adm.as_ref().is_some_and(Admission::is_probe);
                         let c = self.classify(&e);
-                        self.observe(
-                            idx,
-                            adm,
-                            latency,
-                            &Observed::Failure {
-                                class: c.class,
-                                scope: c.scope,
-                                retry_after: c.retry_after,
-                            },
-                        );
+                        self.observe_failure(idx, adm, latency, &c);
                         match self.absorb(
                             &mut call,
                             idx,
@@ -337,6 +331,26 @@ impl SmartRouter {
             }
             self.emit(RouterEvent::Health(ev));
         }
+    }
+
+    /// Records a failed attempt's classification in the health store.
+    pub(super) fn observe_failure(
+        &self,
+        i: usize,
+        adm: Option<Admission>,
+        latency: Duration,
+        c: &Classification,
+    ) {
+        self.observe(
+            i,
+            adm,
+            latency,
+            &Observed::Failure {
+                class: c.class,
+                scope: c.scope,
+                retry_after: c.retry_after,
+            },
+        );
     }
 
     pub(super) fn emit(&self, e: RouterEvent) {

@@ -18,26 +18,7 @@ impl SmartRouter {
         req: &ChatRequest,
         opts: &CallOptions,
     ) -> Result<Routed<ChatStream>, RouteError> {
-        use tracing::Instrument as _;
-        let span = crate::telemetry::call_span(opts.route.as_deref().unwrap_or("default"));
-        let start = self.inner.clock.now();
-        let out = self
-            .stream_within(req, opts)
-            .instrument(span.clone())
-            .await
-            .map_err(|e| self.with_elapsed(e, start));
-        match &out {
-            Ok(r) => {
-                crate::telemetry::record_call(&span, &r.report, None);
-                crate::telemetry::record_call_metrics(&r.report, None);
-            }
-            Err(e) => {
-                let kind = format!("{:?}", e.kind());
-                crate::telemetry::record_call(&span, &e.report, Some(&kind));
-                crate::telemetry::record_call_metrics(&e.report, Some(e.kind()));
-            }
-        }
-        out
+        self.observed(opts, self.stream_within(req, opts)).await
     }
 
     pub(super) async fn stream_within(
@@ -105,16 +86,7 @@ impl SmartRouter {
                     if c.disposition == Disposition::RetryHere && c.retry_after.is_none() {
                         c.disposition = Disposition::FailOver;
                     }
-                    self.observe(
-                        i,
-                        admission,
-                        latency,
-                        &Observed::Failure {
-                            class: c.class,
-                            scope: c.scope,
-                            retry_after: c.retry_after,
-                        },
-                    );
+                    self.observe_failure(i, admission, latency, &c);
                     match self.absorb(
                         &mut call,
                         i,

@@ -159,16 +159,7 @@ impl SmartRouter {
                 }
                 Err(e) => {
                     let c = self.classify(&e);
-                    self.observe(
-                        j,
-                        adm,
-                        latency,
-                        &Observed::Failure {
-                            class: c.class,
-                            scope: c.scope,
-                            retry_after: c.retry_after,
-                        },
-                    );
+                    self.observe_failure(j, adm, latency, &c);
                     call.report.failed(
                         self.inner.targets[j].id.clone(),
                         started_after,
@@ -274,16 +265,7 @@ impl SmartRouter {
             }
             Err(e) => {
                 let c = self.classify(&e);
-                self.observe(
-                    j,
-                    p.admission,
-                    p.latency,
-                    &Observed::Failure {
-                        class: c.class,
-                        scope: c.scope,
-                        retry_after: c.retry_after,
-                    },
-                );
+                self.observe_failure(j, p.admission, p.latency, &c);
                 call.report.failed(
                     self.inner.targets[j].id.clone(),
                     started_after,
@@ -328,16 +310,7 @@ impl SmartRouter {
             }
             Err(e) => {
                 let c = self.classify(&e);
-                self.observe(
-                    j,
-                    p.admission,
-                    p.latency,
-                    &Observed::Failure {
-                        class: c.class,
-                        scope: c.scope,
-                        retry_after: c.retry_after,
-                    },
-                );
+                self.observe_failure(j, p.admission, p.latency, &c);
                 report.failed(
                     self.inner.targets[j].id.clone(),
                     started_after,
