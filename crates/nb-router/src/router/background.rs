@@ -37,10 +37,25 @@ impl SmartRouter {
         let Ok(admission) = inner.knowledge.admit(id, 1) else {
             return;
         };
-        let t0 = inner.clock.now();
-        let provider = inner.targets[i].provider.clone();
-        let result = tokio::time::timeout(inner.policy.attempt_timeout, provider.chat(probe)).await;
-        let latency = inner.clock.now().saturating_duration_since(t0);
+        let (latency, observed) = self
+            .probe_call(i, probe, inner.policy.attempt_timeout)
+            .await;
+        tracing::debug!(target = %id, ?observed, "health probe");
+        self.observe(i, Some(admission), latency, &observed);
+    }
+
+    /// Sends one probe to target `i` within `limit`; returns how long it took and what
+    /// it showed (a time-out is a target-scoped [`Timeout`](nb_core::FailureClass::Timeout)).
+    async fn probe_call(
+        &self,
+        i: usize,
+        probe: &ChatRequest,
+        limit: Duration,
+    ) -> (Duration, Observed) {
+        let t0 = self.inner.clock.now();
+        let provider = self.inner.targets[i].provider.clone();
+        let result = tokio::time::timeout(limit, provider.chat(probe)).await;
+        let latency = self.inner.clock.now().saturating_duration_since(t0);
         let observed = match result {
             Ok(Ok(_)) => Observed::Success { budget_reset: None },
             Ok(Err(e)) => {
@@ -57,8 +72,7 @@ impl SmartRouter {
                 retry_after: None,
             },
         };
-        tracing::debug!(target = %id, ?observed, "health probe");
-        self.observe(i, Some(admission), latency, &observed);
+        (latency, observed)
     }
 
     /// While target `i`'s breaker is open, probes it in the background on a short
@@ -102,28 +116,9 @@ impl SmartRouter {
                 let Ok(adm) = router.inner.knowledge.admit_recovery_probe(&id) else {
                     continue;
                 };
-                let t0 = router.inner.clock.now();
-                let provider = router.inner.targets[i].provider.clone();
                 let limit = router.inner.policy.attempt_timeout.min(every * 8);
-                let result = tokio::time::timeout(limit, provider.chat(&probe)).await;
-                let latency = router.inner.clock.now().saturating_duration_since(t0);
-                let passed = matches!(result, Ok(Ok(_)));
-                let observed = match result {
-                    Ok(Ok(_)) => Observed::Success { budget_reset: None },
-                    Ok(Err(e)) => {
-                        let c = router.classify(&e);
-                        Observed::Failure {
-                            class: c.class,
-                            scope: c.scope,
-                            retry_after: c.retry_after,
-                        }
-                    }
-                    Err(_) => Observed::Failure {
-                        class: nb_core::FailureClass::Timeout,
-                        scope: nb_core::Scope::Target,
-                        retry_after: None,
-                    },
-                };
+                let (latency, observed) = router.probe_call(i, &probe, limit).await;
+                let passed = matches!(observed, Observed::Success { .. });
                 tracing::debug!(target = %id, passed, ?latency, "recovery probe");
                 router.emit(RouterEvent::RecoveryProbe {
                     target: id,

@@ -92,11 +92,7 @@ impl SmartRouter {
         self.inner.budget.deposit();
         let mut wait = None;
         loop {
-            if let Some(w) = wait.take() {
-                self.sleep_within(&call, w).await;
-            }
-            let (i, admission) = self.next_target(&mut call).await?;
-            call.attempts += 1;
+            let (i, admission) = self.next_attempt(&mut call, wait.take()).await?;
             // A repair re-asks the same target with the violation explained.
             let repaired = call.repair.take().filter(|(t, _)| *t == i).map(|(_, r)| r);
             let role = if repaired.is_some() {

@@ -168,12 +168,24 @@ impl SmartRouter {
                 .is_none_or(|w| self.window(i).is_none_or(|tw| tw > w))
     }
 
-    /// The first eligible candidate that health admits; waits or fails per policy when
-    /// none does.
-    pub(super) async fn next_target(
+    /// The head of every attempt loop (chat and stream): waits out `wait` if the last
+    /// attempt asked for one, picks the next target and counts the attempt.
+    pub(super) async fn next_attempt(
         &self,
         call: &mut Call,
+        wait: Option<Duration>,
     ) -> Result<(usize, Option<Admission>), RouteError> {
+        if let Some(w) = wait {
+            self.sleep_within(call, w).await;
+        }
+        let next = self.next_target(call).await?;
+        call.attempts += 1;
+        Ok(next)
+    }
+
+    /// The first eligible candidate that health admits; waits or fails per policy when
+    /// none does.
+    async fn next_target(&self, call: &mut Call) -> Result<(usize, Option<Admission>), RouteError> {
         let inner = &self.inner;
         loop {
             if call.attempts >= inner.policy.max_attempts {

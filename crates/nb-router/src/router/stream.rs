@@ -30,11 +30,7 @@ impl SmartRouter {
         self.inner.budget.deposit();
         let mut wait = None;
         loop {
-            if let Some(w) = wait.take() {
-                self.sleep_within(&call, w).await;
-            }
-            let (i, admission) = self.next_target(&mut call).await?;
-            call.attempts += 1;
+            let (i, admission) = self.next_attempt(&mut call, wait.take()).await?;
             let t0 = self.inner.clock.now();
             let started_after = t0.saturating_duration_since(call.start);
             match self.open_stream(i, req, &call).await {
