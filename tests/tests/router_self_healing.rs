@@ -253,11 +253,13 @@ async fn outage_opens_the_breaker_and_recovery_closes_it() {
         primary_attempts <= 3 + probes_allowed,
         "{primary_attempts} attempts on a dead primary over {calls} calls"
     );
-    assert_eq!(
+    // Open, or half-open while a background recovery probe is in flight:
+    // never closed while the primary is still down.
+    assert_ne!(
         router
             .health(&TargetId::new("primary", model_of(WireFormat::Anthropic)))
             .breaker,
-        BreakerState::Open
+        BreakerState::Closed
     );
     h.set_down("primary", false);
     tokio::time::sleep(open_for + Duration::from_millis(100)).await;
@@ -600,7 +602,8 @@ async fn active_health_checks_see_recovery_without_user_traffic() {
             .await
             .unwrap();
     }
-    assert_eq!(router.health(&primary).breaker, BreakerState::Open);
+    // Open, or half-open if a recovery probe already started: not closed.
+    assert_ne!(router.health(&primary).breaker, BreakerState::Closed);
     let checks = router.spawn_health_checks(
         Duration::from_millis(20),
         ChatRequest::user("ping").with_max_tokens(1),
