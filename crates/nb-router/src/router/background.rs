@@ -75,6 +75,66 @@ impl SmartRouter {
         (latency, observed)
     }
 
+    /// One recovery probe that a hanging target cannot stall: a fresh request goes out
+    /// every `every` until one of them answers (its own latency and outcome count) or
+    /// `limit` passes (a timeout). A request sent before the target recovered says
+    /// nothing about it now, so waiting on it alone would add up to `limit` to the
+    /// recovery; at most `limit / every` requests are out at once.
+    async fn staggered_probe(
+        &self,
+        i: usize,
+        probe: &ChatRequest,
+        every: Duration,
+        limit: Duration,
+    ) -> (Duration, Observed) {
+        use futures_util::stream::{FuturesUnordered, StreamExt};
+        let every = every.max(Duration::from_millis(1));
+        let started = tokio::time::Instant::now();
+        let deadline = started + limit;
+        let provider = self.inner.targets[i].provider.clone();
+        let mut out = FuturesUnordered::new();
+        let mut next = started;
+        loop {
+            tokio::select! {
+                biased;
+                Some((sent, result)) = out.next() => {
+                    let latency = tokio::time::Instant::now().saturating_duration_since(sent);
+                    let observed = match result {
+                        Ok(_) => Observed::Success { budget_reset: None },
+                        Err(e) => {
+                            let c = self.classify(&e);
+                            Observed::Failure {
+                                class: c.class,
+                                scope: c.scope,
+                                retry_after: c.retry_after,
+                            }
+                        }
+                    };
+                    return (latency, observed);
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    return (
+                        limit,
+                        Observed::Failure {
+                            class: nb_core::FailureClass::Timeout,
+                            scope: nb_core::Scope::Target,
+                            retry_after: None,
+                        },
+                    );
+                }
+                () = tokio::time::sleep_until(next), if next < deadline => {
+                    let provider = provider.clone();
+                    let probe = probe.clone();
+                    out.push(async move {
+                        let sent = tokio::time::Instant::now();
+                        (sent, provider.chat(&probe).await)
+                    });
+                    next += every;
+                }
+            }
+        }
+    }
+
     /// While target `i`'s breaker is open, probes it in the background on a short
     /// jittered interval with a minimal real call; a passing probe closes the breaker.
     /// One loop per target; it ends when the breaker closes or the router is dropped.
@@ -117,7 +177,7 @@ impl SmartRouter {
                     continue;
                 };
                 let limit = router.inner.policy.attempt_timeout.min(every * 8);
-                let (latency, observed) = router.probe_call(i, &probe, limit).await;
+                let (latency, observed) = router.staggered_probe(i, &probe, every, limit).await;
                 let passed = matches!(observed, Observed::Success { .. });
                 tracing::debug!(target = %id, passed, ?latency, "recovery probe");
                 router.emit(RouterEvent::RecoveryProbe {
