@@ -220,43 +220,62 @@ pub struct CallReport {
     pub total_cost: Option<f64>,
 }
 
+/// Where and when an attempt ran, for its line in a report.
+#[derive(Debug, Clone)]
+pub(crate) struct AttemptAt {
+    pub(crate) target: TargetId,
+    pub(crate) started_after: Duration,
+    pub(crate) latency: Duration,
+    pub(crate) probe: bool,
+    pub(crate) role: AttemptRole,
+}
+
+impl AttemptAt {
+    /// The report line of this attempt, ended with `outcome`.
+    pub(crate) fn line(
+        self,
+        outcome: AttemptOutcome,
+        usage: Option<nb_core::Usage>,
+    ) -> AttemptReport {
+        AttemptReport {
+            target: self.target,
+            started_after: self.started_after,
+            latency: self.latency,
+            outcome,
+            probe: self.probe,
+            role: self.role,
+            usage,
+        }
+    }
+}
+
 impl CallReport {
     /// Upstream calls made (attempts, hedges included).
     pub fn upstream_calls(&self) -> usize {
         self.attempts.len()
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Adds the line of an attempt that failed as `c` says, handled as `disposition`.
     pub(crate) fn failed(
         &mut self,
-        target: TargetId,
-        started_after: Duration,
-        latency: Duration,
-        probe: bool,
-        role: AttemptRole,
+        at: AttemptAt,
         c: &Classification,
         disposition: Disposition,
         e: &CallError,
     ) {
-        self.attempts.push(AttemptReport {
-            target,
-            started_after,
-            latency,
-            outcome: AttemptOutcome::Failed {
-                class: c.class,
-                disposition,
-                reason: c.reason.clone(),
-                retry_after: c.retry_after,
-                error: e.to_string(),
-            },
-            probe,
-            role,
-            // A rejected answer was still paid for.
-            usage: match e.root() {
-                CallError::Rejected(r) => r.response.usage,
-                _ => None,
-            },
-        });
+        let outcome = AttemptOutcome::Failed {
+            class: c.class,
+            disposition,
+            reason: c.reason.clone(),
+            retry_after: c.retry_after,
+            error: e.to_string(),
+        };
+        // A rejected answer was still paid for.
+        let usage = match e.root() {
+            CallError::Rejected(r) => r.response.usage,
+            _ => None,
+        };
+        self.attempts.push(at.line(outcome, usage));
         if self.first_error.is_none() {
             self.first_error = Some(e.clone());
         }

@@ -48,7 +48,9 @@ impl SmartRouter {
         req: &ChatRequest,
         opts: &CallOptions,
     ) -> Result<Routed<ChatResponse>, RouteError> {
-        self.observed(opts, self.chat_within(req, opts)).await
+        // Boxed: passed by value into `observed`, the call's state would be held twice.
+        self.observed(opts, Box::pin(self.chat_within(req, opts)))
+            .await
     }
 
     /// Runs one call inside its span (entered only while the call runs, so other tasks'
@@ -101,7 +103,11 @@ impl SmartRouter {
                 AttemptRole::Answer
             };
             let req_i: &ChatRequest = repaired.as_deref().unwrap_or(req);
-            let started = self.inner.clock.now();
+            let launched = Launched {
+                target: i,
+                admission,
+                started: self.inner.clock.now(),
+            };
             let primary = self.attempt(i, req_i, &call);
             let hedge_plan = self
                 .inner
@@ -126,77 +132,58 @@ impl SmartRouter {
                         let reference = self.attempt(j, req, &call);
                         let (answer, reference) =
                             futures_util::future::join(primary, reference).await;
-                        call.prefetched = Some(Prefetched {
+                        call.prefetched = Some(Box::new(Prefetched {
                             target: j,
                             admission: adm_j,
                             started: t_ref,
                             latency: self.inner.clock.now().saturating_duration_since(t_ref),
                             result: reference,
-                        });
-                        vec![(i, admission, started, false, Some(answer))]
+                        }));
+                        vec![Outcome::new(launched, false, Some(answer))]
                     }
-                    None => vec![(i, admission, started, false, Some(primary.await))],
+                    None => vec![Outcome::new(launched, false, Some(primary.await))],
                 },
                 Some(delay) => {
-                    self.race(i, admission, started, primary, delay, req_i, &mut call)
-                        .await
+                    // Boxed: a hedge's state is only held while one is raced.
+                    Box::pin(self.race(launched, primary, delay, req_i, &mut call)).await
                 }
             };
             let mut next = None;
-            for (idx, adm, t0, hedge, result) in outcome {
+            for Outcome {
+                launched:
+                    Launched {
+                        target: idx,
+                        admission: adm,
+                        started: t0,
+                    },
+                hedge,
+                result,
+            } in outcome
+            {
                 let role = if hedge { AttemptRole::Hedge } else { role };
                 let latency = self.inner.clock.now().saturating_duration_since(t0);
-                let started_after = t0.saturating_duration_since(call.start);
+                let at = self.attempt_at(call.start, idx, t0, latency, adm.as_ref(), role);
                 // An answer a validator rejects is a failure like any other.
                 let result = result.map(|r| r.and_then(|resp| self.validate(&call, resp)));
                 match result {
                     None => {
                         self.observe(idx, adm, latency, &Observed::Cancelled);
-                        self.push_attempt(
-                            &mut call,
-                            idx,
-                            started_after,
-                            latency,
-                            AttemptOutcome::Cancelled,
-                            false,
-                            role,
-                            None,
-                        );
+                        let at = AttemptAt { probe: false, ..at };
+                        self.push_attempt(&mut call, at, AttemptOutcome::Cancelled, None);
                     }
                     Some(Ok(resp)) => {
                         let budget_reset = resp
                             .headers
                             .as_ref()
                             .and_then(|h| hint_from_headers(h, std::time::SystemTime::now()));
-                        let probe = adm.as_ref().is_some_and(Admission::is_probe);
                         self.observe(idx, adm, latency, &Observed::Success { budget_reset });
-                        self.push_attempt(
-                            &mut call,
-                            idx,
-                            started_after,
-                            latency,
-                            AttemptOutcome::Success,
-                            probe,
-                            role,
-                            resp.usage,
-                        );
+                        self.push_attempt(&mut call, at, AttemptOutcome::Success, resp.usage);
                         next = Some(Ok((idx, resp)));
                     }
                     Some(Err(e)) => {
-                        let probe = adm.as_ref().is_some_and(Admission::is_probe);
                         let c = self.classify(&e);
                         self.observe_failure(idx, adm, latency, &c);
-                        match self.absorb(
-                            &mut call,
-                            idx,
-                            started_after,
-                            latency,
-                            probe,
-                            role,
-                            &c,
-                            &e,
-                            req_i,
-                        ) {
+                        match self.absorb(&mut call, idx, at, &c, &e, req_i) {
                             Next::Continue(w) => wait = wait.max(w),
                             Next::Stop(err) if next.is_none() => next = Some(Err(*err)),
                             Next::Stop(_) => {}
@@ -220,7 +207,8 @@ impl SmartRouter {
                     if !vouch_needed {
                         return Ok(self.finish(call, idx, resp));
                     }
-                    return match self.vouch(&mut call, idx, resp, req).await {
+                    // Boxed: vouching's state is only held by the calls that vouch.
+                    return match Box::pin(self.vouch(&mut call, idx, resp, req)).await {
                         Ok((winner, resp)) => Ok(self.finish(call, winner, resp)),
                         Err(e) => Err(self.fail(call, e)),
                     };
@@ -231,27 +219,15 @@ impl SmartRouter {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Adds an ended attempt's line to the call's report and tells subscribers.
     pub(super) fn push_attempt(
         &self,
         call: &mut Call,
-        i: usize,
-        started_after: Duration,
-        latency: Duration,
+        at: AttemptAt,
         outcome: AttemptOutcome,
-        probe: bool,
-        role: AttemptRole,
         usage: Option<nb_core::Usage>,
     ) {
-        let a = AttemptReport {
-            target: self.inner.targets[i].id.clone(),
-            started_after,
-            latency,
-            outcome,
-            probe,
-            role,
-            usage,
-        };
+        let a = at.line(outcome, usage);
         self.emit(RouterEvent::Attempt(a.clone()));
         call.report.attempts.push(a);
     }
@@ -365,21 +341,17 @@ impl SmartRouter {
     }
 
     /// Decides what a failure means for this call.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn absorb(
         &self,
         call: &mut Call,
         i: usize,
-        started_after: Duration,
-        latency: Duration,
-        probe: bool,
-        role: AttemptRole,
+        at: AttemptAt,
         c: &Classification,
         e: &CallError,
         req: &ChatRequest,
     ) -> Next {
         let inner = &self.inner;
-        let target = inner.targets[i].id.clone();
+        let target = at.target.clone();
         call.first_target.get_or_insert(i);
         let retries = call.retries.get(&i).copied().unwrap_or(0);
         let mut disposition = c.disposition;
@@ -405,16 +377,7 @@ impl SmartRouter {
         ) {
             tracing::info!(%target, class = %c.class, reason = %c.reason, "failing over");
         }
-        call.report.failed(
-            target,
-            started_after,
-            latency,
-            probe,
-            role,
-            c,
-            disposition,
-            e,
-        );
+        call.report.failed(at, c, disposition, e);
         if let Some(a) = call.report.attempts.last() {
             self.emit(RouterEvent::Attempt(a.clone()));
         }
@@ -496,7 +459,7 @@ impl SmartRouter {
     ) -> Routed<ChatResponse> {
         if let Some(p) = call.prefetched.take() {
             let start = call.start;
-            self.settle_prefetched(p, &mut call.report, start);
+            self.settle_prefetched(*p, &mut call.report, start);
         }
         let t = &self.inner.targets[i];
         call.report.served_by = Some(t.id.clone());
@@ -518,7 +481,7 @@ impl SmartRouter {
 
     pub(super) fn fail(&self, mut call: Call, mut e: RouteError) -> RouteError {
         if let Some(p) = call.prefetched.take() {
-            self.settle_prefetched(p, &mut e.report, call.start);
+            self.settle_prefetched(*p, &mut e.report, call.start);
         }
         e.report.elapsed = self.inner.clock.now().saturating_duration_since(call.start);
         e.report.total_cost = self.total_cost(&e.report);

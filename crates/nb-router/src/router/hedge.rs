@@ -5,20 +5,18 @@ use super::*;
 impl SmartRouter {
     /// Runs `primary`; if it is still running after `delay`, starts a hedge on the next
     /// admitted candidate and takes the first answer. The loser is dropped (cancelled).
-    #[allow(clippy::too_many_arguments)]
     pub(super) async fn race<'a>(
         &'a self,
-        i: usize,
-        admission: Option<Admission>,
-        started: Instant,
+        launched: Launched,
         mut primary: AttemptFuture<'a>,
         delay: Duration,
         req: &'a ChatRequest,
         call: &mut Call,
     ) -> Vec<Outcome> {
+        let i = launched.target;
         let sleep = Box::pin(tokio::time::sleep(delay));
         if let Either::Left((r, _)) = select(primary.as_mut(), sleep).await {
-            return vec![(i, admission, started, false, Some(r))];
+            return vec![Outcome::new(launched, false, Some(r))];
         }
         call.excluded.insert(i);
         let hedge = self.hedge_target(call).filter(|_| {
@@ -27,36 +25,39 @@ impl SmartRouter {
         call.excluded.remove(&i);
         let Some((j, adm_j)) = hedge else {
             let r = primary.await;
-            return vec![(i, admission, started, false, Some(r))];
+            return vec![Outcome::new(launched, false, Some(r))];
         };
         call.attempts += 1;
-        let adm_j = Some(adm_j);
-        let t_j = self.inner.clock.now();
+        let hedged_at = Launched {
+            target: j,
+            admission: Some(adm_j),
+            started: self.inner.clock.now(),
+        };
         let mut hedged = self.attempt(j, req, call);
         match select(primary, hedged.as_mut()).await {
             Either::Left((r, hedge_fut)) => match r {
                 Ok(_) => vec![
-                    (i, admission, started, false, Some(r)),
-                    (j, adm_j, t_j, true, None),
+                    Outcome::new(launched, false, Some(r)),
+                    Outcome::new(hedged_at, true, None),
                 ],
                 Err(_) => {
                     let rj = hedge_fut.await;
                     vec![
-                        (i, admission, started, false, Some(r)),
-                        (j, adm_j, t_j, true, Some(rj)),
+                        Outcome::new(launched, false, Some(r)),
+                        Outcome::new(hedged_at, true, Some(rj)),
                     ]
                 }
             },
             Either::Right((rj, primary_fut)) => match rj {
                 Ok(_) => vec![
-                    (j, adm_j, t_j, true, Some(rj)),
-                    (i, admission, started, false, None),
+                    Outcome::new(hedged_at, true, Some(rj)),
+                    Outcome::new(launched, false, None),
                 ],
                 Err(_) => {
                     let ri = primary_fut.await;
                     vec![
-                        (j, adm_j, t_j, true, Some(rj)),
-                        (i, admission, started, false, Some(ri)),
+                        Outcome::new(hedged_at, true, Some(rj)),
+                        Outcome::new(launched, false, Some(ri)),
                     ]
                 }
             },

@@ -28,8 +28,8 @@ use tower::retry::budget::{Budget, TpsBudget};
 
 use crate::policy::{Policy, WhenAllOpen};
 use crate::report::{
-    AttemptOutcome, AttemptReport, AttemptRole, CallReport, RouteError, RouteErrorKind, Routed,
-    SkipReason, VerdictReport,
+    AttemptAt, AttemptOutcome, AttemptReport, AttemptRole, CallReport, RouteError, RouteErrorKind,
+    Routed, SkipReason, VerdictReport,
 };
 use crate::target::{Strategy, Target};
 
@@ -316,7 +316,7 @@ struct Call {
     repairs: u32,
     validators: Vec<Arc<dyn Validator>>,
     /// A vouching reference asked at the same time as a failover attempt.
-    prefetched: Option<Prefetched>,
+    prefetched: Option<Box<Prefetched>>,
 }
 
 /// A vouching reference asked at the same time as the failover attempt whose answer it
@@ -334,15 +334,56 @@ enum Next {
     Stop(Box<RouteError>),
 }
 
-/// One attempt's end: target, admission, start, whether it was a hedge, and its result
-/// (`None`: cancelled because another attempt won).
-type Outcome = (
-    usize,
-    Option<Admission>,
-    Instant,
-    bool,
-    Option<Result<ChatResponse, CallError>>,
-);
+/// An attempt under way: its target, its admission, when it was sent.
+struct Launched {
+    target: usize,
+    admission: Option<Admission>,
+    started: Instant,
+}
+
+/// One attempt's end.
+struct Outcome {
+    launched: Launched,
+    /// It was a hedge.
+    hedge: bool,
+    /// `None`: cancelled because another attempt won.
+    result: Option<Result<ChatResponse, CallError>>,
+}
+
+impl Outcome {
+    fn new(
+        launched: Launched,
+        hedge: bool,
+        result: Option<Result<ChatResponse, CallError>>,
+    ) -> Self {
+        Self {
+            launched,
+            hedge,
+            result,
+        }
+    }
+}
+
+impl SmartRouter {
+    /// Where and when an attempt on target `i` ran, for its report line.
+    fn attempt_at(
+        &self,
+        call_start: Instant,
+        i: usize,
+        started: Instant,
+        latency: Duration,
+        admission: Option<&Admission>,
+        role: AttemptRole,
+    ) -> AttemptAt {
+        AttemptAt {
+            target: self.inner.targets[i].id.clone(),
+            started_after: started.saturating_duration_since(call_start),
+            latency,
+            probe: admission.is_some_and(Admission::is_probe),
+            role,
+        }
+    }
+}
 
 type AttemptFuture<'a> = Pin<Box<dyn Future<Output = Result<ChatResponse, CallError>> + Send + 'a>>;
 

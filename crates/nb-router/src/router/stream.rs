@@ -18,7 +18,8 @@ impl SmartRouter {
         req: &ChatRequest,
         opts: &CallOptions,
     ) -> Result<Routed<ChatStream>, RouteError> {
-        self.observed(opts, self.stream_within(req, opts)).await
+        self.observed(opts, Box::pin(self.stream_within(req, opts)))
+            .await
     }
 
     pub(super) async fn stream_within(
@@ -32,27 +33,24 @@ impl SmartRouter {
         loop {
             let (i, admission) = self.next_attempt(&mut call, wait.take()).await?;
             let t0 = self.inner.clock.now();
-            let started_after = t0.saturating_duration_since(call.start);
             match self.open_stream(i, req, &call).await {
                 Ok((held, rest)) => {
                     let latency = self.inner.clock.now().saturating_duration_since(t0);
-                    let probe = admission.as_ref().is_some_and(Admission::is_probe);
+                    let at = self.attempt_at(
+                        call.start,
+                        i,
+                        t0,
+                        latency,
+                        admission.as_ref(),
+                        AttemptRole::Answer,
+                    );
                     self.observe(
                         i,
                         admission,
                         latency,
                         &Observed::Success { budget_reset: None },
                     );
-                    self.push_attempt(
-                        &mut call,
-                        i,
-                        started_after,
-                        latency,
-                        AttemptOutcome::Success,
-                        probe,
-                        AttemptRole::Answer,
-                        None,
-                    );
+                    self.push_attempt(&mut call, at, AttemptOutcome::Success, None);
                     // The call's deadline holds after the commit too: what is left of it
                     // bounds the rest of the stream.
                     let left = call
@@ -74,7 +72,14 @@ impl SmartRouter {
                 }
                 Err(e) => {
                     let latency = self.inner.clock.now().saturating_duration_since(t0);
-                    let probe = admission.as_ref().is_some_and(Admission::is_probe);
+                    let at = self.attempt_at(
+                        call.start,
+                        i,
+                        t0,
+                        latency,
+                        admission.as_ref(),
+                        AttemptRole::Answer,
+                    );
                     let mut c = self.classify(&e);
                     // Before its first token a stream fails over like a call: the same
                     // target is tried again only when the server said how soon (a short
@@ -83,17 +88,7 @@ impl SmartRouter {
                         c.disposition = Disposition::FailOver;
                     }
                     self.observe_failure(i, admission, latency, &c);
-                    match self.absorb(
-                        &mut call,
-                        i,
-                        started_after,
-                        latency,
-                        probe,
-                        AttemptRole::Answer,
-                        &c,
-                        &e,
-                        req,
-                    ) {
+                    match self.absorb(&mut call, i, at, &c, &e, req) {
                         Next::Continue(w) => wait = w,
                         Next::Stop(err) => return Err(self.fail(call, *err)),
                     }

@@ -137,21 +137,11 @@ impl SmartRouter {
                 .await
                 .and_then(|r| self.validate(call, r));
             let latency = self.inner.clock.now().saturating_duration_since(t0);
-            let started_after = t0.saturating_duration_since(call.start);
-            let probe = adm.as_ref().is_some_and(Admission::is_probe);
+            let at = self.attempt_at(call.start, j, t0, latency, adm.as_ref(), AttemptRole::Vouch);
             match result {
                 Ok(r) => {
                     self.observe(j, adm, latency, &Observed::Success { budget_reset: None });
-                    self.push_attempt(
-                        call,
-                        j,
-                        started_after,
-                        latency,
-                        AttemptOutcome::Success,
-                        probe,
-                        AttemptRole::Vouch,
-                        r.usage,
-                    );
+                    self.push_attempt(call, at, AttemptOutcome::Success, r.usage);
                     call.report
                         .evidence
                         .push((self.inner.targets[j].id.clone(), r.text.clone()));
@@ -160,16 +150,7 @@ impl SmartRouter {
                 Err(e) => {
                     let c = self.classify(&e);
                     self.observe_failure(j, adm, latency, &c);
-                    call.report.failed(
-                        self.inner.targets[j].id.clone(),
-                        started_after,
-                        latency,
-                        probe,
-                        AttemptRole::Vouch,
-                        &c,
-                        Disposition::FailOver,
-                        &e,
-                    );
+                    call.report.failed(at, &c, Disposition::FailOver, &e);
                 }
             }
         }
@@ -233,13 +214,19 @@ impl SmartRouter {
         let j = p.target;
         if call.vouch_used.contains(&j) {
             let start = call.start;
-            self.settle_prefetched(p, &mut call.report, start);
+            self.settle_prefetched(*p, &mut call.report, start);
             return None;
         }
         call.vouch_used.insert(j);
         let result = p.result.and_then(|r| self.validate(call, r));
-        let started_after = p.started.saturating_duration_since(call.start);
-        let probe = p.admission.as_ref().is_some_and(Admission::is_probe);
+        let at = self.attempt_at(
+            call.start,
+            j,
+            p.started,
+            p.latency,
+            p.admission.as_ref(),
+            AttemptRole::Vouch,
+        );
         match result {
             Ok(r) => {
                 self.observe(
@@ -248,16 +235,7 @@ impl SmartRouter {
                     p.latency,
                     &Observed::Success { budget_reset: None },
                 );
-                self.push_attempt(
-                    call,
-                    j,
-                    started_after,
-                    p.latency,
-                    AttemptOutcome::Success,
-                    probe,
-                    AttemptRole::Vouch,
-                    r.usage,
-                );
+                self.push_attempt(call, at, AttemptOutcome::Success, r.usage);
                 call.report
                     .evidence
                     .push((self.inner.targets[j].id.clone(), r.text.clone()));
@@ -266,16 +244,7 @@ impl SmartRouter {
             Err(e) => {
                 let c = self.classify(&e);
                 self.observe_failure(j, p.admission, p.latency, &c);
-                call.report.failed(
-                    self.inner.targets[j].id.clone(),
-                    started_after,
-                    p.latency,
-                    probe,
-                    AttemptRole::Vouch,
-                    &c,
-                    Disposition::FailOver,
-                    &e,
-                );
+                call.report.failed(at, &c, Disposition::FailOver, &e);
                 None
             }
         }
@@ -286,8 +255,14 @@ impl SmartRouter {
     /// target's health.
     pub(super) fn settle_prefetched(&self, p: Prefetched, report: &mut CallReport, start: Instant) {
         let j = p.target;
-        let started_after = p.started.saturating_duration_since(start);
-        let probe = p.admission.as_ref().is_some_and(Admission::is_probe);
+        let at = self.attempt_at(
+            start,
+            j,
+            p.started,
+            p.latency,
+            p.admission.as_ref(),
+            AttemptRole::Vouch,
+        );
         match p.result {
             Ok(r) => {
                 self.observe(
@@ -296,31 +271,14 @@ impl SmartRouter {
                     p.latency,
                     &Observed::Success { budget_reset: None },
                 );
-                let a = AttemptReport {
-                    target: self.inner.targets[j].id.clone(),
-                    started_after,
-                    latency: p.latency,
-                    outcome: AttemptOutcome::Success,
-                    probe,
-                    role: AttemptRole::Vouch,
-                    usage: r.usage,
-                };
+                let a = at.line(AttemptOutcome::Success, r.usage);
                 self.emit(RouterEvent::Attempt(a.clone()));
                 report.attempts.push(a);
             }
             Err(e) => {
                 let c = self.classify(&e);
                 self.observe_failure(j, p.admission, p.latency, &c);
-                report.failed(
-                    self.inner.targets[j].id.clone(),
-                    started_after,
-                    p.latency,
-                    probe,
-                    AttemptRole::Vouch,
-                    &c,
-                    Disposition::FailOver,
-                    &e,
-                );
+                report.failed(at, &c, Disposition::FailOver, &e);
             }
         }
     }
