@@ -77,3 +77,58 @@ async fn a_vouched_failover_costs_about_one_call_of_latency() {
         "vouched p50 {vm:?} vs unvouched {pm:?} ({ratio:.2}x)"
     );
 }
+
+/// When the failover attempt fails, the reference asked beside it has already answered:
+/// that answer is served (and vouched for by another target) instead of being thrown
+/// away and the call ending with "every candidate failed".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reference_answer_is_served_when_the_failover_attempt_beside_it_fails() {
+    let server = ChaosServer::start(Scenario::new(vec![
+        ProviderSpec::new("primary", WireFormat::OpenAi, model_of(WireFormat::OpenAi))
+            .with_fault(Fault::always(FaultKind::Outage).in_window(0.0, None)),
+        ProviderSpec::new(
+            "fallback",
+            WireFormat::Anthropic,
+            model_of(WireFormat::Anthropic),
+        )
+        .with_fault(Fault::always(FaultKind::Overloaded)),
+        ProviderSpec::new(
+            "reference",
+            WireFormat::Gemini,
+            model_of(WireFormat::Gemini),
+        ),
+        ProviderSpec::new("third", WireFormat::OpenAi, model_of(WireFormat::OpenAi)),
+    ]))
+    .await
+    .unwrap();
+    let h = server.handle();
+    let router = SmartRouter::builder()
+        .target(router_target(&h, "primary", WireFormat::OpenAi))
+        .target(router_target(&h, "fallback", WireFormat::Anthropic))
+        .target(router_target(&h, "reference", WireFormat::Gemini))
+        .target(router_target(&h, "third", WireFormat::OpenAi))
+        .vouch(Vouching::consensus(Strict))
+        .build()
+        .unwrap();
+    let r = router
+        .chat(&ChatRequest::user(
+            "What is 17 + 25? Reply with the number only.",
+        ))
+        .await
+        .expect("the reference's answer is served");
+    assert_eq!(r.value.text.trim(), "42");
+    let served = r.report.served_by.as_ref().unwrap();
+    assert_eq!(served.provider(), "reference", "{}", r.report);
+    let line = r
+        .report
+        .attempts
+        .iter()
+        .find(|a| a.target == *served)
+        .unwrap();
+    assert_eq!(line.role, AttemptRole::Answer, "{}", r.report);
+    // Asked once: its answer was not thrown away and asked for again.
+    assert_eq!(h.requests("reference"), 1);
+    // And vouched for by a target that had not answered yet.
+    let verdict = r.report.verdict.as_ref().expect("vouched");
+    assert_eq!(h.requests("third"), 1, "{verdict:?}");
+}

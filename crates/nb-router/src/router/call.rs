@@ -132,14 +132,29 @@ impl SmartRouter {
                         let reference = self.attempt(j, req, &call);
                         let (answer, reference) =
                             futures_util::future::join(primary, reference).await;
-                        call.prefetched = Some(Box::new(Prefetched {
-                            target: j,
-                            admission: adm_j,
-                            started: t_ref,
-                            latency: self.inner.clock.now().saturating_duration_since(t_ref),
-                            result: reference,
-                        }));
-                        vec![Outcome::new(launched, false, Some(answer))]
+                        if answer.is_err() && reference.is_ok() {
+                            // The failover attempt failed but the reference asked beside
+                            // it answered: that answer was paid for, and it is as good a
+                            // failover answer as any — served, and vouched for, as one.
+                            let asked = Launched {
+                                target: j,
+                                admission: adm_j,
+                                started: t_ref,
+                            };
+                            vec![
+                                Outcome::new(launched, false, Some(answer)),
+                                Outcome::new(asked, false, Some(reference)),
+                            ]
+                        } else {
+                            call.prefetched = Some(Box::new(Prefetched {
+                                target: j,
+                                admission: adm_j,
+                                started: t_ref,
+                                latency: self.inner.clock.now().saturating_duration_since(t_ref),
+                                result: reference,
+                            }));
+                            vec![Outcome::new(launched, false, Some(answer))]
+                        }
                     }
                     None => vec![Outcome::new(launched, false, Some(primary.await))],
                 },
