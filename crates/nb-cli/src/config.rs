@@ -1,7 +1,10 @@
-//! `nb.toml`: providers, credentials (environment variable names, never inline secrets by
-//! default), targets, routes, policy and vouching — loaded into the same builder the API
-//! uses. Unknown keys are errors that name the key, where it is, and the closest valid
-//! spelling.
+//! `nb.toml`: providers, credentials (environment variable names, never inline secrets),
+//! targets, routes, policy, breakers, cool-downs, pacing, vouching and the gateway —
+//! loaded into the same builder the API uses. `docs/config.md` is the reference, with a
+//! complete commented example; `nb config schema` prints a JSON Schema of the file for
+//! editors. Unknown keys are errors that name the key, where it is, and the closest valid
+//! spelling; values that cannot work (a zero timeout, a deadline shorter than one
+//! attempt) are errors that name the key.
 //!
 //! ```toml
 //! [providers.openai]
@@ -20,32 +23,35 @@
 //! provider = "openai"
 //! model = "gpt-4o-mini"
 //! cost = { input_per_mtok = 0.15, output_per_mtok = 0.6 }
+//! requests_per_minute = 500
 //!
-//! [routes.cheap]
-//! targets = ["openai/gpt-4o-mini", "claude/claude-sonnet-4-5"]
+//! [routes]
+//! cheap = ["openai/gpt-4o-mini", "claude/claude-sonnet-4-5"]
 //!
 //! [policy]
 //! attempt_timeout_ms = 30000
 //! deadline_ms = 60000
-//! strategy = "priority"
 //!
 //! [vouch]
 //! equivalence = "strict"               # strict | lexical | off
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use neuralbridge::breaker::{BreakerConfig, CooldownPolicy, FailureRate, PaceLimits};
 use neuralbridge::core::{Provider, TargetId};
 use neuralbridge::providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset};
-use neuralbridge::router::{Policy, SmartRouter, Strategy, Target, Vouching};
+use neuralbridge::router::{Hedging, Policy, SmartRouter, Strategy, Target, Vouching};
 use neuralbridge::semantic::{Lexical, Strict};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// Which wire format and preset a provider speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProviderKind {
     /// api.openai.com.
@@ -73,7 +79,7 @@ pub enum ProviderKind {
 }
 
 /// One provider.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     /// Its kind.
@@ -96,7 +102,7 @@ pub struct ProviderConfig {
 }
 
 /// A price.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CostConfig {
     /// Per million input tokens.
@@ -105,80 +111,250 @@ pub struct CostConfig {
     pub output_per_mtok: f64,
 }
 
-/// One target.
-#[derive(Debug, Clone, Deserialize)]
+/// One target: a model at a provider.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
     /// The provider's name in `[providers]`.
     pub provider: String,
     /// The model.
     pub model: String,
-    /// Weight for the weighted strategy.
+    /// Weight for the weighted strategy (at least 1).
     #[serde(default)]
     pub weight: Option<u32>,
     /// Price.
     #[serde(default)]
     pub cost: Option<CostConfig>,
-    /// Context window in tokens.
+    /// Context window in tokens (learned from rejections when absent).
     #[serde(default)]
     pub context_window: Option<u64>,
     /// Tags calls can require.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Pacing: requests per minute this target may be sent.
+    #[serde(default)]
+    pub requests_per_minute: Option<u32>,
+    /// Pacing: tokens per minute (prompt estimate plus `max_tokens`).
+    #[serde(default)]
+    pub tokens_per_minute: Option<u32>,
+    /// The target cannot read images.
+    #[serde(default)]
+    pub without_vision: bool,
+    /// The target cannot read documents.
+    #[serde(default)]
+    pub without_documents: bool,
 }
 
-/// A named route.
-#[derive(Debug, Clone, Deserialize)]
+/// A named route: its targets in order, as a list (`cheap = ["openai/gpt-4o-mini"]`) or
+/// a table (`[routes.cheap] targets = [...]`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RouteSpec {
+    /// `name = ["provider/model", ...]`.
+    Targets(Vec<String>),
+    /// `[routes.name]` with `targets = [...]`.
+    Table(RouteConfig),
+}
+
+impl RouteSpec {
+    /// The route's targets, as `provider/model`.
+    pub fn targets(&self) -> &[String] {
+        match self {
+            Self::Targets(t) => t,
+            Self::Table(r) => &r.targets,
+        }
+    }
+}
+
+/// A named route as a table.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     /// Targets as `provider/model`, in order.
     pub targets: Vec<String>,
 }
 
-/// The policy subset a config can set.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `[policy]`: time limits, retries and load (the fields of `Policy`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
-    /// One attempt's limit.
+    /// One attempt's limit (default 60 000).
     #[serde(default)]
     pub attempt_timeout_ms: Option<u64>,
-    /// The whole call's limit.
+    /// The whole call's limit, across attempts and waits (default 120 000).
     #[serde(default)]
     pub deadline_ms: Option<u64>,
-    /// Attempts per call at most.
+    /// Streams: from the request to the first content delta (default 30 000).
+    #[serde(default)]
+    pub first_token_timeout_ms: Option<u64>,
+    /// Streams: the longest gap between deltas (default 30 000).
+    #[serde(default)]
+    pub idle_timeout_ms: Option<u64>,
+    /// Attempts per call at most, every target together (default 4).
     #[serde(default)]
     pub max_attempts: Option<u32>,
+    /// Retries on the same target before failing over (default 1).
+    #[serde(default)]
+    pub max_retries_per_target: Option<u32>,
+    /// Re-asks of a target with a validator's violation explained (default 1).
+    #[serde(default)]
+    pub max_repairs: Option<u32>,
+    /// Full-jitter backoff base when the server gives no hint (default 100).
+    #[serde(default)]
+    pub backoff_base_ms: Option<u64>,
+    /// Backoff cap (default 2 000).
+    #[serde(default)]
+    pub backoff_max_ms: Option<u64>,
+    /// Background recovery probes of an open target, every this long (default 250; 0: off).
+    #[serde(default)]
+    pub recovery_probe_ms: Option<u64>,
+    /// Hedging: start the next candidate after the target's p95, at least this long (off
+    /// when absent).
+    #[serde(default)]
+    pub hedge_after_ms: Option<u64>,
     /// `priority`, `weighted`, `lowest-latency`, `cheapest`.
     #[serde(default)]
     pub strategy: Option<String>,
 }
 
-/// Vouching.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `[breaker]`: when a target's breaker opens and how it recovers (`BreakerConfig`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerSection {
+    /// Trip after this many health failures in a row (default 5; 0: off).
+    #[serde(default)]
+    pub consecutive_failures: Option<u32>,
+    /// Trip on a failure rate above this share (0 to 1; default 0.5).
+    #[serde(default)]
+    pub failure_rate: Option<f64>,
+    /// ... over at least this many calls (default 20).
+    #[serde(default)]
+    pub failure_rate_min_calls: Option<u32>,
+    /// ... within this window (default 30 000).
+    #[serde(default)]
+    pub failure_rate_window_ms: Option<u64>,
+    /// The first open period (default 2 000).
+    #[serde(default)]
+    pub open_ms: Option<u64>,
+    /// The longest open period (default 60 000).
+    #[serde(default)]
+    pub open_max_ms: Option<u64>,
+    /// Calls let through at once while half-open (default 1).
+    #[serde(default)]
+    pub half_open_probes: Option<u32>,
+    /// Successful probes needed to close (default 1).
+    #[serde(default)]
+    pub close_after: Option<u32>,
+}
+
+/// `[cooldowns]`: how long a target, model or credential is left alone after a failure
+/// of each class without a server hint (`CooldownPolicy`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CooldownSection {
+    /// A rate limit (default 1 000).
+    #[serde(default)]
+    pub rate_limited_ms: Option<u64>,
+    /// An overload (default 2 000).
+    #[serde(default)]
+    pub overloaded_ms: Option<u64>,
+    /// Exhausted quota or billing (default 300 000).
+    #[serde(default)]
+    pub quota_ms: Option<u64>,
+    /// A rejected credential (default 60 000).
+    #[serde(default)]
+    pub auth_ms: Option<u64>,
+    /// A missing model (default 600 000).
+    #[serde(default)]
+    pub invalid_model_ms: Option<u64>,
+    /// The longest cool-down (default 3 600 000).
+    #[serde(default)]
+    pub max_ms: Option<u64>,
+}
+
+/// `[vouch]`: checking that an answer from a fallback is what the first choice would have
+/// said (`Vouching`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VouchConfig {
-    /// `strict`, `lexical` or `off`.
+    /// `strict`, `lexical` or `off` (default: off).
     #[serde(default)]
     pub equivalence: Option<String>,
+    /// Vouch for every answer, not only failovers.
+    #[serde(default)]
+    pub always: Option<bool>,
+    /// Ask a third target when two disagree (default true).
+    #[serde(default)]
+    pub tiebreak: Option<bool>,
+    /// How long a briefly cooling reference target is waited for (default 1 000).
+    #[serde(default)]
+    pub wait_ms: Option<u64>,
+    /// Share of first-choice answers also asked of another target (0 to 1; default 0.05).
+    #[serde(default)]
+    pub shadow_rate: Option<f64>,
+}
+
+/// A gateway key: a caller of `nb serve`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayKey {
+    /// Who it is (logs and metrics use this name, never the key).
+    pub name: String,
+    /// The key's SHA-256, hex (`nb key hash` prints it). Exactly one of `sha256` and
+    /// `env` is given.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// An environment variable holding the key itself.
+    #[serde(default)]
+    pub env: Option<String>,
+}
+
+/// `[gateway]`: `nb serve`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Address to listen on (default `127.0.0.1:8080`).
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// Who may call. Without keys the gateway only listens on loopback and takes any key.
+    #[serde(default)]
+    pub keys: Vec<GatewayKey>,
+    /// The largest request body, bytes (default 8 MiB).
+    #[serde(default)]
+    pub max_body_bytes: Option<usize>,
+    /// On shutdown, how long in-flight calls may finish (default 10 000).
+    #[serde(default)]
+    pub shutdown_grace_ms: Option<u64>,
 }
 
 /// A whole `nb.toml`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Providers by name.
+    #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,
     /// Targets; the default route tries them in this order.
+    #[serde(default)]
     pub targets: Vec<TargetConfig>,
     /// Named routes.
     #[serde(default)]
-    pub routes: BTreeMap<String, RouteConfig>,
-    /// The policy.
+    pub routes: BTreeMap<String, RouteSpec>,
+    /// Time limits, retries and load.
     #[serde(default)]
     pub policy: PolicyConfig,
+    /// Breakers.
+    #[serde(default)]
+    pub breaker: BreakerSection,
+    /// Cool-downs.
+    #[serde(default)]
+    pub cooldowns: CooldownSection,
     /// Vouching.
     #[serde(default)]
     pub vouch: VouchConfig,
+    /// `nb serve`.
+    #[serde(default)]
+    pub gateway: GatewayConfig,
 }
 
 /// A configuration that cannot be used, with what to change.
@@ -186,32 +362,40 @@ pub struct Config {
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
-const KNOWN_KEYS: &[&str] = &[
-    "providers",
-    "targets",
-    "routes",
-    "policy",
-    "vouch",
-    "kind",
-    "base_url",
-    "api_key_env",
-    "allow_insecure_http",
-    "deployment",
-    "api_version",
-    "provider",
-    "model",
-    "weight",
-    "cost",
-    "context_window",
-    "tags",
-    "input_per_mtok",
-    "output_per_mtok",
-    "attempt_timeout_ms",
-    "deadline_ms",
-    "max_attempts",
-    "strategy",
-    "equivalence",
-];
+/// A minimal working file, shown when a file has no targets.
+pub const MINIMAL_EXAMPLE: &str = r#"[providers.openai]
+kind = "openai"            # reads OPENAI_API_KEY
+
+[[targets]]
+provider = "openai"
+model = "gpt-4o-mini""#;
+
+/// The JSON Schema of `nb.toml` (as JSON), for editors.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Config)).unwrap_or_default()
+}
+
+fn known_keys() -> Vec<String> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(serde_json::Value::Object(props)) = m.get("properties") {
+                    out.extend(props.keys().cloned());
+                }
+                for x in m.values() {
+                    walk(x, out);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(&json_schema(), &mut out);
+    out.sort();
+    out.dedup();
+    out
+}
 
 fn suggest(message: &str) -> String {
     let Some(start) = message.find("unknown field `") else {
@@ -222,14 +406,42 @@ fn suggest(message: &str) -> String {
         return message.to_owned();
     };
     let bad = &rest[..end];
-    let best = KNOWN_KEYS
-        .iter()
-        .map(|k| (strsim::levenshtein(bad, k), *k))
+    let best = known_keys()
+        .into_iter()
+        .map(|k| (strsim::levenshtein(bad, &k), k))
         .min()
         .filter(|(d, _)| *d <= 3);
     match best {
         Some((_, k)) => format!("{message}\nhint: did you mean `{k}`?"),
         None => message.to_owned(),
+    }
+}
+
+fn ms(key: &str, v: Option<u64>) -> Result<Option<Duration>, ConfigError> {
+    match v {
+        Some(0) => Err(ConfigError(format!(
+            "{key}: 0 cannot work (give a duration in milliseconds above zero)"
+        ))),
+        Some(n) => Ok(Some(Duration::from_millis(n))),
+        None => Ok(None),
+    }
+}
+
+fn share(key: &str, v: Option<f64>) -> Result<Option<f64>, ConfigError> {
+    match v {
+        Some(x) if !(0.0..=1.0).contains(&x) || x.is_nan() => Err(ConfigError(format!(
+            "{key}: {x} is not a share between 0 and 1"
+        ))),
+        other => Ok(other),
+    }
+}
+
+fn target_id(at: &str, spec: &str) -> Result<TargetId, ConfigError> {
+    match spec.split_once('/') {
+        Some((p, m)) if !p.is_empty() && !m.is_empty() => Ok(TargetId::new(p, m)),
+        _ => Err(ConfigError(format!(
+            "{at}: {spec:?} is not provider/model (for example \"openai/gpt-4o-mini\")"
+        ))),
     }
 }
 
@@ -253,9 +465,24 @@ impl Config {
         Self::from_toml(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
     }
 
+    /// The route names a caller may use as a `model`: the named routes, then every target
+    /// as `provider/model`.
+    pub fn model_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.routes.keys().cloned().collect();
+        for t in &self.targets {
+            let n = format!("{}/{}", t.provider, t.model);
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        names
+    }
+
     fn check(&self) -> Result<(), ConfigError> {
         if self.targets.is_empty() {
-            return Err(ConfigError("no [[targets]]: add at least one".into()));
+            return Err(ConfigError(format!(
+                "no [[targets]]: add at least one, for example\n\n{MINIMAL_EXAMPLE}"
+            )));
         }
         for (i, t) in self.targets.iter().enumerate() {
             if !self.providers.contains_key(&t.provider) {
@@ -265,10 +492,56 @@ impl Config {
                     t.provider
                 )));
             }
+            if t.weight == Some(0) {
+                return Err(ConfigError(format!(
+                    "targets[{i}].weight: 0 would never be chosen (at least 1)"
+                )));
+            }
+            if t.requests_per_minute == Some(0) || t.tokens_per_minute == Some(0) {
+                return Err(ConfigError(format!(
+                    "targets[{i}]: a pace of 0 per minute would never send a request"
+                )));
+            }
         }
-        if let Some(s) = &self.policy.strategy {
-            strategy(s)?;
+        if matches!(self.policy.strategy.as_deref(), Some("weighted"))
+            && self.targets.iter().all(|t| t.weight.is_none())
+        {
+            return Err(ConfigError(
+                "policy.strategy: \"weighted\" needs a `weight` on at least one target".into(),
+            ));
         }
+        for (name, r) in &self.routes {
+            if r.targets().is_empty() {
+                return Err(ConfigError(format!("routes.{name}: no targets")));
+            }
+            for spec in r.targets() {
+                let id = target_id(&format!("routes.{name}"), spec)?;
+                if !self
+                    .targets
+                    .iter()
+                    .any(|t| t.provider == id.provider() && t.model == id.model())
+                {
+                    return Err(ConfigError(format!(
+                        "routes.{name}: {spec:?} is not one of the [[targets]]"
+                    )));
+                }
+            }
+        }
+        let policy = self.policy()?;
+        if policy.deadline < policy.attempt_timeout {
+            return Err(ConfigError(format!(
+                "policy.deadline_ms: {} ms is shorter than one attempt (policy.attempt_timeout_ms = {} ms): the call could never fail over",
+                policy.deadline.as_millis(),
+                policy.attempt_timeout.as_millis()
+            )));
+        }
+        if policy.max_attempts == 0 {
+            return Err(ConfigError(
+                "policy.max_attempts: 0 would never send a request".into(),
+            ));
+        }
+        self.breaker()?;
+        self.cooldowns()?;
         if let Some(e) = &self.vouch.equivalence {
             if !matches!(e.as_str(), "strict" | "lexical" | "off") {
                 return Err(ConfigError(format!(
@@ -276,18 +549,216 @@ impl Config {
                 )));
             }
         }
+        ms("vouch.wait_ms", self.vouch.wait_ms)?;
+        share("vouch.shadow_rate", self.vouch.shadow_rate)?;
+        for (i, k) in self.gateway.keys.iter().enumerate() {
+            match (&k.sha256, &k.env) {
+                (Some(h), None) => {
+                    if h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit()) {
+                        return Err(ConfigError(format!(
+                            "gateway.keys[{i}].sha256: not a SHA-256 in hex (64 characters; `nb key hash` prints one)"
+                        )));
+                    }
+                }
+                (None, Some(_)) => {}
+                _ => {
+                    return Err(ConfigError(format!(
+                        "gateway.keys[{i}] ({}): give exactly one of `sha256` and `env`",
+                        k.name
+                    )));
+                }
+            }
+        }
+        ms("gateway.shutdown_grace_ms", self.gateway.shutdown_grace_ms)?;
+        if self.gateway.max_body_bytes == Some(0) {
+            return Err(ConfigError(
+                "gateway.max_body_bytes: 0 would refuse every request".into(),
+            ));
+        }
+        if let Some(l) = &self.gateway.listen {
+            l.parse::<std::net::SocketAddr>().map_err(|e| {
+                ConfigError(format!("gateway.listen: {l:?} is not host:port ({e})"))
+            })?;
+        }
         Ok(())
     }
 
-    /// Builds the adapters (reading keys from the environment) and the router.
+    /// The router's policy from `[policy]`.
+    pub fn policy(&self) -> Result<Policy, ConfigError> {
+        let p = &self.policy;
+        let mut policy = Policy::default();
+        if let Some(d) = ms("policy.attempt_timeout_ms", p.attempt_timeout_ms)? {
+            policy.attempt_timeout = d;
+        }
+        if let Some(d) = ms("policy.deadline_ms", p.deadline_ms)? {
+            policy.deadline = d;
+        }
+        if let Some(d) = ms("policy.first_token_timeout_ms", p.first_token_timeout_ms)? {
+            policy.first_token_timeout = d;
+        }
+        if let Some(d) = ms("policy.idle_timeout_ms", p.idle_timeout_ms)? {
+            policy.idle_timeout = d;
+        }
+        if let Some(n) = p.max_attempts {
+            policy.max_attempts = n;
+        }
+        if let Some(n) = p.max_retries_per_target {
+            policy.max_retries_per_target = n;
+        }
+        if let Some(n) = p.max_repairs {
+            policy.max_repairs = n;
+        }
+        if let Some(d) = ms("policy.backoff_base_ms", p.backoff_base_ms)? {
+            policy.backoff_base = d;
+        }
+        if let Some(d) = ms("policy.backoff_max_ms", p.backoff_max_ms)? {
+            policy.backoff_max = d;
+        }
+        if policy.backoff_max < policy.backoff_base {
+            return Err(ConfigError(
+                "policy.backoff_max_ms: shorter than policy.backoff_base_ms".into(),
+            ));
+        }
+        match p.recovery_probe_ms {
+            Some(0) => policy.recovery_probe = None,
+            Some(n) => policy.recovery_probe = Some(Duration::from_millis(n)),
+            None => {}
+        }
+        if let Some(d) = ms("policy.hedge_after_ms", p.hedge_after_ms)? {
+            policy.hedging = Some(Hedging {
+                min_delay: d,
+                fixed_delay: None,
+            });
+        }
+        if let Some(s) = &p.strategy {
+            strategy(s)?;
+        }
+        Ok(policy)
+    }
+
+    /// The breakers from `[breaker]`.
+    pub fn breaker(&self) -> Result<BreakerConfig, ConfigError> {
+        let b = &self.breaker;
+        let mut c = BreakerConfig::default();
+        if let Some(n) = b.consecutive_failures {
+            c.consecutive_failures = n;
+        }
+        if let Some(t) = share("breaker.failure_rate", b.failure_rate)? {
+            let mut rate = c.failure_rate.unwrap_or(FailureRate {
+                threshold: t,
+                min_calls: 20,
+                window: Duration::from_secs(30),
+            });
+            rate.threshold = t;
+            c.failure_rate = (t > 0.0).then_some(rate);
+        }
+        if let Some(rate) = c.failure_rate.as_mut() {
+            if let Some(n) = b.failure_rate_min_calls {
+                rate.min_calls = n;
+            }
+            if let Some(d) = ms("breaker.failure_rate_window_ms", b.failure_rate_window_ms)? {
+                rate.window = d;
+            }
+        }
+        if let Some(d) = ms("breaker.open_ms", b.open_ms)? {
+            c.backoff.initial = d;
+        }
+        if let Some(d) = ms("breaker.open_max_ms", b.open_max_ms)? {
+            c.backoff.max = d;
+        }
+        if c.backoff.max < c.backoff.initial {
+            return Err(ConfigError(
+                "breaker.open_max_ms: shorter than breaker.open_ms".into(),
+            ));
+        }
+        if let Some(n) = b.half_open_probes {
+            if n == 0 {
+                return Err(ConfigError(
+                    "breaker.half_open_probes: 0 would never let a probe through".into(),
+                ));
+            }
+            c.half_open_probes = n;
+        }
+        if let Some(n) = b.close_after {
+            if n == 0 {
+                return Err(ConfigError("breaker.close_after: at least 1".into()));
+            }
+            c.close_after = n;
+        }
+        Ok(c)
+    }
+
+    /// The cool-downs from `[cooldowns]`.
+    pub fn cooldowns(&self) -> Result<CooldownPolicy, ConfigError> {
+        let s = &self.cooldowns;
+        let mut c = CooldownPolicy::default();
+        for (key, v, slot) in [
+            (
+                "cooldowns.rate_limited_ms",
+                s.rate_limited_ms,
+                &mut c.rate_limited,
+            ),
+            (
+                "cooldowns.overloaded_ms",
+                s.overloaded_ms,
+                &mut c.overloaded,
+            ),
+            ("cooldowns.quota_ms", s.quota_ms, &mut c.quota),
+            ("cooldowns.auth_ms", s.auth_ms, &mut c.auth),
+            (
+                "cooldowns.invalid_model_ms",
+                s.invalid_model_ms,
+                &mut c.invalid_model,
+            ),
+            ("cooldowns.max_ms", s.max_ms, &mut c.max),
+        ] {
+            if let Some(d) = ms(key, v)? {
+                *slot = d;
+            }
+        }
+        Ok(c)
+    }
+
+    /// Vouching from `[vouch]`, if on.
+    pub fn vouching(&self) -> Option<Vouching> {
+        let v = &self.vouch;
+        let mut vouching = match v.equivalence.as_deref() {
+            Some("strict") => Vouching::consensus(Strict),
+            Some("lexical") => Vouching::consensus(Lexical::default()),
+            _ => return None,
+        };
+        if let Some(a) = v.always {
+            vouching = vouching.with_always(a);
+        }
+        if let Some(t) = v.tiebreak {
+            vouching = vouching.with_tiebreak(t);
+        }
+        if let Some(w) = v.wait_ms {
+            vouching = vouching.with_wait(Duration::from_millis(w));
+        }
+        if let Some(r) = v.shadow_rate {
+            vouching.shadow_rate = r;
+        }
+        Some(vouching)
+    }
+
+    /// Builds the adapters (reading keys from the environment) and the router. Besides
+    /// the named routes, every target is a route of its own name (`provider/model`):
+    /// that target first, then the others in order, so a caller naming one model still
+    /// fails over.
     pub fn build(&self) -> Result<SmartRouter, ConfigError> {
         let mut builder = SmartRouter::builder();
+        let ids: Vec<TargetId> = self
+            .targets
+            .iter()
+            .map(|t| TargetId::new(&t.provider, &t.model))
+            .collect();
         for (i, t) in self.targets.iter().enumerate() {
             let p = &self.providers[&t.provider];
             let provider = adapter(&t.provider, p, &t.model).map_err(|e| {
                 ConfigError(format!("targets[{i}] ({}/{}): {e}", t.provider, t.model))
             })?;
-            let mut target = Target::shared(TargetId::new(&t.provider, &t.model), provider);
+            let mut target = Target::shared(ids[i].clone(), provider);
             if let Some(w) = t.weight {
                 target = target.with_weight(w);
             }
@@ -300,38 +771,106 @@ impl Config {
             for tag in &t.tags {
                 target = target.with_tag(tag);
             }
+            if t.without_vision {
+                target = target.without_vision();
+            }
+            if t.without_documents {
+                target = target.without_documents();
+            }
             builder = builder.target(target);
+            if t.requests_per_minute.is_some() || t.tokens_per_minute.is_some() {
+                builder = builder.pace(
+                    ids[i].clone(),
+                    PaceLimits {
+                        requests_per_minute: t.requests_per_minute.and_then(NonZeroU32::new),
+                        tokens_per_minute: t.tokens_per_minute.and_then(NonZeroU32::new),
+                    },
+                );
+            }
         }
         for (name, r) in &self.routes {
-            let mut ids = Vec::new();
-            for spec in &r.targets {
-                let (p, m) = spec.split_once('/').ok_or_else(|| {
-                    ConfigError(format!("routes.{name}: {spec:?} is not provider/model"))
-                })?;
-                ids.push(TargetId::new(p, m));
+            let mut route = Vec::new();
+            for spec in r.targets() {
+                route.push(target_id(&format!("routes.{name}"), spec)?);
             }
-            builder = builder.route(name, ids);
+            builder = builder.route(name, route);
         }
-        let mut policy = Policy::default();
-        if let Some(ms) = self.policy.attempt_timeout_ms {
-            policy.attempt_timeout = Duration::from_millis(ms);
+        for id in &ids {
+            let name = id.to_string();
+            if self.routes.contains_key(&name) {
+                continue;
+            }
+            let mut route = vec![id.clone()];
+            route.extend(ids.iter().filter(|o| *o != id).cloned());
+            builder = builder.route(name, route);
         }
-        if let Some(ms) = self.policy.deadline_ms {
-            policy.deadline = Duration::from_millis(ms);
-        }
-        if let Some(n) = self.policy.max_attempts {
-            policy.max_attempts = n;
-        }
-        builder = builder.policy(policy);
+        builder = builder
+            .policy(self.policy()?)
+            .breaker(self.breaker()?)
+            .cooldowns(self.cooldowns()?);
         if let Some(s) = &self.policy.strategy {
             builder = builder.strategy(strategy(s)?);
         }
-        builder = match self.vouch.equivalence.as_deref() {
-            Some("strict") => builder.vouch(Vouching::consensus(Strict)),
-            Some("lexical") => builder.vouch(Vouching::consensus(Lexical::default())),
-            _ => builder,
-        };
+        if let Some(v) = self.vouching() {
+            builder = builder.vouch(v);
+        }
         builder.build().map_err(|e| ConfigError(e.to_string()))
+    }
+}
+
+/// Where `nb serve` reads its keys from, resolved: names and SHA-256 digests.
+pub fn gateway_key_digests(c: &GatewayConfig) -> Result<Vec<(String, [u8; 32])>, ConfigError> {
+    use sha2::Digest as _;
+    let mut out = Vec::new();
+    for (i, k) in c.keys.iter().enumerate() {
+        let digest: [u8; 32] = match (&k.sha256, &k.env) {
+            (Some(h), _) => {
+                let mut d = [0u8; 32];
+                for (j, byte) in d.iter_mut().enumerate() {
+                    *byte = u8::from_str_radix(h.get(2 * j..2 * j + 2).unwrap_or("zz"), 16)
+                        .map_err(|_| ConfigError(format!("gateway.keys[{i}].sha256: not hex")))?;
+                }
+                d
+            }
+            (None, Some(var)) => {
+                let key = std::env::var(var).map_err(|_| {
+                    ConfigError(format!(
+                        "gateway.keys[{i}] ({}): environment variable {var} is not set",
+                        k.name
+                    ))
+                })?;
+                sha2::Sha256::digest(key.as_bytes()).into()
+            }
+            (None, None) => {
+                return Err(ConfigError(format!(
+                    "gateway.keys[{i}]: give `sha256` or `env`"
+                )));
+            }
+        };
+        out.push((k.name.clone(), digest));
+    }
+    Ok(out)
+}
+
+/// The SHA-256 of a key, hex, for `gateway.keys[].sha256`.
+pub fn hash_key(key: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The default gateway address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// A file path relative to the config file's directory.
+pub fn relative_to(config: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        config.parent().unwrap_or(Path::new(".")).join(p)
     }
 }
 

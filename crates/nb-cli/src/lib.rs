@@ -1,6 +1,7 @@
 //! The `nb` command's machinery, as a library so it is tested like any other code.
 //!
 //! - [`config`]: `nb.toml`, loaded into the same router builder the API uses;
+//! - [`serve`]: `nb serve`, an OpenAI- and Anthropic-compatible gateway over the router;
 //! - [`demo`]: the self-healing demo — simulated providers, a scripted story, a
 //!   blind-retry client and neuralbridge side by side on the same traffic, a table and
 //!   a self-contained HTML report.
@@ -15,3 +16,4 @@
 pub mod config;
 pub mod demo;
 mod report;
+pub mod serve;

@@ -4,6 +4,9 @@
 //!   client and neuralbridge side by side; a table and an HTML report.
 //! - `nb chaos --scenario FILE` — the same comparison over any scenario.
 //! - `nb call --config nb.toml "prompt"` — a real routed call, with its report.
+//! - `nb serve --config nb.toml` — an OpenAI- and Anthropic-compatible gateway.
+//! - `nb config schema` — the JSON Schema of `nb.toml`.
+//! - `nb key hash` — the SHA-256 of a gateway key, for the config.
 //! - `nb check --config nb.toml [--probe]` — validates a config, optionally probes each
 //!   target once.
 
@@ -79,6 +82,25 @@ enum Command {
         /// The prompt.
         prompt: String,
     },
+    /// Serve an OpenAI- and Anthropic-compatible gateway over the config's router.
+    Serve {
+        /// The config file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Listen here instead of `gateway.listen`.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Config file tools.
+    Config {
+        #[command(subcommand)]
+        what: ConfigCommand,
+    },
+    /// Gateway key tools.
+    Key {
+        #[command(subcommand)]
+        what: KeyCommand,
+    },
     /// Validate a config file; with --probe, send one tiny request to each target.
     Check {
         /// The config file.
@@ -88,6 +110,18 @@ enum Command {
         #[arg(long)]
         probe: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the JSON Schema of `nb.toml` (for editors' completion and checks).
+    Schema,
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Print the SHA-256 of a gateway key read from stdin, for `gateway.keys[].sha256`.
+    Hash,
 }
 
 fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
@@ -226,11 +260,46 @@ async fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Ok(r) => {
-                    println!("{}\n\n{}", r.value.text, r.report);
+                    // The answer on stdout (pipe it), the report on stderr.
+                    println!("{}", r.value.text);
+                    eprintln!("{}", r.report);
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(1, format!("{e}\n{}", e.report)),
             }
+        }
+        Command::Serve { config, listen } => {
+            let cfg = match Config::from_file(&config) {
+                Ok(c) => c,
+                Err(e) => return fail(2, e),
+            };
+            match nb_cli::serve::run(cfg, listen).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(1, e),
+            }
+        }
+        Command::Config {
+            what: ConfigCommand::Schema,
+        } => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&nb_cli::config::json_schema()).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Key {
+            what: KeyCommand::Hash,
+        } => {
+            let mut key = String::new();
+            if let Err(e) = std::io::stdin().read_line(&mut key) {
+                return fail(2, format!("cannot read the key from stdin: {e}"));
+            }
+            let key = key.trim_end_matches(['\r', '\n']);
+            if key.is_empty() {
+                return fail(2, "no key on stdin (echo -n \"$KEY\" | nb key hash)");
+            }
+            println!("{}", nb_cli::config::hash_key(key));
+            ExitCode::SUCCESS
         }
         Command::Check { config, probe } => {
             let cfg = match Config::from_file(&config) {
@@ -242,9 +311,7 @@ async fn main() -> ExitCode {
             for t in &cfg.targets {
                 with_probes.routes.insert(
                     format!("probe:{}/{}", t.provider, t.model),
-                    nb_cli::config::RouteConfig {
-                        targets: vec![format!("{}/{}", t.provider, t.model)],
-                    },
+                    nb_cli::config::RouteSpec::Targets(vec![format!("{}/{}", t.provider, t.model)]),
                 );
             }
             let router = match with_probes.build() {

@@ -1,0 +1,590 @@
+//! `nb serve`: an OpenAI- and Anthropic-compatible gateway over the router.
+//!
+//! Existing clients point their base URL here: `POST /v1/chat/completions` (OpenAI Chat
+//! Completions, streamed and not) and `POST /v1/messages` (Anthropic Messages, streamed
+//! and not) go through the same [`SmartRouter`] the library gives, so they fail over,
+//! vouch and report like any routed call. A request's `model` names a route of the
+//! config, or one target as `provider/model` (that target first, the others after it).
+//!
+//! Errors come in the caller's own format so the official clients' retry logic does the
+//! right thing: every target cooling down is a 429 with `retry-after`; an answer nobody
+//! could vouch for is a 502 whose error type says so (`x-should-retry: false`), never a
+//! 200; the caller's invalid request is a 400. Each answer carries `x-nb-served-by`,
+//! `x-nb-attempts`, `x-nb-verdict` and `x-nb-request-id`; with `x-nb-report: full` the
+//! whole call report comes back as JSON too (`nb_report` in the body).
+//!
+//! Also `GET /v1/models` (the routes), `GET /healthz`, `GET /readyz` (some target's
+//! breaker is not open) and `GET /metrics` (Prometheus text of the router's metrics).
+//! Configuration reload is a restart: in-flight calls finish within
+//! `gateway.shutdown_grace_ms` on SIGTERM or Ctrl-C.
+
+mod anthropic;
+mod openai;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use neuralbridge::core::{ChatRequest, ChatResponse, ChatStream};
+use neuralbridge::router::{
+    AttemptOutcome, CallOptions, CallReport, RouteError, RouteErrorKind, SmartRouter,
+};
+use serde_json::{Value, json};
+
+use crate::config::{Config, DEFAULT_LISTEN, gateway_key_digests};
+
+/// Which wire format a request came in, for its errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    OpenAi,
+    Anthropic,
+}
+
+/// The gateway's state, shared by every request.
+pub struct Gateway {
+    router: SmartRouter,
+    models: Vec<String>,
+    keys: Vec<(String, [u8; 32])>,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
+impl Gateway {
+    /// A gateway over `cfg`'s router. `metrics` renders `/metrics` (without one it is a
+    /// 404).
+    pub fn new(
+        cfg: &Config,
+        metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            router: cfg.build().map_err(|e| e.to_string())?,
+            models: cfg.model_names(),
+            keys: gateway_key_digests(&cfg.gateway).map_err(|e| e.to_string())?,
+            metrics,
+        })
+    }
+
+    /// The router behind it.
+    pub fn router(&self) -> &SmartRouter {
+        &self.router
+    }
+
+    /// Who is calling: the key's name, or `None` when the key is not one of ours. A
+    /// gateway without keys takes any caller.
+    fn caller(&self, headers: &HeaderMap) -> Option<String> {
+        use sha2::Digest as _;
+        if self.keys.is_empty() {
+            return Some("anonymous".into());
+        }
+        let key = headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| {
+                headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+            })?;
+        let digest: [u8; 32] = sha2::Sha256::digest(key.trim().as_bytes()).into();
+        self.keys
+            .iter()
+            .find(|(_, d)| constant_time_eq(d, &digest))
+            .map(|(n, _)| n.clone())
+    }
+
+    /// The call options for a request's `model`, or the error to send.
+    fn options(&self, model: Option<&str>, format: Format) -> Result<CallOptions, Box<Response>> {
+        match model {
+            None | Some("") | Some("default") => Ok(CallOptions::default()),
+            Some(m) if self.models.iter().any(|n| n == m) => {
+                Ok(CallOptions::default().with_route(Some(m.to_owned())))
+            }
+            Some(m) => Err(Box::new(error(
+                format,
+                StatusCode::NOT_FOUND,
+                ErrorType::NotFound,
+                &format!(
+                    "model {m:?} is not a route of this gateway (available: {})",
+                    self.models.join(", ")
+                ),
+                None,
+            ))),
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// What kind of error a response is, named in each format's own words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorType {
+    InvalidRequest,
+    Authentication,
+    NotFound,
+    RateLimited,
+    Unvouched,
+    Upstream,
+    Timeout,
+    TooLarge,
+}
+
+impl ErrorType {
+    fn openai(self) -> (&'static str, &'static str) {
+        match self {
+            Self::InvalidRequest => ("invalid_request_error", "invalid_request"),
+            Self::Authentication => ("authentication_error", "invalid_api_key"),
+            Self::NotFound => ("invalid_request_error", "model_not_found"),
+            Self::RateLimited => ("rate_limit_error", "all_targets_cooling_down"),
+            Self::Unvouched => ("unvouched_answer", "unvouched_answer"),
+            Self::Upstream => ("server_error", "upstream_failed"),
+            Self::Timeout => ("timeout_error", "deadline_exceeded"),
+            Self::TooLarge => ("invalid_request_error", "request_too_large"),
+        }
+    }
+
+    fn anthropic(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request_error",
+            Self::Authentication => "authentication_error",
+            Self::NotFound => "not_found_error",
+            Self::RateLimited => "rate_limit_error",
+            Self::Unvouched => "unvouched_answer",
+            Self::Upstream => "api_error",
+            Self::Timeout => "timeout_error",
+            Self::TooLarge => "request_too_large",
+        }
+    }
+}
+
+/// The error body of `format`.
+pub(crate) fn error_body(format: Format, kind: ErrorType, message: &str) -> Value {
+    match format {
+        Format::OpenAi => {
+            let (t, code) = kind.openai();
+            json!({"error": {"message": message, "type": t, "param": null, "code": code}})
+        }
+        Format::Anthropic => {
+            json!({"type": "error", "error": {"type": kind.anthropic(), "message": message}})
+        }
+    }
+}
+
+/// An error response in `format`, with `retry-after` when given.
+pub(crate) fn error(
+    format: Format,
+    status: StatusCode,
+    kind: ErrorType,
+    message: &str,
+    retry_after: Option<Duration>,
+) -> Response {
+    let mut r = (status, axum::Json(error_body(format, kind, message))).into_response();
+    if let Some(d) = retry_after {
+        let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+        if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+            r.headers_mut().insert("retry-after", v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&d.as_millis().max(1).to_string()) {
+            r.headers_mut().insert("retry-after-ms", v);
+        }
+    }
+    if kind == ErrorType::Unvouched {
+        // Asking again at once meets the same disagreement: the caller decides.
+        r.headers_mut()
+            .insert("x-should-retry", HeaderValue::from_static("false"));
+    }
+    r
+}
+
+/// A routed call's failure as the caller's format says it.
+pub(crate) fn route_error(format: Format, e: &RouteError, request_id: &str) -> Response {
+    let message = e.to_string();
+    // Every attempt was turned away for capacity (rate limit, overload, quota): the
+    // caller should come back when the earliest of them said.
+    let capacity_wait = {
+        use neuralbridge::core::FailureClass as C;
+        let mut waits = e.report.attempts.iter().map(|a| match &a.outcome {
+            AttemptOutcome::Failed {
+                class: C::RateLimited | C::Overloaded | C::QuotaExhausted,
+                retry_after,
+                ..
+            } => Some(*retry_after),
+            _ => None,
+        });
+        let all: Option<Vec<Option<Duration>>> = waits.by_ref().collect();
+        all.filter(|w| !w.is_empty()).map(|w| {
+            w.into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(Duration::from_secs(1))
+        })
+    };
+    let (status, kind, retry) = match e.kind() {
+        RouteErrorKind::Exhausted if capacity_wait.is_some() => (
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorType::RateLimited,
+            capacity_wait,
+        ),
+        RouteErrorKind::NoCandidate | RouteErrorKind::BudgetExhausted => (
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorType::RateLimited,
+            Some(e.retry_after.unwrap_or(Duration::from_secs(1))),
+        ),
+        RouteErrorKind::Aborted => (StatusCode::BAD_REQUEST, ErrorType::InvalidRequest, None),
+        RouteErrorKind::NoRoute => (StatusCode::NOT_FOUND, ErrorType::NotFound, None),
+        RouteErrorKind::Unvouched => (StatusCode::BAD_GATEWAY, ErrorType::Unvouched, None),
+        RouteErrorKind::DeadlineExceeded => (StatusCode::GATEWAY_TIMEOUT, ErrorType::Timeout, None),
+        _ => (StatusCode::BAD_GATEWAY, ErrorType::Upstream, None),
+    };
+    let mut r = error(format, status, kind, &message, retry);
+    report_headers(r.headers_mut(), &e.report, request_id);
+    r
+}
+
+/// `x-nb-*` headers from a call's report.
+pub(crate) fn report_headers(h: &mut HeaderMap, report: &CallReport, request_id: &str) {
+    let mut set = |name: &'static str, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    };
+    if let Some(t) = &report.served_by {
+        set("x-nb-served-by", t.to_string());
+    }
+    set("x-nb-attempts", report.attempts.len().to_string());
+    set(
+        "x-nb-verdict",
+        report.verdict.as_ref().map_or_else(
+            || "none".to_owned(),
+            |v| format!("{:?}", v.outcome).to_lowercase(),
+        ),
+    );
+    set("x-nb-failed-over", report.failed_over.to_string());
+    set("x-nb-request-id", request_id.to_owned());
+}
+
+/// A call's report as JSON (`x-nb-report: full`).
+pub(crate) fn report_json(report: &CallReport) -> Value {
+    json!({
+        "served_by": report.served_by.as_ref().map(ToString::to_string),
+        "failed_over": report.failed_over,
+        "elapsed_ms": report.elapsed.as_secs_f64() * 1e3,
+        "attempts": report.attempts.iter().map(|a| json!({
+            "target": a.target.to_string(),
+            "role": format!("{:?}", a.role).to_lowercase(),
+            "started_after_ms": a.started_after.as_secs_f64() * 1e3,
+            "latency_ms": a.latency.as_secs_f64() * 1e3,
+            "outcome": match &a.outcome {
+                AttemptOutcome::Success => json!("success"),
+                AttemptOutcome::Failed { class, disposition, reason, .. } => json!({
+                    "failed": class.as_str(),
+                    "disposition": disposition.to_string(),
+                    "reason": reason,
+                }),
+                other => json!(format!("{other:?}").to_lowercase()),
+            },
+        })).collect::<Vec<_>>(),
+        "skipped": report.skipped.iter().map(|(t, why)| json!({
+            "target": t.to_string(),
+            "reason": format!("{why:?}"),
+        })).collect::<Vec<_>>(),
+        "verdict": report.verdict.as_ref().map(|v| json!({
+            "outcome": format!("{:?}", v.outcome).to_lowercase(),
+            "method": v.method,
+            "reason": v.reason,
+            "reference": v.reference.to_string(),
+        })),
+        "cost": report.cost,
+        "total_cost": report.total_cost,
+    })
+}
+
+pub(crate) fn wants_report(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-nb-report")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("full"))
+}
+
+pub(crate) fn request_id() -> String {
+    use rand::Rng as _;
+    let n: u128 = rand::rng().random();
+    format!("nb-{n:032x}")
+}
+
+/// Checks the caller's key; `Err` is the 401 to send.
+pub(crate) fn authorize(
+    g: &Gateway,
+    headers: &HeaderMap,
+    format: Format,
+) -> Result<String, Box<Response>> {
+    g.caller(headers).ok_or_else(|| {
+        Box::new(error(
+            format,
+            StatusCode::UNAUTHORIZED,
+            ErrorType::Authentication,
+            "the gateway does not know this key (send it as `Authorization: Bearer KEY` or `x-api-key: KEY`)",
+            None,
+        ))
+    })
+}
+
+/// Parses a JSON body; `Err` is the 400 (or 413) to send.
+pub(crate) fn parse_json(
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    format: Format,
+) -> Result<Value, Box<Response>> {
+    let body = body.map_err(|e| {
+        let status = e.status();
+        let kind = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ErrorType::TooLarge
+        } else {
+            ErrorType::InvalidRequest
+        };
+        Box::new(error(
+            format,
+            status,
+            kind,
+            &format!("cannot read the body: {}", e.body_text()),
+            None,
+        ))
+    })?;
+    serde_json::from_slice(&body).map_err(|e| {
+        Box::new(error(
+            format,
+            StatusCode::BAD_REQUEST,
+            ErrorType::InvalidRequest,
+            &format!("the body is not JSON: {e}"),
+            None,
+        ))
+    })
+}
+
+pub(crate) fn bad_request(format: Format, message: &str) -> Response {
+    error(
+        format,
+        StatusCode::BAD_REQUEST,
+        ErrorType::InvalidRequest,
+        message,
+        None,
+    )
+}
+
+/// One wire format's translation, for the request flow both endpoints share.
+pub(crate) struct Wire {
+    pub(crate) format: Format,
+    /// The request body as the router's request.
+    pub(crate) parse: fn(&Value) -> Result<ChatRequest, String>,
+    /// An answer as the format's response body (`id`, `model`).
+    pub(crate) render: fn(&ChatResponse, &str, &str) -> Value,
+    /// A committed stream as the format's SSE response (`id`, `model`, the request).
+    pub(crate) stream: fn(ChatStream, String, String, &Value) -> Response,
+}
+
+/// The flow of both endpoints: key, body, request, route; then the routed call, streamed
+/// or not, with the report in the headers (and the body on request).
+pub(crate) async fn handle(
+    g: Arc<Gateway>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    wire: Wire,
+) -> Response {
+    let f = wire.format;
+    if let Err(r) = authorize(&g, &headers, f) {
+        return *r;
+    }
+    let v = match parse_json(body, f) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let req = match (wire.parse)(&v) {
+        Ok(r) => r,
+        Err(e) => return bad_request(f, &e),
+    };
+    let model = v
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let opts = match g.options(Some(&model), f) {
+        Ok(o) => o,
+        Err(r) => return *r,
+    };
+    let id = request_id();
+    if v.get("stream").and_then(Value::as_bool) == Some(true) {
+        return match g.router.stream_with(&req, &opts).await {
+            Ok(routed) => {
+                let mut r = (wire.stream)(routed.value, id.clone(), model, &v);
+                report_headers(r.headers_mut(), &routed.report, &id);
+                r
+            }
+            Err(e) => route_error(f, &e, &id),
+        };
+    }
+    match g.router.chat_with(&req, &opts).await {
+        Ok(routed) => {
+            let mut body = (wire.render)(&routed.value, &id, &model);
+            if wants_report(&headers) {
+                body["nb_report"] = report_json(&routed.report);
+            }
+            let mut r = axum::Json(body).into_response();
+            report_headers(r.headers_mut(), &routed.report, &id);
+            r
+        }
+        Err(e) => route_error(f, &e, &id),
+    }
+}
+
+async fn models(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&g, &headers, Format::OpenAi) {
+        return *r;
+    }
+    let data: Vec<Value> = g
+        .models
+        .iter()
+        .map(|m| json!({"id": m, "object": "model", "created": 0, "owned_by": "neuralbridge"}))
+        .collect();
+    axum::Json(json!({"object": "list", "data": data})).into_response()
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(g): State<Arc<Gateway>>) -> Response {
+    use neuralbridge::breaker::BreakerState;
+    let targets: Vec<(String, BreakerState)> = g
+        .router
+        .targets()
+        .map(|t| (t.to_string(), g.router.health(t).breaker))
+        .collect();
+    let ready = targets.iter().any(|(_, b)| *b != BreakerState::Open);
+    let body = json!({
+        "ready": ready,
+        "targets": targets.iter().map(|(t, b)| json!({"target": t, "breaker": b.to_string()})).collect::<Vec<_>>(),
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn metrics(State(g): State<Arc<Gateway>>) -> Response {
+    match &g.metrics {
+        Some(h) => ([("content-type", "text/plain; version=0.0.4")], h.render()).into_response(),
+        None => (StatusCode::NOT_FOUND, "no metrics recorder in this process").into_response(),
+    }
+}
+
+/// The gateway's HTTP routes, with a request body limit of `max_body` bytes.
+pub fn app(g: Arc<Gateway>, max_body: usize) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/models", get(models))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(g)
+}
+
+/// Serves `g` on `listener` until `shutdown` resolves, then lets in-flight calls finish
+/// for at most `grace`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    g: Arc<Gateway>,
+    max_body: usize,
+    grace: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let (tx, mut rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = tx.send(true);
+    });
+    let mut rx2 = rx.clone();
+    let server = axum::serve(listener, app(g, max_body)).with_graceful_shutdown(async move {
+        let _ = rx.wait_for(|s| *s).await;
+    });
+    tokio::select! {
+        r = server => r.map_err(|e| format!("the gateway stopped: {e}")),
+        () = async move {
+            let _ = rx2.wait_for(|s| *s).await;
+            tokio::time::sleep(grace).await;
+        } => {
+            eprintln!("nb serve: calls still in flight after the {grace:?} grace period were dropped");
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// `nb serve`: builds the router from `cfg`, installs the Prometheus recorder and serves
+/// until SIGTERM or Ctrl-C.
+pub async fn run(cfg: Config, listen: Option<String>) -> Result<(), String> {
+    let addr: SocketAddr = listen
+        .or_else(|| cfg.gateway.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.into())
+        .parse()
+        .map_err(|e| format!("listen address: {e}"))?;
+    if cfg.gateway.keys.is_empty() && !addr.ip().is_loopback() {
+        return Err(format!(
+            "refusing to serve on {addr} without gateway keys: add [[gateway.keys]] or listen on loopback"
+        ));
+    }
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| format!("metrics recorder: {e}"))?;
+    let g = Arc::new(Gateway::new(&cfg, Some(handle))?);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!(
+        "nb serve: listening on http://{local} ({} routes: {}){}",
+        g.models.len(),
+        g.models.join(", "),
+        if g.keys.is_empty() {
+            " — no gateway keys: any caller on loopback is accepted"
+        } else {
+            ""
+        }
+    );
+    serve(
+        listener,
+        g,
+        cfg.gateway.max_body_bytes.unwrap_or(8 << 20),
+        Duration::from_millis(cfg.gateway.shutdown_grace_ms.unwrap_or(10_000)),
+        shutdown_signal(),
+    )
+    .await
+}

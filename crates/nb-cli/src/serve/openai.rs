@@ -1,0 +1,456 @@
+//! `POST /v1/chat/completions`: OpenAI Chat Completions in and out.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt as _;
+use neuralbridge::core::{
+    ChatChunk, ChatRequest, ChatResponse, FinishReason, JsonSchemaFormat, Media, Message, Part,
+    ResponseFormat, Role, ToolCall, ToolChoice, ToolSpec, Usage,
+};
+use serde_json::{Map, Value, json};
+
+use super::{ErrorType, Format, Gateway, Wire, error_body, handle};
+
+const F: Format = Format::OpenAi;
+
+fn text_of(content: &Value) -> Result<String, String> {
+    match content {
+        Value::Null => Ok(String::new()),
+        Value::String(s) => Ok(s.clone()),
+        Value::Array(parts) => {
+            let mut out = Vec::new();
+            for p in parts {
+                match p.get("type").and_then(Value::as_str) {
+                    Some("text") => out.push(
+                        p.get("text")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                    ),
+                    other => {
+                        return Err(format!("a content part of type {other:?} cannot go here"));
+                    }
+                }
+            }
+            Ok(out.join("\n"))
+        }
+        _ => Err("`content` must be a string or an array of parts".into()),
+    }
+}
+
+fn media_of_url(url: &str) -> Media {
+    // `data:image/png;base64,....`
+    if let Some(rest) = url.strip_prefix("data:") {
+        if let Some((meta, data)) = rest.split_once(',') {
+            if let Some(media_type) = meta.strip_suffix(";base64") {
+                return Media::Base64 {
+                    media_type: media_type.to_owned(),
+                    data: data.to_owned(),
+                };
+            }
+        }
+    }
+    Media::url(url)
+}
+
+fn user_parts(content: &Value, at: &str) -> Result<Vec<Part>, String> {
+    match content {
+        Value::String(s) => Ok(vec![Part::text(s.clone())]),
+        Value::Array(parts) => {
+            let mut out = Vec::new();
+            for (j, p) in parts.iter().enumerate() {
+                let kind = p.get("type").and_then(Value::as_str);
+                match kind {
+                    Some("text") => out.push(Part::text(
+                        p.get("text").and_then(Value::as_str).unwrap_or_default(),
+                    )),
+                    Some("image_url") => {
+                        let url = p
+                            .pointer("/image_url/url")
+                            .and_then(Value::as_str)
+                            .ok_or(format!("{at}.content[{j}].image_url.url is missing"))?;
+                        out.push(Part::image(media_of_url(url)));
+                    }
+                    Some("file") => {
+                        let f = p.get("file").cloned().unwrap_or_default();
+                        let name = f.get("filename").and_then(Value::as_str).map(str::to_owned);
+                        let media = match f.get("file_data").and_then(Value::as_str) {
+                            Some(d) => media_of_url(d),
+                            None => {
+                                return Err(format!(
+                                    "{at}.content[{j}]: only inline `file_data` files are supported"
+                                ));
+                            }
+                        };
+                        out.push(Part::document(media, name));
+                    }
+                    other => {
+                        return Err(format!(
+                            "{at}.content[{j}]: a part of type {other:?} is not supported"
+                        ));
+                    }
+                }
+            }
+            Ok(out)
+        }
+        _ => Err(format!(
+            "{at}.content must be a string or an array of parts"
+        )),
+    }
+}
+
+/// An OpenAI Chat Completions request as the router's `ChatRequest`.
+pub(crate) fn parse_request(v: &Value) -> Result<ChatRequest, String> {
+    let messages = v
+        .get("messages")
+        .and_then(Value::as_array)
+        .ok_or("`messages` is required and must be an array")?;
+    if messages.is_empty() {
+        return Err("`messages` is empty".into());
+    }
+    if v.get("n").and_then(Value::as_u64).is_some_and(|n| n != 1) {
+        return Err("`n` other than 1 is not supported by the gateway".into());
+    }
+    let mut out = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        let at = format!("messages[{i}]");
+        let role = m.get("role").and_then(Value::as_str).unwrap_or_default();
+        let content = m.get("content").cloned().unwrap_or(Value::Null);
+        let msg = match role {
+            "system" | "developer" => {
+                Message::system(text_of(&content).map_err(|e| format!("{at}: {e}"))?)
+            }
+            "user" => Message::user_parts(user_parts(&content, &at)?),
+            "assistant" => {
+                let mut parts = Vec::new();
+                let text = text_of(&content).map_err(|e| format!("{at}: {e}"))?;
+                if !text.is_empty() {
+                    parts.push(Part::text(text));
+                }
+                for (j, c) in m
+                    .get("tool_calls")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    let name = c
+                        .pointer("/function/name")
+                        .and_then(Value::as_str)
+                        .ok_or(format!("{at}.tool_calls[{j}].function.name is missing"))?;
+                    let args = c
+                        .pointer("/function/arguments")
+                        .and_then(Value::as_str)
+                        .unwrap_or("{}");
+                    let id = c.get("id").and_then(Value::as_str).map(str::to_owned);
+                    parts.push(Part::tool_call(ToolCall::from_raw(id, name, args)));
+                }
+                Message::new(Role::Assistant, parts)
+            }
+            "tool" => {
+                let id = m
+                    .get("tool_call_id")
+                    .and_then(Value::as_str)
+                    .ok_or(format!("{at}.tool_call_id is required for a tool message"))?;
+                let name = m.get("name").and_then(Value::as_str).unwrap_or_default();
+                Message::tool_result(
+                    id,
+                    name,
+                    text_of(&content).map_err(|e| format!("{at}: {e}"))?,
+                )
+            }
+            other => return Err(format!("{at}.role: {other:?} is not a role")),
+        };
+        out.push(msg);
+    }
+    let mut req = ChatRequest::new(out);
+    if let Some(t) = v.get("temperature").and_then(Value::as_f64) {
+        req.temperature = Some(t as f32);
+    }
+    if let Some(t) = v.get("top_p").and_then(Value::as_f64) {
+        req.top_p = Some(t as f32);
+    }
+    if let Some(n) = v
+        .get("max_completion_tokens")
+        .or_else(|| v.get("max_tokens"))
+        .and_then(Value::as_u64)
+    {
+        req.max_tokens = Some(u32::try_from(n).map_err(|_| "`max_tokens` is too large")?);
+    }
+    match v.get("stop") {
+        Some(Value::String(s)) => req.stop = vec![s.clone()],
+        Some(Value::Array(a)) => {
+            req.stop = a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
+        }
+        _ => {}
+    }
+    if let Some(s) = v.get("seed").and_then(Value::as_u64) {
+        req.seed = Some(s);
+    }
+    if let Some(rf) = v.get("response_format") {
+        req.response_format = match rf.get("type").and_then(Value::as_str) {
+            Some("text") | None => ResponseFormat::Text,
+            Some("json_object") => ResponseFormat::JsonObject,
+            Some("json_schema") => {
+                let js = rf
+                    .get("json_schema")
+                    .ok_or("response_format.json_schema is required")?;
+                ResponseFormat::JsonSchema(JsonSchemaFormat {
+                    name: js
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("answer")
+                        .to_owned(),
+                    schema: js
+                        .get("schema")
+                        .cloned()
+                        .ok_or("response_format.json_schema.schema is required")?,
+                    strict: js.get("strict").and_then(Value::as_bool).unwrap_or(false),
+                })
+            }
+            Some(other) => return Err(format!("response_format.type {other:?} is not supported")),
+        };
+    }
+    for (i, t) in v
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let f = t
+            .get("function")
+            .ok_or(format!("tools[{i}].function is required"))?;
+        let name = f
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or(format!("tools[{i}].function.name is required"))?;
+        let mut spec = ToolSpec::new(
+            name,
+            f.get("parameters")
+                .cloned()
+                .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+        );
+        if let Some(d) = f.get("description").and_then(Value::as_str) {
+            spec = spec.with_description(d);
+        }
+        req.tools.push(spec);
+    }
+    req.tool_choice = match v.get("tool_choice") {
+        Some(Value::String(s)) if s == "auto" => Some(ToolChoice::Auto),
+        Some(Value::String(s)) if s == "none" => Some(ToolChoice::None),
+        Some(Value::String(s)) if s == "required" => Some(ToolChoice::Required),
+        Some(Value::Object(o)) => Some(ToolChoice::Tool(
+            o.get("function")
+                .and_then(|f| f.get("name"))
+                .and_then(Value::as_str)
+                .ok_or("tool_choice.function.name is required")?
+                .to_owned(),
+        )),
+        None | Some(Value::Null) => None,
+        Some(other) => return Err(format!("tool_choice {other} is not supported")),
+    };
+    Ok(req)
+}
+
+pub(crate) fn finish(reason: &FinishReason) -> &'static str {
+    match reason {
+        FinishReason::Stop | FinishReason::Other(_) => "stop",
+        FinishReason::Length => "length",
+        FinishReason::ToolCalls => "tool_calls",
+        FinishReason::ContentFilter | FinishReason::Refusal => "content_filter",
+    }
+}
+
+fn usage_json(u: &Usage) -> Value {
+    let mut v = json!({
+        "prompt_tokens": u.input_tokens,
+        "completion_tokens": u.output_tokens,
+        "total_tokens": u.input_tokens + u.output_tokens,
+    });
+    if let Some(c) = u.cached_tokens {
+        v["prompt_tokens_details"] = json!({"cached_tokens": c});
+    }
+    v
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A `ChatResponse` as an OpenAI `chat.completion`.
+pub(crate) fn render(resp: &ChatResponse, id: &str, model: &str) -> Value {
+    let mut message = Map::new();
+    message.insert("role".into(), json!("assistant"));
+    message.insert(
+        "content".into(),
+        if resp.text.is_empty() && !resp.tool_calls.is_empty() {
+            Value::Null
+        } else {
+            json!(resp.text)
+        },
+    );
+    if let Some(r) = &resp.refusal {
+        message.insert("refusal".into(), json!(r));
+    }
+    if !resp.tool_calls.is_empty() {
+        message.insert(
+            "tool_calls".into(),
+            resp.tool_calls
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    json!({
+                        "id": c.id.clone().unwrap_or_else(|| format!("call_{i}")),
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments_raw},
+                    })
+                })
+                .collect(),
+        );
+    }
+    let mut v = json!({
+        "id": id,
+        "object": "chat.completion",
+        "created": now_secs(),
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": Value::Object(message),
+            "finish_reason": finish(&resp.finish_reason),
+            "logprobs": null,
+        }],
+    });
+    if let Some(u) = &resp.usage {
+        v["usage"] = usage_json(u);
+    }
+    v
+}
+
+pub(crate) async fn chat_completions(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let wire = Wire {
+        format: F,
+        parse: parse_request,
+        render,
+        stream,
+    };
+    handle(g, headers, body, wire).await
+}
+
+fn chunk(id: &str, model: &str, created: u64, delta: Value, finish: Option<&str>) -> Event {
+    let v = json!({
+        "id": id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}],
+    });
+    Event::default().data(v.to_string())
+}
+
+/// The router's stream as OpenAI chunks, ended by `data: [DONE]`; a stream that breaks
+/// ends with an `error` object instead, which the official clients raise.
+fn stream(
+    upstream: neuralbridge::core::ChatStream,
+    id: String,
+    model: String,
+    req: &Value,
+) -> Response {
+    let include_usage = req
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let created = now_secs();
+    let head = futures_util::stream::once({
+        let (id, model) = (id.clone(), model.clone());
+        async move {
+            chunk(
+                &id,
+                &model,
+                created,
+                json!({"role": "assistant", "content": ""}),
+                None,
+            )
+        }
+    });
+    let state = (upstream, false, None::<Usage>);
+    let body = futures_util::stream::unfold(Some(state), move |st| {
+        let (id, model) = (id.clone(), model.clone());
+        async move {
+            let (mut upstream, mut done, mut usage) = st?;
+            if done {
+                return None;
+            }
+            loop {
+                match upstream.next().await {
+                    Some(Ok(ChatChunk::Text { delta })) => {
+                        let ev = chunk(&id, &model, created, json!({"content": delta}), None);
+                        return Some((vec![ev], Some((upstream, done, usage))));
+                    }
+                    Some(Ok(ChatChunk::Refusal { delta })) => {
+                        let ev = chunk(&id, &model, created, json!({"refusal": delta}), None);
+                        return Some((vec![ev], Some((upstream, done, usage))));
+                    }
+                    Some(Ok(ChatChunk::ToolCall(d))) => {
+                        let mut call =
+                            json!({"index": d.index, "function": {"arguments": d.arguments}});
+                        if let Some(i) = &d.id {
+                            call["id"] = json!(i);
+                            call["type"] = json!("function");
+                        }
+                        if let Some(n) = &d.name {
+                            call["function"]["name"] = json!(n);
+                        }
+                        let ev = chunk(&id, &model, created, json!({"tool_calls": [call]}), None);
+                        return Some((vec![ev], Some((upstream, done, usage))));
+                    }
+                    Some(Ok(ChatChunk::Finish { reason })) => {
+                        let ev = chunk(&id, &model, created, json!({}), Some(finish(&reason)));
+                        return Some((vec![ev], Some((upstream, done, usage))));
+                    }
+                    Some(Ok(ChatChunk::Usage(u))) => usage = Some(u),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        let body =
+                            error_body(F, ErrorType::Upstream, &format!("the stream broke: {e}"));
+                        done = true;
+                        return Some((
+                            vec![Event::default().data(body.to_string())],
+                            Some((upstream, done, usage)),
+                        ));
+                    }
+                    None => {
+                        let mut out = Vec::new();
+                        if let (true, Some(u)) = (include_usage, &usage) {
+                            let v = json!({
+                                "id": id, "object": "chat.completion.chunk", "created": created,
+                                "model": model, "choices": [], "usage": usage_json(u),
+                            });
+                            out.push(Event::default().data(v.to_string()));
+                        }
+                        out.push(Event::default().data("[DONE]"));
+                        done = true;
+                        return Some((out, Some((upstream, done, usage))));
+                    }
+                }
+            }
+        }
+    })
+    .flat_map(futures_util::stream::iter);
+    Sse::new(head.chain(body).map(Ok::<_, std::convert::Infallible>)).into_response()
+}

@@ -1,0 +1,439 @@
+//! `nb serve` as a real process over nb-chaos, driven over HTTP the way the official
+//! OpenAI and Anthropic clients call it (`cargo xtask test` also drives it with those
+//! clients themselves): answers and failover in both formats, streamed and not, errors in
+//! the caller's format, the report headers, keys, and the operational endpoints.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use nb_chaos::{ChaosServer, Fault, FaultKind, ProviderSpec, Scenario, WireFormat};
+use serde_json::{Value, json};
+
+const KEY: &str = "nb-test-gateway-key";
+
+/// A running `nb serve`; killed (by its own PID) when dropped.
+struct Gateway {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(config: &str, name: &str) -> Gateway {
+    let path =
+        std::env::temp_dir().join(format!("nb-serve-test-{}-{name}.toml", std::process::id()));
+    std::fs::write(&path, config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nb"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .env("NB_UPSTREAM_KEY", "sk-upstream")
+        .env("NB_GATEWAY_KEY", KEY)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stderr).read_line(&mut line).unwrap();
+    let base = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("nb serve did not start: {line}"))
+        .to_owned();
+    Gateway { child, base }
+}
+
+fn provider(name: &str, kind: &str, base: &str) -> String {
+    format!(
+        "[providers.{name}]\nkind = \"{kind}\"\nbase_url = \"{base}\"\napi_key_env = \"NB_UPSTREAM_KEY\"\n\n"
+    )
+}
+
+async fn chaos() -> ChaosServer {
+    ChaosServer::start(Scenario::new(vec![
+        ProviderSpec::new("down", WireFormat::OpenAi, "gpt-4o-mini")
+            .with_fault(Fault::always(FaultKind::Outage).in_window(0.0, None)),
+        ProviderSpec::new("openai", WireFormat::OpenAi, "gpt-4o-mini"),
+        ProviderSpec::new("claude", WireFormat::Anthropic, "claude-sonnet-4-5"),
+        ProviderSpec::new("gemini", WireFormat::Gemini, "gemini-2.5-flash"),
+        ProviderSpec::new("drift", WireFormat::Anthropic, "claude-sonnet-4-5")
+            .with_fault(Fault::always(FaultKind::SemanticDrift)),
+        ProviderSpec::new("storm", WireFormat::OpenAi, "gpt-4o-mini")
+            .with_fault(Fault::always(FaultKind::RateLimit).with_retry_after(30.0)),
+    ]))
+    .await
+    .unwrap()
+}
+
+fn config(s: &ChaosServer) -> String {
+    let b = |n: &str| s.base_url(n).unwrap();
+    let mut c = String::new();
+    c += &provider("down", "openai", &format!("{}/v1", b("down")));
+    c += &provider("openai", "openai", &format!("{}/v1", b("openai")));
+    c += &provider("claude", "anthropic", &b("claude"));
+    c += &provider("gemini", "gemini", &b("gemini"));
+    c += &provider("drift", "anthropic", &b("drift"));
+    c += &provider("storm", "openai", &format!("{}/v1", b("storm")));
+    c += r#"
+[[targets]]
+provider = "down"
+model = "gpt-4o-mini"
+
+[[targets]]
+provider = "openai"
+model = "gpt-4o-mini"
+
+[[targets]]
+provider = "claude"
+model = "claude-sonnet-4-5"
+
+[[targets]]
+provider = "gemini"
+model = "gemini-2.5-flash"
+
+[[targets]]
+provider = "drift"
+model = "claude-sonnet-4-5"
+
+[[targets]]
+provider = "storm"
+model = "gpt-4o-mini"
+
+[routes]
+main = ["down/gpt-4o-mini", "openai/gpt-4o-mini", "claude/claude-sonnet-4-5", "gemini/gemini-2.5-flash"]
+wrong = ["down/gpt-4o-mini", "drift/claude-sonnet-4-5", "gemini/gemini-2.5-flash"]
+storm = ["storm/gpt-4o-mini"]
+
+[policy]
+attempt_timeout_ms = 2000
+deadline_ms = 5000
+
+[vouch]
+equivalence = "strict"
+
+[[gateway.keys]]
+name = "tests"
+env = "NB_GATEWAY_KEY"
+"#;
+    c
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+async fn openai(g: &Gateway, body: Value) -> reqwest::Response {
+    client()
+        .post(format!("{}/v1/chat/completions", g.base))
+        .bearer_auth(KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn anthropic(g: &Gateway, body: Value) -> reqwest::Response {
+    client()
+        .post(format!("{}/v1/messages", g.base))
+        .header("x-api-key", KEY)
+        .header("anthropic-version", "2023-06-01")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn header(r: &reqwest::Response, name: &str) -> String {
+    r.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+const Q: &str = "What is 17 + 25? Reply with the number only.";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_serves_both_formats_fails_over_and_reports() {
+    let s = chaos().await;
+    let g = start(&config(&s), "main");
+
+    // OpenAI, not streamed: the dead first choice is failed over, the answer vouched.
+    let r = client()
+        .post(format!("{}/v1/chat/completions", g.base))
+        .bearer_auth(KEY)
+        .header("x-nb-report", "full")
+        .json(&json!({"model": "main", "messages": [{"role": "user", "content": Q}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-nb-served-by"), "openai/gpt-4o-mini");
+    assert_eq!(header(&r, "x-nb-verdict"), "equivalent");
+    assert!(header(&r, "x-nb-request-id").starts_with("nb-"));
+    assert!(header(&r, "x-nb-attempts").parse::<u32>().unwrap() >= 2);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["choices"][0]["message"]["content"], "42");
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+    assert!(v["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(v["nb_report"]["failed_over"], true);
+    assert_eq!(v["nb_report"]["verdict"]["outcome"], "equivalent");
+
+    // OpenAI, streamed: chunks, then [DONE].
+    let r = openai(
+        &g,
+        json!({"model": "openai/gpt-4o-mini", "stream": true,
+               "stream_options": {"include_usage": true},
+               "messages": [{"role": "user", "content": Q}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert!(header(&r, "content-type").starts_with("text/event-stream"));
+    let text = r.text().await.unwrap();
+    let mut content = String::new();
+    let mut saw_usage = false;
+    for line in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        if line == "[DONE]" {
+            continue;
+        }
+        let c: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(c["object"], "chat.completion.chunk");
+        if let Some(d) = c["choices"][0]["delta"]["content"].as_str() {
+            content.push_str(d);
+        }
+        saw_usage |= c["usage"]["completion_tokens"].is_u64();
+    }
+    assert_eq!(content, "42");
+    assert!(saw_usage, "{text}");
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+
+    // Anthropic, not streamed, over the same route.
+    let r = anthropic(
+        &g,
+        json!({"model": "main", "max_tokens": 64, "system": "Be terse.",
+               "messages": [{"role": "user", "content": Q}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["type"], "message");
+    assert_eq!(v["content"][0]["type"], "text");
+    assert_eq!(v["content"][0]["text"], "42");
+    assert_eq!(v["stop_reason"], "end_turn");
+
+    // Anthropic, streamed: the event sequence of the Messages API.
+    let r = anthropic(
+        &g,
+        json!({"model": "claude/claude-sonnet-4-5", "max_tokens": 64, "stream": true,
+               "messages": [{"role": "user", "content": [{"type": "text", "text": Q}]}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-nb-served-by"), "claude/claude-sonnet-4-5");
+    let text = r.text().await.unwrap();
+    let events: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
+    assert_eq!(events.first(), Some(&"message_start"));
+    assert_eq!(events.last(), Some(&"message_stop"));
+    assert!(events.contains(&"content_block_start") && events.contains(&"message_delta"));
+    let mut content = String::new();
+    for line in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        let e: Value = serde_json::from_str(line).unwrap();
+        if e["type"] == "content_block_delta" {
+            content.push_str(e["delta"]["text"].as_str().unwrap());
+        }
+    }
+    assert_eq!(content.trim(), "42");
+
+    // The routes as models; health; readiness.
+    let v: Value = client()
+        .get(format!("{}/v1/models", g.base))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"main") && ids.contains(&"openai/gpt-4o-mini"),
+        "{ids:?}"
+    );
+    let r = client()
+        .get(format!("{}/healthz", g.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client()
+        .get(format!("{}/readyz", g.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client()
+        .get(format!("{}/metrics", g.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("neuralbridge_calls"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_come_in_the_callers_format() {
+    let s = chaos().await;
+    let g = start(&config(&s), "errors");
+
+    // An unknown key: 401, nothing sent upstream.
+    let before = s.handle().requests("openai");
+    let r = client()
+        .post(format!("{}/v1/chat/completions", g.base))
+        .bearer_auth("not-our-key")
+        .json(&json!({"model": "main", "messages": [{"role": "user", "content": Q}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "authentication_error");
+    let r = client()
+        .post(format!("{}/v1/messages", g.base))
+        .header("x-api-key", "not-our-key")
+        .json(&json!({"model": "main", "max_tokens": 5, "messages": [{"role": "user", "content": Q}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["type"], "error");
+    assert_eq!(v["error"]["type"], "authentication_error");
+    assert_eq!(s.handle().requests("openai"), before);
+
+    // The caller's invalid request: 400 in each format, nothing sent upstream.
+    let r = openai(&g, json!({"model": "main", "messages": []})).await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    let r = anthropic(
+        &g,
+        json!({"model": "main", "messages": [{"role": "user", "content": Q}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_tokens")
+    );
+    let r = client()
+        .post(format!("{}/v1/chat/completions", g.base))
+        .bearer_auth(KEY)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(s.handle().requests("openai"), before);
+
+    // An unknown model: 404 naming the routes.
+    let r = openai(
+        &g,
+        json!({"model": "gpt-5", "messages": [{"role": "user", "content": Q}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["error"]["message"].as_str().unwrap().contains("main"));
+
+    // A wrong answer nobody can vouch for: an error, never a 200.
+    let r = openai(
+        &g,
+        json!({"model": "wrong", "messages": [{"role": "user", "content": Q}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 502);
+    assert_eq!(header(&r, "x-should-retry"), "false");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "unvouched_answer");
+    let r = anthropic(
+        &g,
+        json!({"model": "wrong", "max_tokens": 16, "messages": [{"role": "user", "content": Q}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 502);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "unvouched_answer");
+
+    // A 429 storm: the caller is told when to come back, and while it waits the gateway
+    // sends nothing upstream.
+    let storm = json!({"model": "storm", "messages": [{"role": "user", "content": Q}]});
+    let r = openai(&g, storm.clone()).await;
+    assert_eq!(r.status(), 429);
+    let first_wait: u64 = header(&r, "retry-after").parse().unwrap();
+    assert!((25..=30).contains(&first_wait), "{first_wait}");
+    let sent = s.handle().requests("storm");
+    assert_eq!(sent, 1);
+    for _ in 0..10 {
+        let r = openai(&g, storm.clone()).await;
+        assert_eq!(r.status(), 429);
+        assert!(header(&r, "retry-after").parse::<u64>().unwrap() >= 1);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["type"], "rate_limit_error");
+    }
+    assert_eq!(
+        s.handle().requests("storm"),
+        sent,
+        "nothing sent while told to wait"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_limit_is_refused_and_the_gateway_keeps_serving() {
+    let s = chaos().await;
+    let g = start(
+        &config(&s).replace(
+            "[[gateway.keys]]",
+            "[gateway]\nmax_body_bytes = 4096\n\n[[gateway.keys]]",
+        ),
+        "limit",
+    );
+    let big = "x".repeat(10_000);
+    let r = openai(
+        &g,
+        json!({"model": "main", "messages": [{"role": "user", "content": big}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 413);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "request_too_large");
+    let r = openai(
+        &g,
+        json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": Q}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let _ = Duration::ZERO;
+}
