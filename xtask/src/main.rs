@@ -1,5 +1,11 @@
 //! `cargo xtask`: project jobs that are more than one command.
 //!
+//! - `cargo xtask test` — the README's test command: `cargo test --workspace`, then
+//!   `gateway-clients`.
+//! - `cargo xtask gateway-clients` — `nb serve` over `nb-chaos serve`, both real
+//!   processes, driven by the official `openai` and `anthropic` Python clients (installed
+//!   into `target/py-venv`) and `curl` (`tests/gateway/official_clients.py`). Fails, never
+//!   skips, when Python, its `venv` module or `curl` is missing.
 //! - `cargo xtask ci` — what `.ci/run` runs: fmt check, clippy with warnings as errors,
 //!   the tests, the docs.
 //! - `cargo xtask bench` — every criterion benchmark, then a summary of medians and of
@@ -37,6 +43,10 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("test") => {
+            run("cargo", &["test", "--workspace"], &[]).and_then(|()| gateway_clients())
+        }
+        Some("gateway-clients") => gateway_clients(),
         Some("bench") => bench(&args[1..]),
         Some("bench-summary") => {
             summarize(&root().join("target/criterion")).map(|s| println!("{s}"))
@@ -96,6 +106,93 @@ fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String>
     } else {
         Err(format!("{program} {} failed ({status})", args.join(" ")))
     }
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { root().join(p) })
+        .unwrap_or_else(|| root().join("target"))
+}
+
+fn found(program: &str, arg: &str) -> bool {
+    Command::new(program)
+        .arg(arg)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn gateway_clients() -> Result<(), String> {
+    for (program, arg, hint) in [
+        (
+            "python3",
+            "--version",
+            "install Python 3 (Debian: apt-get install python3 python3-venv)",
+        ),
+        (
+            "curl",
+            "--version",
+            "install curl (Debian: apt-get install curl)",
+        ),
+    ] {
+        if !found(program, arg) {
+            return Err(format!("the gateway client tests need `{program}`: {hint}"));
+        }
+    }
+    run(
+        "cargo",
+        &["build", "-p", "nb-chaos", "-p", "neuralbridge-cli"],
+        &[],
+    )?;
+    let target = target_dir();
+    let venv = target.join("py-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let v = venv.to_string_lossy().into_owned();
+        run("python3", &["-m", "venv", &v], &[]).map_err(|e| {
+            format!("{e}: Python's venv module is missing (Debian: apt-get install python3-venv)")
+        })?;
+    }
+    let py = python.to_string_lossy().into_owned();
+    if Command::new(&py)
+        .args(["-c", "import openai, anthropic"])
+        .status()
+        .map_or(true, |s| !s.success())
+    {
+        run(
+            &py,
+            &[
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "openai>=1.40,<3",
+                "anthropic>=0.40,<3",
+            ],
+            &[],
+        )?;
+    }
+    let bin = |name: &str| {
+        target
+            .join("debug")
+            .join(name)
+            .to_string_lossy()
+            .into_owned()
+    };
+    let work = target
+        .join("gateway-clients")
+        .to_string_lossy()
+        .into_owned();
+    run(
+        &py,
+        &[
+            "tests/gateway/official_clients.py",
+            &bin("nb"),
+            &bin("nb-chaos"),
+            &work,
+        ],
+        &[],
+    )
 }
 
 fn ci() -> Result<(), String> {
