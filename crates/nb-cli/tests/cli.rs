@@ -189,3 +189,120 @@ fn an_invalid_schema_file_is_reported() {
     assert_eq!(code, 2);
     assert!(err.contains("not JSON"), "{err}");
 }
+
+fn check(name: &str, body: &str) -> (i32, String) {
+    let cfg = write(name, body);
+    let out = nb()
+        .args(["check", "--config"])
+        .arg(&cfg)
+        .env("NB_CLI_TEST_KEY", "sk-x")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn values_that_cannot_work_are_errors_that_name_the_key() {
+    for (edit, key) in [
+        ("[policy]\nattempt_timeout_ms = 0\n", "policy.attempt_timeout_ms"),
+        (
+            "[policy]\nattempt_timeout_ms = 5000\ndeadline_ms = 1000\n",
+            "policy.deadline_ms",
+        ),
+        ("[breaker]\nopen_ms = 0\n", "breaker.open_ms"),
+        ("[breaker]\nfailure_rate = 1.5\n", "breaker.failure_rate"),
+        ("[cooldowns]\nauth_ms = 0\n", "cooldowns.auth_ms"),
+        ("[vouch]\nshadow_rate = -0.1\n", "vouch.shadow_rate"),
+        ("[policy]\nstrategy = \"weighted\"\n", "policy.strategy"),
+        ("[gateway]\nlisten = \"nowhere\"\n", "gateway.listen"),
+        (
+            "[[gateway.keys]]\nname = \"a\"\nsha256 = \"abc\"\n",
+            "gateway.keys[0].sha256",
+        ),
+        ("[routes]\nr = [\"p/other\"]\n", "routes.r"),
+    ] {
+        let (code, err) = check("bad-value.toml", &format!("{MINIMAL}\n{edit}"));
+        assert_eq!(code, 2, "{edit}: {err}");
+        assert!(err.contains(key), "{edit}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn an_empty_file_says_what_to_write() {
+    let (code, err) = check("empty.toml", "");
+    assert_eq!(code, 2);
+    assert!(err.contains("[[targets]]") && err.contains("kind = \"openai\""), "{err}");
+}
+
+#[test]
+fn a_route_is_a_list_of_targets_or_a_table() {
+    let body = format!("{MINIMAL}\n[routes]\nfast = [\"p/m\"]\n\n[routes.slow]\ntargets = [\"p/m\"]\n");
+    let (code, err) = check("routes.toml", &body);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn the_complete_example_in_the_docs_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/nb.example.toml");
+    let out = nb()
+        .args(["check", "--config"])
+        .arg(&path)
+        .env("OPENAI_API_KEY", "sk-x")
+        .env("ANTHROPIC_API_KEY", "sk-x")
+        .env("GEMINI_API_KEY", "x")
+        .env("AZURE_OPENAI_API_KEY", "x")
+        .env("NB_GATEWAY_KEY_SEARCH", "x")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every key of the file's schema appears in the example.
+    let example = std::fs::read_to_string(&path).unwrap();
+    let schema = nb()
+        .args(["config", "schema"])
+        .output()
+        .unwrap();
+    let schema: serde_json::Value = serde_json::from_slice(&schema.stdout).unwrap();
+    let mut keys = Vec::new();
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        if let Some(m) = v.as_object() {
+            if let Some(p) = m.get("properties").and_then(|p| p.as_object()) {
+                out.extend(p.keys().cloned());
+            }
+            m.values().for_each(|x| walk(x, out));
+        } else if let Some(a) = v.as_array() {
+            a.iter().for_each(|x| walk(x, out));
+        }
+    }
+    walk(&schema, &mut keys);
+    assert!(keys.len() > 40, "{keys:?}");
+    for k in keys {
+        assert!(example.contains(&k), "docs/nb.example.toml lacks `{k}`");
+    }
+}
+
+#[test]
+fn nb_call_prints_the_answer_on_stdout_and_the_report_on_stderr() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(chaos());
+    let cfg = write("split.toml", &config(&server));
+    let out = nb()
+        .args(["call", "--config"])
+        .arg(&cfg)
+        .arg("What is 2 + 2? Reply with the number only.")
+        .env("NB_CLI_TEST_KEY", "sk-x")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "4");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("served by up/gpt-4o-mini"), "{err}");
+    drop(server);
+}
