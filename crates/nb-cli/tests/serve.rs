@@ -437,3 +437,82 @@ async fn a_body_over_the_limit_is_refused_and_the_gateway_keeps_serving() {
     assert_eq!(r.status(), 200);
     let _ = Duration::ZERO;
 }
+
+/// A tool call answered upstream in OpenAI's format reaches an Anthropic client as a
+/// `tool_use` block, streamed and not; the tools go upstream in OpenAI's format.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_call_crosses_formats_both_ways() {
+    use wiremock::matchers::{body_partial_json, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let upstream = MockServer::start().await;
+    let call = json!({"id": "call_9", "type": "function",
+                      "function": {"name": "get_weather", "arguments": "{\"city\":\"Lyon\"}"}});
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_partial_json(json!({"stream": true})))
+        .respond_with(ResponseTemplate::new(200).insert_header("content-type", "text/event-stream").set_body_string(
+            [
+                json!({"id": "c", "object": "chat.completion.chunk", "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [{"index": 0, "id": "call_9", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}, "finish_reason": null}]}),
+                json!({"id": "c", "object": "chat.completion.chunk", "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\":"}}]}, "finish_reason": null}]}),
+                json!({"id": "c", "object": "chat.completion.chunk", "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "\"Lyon\"}"}}]}, "finish_reason": null}]}),
+                json!({"id": "c", "object": "chat.completion.chunk", "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}),
+            ]
+            .iter()
+            .map(|c| format!("data: {c}\n\n"))
+            .collect::<String>()
+                + "data: [DONE]\n\n",
+        ))
+        .mount(&upstream)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_partial_json(json!({"tools": [{"type": "function", "function": {"name": "get_weather"}}]})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "c", "object": "chat.completion", "created": 0, "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "finish_reason": "tool_calls",
+                         "message": {"role": "assistant", "content": null, "tool_calls": [call]}}],
+            "usage": {"prompt_tokens": 20, "completion_tokens": 8, "total_tokens": 28},
+        })))
+        .mount(&upstream)
+        .await;
+    let cfg = provider("tools", "openai", &format!("{}/v1", upstream.uri()))
+        + "[[targets]]\nprovider = \"tools\"\nmodel = \"gpt-4o-mini\"\n\n[[gateway.keys]]\nname = \"t\"\nenv = \"NB_GATEWAY_KEY\"\n";
+    let g = start(&cfg, "tools");
+    let body = json!({
+        "model": "tools/gpt-4o-mini", "max_tokens": 100,
+        "tools": [{"name": "get_weather", "description": "Weather by city",
+                   "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}],
+        "messages": [{"role": "user", "content": "Weather in Lyon?"}],
+    });
+    let r = anthropic(&g, body.clone()).await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["stop_reason"], "tool_use", "{v}");
+    let block = v["content"].as_array().unwrap().iter().find(|b| b["type"] == "tool_use").unwrap();
+    assert_eq!(block["id"], "call_9");
+    assert_eq!(block["name"], "get_weather");
+    assert_eq!(block["input"], json!({"city": "Lyon"}));
+
+    let mut streamed = body;
+    streamed["stream"] = json!(true);
+    let r = anthropic(&g, streamed).await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    let mut json_args = String::new();
+    let mut started = None;
+    let mut stop = None;
+    for line in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        let e: Value = serde_json::from_str(line).unwrap();
+        match e["type"].as_str().unwrap() {
+            "content_block_start" => started = Some(e["content_block"].clone()),
+            "content_block_delta" => json_args.push_str(e["delta"]["partial_json"].as_str().unwrap()),
+            "message_delta" => stop = Some(e["delta"]["stop_reason"].clone()),
+            _ => {}
+        }
+    }
+    let started = started.unwrap();
+    assert_eq!(started["type"], "tool_use");
+    assert_eq!(started["name"], "get_weather");
+    assert_eq!(serde_json::from_str::<Value>(&json_args).unwrap(), json!({"city": "Lyon"}));
+    assert_eq!(stop, Some(json!("tool_use")));
+}
