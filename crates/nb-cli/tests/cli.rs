@@ -207,7 +207,10 @@ fn check(name: &str, body: &str) -> (i32, String) {
 #[test]
 fn values_that_cannot_work_are_errors_that_name_the_key() {
     for (edit, key) in [
-        ("[policy]\nattempt_timeout_ms = 0\n", "policy.attempt_timeout_ms"),
+        (
+            "[policy]\nattempt_timeout_ms = 0\n",
+            "policy.attempt_timeout_ms",
+        ),
         (
             "[policy]\nattempt_timeout_ms = 5000\ndeadline_ms = 1000\n",
             "policy.deadline_ms",
@@ -235,12 +238,16 @@ fn values_that_cannot_work_are_errors_that_name_the_key() {
 fn an_empty_file_says_what_to_write() {
     let (code, err) = check("empty.toml", "");
     assert_eq!(code, 2);
-    assert!(err.contains("[[targets]]") && err.contains("kind = \"openai\""), "{err}");
+    assert!(
+        err.contains("[[targets]]") && err.contains("kind = \"openai\""),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_route_is_a_list_of_targets_or_a_table() {
-    let body = format!("{MINIMAL}\n[routes]\nfast = [\"p/m\"]\n\n[routes.slow]\ntargets = [\"p/m\"]\n");
+    let body =
+        format!("{MINIMAL}\n[routes]\nfast = [\"p/m\"]\n\n[routes.slow]\ntargets = [\"p/m\"]\n");
     let (code, err) = check("routes.toml", &body);
     assert_eq!(code, 0, "{err}");
 }
@@ -265,10 +272,7 @@ fn the_complete_example_in_the_docs_is_valid() {
     );
     // Every key of the file's schema appears in the example.
     let example = std::fs::read_to_string(&path).unwrap();
-    let schema = nb()
-        .args(["config", "schema"])
-        .output()
-        .unwrap();
+    let schema = nb().args(["config", "schema"]).output().unwrap();
     let schema: serde_json::Value = serde_json::from_slice(&schema.stdout).unwrap();
     let mut keys = Vec::new();
     fn walk(v: &serde_json::Value, out: &mut Vec<String>) {

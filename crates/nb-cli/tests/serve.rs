@@ -466,7 +466,9 @@ async fn a_tool_call_crosses_formats_both_ways() {
         .await;
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
-        .and(body_partial_json(json!({"tools": [{"type": "function", "function": {"name": "get_weather"}}]})))
+        .and(body_partial_json(
+            json!({"tools": [{"type": "function", "function": {"name": "get_weather"}}]}),
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "id": "c", "object": "chat.completion", "created": 0, "model": "gpt-4o-mini",
             "choices": [{"index": 0, "finish_reason": "tool_calls",
@@ -488,7 +490,12 @@ async fn a_tool_call_crosses_formats_both_ways() {
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["stop_reason"], "tool_use", "{v}");
-    let block = v["content"].as_array().unwrap().iter().find(|b| b["type"] == "tool_use").unwrap();
+    let block = v["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "tool_use")
+        .unwrap();
     assert_eq!(block["id"], "call_9");
     assert_eq!(block["name"], "get_weather");
     assert_eq!(block["input"], json!({"city": "Lyon"}));
@@ -505,7 +512,9 @@ async fn a_tool_call_crosses_formats_both_ways() {
         let e: Value = serde_json::from_str(line).unwrap();
         match e["type"].as_str().unwrap() {
             "content_block_start" => started = Some(e["content_block"].clone()),
-            "content_block_delta" => json_args.push_str(e["delta"]["partial_json"].as_str().unwrap()),
+            "content_block_delta" => {
+                json_args.push_str(e["delta"]["partial_json"].as_str().unwrap())
+            }
             "message_delta" => stop = Some(e["delta"]["stop_reason"].clone()),
             _ => {}
         }
@@ -513,6 +522,9 @@ async fn a_tool_call_crosses_formats_both_ways() {
     let started = started.unwrap();
     assert_eq!(started["type"], "tool_use");
     assert_eq!(started["name"], "get_weather");
-    assert_eq!(serde_json::from_str::<Value>(&json_args).unwrap(), json!({"city": "Lyon"}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&json_args).unwrap(),
+        json!({"city": "Lyon"})
+    );
     assert_eq!(stop, Some(json!("tool_use")));
 }

@@ -50,6 +50,8 @@ pub(crate) enum Format {
 pub struct Gateway {
     router: SmartRouter,
     models: Vec<String>,
+    /// A bare model name (`gpt-4o-mini`) and the route of the first target serving it.
+    aliases: Vec<(String, String)>,
     keys: Vec<(String, [u8; 32])>,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -64,6 +66,14 @@ impl Gateway {
         Ok(Self {
             router: cfg.build().map_err(|e| e.to_string())?,
             models: cfg.model_names(),
+            aliases: cfg
+                .targets
+                .iter()
+                .rev()
+                .map(|t| (t.model.clone(), format!("{}/{}", t.provider, t.model)))
+                .collect::<std::collections::BTreeMap<_, _>>()
+                .into_iter()
+                .collect(),
             keys: gateway_key_digests(&cfg.gateway).map_err(|e| e.to_string())?,
             metrics,
         })
@@ -104,6 +114,14 @@ impl Gateway {
             Some(m) if self.models.iter().any(|n| n == m) => {
                 Ok(CallOptions::default().with_route(Some(m.to_owned())))
             }
+            // A client that sends a bare model name gets the first target serving it.
+            Some(m) if self.aliases.iter().any(|(a, _)| a == m) => Ok(CallOptions::default()
+                .with_route(
+                    self.aliases
+                        .iter()
+                        .find(|(a, _)| a == m)
+                        .map(|(_, r)| r.clone()),
+                )),
             Some(m) => Err(Box::new(error(
                 format,
                 StatusCode::NOT_FOUND,
