@@ -307,6 +307,16 @@ pub struct GatewayKey {
     /// An environment variable holding the key itself.
     #[serde(default)]
     pub env: Option<String>,
+    /// Requests per minute this caller may send (GCRA, as the router's pacing).
+    #[serde(default)]
+    pub requests_per_minute: Option<u32>,
+    /// Tokens per minute (prompt estimate plus `max_tokens`).
+    #[serde(default)]
+    pub tokens_per_minute: Option<u32>,
+    /// The most this caller may spend per day, in the targets' price currency (calls
+    /// are refused with a 429 until the day's window ends).
+    #[serde(default)]
+    pub spend_per_day: Option<f64>,
 }
 
 /// `[gateway]`: `nb serve`.
@@ -567,6 +577,19 @@ impl Config {
                         k.name
                     )));
                 }
+            }
+        }
+        for (i, k) in self.gateway.keys.iter().enumerate() {
+            if k.requests_per_minute == Some(0) || k.tokens_per_minute == Some(0) {
+                return Err(ConfigError(format!(
+                    "gateway.keys[{i}] ({}): a limit of 0 per minute would refuse every call",
+                    k.name
+                )));
+            }
+            if k.spend_per_day.is_some_and(|x| x.is_nan() || x <= 0.0) {
+                return Err(ConfigError(format!(
+                    "gateway.keys[{i}].spend_per_day: must be above zero"
+                )));
             }
         }
         ms("gateway.shutdown_grace_ms", self.gateway.shutdown_grace_ms)?;

@@ -528,3 +528,48 @@ async fn a_tool_call_crosses_formats_both_ways() {
     );
     assert_eq!(stop, Some(json!("tool_use")));
 }
+
+/// A gateway key's requests per minute and spend per day are enforced before anything
+/// goes upstream, with a 429 that says when to come back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_key_limits_refuse_before_anything_goes_upstream() {
+    let s = chaos().await;
+    let base = format!("{}/v1", s.base_url("openai").unwrap());
+    let cfg = provider("openai", "openai", &base)
+        + r#"[[targets]]
+provider = "openai"
+model = "gpt-4o-mini"
+cost = { input_per_mtok = 1000.0, output_per_mtok = 1000.0 }
+
+[[gateway.keys]]
+name = "paced"
+env = "NB_GATEWAY_KEY"
+requests_per_minute = 2
+"#;
+    let g = start(&cfg, "paced");
+    let req = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": Q}]});
+    assert_eq!(openai(&g, req.clone()).await.status(), 200);
+    assert_eq!(openai(&g, req.clone()).await.status(), 200);
+    let sent = s.handle().requests("openai");
+    let r = openai(&g, req.clone()).await;
+    assert_eq!(r.status(), 429);
+    let wait: u64 = header(&r, "retry-after").parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    let v: Value = r.json().await.unwrap();
+    assert!(v["error"]["message"].as_str().unwrap().contains("paced"), "{v}");
+    assert_eq!(s.handle().requests("openai"), sent);
+    drop(g);
+
+    let g = start(
+        &cfg.replace("requests_per_minute = 2", "spend_per_day = 0.001"),
+        "spend",
+    );
+    // The first call spends more than the day's budget; the next is refused.
+    assert_eq!(openai(&g, req.clone()).await.status(), 200);
+    let sent = s.handle().requests("openai");
+    let r = openai(&g, req).await;
+    assert_eq!(r.status(), 429);
+    let wait: u64 = header(&r, "retry-after").parse().unwrap();
+    assert!(wait > 3600, "{wait}");
+    assert_eq!(s.handle().requests("openai"), sent);
+}

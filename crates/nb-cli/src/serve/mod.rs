@@ -21,9 +21,11 @@
 mod anthropic;
 mod openai;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -31,7 +33,8 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use neuralbridge::core::{ChatRequest, ChatResponse, ChatStream};
+use neuralbridge::breaker::{GovernorPacer, PaceLimits, Pacer as _, SystemClock};
+use neuralbridge::core::{ChatRequest, ChatResponse, ChatStream, TargetId};
 use neuralbridge::router::{
     AttemptOutcome, CallOptions, CallReport, RouteError, RouteErrorKind, SmartRouter,
 };
@@ -53,7 +56,18 @@ pub struct Gateway {
     /// A bare model name (`gpt-4o-mini`) and the route of the first target serving it.
     aliases: Vec<(String, String)>,
     keys: Vec<(String, [u8; 32])>,
+    /// Per-caller request and token limits, keyed by `gateway-key/NAME`.
+    pacer: GovernorPacer,
+    /// Per-caller spend limits per day, and what each spent in its current day.
+    spend_limits: HashMap<String, f64>,
+    spent: Mutex<HashMap<String, (Instant, f64)>>,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+fn caller_id(name: &str) -> TargetId {
+    TargetId::new("gateway-key", name)
 }
 
 impl Gateway {
@@ -75,6 +89,27 @@ impl Gateway {
                 .into_iter()
                 .collect(),
             keys: gateway_key_digests(&cfg.gateway).map_err(|e| e.to_string())?,
+            pacer: GovernorPacer::new(
+                cfg.gateway
+                    .keys
+                    .iter()
+                    .map(|k| {
+                        let limits = PaceLimits {
+                            requests_per_minute: k.requests_per_minute.and_then(NonZeroU32::new),
+                            tokens_per_minute: k.tokens_per_minute.and_then(NonZeroU32::new),
+                        };
+                        (caller_id(&k.name), limits)
+                    })
+                    .collect(),
+                Arc::new(SystemClock),
+            ),
+            spend_limits: cfg
+                .gateway
+                .keys
+                .iter()
+                .filter_map(|k| k.spend_per_day.map(|l| (k.name.clone(), l)))
+                .collect(),
+            spent: Mutex::new(HashMap::new()),
             metrics,
         })
     }
@@ -107,6 +142,55 @@ impl Gateway {
             .map(|(n, _)| n.clone())
     }
 
+    /// Takes `caller`'s budget for `req`, or the 429 to send: its requests and tokens
+    /// per minute, and its spend for the day. Nothing goes upstream when it is refused.
+    fn admit(&self, caller: &str, req: &ChatRequest, format: Format) -> Result<(), Box<Response>> {
+        let tokens =
+            (req.prompt_chars() as u64).div_ceil(4) + u64::from(req.max_tokens.unwrap_or(256));
+        let refuse = |what: &str, wait: Duration| {
+            Box::new(error(
+                format,
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorType::RateLimited,
+                &format!("gateway key {caller:?} is over its {what}"),
+                Some(wait),
+            ))
+        };
+        if let Some(limit) = self.spend_limits.get(caller) {
+            let spent = lock(&self.spent);
+            if let Some((start, amount)) = spent.get(caller) {
+                let left = DAY.saturating_sub(start.elapsed());
+                if !left.is_zero() && amount >= limit {
+                    return Err(refuse("spend per day", left));
+                }
+            }
+        }
+        self.pacer
+            .try_acquire(
+                &caller_id(caller),
+                u32::try_from(tokens).unwrap_or(u32::MAX),
+            )
+            .map_err(|wait| refuse("requests or tokens per minute", wait))
+    }
+
+    /// Adds what a call cost to `caller`'s day.
+    fn spend(&self, caller: &str, report: &CallReport) {
+        let Some(cost) = report.total_cost.filter(|c| *c > 0.0) else {
+            return;
+        };
+        if !self.spend_limits.contains_key(caller) {
+            return;
+        }
+        let mut spent = lock(&self.spent);
+        let e = spent
+            .entry(caller.to_owned())
+            .or_insert_with(|| (Instant::now(), 0.0));
+        if e.0.elapsed() >= DAY {
+            *e = (Instant::now(), 0.0);
+        }
+        e.1 += cost;
+    }
+
     /// The call options for a request's `model`, or the error to send.
     fn options(&self, model: Option<&str>, format: Format) -> Result<CallOptions, Box<Response>> {
         match model {
@@ -134,6 +218,10 @@ impl Gateway {
             ))),
         }
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
@@ -414,9 +502,10 @@ pub(crate) async fn handle(
     wire: Wire,
 ) -> Response {
     let f = wire.format;
-    if let Err(r) = authorize(&g, &headers, f) {
-        return *r;
-    }
+    let caller = match authorize(&g, &headers, f) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
     let v = match parse_json(body, f) {
         Ok(v) => v,
         Err(r) => return *r,
@@ -434,19 +523,27 @@ pub(crate) async fn handle(
         Ok(o) => o,
         Err(r) => return *r,
     };
+    if let Err(r) = g.admit(&caller, &req, f) {
+        return *r;
+    }
     let id = request_id();
     if v.get("stream").and_then(Value::as_bool) == Some(true) {
         return match g.router.stream_with(&req, &opts).await {
             Ok(routed) => {
+                g.spend(&caller, &routed.report);
                 let mut r = (wire.stream)(routed.value, id.clone(), model, &v);
                 report_headers(r.headers_mut(), &routed.report, &id);
                 r
             }
-            Err(e) => route_error(f, &e, &id),
+            Err(e) => {
+                g.spend(&caller, &e.report);
+                route_error(f, &e, &id)
+            }
         };
     }
     match g.router.chat_with(&req, &opts).await {
         Ok(routed) => {
+            g.spend(&caller, &routed.report);
             let mut body = (wire.render)(&routed.value, &id, &model);
             if wants_report(&headers) {
                 body["nb_report"] = report_json(&routed.report);
@@ -455,7 +552,10 @@ pub(crate) async fn handle(
             report_headers(r.headers_mut(), &routed.report, &id);
             r
         }
-        Err(e) => route_error(f, &e, &id),
+        Err(e) => {
+            g.spend(&caller, &e.report);
+            route_error(f, &e, &id)
+        }
     }
 }
 
