@@ -335,6 +335,33 @@ impl Breaker {
         }
     }
 
+    /// Opens the breaker until at least `until` because the target was seen failing
+    /// elsewhere (another replica, through a shared store). A closed breaker opens; an
+    /// open one stays open at least that long; a half-open one (probing already) and a
+    /// time already past are left alone. Returns the transition, if any.
+    pub fn open_at_least_until(&mut self, until: Instant) -> Option<Transition> {
+        let now = self.clock.now();
+        if until <= now {
+            return None;
+        }
+        match &mut self.state {
+            State::Closed => {
+                let d = until - now;
+                self.state = State::Open { until, last: d };
+                Some(Transition {
+                    from: BreakerState::Closed,
+                    to: BreakerState::Open,
+                    cause: format!("opened elsewhere; open for {d:?}"),
+                })
+            }
+            State::Open { until: u, .. } => {
+                *u = (*u).max(until);
+                None
+            }
+            State::HalfOpen { .. } => None,
+        }
+    }
+
     /// Asks to call the target. `Err` holds when to ask again (`now` while half-open
     /// probes are all taken).
     pub fn try_acquire(&mut self) -> Result<Permit, Instant> {

@@ -456,6 +456,66 @@ impl InMemoryKnowledge {
     }
 }
 
+/// Facts learned elsewhere, merged into this store: how a shared store (Redis, say) keeps
+/// replicas' local state in step without putting a network round trip on the hot path.
+/// Merges only ever extend: a cool-down is never shortened and a breaker never closed by
+/// a remote fact.
+impl InMemoryKnowledge {
+    /// The clock this store runs on.
+    pub fn clock(&self) -> &SharedClock {
+        &self.shared.clock
+    }
+
+    /// Extends `key`'s cool-down to `until` if that is later than its current end;
+    /// returns whether it changed.
+    pub fn merge_cooldown(
+        &self,
+        key: ScopeKey,
+        until: Instant,
+        cause: Option<FailureClass>,
+    ) -> bool {
+        if until <= self.shared.clock.now() {
+            return false;
+        }
+        let mut cds = lock(&self.shared.cooldowns);
+        let c = cds.entry(key).or_insert(Cooldown {
+            until: self.shared.clock.now(),
+            last: Duration::ZERO,
+            sticky: false,
+            probing: None,
+        });
+        c.sticky |= is_sticky(cause);
+        if until > c.until {
+            c.last = c.last.max(until - c.until.max(self.shared.clock.now()));
+            c.until = until;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Opens `target`'s breaker until at least `until` (see
+    /// [`Breaker::open_at_least_until`]); returns the transition, if any.
+    pub fn merge_open(&self, target: &TargetId, until: Instant) -> Option<Transition> {
+        let mut targets = lock(&self.shared.targets);
+        let e = targets.entry(target.clone()).or_insert_with(|| Entry {
+            breaker: Breaker::new(self.shared.breaker, self.shared.clock.clone()),
+            latency: LatencyStats::default(),
+            successes: 0,
+            failures: HashMap::new(),
+        });
+        e.breaker.open_at_least_until(until)
+    }
+
+    /// When `target`'s open breaker lets a probe through, if it is open.
+    pub fn open_until(&self, target: &TargetId) -> Option<Instant> {
+        lock(&self.shared.targets)
+            .get(target)
+            .and_then(|e| e.breaker.open_until())
+            .filter(|u| *u > self.shared.clock.now())
+    }
+}
+
 impl Shared {
     fn release_probes(&self, probing: &[ScopeKey]) {
         if probing.is_empty() {
@@ -785,6 +845,46 @@ mod tests {
             probe_timeout: Duration::from_secs(30),
         };
         InMemoryKnowledge::new(b, CooldownPolicy::default(), Arc::new(clock.clone()))
+    }
+
+    #[test]
+    fn remote_facts_only_ever_extend() {
+        let clock = ManualClock::new();
+        let k = store(&clock);
+        let t = TargetId::new("p", "m");
+        let now = clock.now();
+        // A cool-down learned elsewhere refuses admissions until it ends...
+        assert!(k.merge_cooldown(
+            ScopeKey::Target(t.clone()),
+            now + Duration::from_secs(5),
+            None
+        ));
+        assert!(matches!(k.admit(&t, 1), Err(Refusal::CoolingDown { .. })));
+        // ...and an earlier one never shortens it; a past one changes nothing.
+        assert!(!k.merge_cooldown(
+            ScopeKey::Target(t.clone()),
+            now + Duration::from_secs(1),
+            None
+        ));
+        assert!(!k.merge_cooldown(ScopeKey::Target(t.clone()), now, None));
+        clock.advance(Duration::from_secs(5));
+        assert!(k.admit(&t, 1).is_ok());
+
+        // An open breaker learned elsewhere opens a closed one, extends an open one,
+        // and a shorter one never brings it back sooner.
+        let u = TargetId::new("q", "m");
+        let now = clock.now();
+        let tr = k.merge_open(&u, now + Duration::from_secs(3)).unwrap();
+        assert_eq!(tr.to, BreakerState::Open);
+        assert_eq!(k.health(&u).breaker, BreakerState::Open);
+        assert!(k.merge_open(&u, now + Duration::from_secs(1)).is_none());
+        assert_eq!(k.open_until(&u), Some(now + Duration::from_secs(3)));
+        assert!(k.merge_open(&u, now + Duration::from_secs(6)).is_none());
+        assert_eq!(k.open_until(&u), Some(now + Duration::from_secs(6)));
+        // A time already past opens nothing.
+        let w = TargetId::new("r", "m");
+        assert!(k.merge_open(&w, now).is_none());
+        assert_eq!(k.health(&w).breaker, BreakerState::Closed);
     }
 
     fn fail(

@@ -556,7 +556,10 @@ requests_per_minute = 2
     let wait: u64 = header(&r, "retry-after").parse().unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
     let v: Value = r.json().await.unwrap();
-    assert!(v["error"]["message"].as_str().unwrap().contains("paced"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("paced"),
+        "{v}"
+    );
     assert_eq!(s.handle().requests("openai"), sent);
     drop(g);
 
