@@ -1,7 +1,8 @@
 //! `cargo xtask`: project jobs that are more than one command.
 //!
-//! - `cargo xtask test` — the README's test command: `cargo test --workspace`, then
-//!   `gateway-clients`.
+//! - `cargo xtask test` — the README's test command: `cargo test --workspace` (the
+//!   shared-health tests start their own `redis-server`; it fails at once, saying so,
+//!   when there is none), then `gateway-clients`.
 //! - `cargo xtask gateway-clients` — `nb serve` over `nb-chaos serve`, both real
 //!   processes, driven by the official `openai` and `anthropic` Python clients (installed
 //!   into `target/py-venv`) and `curl` (`tests/gateway/official_clients.py`). Fails, never
@@ -43,9 +44,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
-        Some("test") => {
-            run("cargo", &["test", "--workspace"], &[]).and_then(|()| gateway_clients())
-        }
+        Some("test") => need_redis()
+            .and_then(|()| run("cargo", &["test", "--workspace"], &[]))
+            .and_then(|()| gateway_clients()),
         Some("gateway-clients") => gateway_clients(),
         Some("bench") => bench(&args[1..]),
         Some("bench-summary") => {
@@ -120,6 +121,20 @@ fn found(program: &str, arg: &str) -> bool {
         .arg(arg)
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+/// The shared-health tests start their own `redis-server`: say so before an hour of
+/// building, not after.
+fn need_redis() -> Result<(), String> {
+    let bin = std::env::var("NB_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+    if found(&bin, "--version") {
+        Ok(())
+    } else {
+        Err(format!(
+            "the tests need `{bin}` (they start their own on a free loopback port): \
+             install it (Debian: apt-get install redis-server) or set NB_REDIS_SERVER"
+        ))
+    }
 }
 
 fn gateway_clients() -> Result<(), String> {

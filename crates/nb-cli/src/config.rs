@@ -42,11 +42,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use neuralbridge::breaker::{BreakerConfig, CooldownPolicy, FailureRate, PaceLimits};
+use neuralbridge::breaker::{
+    BreakerConfig, CooldownPolicy, FailureRate, GovernorPacer, InMemoryKnowledge, PaceLimits,
+    SystemClock,
+};
 use neuralbridge::core::{Provider, TargetId};
 use neuralbridge::providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset};
 use neuralbridge::router::{Hedging, Policy, SmartRouter, Strategy, Target, Vouching};
 use neuralbridge::semantic::{Lexical, Strict};
+use neuralbridge::store_redis::RedisKnowledge;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -337,6 +341,29 @@ pub struct GatewayConfig {
     pub shutdown_grace_ms: Option<u64>,
 }
 
+/// `[store]`: health shared by replicas on Redis.
+#[derive(Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `redis://[:password@]host:port/db` (or `rediss://`). A password in it is a secret:
+    /// it is never printed. Without it, health stays in this process.
+    #[serde(default)]
+    pub redis: Option<String>,
+    /// The deployment's namespace in Redis (default `default`): replicas that share it
+    /// share their breakers and cool-downs.
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("redis", &self.redis.as_ref().map(|_| "<redacted>"))
+            .field("namespace", &self.namespace)
+            .finish()
+    }
+}
+
 /// A whole `nb.toml`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -365,6 +392,9 @@ pub struct Config {
     /// `nb serve`.
     #[serde(default)]
     pub gateway: GatewayConfig,
+    /// Shared health.
+    #[serde(default)]
+    pub store: StoreConfig,
 }
 
 /// A configuration that cannot be used, with what to change.
@@ -593,6 +623,13 @@ impl Config {
             }
         }
         ms("gateway.shutdown_grace_ms", self.gateway.shutdown_grace_ms)?;
+        if let Some(url) = &self.store.redis {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(ConfigError(
+                    "store.redis: not a redis:// or rediss:// URL".into(),
+                ));
+            }
+        }
         if self.gateway.max_body_bytes == Some(0) {
             return Err(ConfigError(
                 "gateway.max_body_bytes: 0 would refuse every request".into(),
@@ -765,7 +802,9 @@ impl Config {
         Some(vouching)
     }
 
-    /// Builds the adapters (reading keys from the environment) and the router. Besides
+    /// Builds the adapters (reading keys from the environment) and the router; with
+    /// `[store] redis`, its health is shared through Redis (this needs a tokio runtime:
+    /// the connection is made in the background). Besides
     /// the named routes, every target is a route of its own name (`provider/model`):
     /// that target first, then the others in order, so a caller naming one model still
     /// fails over.
@@ -776,6 +815,7 @@ impl Config {
             .iter()
             .map(|t| TargetId::new(&t.provider, &t.model))
             .collect();
+        let mut pacing = std::collections::HashMap::new();
         for (i, t) in self.targets.iter().enumerate() {
             let p = &self.providers[&t.provider];
             let provider = adapter(&t.provider, p, &t.model).map_err(|e| {
@@ -802,13 +842,12 @@ impl Config {
             }
             builder = builder.target(target);
             if t.requests_per_minute.is_some() || t.tokens_per_minute.is_some() {
-                builder = builder.pace(
-                    ids[i].clone(),
-                    PaceLimits {
-                        requests_per_minute: t.requests_per_minute.and_then(NonZeroU32::new),
-                        tokens_per_minute: t.tokens_per_minute.and_then(NonZeroU32::new),
-                    },
-                );
+                let limits = PaceLimits {
+                    requests_per_minute: t.requests_per_minute.and_then(NonZeroU32::new),
+                    tokens_per_minute: t.tokens_per_minute.and_then(NonZeroU32::new),
+                };
+                pacing.insert(ids[i].clone(), limits);
+                builder = builder.pace(ids[i].clone(), limits);
             }
         }
         for (name, r) in &self.routes {
@@ -831,6 +870,18 @@ impl Config {
             .policy(self.policy()?)
             .breaker(self.breaker()?)
             .cooldowns(self.cooldowns()?);
+        if let Some(url) = &self.store.redis {
+            let mut local =
+                InMemoryKnowledge::new(self.breaker()?, self.cooldowns()?, Arc::new(SystemClock));
+            if !pacing.is_empty() {
+                local =
+                    local.with_pacer(Arc::new(GovernorPacer::new(pacing, Arc::new(SystemClock))));
+            }
+            let ns = self.store.namespace.as_deref().unwrap_or("default");
+            let shared = RedisKnowledge::connect(url, ns, local)
+                .map_err(|e| ConfigError(format!("store.redis: {e}")))?;
+            builder = builder.knowledge(Arc::new(shared));
+        }
         if let Some(s) = &self.policy.strategy {
             builder = builder.strategy(strategy(s)?);
         }

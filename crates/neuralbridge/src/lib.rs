@@ -83,6 +83,13 @@ pub mod router {
     pub use nb_router::*;
 }
 
+#[cfg(feature = "redis")]
+pub mod store_redis {
+    //! Health shared by replicas on Redis (`nb-store-redis`, feature `redis`).
+    #[doc(inline)]
+    pub use nb_store_redis::*;
+}
+
 /// What every user touches, and what implementing a layer's trait needs: `use
 /// neuralbridge::prelude::*;` and nothing else.
 ///
