@@ -50,7 +50,7 @@ use neuralbridge::core::{Provider, TargetId};
 use neuralbridge::providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset};
 use neuralbridge::router::{Hedging, Policy, SmartRouter, Strategy, Target, Vouching};
 use neuralbridge::semantic::{Lexical, Strict};
-use neuralbridge::store_redis::RedisKnowledge;
+use neuralbridge::store_redis::{RedisCache, RedisKnowledge};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -176,6 +176,9 @@ impl RouteSpec {
 pub struct RouteConfig {
     /// Targets as `provider/model`, in order.
     pub targets: Vec<String>,
+    /// Cache this route's answers for this long (the cache is `[store] cache`).
+    #[serde(default)]
+    pub cache_ttl_ms: Option<u64>,
 }
 
 /// `[policy]`: time limits, retries and load (the fields of `Policy`).
@@ -353,6 +356,13 @@ pub struct StoreConfig {
     /// share their breakers and cool-downs.
     #[serde(default)]
     pub namespace: Option<String>,
+    /// Where routes with a `cache_ttl_ms` keep answers: `memory` (default) or `redis`
+    /// (shared by replicas; needs `redis`).
+    #[serde(default)]
+    pub cache: Option<String>,
+    /// The in-memory cache's size, in answers (default 10 000).
+    #[serde(default)]
+    pub cache_capacity: Option<u64>,
 }
 
 impl std::fmt::Debug for StoreConfig {
@@ -360,6 +370,7 @@ impl std::fmt::Debug for StoreConfig {
         f.debug_struct("StoreConfig")
             .field("redis", &self.redis.as_ref().map(|_| "<redacted>"))
             .field("namespace", &self.namespace)
+            .field("cache", &self.cache)
             .finish()
     }
 }
@@ -623,6 +634,24 @@ impl Config {
             }
         }
         ms("gateway.shutdown_grace_ms", self.gateway.shutdown_grace_ms)?;
+        match (self.store.cache.as_deref(), &self.store.redis) {
+            (None | Some("memory"), _) | (Some("redis"), Some(_)) => {}
+            (Some("redis"), None) => {
+                return Err(ConfigError(
+                    "store.cache: \"redis\" needs store.redis".into(),
+                ));
+            }
+            (Some(other), _) => {
+                return Err(ConfigError(format!(
+                    "store.cache: {other:?} is not one of memory, redis"
+                )));
+            }
+        }
+        for (name, r) in &self.routes {
+            if let RouteSpec::Table(t) = r {
+                ms(&format!("routes.{name}.cache_ttl_ms"), t.cache_ttl_ms)?;
+            }
+        }
         if let Some(url) = &self.store.redis {
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
                 return Err(ConfigError(
@@ -887,6 +916,30 @@ impl Config {
         }
         if let Some(v) = self.vouching() {
             builder = builder.vouch(v);
+        }
+        let mut cached = false;
+        for (name, r) in &self.routes {
+            if let RouteSpec::Table(RouteConfig {
+                cache_ttl_ms: Some(ms),
+                ..
+            }) = r
+            {
+                builder = builder.cache_route(name, Duration::from_millis(*ms));
+                cached = true;
+            }
+        }
+        if cached {
+            let cache: Arc<dyn neuralbridge::router::AnswerCache> =
+                match (self.store.cache.as_deref(), &self.store.redis) {
+                    (Some("redis"), Some(url)) => Arc::new(
+                        RedisCache::new(url, self.store.namespace.as_deref().unwrap_or("default"))
+                            .map_err(|e| ConfigError(format!("store.redis: {e}")))?,
+                    ),
+                    _ => Arc::new(neuralbridge::router::InMemoryCache::new(
+                        self.store.cache_capacity.unwrap_or(10_000),
+                    )),
+                };
+            builder = builder.cache(cache);
         }
         builder.build().map_err(|e| ConfigError(e.to_string()))
     }

@@ -61,6 +61,7 @@
 //! # });
 //! ```
 
+mod cache;
 mod policy;
 mod report;
 mod router;
@@ -74,6 +75,7 @@ use std::task::{Context, Poll};
 use async_trait::async_trait;
 use nb_core::{CallError, ChatRequest, ChatResponse, ChatStream, Provider};
 
+pub use cache::{AnswerCache, CachedAnswer, InMemoryCache, cache_key};
 pub use policy::{Hedging, Policy, RetryBudget, WhenAllOpen};
 pub use report::{
     AttemptOutcome, AttemptReport, AttemptRole, CallReport, RouteError, RouteErrorKind, Routed,

@@ -218,6 +218,9 @@ pub struct CallReport {
     /// What every upstream call of this call cost (answers, retries, repairs, hedges,
     /// vouching), where the targets have prices; `cost` is the served answer's alone.
     pub total_cost: Option<f64>,
+    /// The answer came from the response cache (no upstream call was made; `served_by`
+    /// is the target that first gave it).
+    pub cache_hit: bool,
 }
 
 /// Where and when an attempt ran, for its line in a report.

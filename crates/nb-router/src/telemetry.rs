@@ -15,6 +15,7 @@
 //! | `neuralbridge.breaker.transitions` | counter | `target`, `to` |
 //! | `neuralbridge.vouching` | counter | `outcome` (`equivalent`, `not_equivalent`, `undecided`, `no_reference`) |
 //! | `neuralbridge.recovery_probes` | counter | `target`, `passed` |
+//! | `neuralbridge.cache` | counter | `outcome` (`hit`, `miss`) |
 //! | `neuralbridge.cost` | counter | `target` (the served answer's price, in the prices' currency × 1e6) |
 
 use nb_core::TargetId;
@@ -181,4 +182,10 @@ pub(crate) fn record_probe(target: &TargetId, passed: bool) {
         "passed" => passed.to_string(),
     )
     .increment(1);
+}
+
+/// Records a response-cache lookup.
+pub(crate) fn record_cache(hit: bool) {
+    metrics::counter!("neuralbridge.cache", "outcome" => if hit { "hit" } else { "miss" })
+        .increment(1);
 }

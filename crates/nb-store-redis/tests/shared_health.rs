@@ -287,3 +287,81 @@ async fn redis_killed_and_restarted_mid_run_loses_no_call() {
     .await;
     drop(redis);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_one_replica_cached_is_served_by_another() {
+    use nb_router::{CallOptions, RouteErrorKind, Vouching};
+    use nb_store_redis::RedisCache;
+    let redis = Redis::start();
+    let chaos = ChaosServer::start(Scenario::new(vec![
+        ProviderSpec::new("primary", WireFormat::OpenAi, model_of(WireFormat::OpenAi)),
+        ProviderSpec::new("fallback", WireFormat::Gemini, model_of(WireFormat::Gemini)),
+        ProviderSpec::new("down", WireFormat::OpenAi, model_of(WireFormat::OpenAi))
+            .with_fault(Fault::always(FaultKind::Outage).in_window(0.0, None)),
+        ProviderSpec::new(
+            "drift",
+            WireFormat::Anthropic,
+            model_of(WireFormat::Anthropic),
+        )
+        .with_fault(Fault::always(FaultKind::SemanticDrift)),
+    ]))
+    .await
+    .unwrap();
+    let h = chaos.handle();
+    let ns = namespace();
+    let replica = || {
+        SmartRouter::builder()
+            .target(router_target(&h, "primary", WireFormat::OpenAi))
+            .target(router_target(&h, "fallback", WireFormat::Gemini))
+            .target(router_target(&h, "down", WireFormat::OpenAi))
+            .target(router_target(&h, "drift", WireFormat::Anthropic))
+            .route(
+                "wrong",
+                vec![
+                    TargetId::new("down", model_of(WireFormat::OpenAi)),
+                    TargetId::new("drift", model_of(WireFormat::Anthropic)),
+                    TargetId::new("fallback", model_of(WireFormat::Gemini)),
+                ],
+            )
+            .vouch(Vouching::consensus(nb_semantic::Strict))
+            .cache(Arc::new(RedisCache::new(&redis.url(), &ns).unwrap()))
+            .cache_route("default", Duration::from_secs(60))
+            .cache_route("wrong", Duration::from_secs(60))
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (replica(), replica());
+    let req = ChatRequest::user(Q);
+    let first = a.chat(&req).await.unwrap();
+    assert!(!first.report.cache_hit);
+    let sent = h.requests("primary");
+    let mut served = None;
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(2) {
+        let r = b.chat(&req).await.unwrap();
+        if r.report.cache_hit {
+            served = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let served = served.expect("replica B served replica A's cached answer");
+    assert_eq!(served.value.text.trim(), "42");
+    assert_eq!(served.report.served_by, first.report.served_by);
+    assert!(h.requests("primary") <= sent + 1);
+
+    // An answer nobody could vouch for is refused on A, and B is never served it.
+    let wrong = CallOptions::default().with_route(Some("wrong".into()));
+    let e = a.chat_with(&req, &wrong).await.unwrap_err();
+    assert_eq!(e.kind(), RouteErrorKind::Unvouched);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let drifted = h.requests("drift");
+    match b.chat_with(&req, &wrong).await {
+        Ok(r) => assert!(!r.report.cache_hit, "an unvouched answer was cached"),
+        Err(e) => assert_eq!(e.kind(), RouteErrorKind::Unvouched),
+    }
+    assert!(
+        h.requests("drift") > drifted,
+        "B asked upstream: nothing was cached"
+    );
+}

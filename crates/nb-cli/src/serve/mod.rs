@@ -372,6 +372,10 @@ pub(crate) fn report_headers(h: &mut HeaderMap, report: &CallReport, request_id:
         ),
     );
     set("x-nb-failed-over", report.failed_over.to_string());
+    set(
+        "x-nb-cache",
+        if report.cache_hit { "hit" } else { "miss" }.to_owned(),
+    );
     set("x-nb-request-id", request_id.to_owned());
 }
 

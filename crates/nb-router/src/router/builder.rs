@@ -24,6 +24,8 @@ pub struct RouterBuilder {
     pub(super) seed: u64,
     pub(super) validators: Vec<Arc<dyn Validator>>,
     pub(super) vouching: Option<Vouching>,
+    pub(super) cache: Option<Arc<dyn crate::AnswerCache>>,
+    pub(super) cache_routes: HashMap<String, Duration>,
 }
 
 impl std::fmt::Debug for RouterBuilder {
@@ -88,6 +90,18 @@ impl RouterBuilder {
     /// to keep the defaults for what yours defers).
     pub fn classifier(mut self, c: impl Classifier + 'static) -> Self {
         self.classifier = Some(Arc::new(c));
+        self
+    }
+
+    /// Caches answers in `cache` for the routes [`cache_route`](Self::cache_route) opts in.
+    pub fn cache(mut self, cache: Arc<dyn crate::AnswerCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Caches the answers of `route` (`"default"` for the default route) for `ttl`.
+    pub fn cache_route(mut self, route: impl Into<String>, ttl: Duration) -> Self {
+        self.cache_routes.insert(route.into(), ttl);
         self
     }
 
@@ -227,6 +241,8 @@ impl RouterBuilder {
                 agreement: Mutex::new(HashMap::new()),
                 learned_windows: Mutex::new(HashMap::new()),
                 recovering: Mutex::new(HashSet::new()),
+                cache: self.cache,
+                cache_routes: self.cache_routes,
             }),
         })
     }

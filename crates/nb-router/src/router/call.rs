@@ -19,6 +19,8 @@ impl SmartRouter {
             seed: 0,
             validators: Vec::new(),
             vouching: None,
+            cache: None,
+            cache_routes: HashMap::new(),
         }
     }
 
@@ -48,9 +50,56 @@ impl SmartRouter {
         req: &ChatRequest,
         opts: &CallOptions,
     ) -> Result<Routed<ChatResponse>, RouteError> {
+        let cached = self.cache_for(req, opts);
+        if let Some((cache, key, _)) = &cached {
+            if let Some(hit) = cache.get(key).await {
+                crate::telemetry::record_cache(true);
+                let report = CallReport {
+                    served_by: Some(hit.served_by),
+                    cache_hit: true,
+                    ..CallReport::default()
+                };
+                return Ok(Routed {
+                    value: hit.response,
+                    report,
+                });
+            }
+            crate::telemetry::record_cache(false);
+        }
         // Boxed: passed by value into `observed`, the call's state would be held twice.
-        self.observed(opts, Box::pin(self.chat_within(req, opts)))
-            .await
+        let out = self
+            .observed(opts, Box::pin(self.chat_within(req, opts)))
+            .await;
+        if let (Some((cache, key, ttl)), Ok(r)) = (cached, &out) {
+            // Only a success is stored: validated, and vouched for where that applied.
+            if let Some(t) = &r.report.served_by {
+                let answer = crate::CachedAnswer::new(t.clone(), r.value.clone());
+                let put = async move { cache.put(&key, &answer, ttl).await };
+                match tokio::runtime::Handle::try_current() {
+                    Ok(h) => {
+                        h.spawn(put);
+                    }
+                    Err(_) => put.await,
+                }
+            }
+        }
+        out
+    }
+
+    /// The cache, key and time to live for this call, if its route opted in (a call with
+    /// validators of its own bypasses the cache: a stored answer was not checked by them).
+    fn cache_for(
+        &self,
+        req: &ChatRequest,
+        opts: &CallOptions,
+    ) -> Option<(Arc<dyn crate::AnswerCache>, String, Duration)> {
+        let cache = self.inner.cache.as_ref()?;
+        if !opts.validators.is_empty() {
+            return None;
+        }
+        let route = opts.route.as_deref().unwrap_or("default");
+        let ttl = *self.inner.cache_routes.get(route)?;
+        Some((cache.clone(), crate::cache_key(route, req), ttl))
     }
 
     /// Runs one call inside its span (entered only while the call runs, so other tasks'

@@ -147,6 +147,9 @@ struct Inner {
     learned_windows: Mutex<HashMap<usize, u64>>,
     /// Targets with a recovery probe loop running.
     recovering: Mutex<HashSet<usize>>,
+    /// The response cache and the routes that use it, with their time to live.
+    cache: Option<Arc<dyn crate::AnswerCache>>,
+    cache_routes: HashMap<String, Duration>,
 }
 
 /// How the router vouches for an answer that did not come from its first choice.
