@@ -43,14 +43,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use neuralbridge::breaker::{
-    BreakerConfig, CooldownPolicy, FailureRate, GovernorPacer, InMemoryKnowledge, PaceLimits,
-    SystemClock,
+    BreakerConfig, CooldownPolicy, FailureRate, InMemoryKnowledge, PaceLimits, SystemClock,
 };
 use neuralbridge::core::{Provider, TargetId};
 use neuralbridge::providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset};
 use neuralbridge::router::{Hedging, Policy, SmartRouter, Strategy, Target, Vouching};
 use neuralbridge::semantic::{Lexical, Strict};
-use neuralbridge::store_redis::{RedisCache, RedisKnowledge};
+use neuralbridge::store_redis::{RedisCache, RedisKnowledge, RedisPacer};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -902,11 +901,13 @@ impl Config {
         if let Some(url) = &self.store.redis {
             let mut local =
                 InMemoryKnowledge::new(self.breaker()?, self.cooldowns()?, Arc::new(SystemClock));
-            if !pacing.is_empty() {
-                local =
-                    local.with_pacer(Arc::new(GovernorPacer::new(pacing, Arc::new(SystemClock))));
-            }
             let ns = self.store.namespace.as_deref().unwrap_or("default");
+            if !pacing.is_empty() {
+                // With a shared store, a target's pace holds for the whole fleet.
+                let fleet = RedisPacer::connect(url, ns, pacing)
+                    .map_err(|e| ConfigError(format!("store.redis: {e}")))?;
+                local = local.with_pacer(Arc::new(fleet));
+            }
             let shared = RedisKnowledge::connect(url, ns, local)
                 .map_err(|e| ConfigError(format!("store.redis: {e}")))?;
             builder = builder.knowledge(Arc::new(shared));

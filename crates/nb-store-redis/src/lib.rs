@@ -17,6 +17,10 @@
 //! [`StoreEvent`] and the `neuralbridge.store.errors` metric, and the store reconnects
 //! with backoff and sends what is still current.
 //!
+//! [`RedisPacer`] paces targets fleet-wide: the replicas together stay within a
+//! provider's requests and tokens per minute (a GCRA in Redis, leased ahead in small
+//! batches so the hot path stays local).
+//!
 //! [`RedisCache`] is the router's response cache shared the same way: an answer one
 //! replica stored is served by every other, for the route's time to live.
 //!
@@ -44,6 +48,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+mod pacer;
+
+pub use pacer::RedisPacer;
 
 use futures_util::StreamExt as _;
 use nb_breaker::{
@@ -113,7 +121,7 @@ struct Counters {
 /// A scope, as it travels between replicas.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "scope", rename_all = "snake_case")]
-enum Scope {
+pub(crate) enum Scope {
     Target {
         target: TargetId,
     },
@@ -170,7 +178,7 @@ impl Scope {
     }
 
     /// The hash tag of its key: one slot per scope on Redis Cluster.
-    fn tag(&self) -> String {
+    pub(crate) fn tag(&self) -> String {
         let raw = match self {
             Self::Target { target } => format!("t={target}"),
             Self::Model { provider, model } => format!("m={provider}/{model}"),
@@ -269,7 +277,7 @@ fn unix_ms_now() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     // redis://user:password@host → redis://user:***@host
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
@@ -354,7 +362,7 @@ impl std::fmt::Debug for RedisKnowledge {
     }
 }
 
-const OP_TIMEOUT: Duration = Duration::from_millis(500);
+pub(crate) const OP_TIMEOUT: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 impl RedisKnowledge {

@@ -365,3 +365,99 @@ async fn an_answer_one_replica_cached_is_served_by_another() {
         "B asked upstream: nothing was cached"
     );
 }
+
+/// Four replicas pacing one provider at 1,200 requests a minute together stay within ±5%
+/// of it; four replicas pacing alone send several times as much.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_replicas_pacing_one_provider_stay_within_its_rate_together() {
+    use std::collections::HashMap;
+    use std::num::NonZeroU32;
+
+    use nb_breaker::{GovernorPacer, PaceLimits};
+    use nb_store_redis::RedisPacer;
+    let redis = Redis::start();
+    let chaos = ChaosServer::start(Scenario::new(vec![ProviderSpec::new(
+        "primary",
+        WireFormat::OpenAi,
+        model_of(WireFormat::OpenAi),
+    )]))
+    .await
+    .unwrap();
+    let h = chaos.handle();
+    let ns = namespace();
+    let per_minute = 1200;
+    let limits: HashMap<_, _> = [(
+        primary(),
+        PaceLimits {
+            requests_per_minute: NonZeroU32::new(per_minute),
+            tokens_per_minute: None,
+        },
+    )]
+    .into();
+    let replica = |pacer: Arc<dyn nb_breaker::Pacer>| {
+        let local = InMemoryKnowledge::new(
+            BreakerConfig::default(),
+            CooldownPolicy::default(),
+            Arc::new(SystemClock),
+        )
+        .with_pacer(pacer);
+        SmartRouter::builder()
+            .target(router_target(&h, "primary", WireFormat::OpenAi))
+            .knowledge(Arc::new(local))
+            .policy(Policy::default().with_deadline(Duration::from_secs(30)))
+            .build()
+            .unwrap()
+    };
+    let run = |routers: Vec<SmartRouter>, secs: f64| {
+        let h = h.clone();
+        async move {
+            let before = h.requests("primary");
+            let stop = Instant::now() + Duration::from_secs_f64(secs);
+            let mut tasks = Vec::new();
+            for r in routers {
+                for _ in 0..4 {
+                    let r = r.clone();
+                    tasks.push(tokio::spawn(async move {
+                        while Instant::now() < stop {
+                            let _ = tokio::time::timeout(
+                                stop.saturating_duration_since(Instant::now()),
+                                r.chat(&ChatRequest::user(Q)),
+                            )
+                            .await;
+                        }
+                    }));
+                }
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+            h.requests("primary") - before
+        }
+    };
+    let secs = 6.0;
+    let expected = f64::from(per_minute) / 60.0 * secs;
+    let shared: Vec<SmartRouter> = (0..4)
+        .map(|_| {
+            replica(Arc::new(
+                RedisPacer::connect(&redis.url(), &ns, limits.clone()).unwrap(),
+            ))
+        })
+        .collect();
+    let sent = run(shared, secs).await as f64;
+    eprintln!("fleet-wide pacing: {sent} requests in {secs} s, the rate allows {expected}");
+    assert!(
+        (sent - expected).abs() <= expected * 0.05 + 1.0,
+        "{sent} requests, {expected} allowed"
+    );
+    let alone: Vec<SmartRouter> = (0..4)
+        .map(|_| {
+            replica(Arc::new(GovernorPacer::new(
+                limits.clone(),
+                Arc::new(SystemClock),
+            )))
+        })
+        .collect();
+    let sent_alone = run(alone, 2.0).await as f64;
+    eprintln!("pacing alone: {sent_alone} requests in 2 s");
+    assert!(sent_alone > 3.0 * f64::from(per_minute) / 60.0 * 2.0);
+}
