@@ -76,7 +76,9 @@ fn interval_us(per_minute: NonZeroU32) -> u64 {
 }
 
 /// A [`Pacer`] whose budget is shared by every replica using the same Redis and
-/// namespace. See the [module docs](self).
+/// namespace: a GCRA per target and unit in Redis, advanced by a Lua script on Redis's
+/// clock, spent locally from cells leased ahead in ~50 ms batches. While Redis is away a
+/// replica paces itself locally at the full rate.
 pub struct RedisPacer {
     inner: Arc<Inner>,
 }
