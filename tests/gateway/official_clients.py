@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -124,6 +125,8 @@ def start_gateway(cfg):
     m = re.search(r"listening on (http://\S+)", line)
     if not m:
         raise SystemExit(f"nb serve did not start: {line}{p.stderr.read()}")
+    # Drain its logs so it never blocks on a full pipe.
+    threading.Thread(target=lambda: [None for _ in p.stderr], daemon=True).start()
     return p, m.group(1)
 
 

@@ -341,6 +341,10 @@ pub struct GatewayConfig {
     /// On shutdown, how long in-flight calls may finish (default 10 000).
     #[serde(default)]
     pub shutdown_grace_ms: Option<u64>,
+    /// Log lines as JSON objects (one per line) instead of text. The level comes from
+    /// `RUST_LOG` (default `info`).
+    #[serde(default)]
+    pub json_logs: bool,
 }
 
 /// `[store]`: health shared by replicas on Redis.

@@ -18,6 +18,8 @@ const KEY: &str = "nb-test-gateway-key";
 struct Gateway {
     child: Child,
     base: String,
+    /// Its log lines so far (stderr, drained so it never blocks on a full pipe).
+    logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Gateway {
@@ -41,15 +43,25 @@ fn start(config: &str, name: &str) -> Gateway {
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
+    let mut reader = BufReader::new(stderr);
     let mut line = String::new();
-    BufReader::new(stderr).read_line(&mut line).unwrap();
+    reader.read_line(&mut line).unwrap();
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let logs = logs.clone();
+        std::thread::spawn(move || {
+            for l in reader.lines().map_while(Result::ok) {
+                logs.lock().unwrap().push(l);
+            }
+        });
+    }
     let base = line
         .split("listening on ")
         .nth(1)
         .and_then(|r| r.split_whitespace().next())
         .unwrap_or_else(|| panic!("nb serve did not start: {line}"))
         .to_owned();
-    Gateway { child, base }
+    Gateway { child, base, logs }
 }
 
 fn provider(name: &str, kind: &str, base: &str) -> String {
@@ -575,4 +587,49 @@ requests_per_minute = 2
     let wait: u64 = header(&r, "retry-after").parse().unwrap();
     assert!(wait > 3600, "{wait}");
     assert_eq!(s.handle().requests("openai"), sent);
+}
+
+/// With `json_logs`, each request is one JSON log line naming the caller by its key's
+/// name — never the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_name_the_caller_never_the_key() {
+    let s = chaos().await;
+    let g = start(
+        &config(&s).replace(
+            "[[gateway.keys]]",
+            "[gateway]\njson_logs = true\n\n[[gateway.keys]]",
+        ),
+        "logs",
+    );
+    let r = openai(
+        &g,
+        json!({"model": "main", "messages": [{"role": "user", "content": Q}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let t0 = std::time::Instant::now();
+    let line = loop {
+        let found = g
+            .logs
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains("\"request\""))
+            .cloned();
+        if let Some(l) = found {
+            break l;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(5), "no request log line");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["fields"]["caller"], "tests");
+    assert_eq!(v["fields"]["status"], 200);
+    assert_eq!(v["fields"]["served_by"], "openai/gpt-4o-mini");
+    for l in g.logs.lock().unwrap().iter() {
+        assert!(
+            !l.contains(KEY) && !l.contains("sk-upstream"),
+            "a key in the logs: {l}"
+        );
+    }
 }

@@ -530,35 +530,72 @@ pub(crate) async fn handle(
     if let Err(r) = g.admit(&caller, &req, f) {
         return *r;
     }
-    let id = request_id();
-    if v.get("stream").and_then(Value::as_bool) == Some(true) {
-        return match g.router.stream_with(&req, &opts).await {
+    let call = Prepared {
+        caller,
+        req,
+        opts,
+        body: v,
+        model,
+        id: request_id(),
+    };
+    let response = dispatch(&g, &headers, &call, &wire).await;
+    tracing::info!(
+        request_id = %call.id,
+        caller = %call.caller,
+        model = %call.model,
+        status = response.status().as_u16(),
+        served_by = response
+            .headers()
+            .get("x-nb-served-by")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("-"),
+        "request"
+    );
+    response
+}
+
+/// A request ready to route: who sent it, what it asks, where it goes.
+struct Prepared {
+    caller: String,
+    req: ChatRequest,
+    opts: CallOptions,
+    body: Value,
+    model: String,
+    id: String,
+}
+
+/// The routed call of one request, streamed or not, as the response to send.
+async fn dispatch(g: &Gateway, headers: &HeaderMap, call: &Prepared, wire: &Wire) -> Response {
+    let f = wire.format;
+    let id = &call.id;
+    if call.body.get("stream").and_then(Value::as_bool) == Some(true) {
+        return match g.router.stream_with(&call.req, &call.opts).await {
             Ok(routed) => {
-                g.spend(&caller, &routed.report);
-                let mut r = (wire.stream)(routed.value, id.clone(), model, &v);
-                report_headers(r.headers_mut(), &routed.report, &id);
+                g.spend(&call.caller, &routed.report);
+                let mut r = (wire.stream)(routed.value, id.clone(), call.model.clone(), &call.body);
+                report_headers(r.headers_mut(), &routed.report, id);
                 r
             }
             Err(e) => {
-                g.spend(&caller, &e.report);
-                route_error(f, &e, &id)
+                g.spend(&call.caller, &e.report);
+                route_error(f, &e, id)
             }
         };
     }
-    match g.router.chat_with(&req, &opts).await {
+    match g.router.chat_with(&call.req, &call.opts).await {
         Ok(routed) => {
-            g.spend(&caller, &routed.report);
-            let mut body = (wire.render)(&routed.value, &id, &model);
-            if wants_report(&headers) {
+            g.spend(&call.caller, &routed.report);
+            let mut body = (wire.render)(&routed.value, id, &call.model);
+            if wants_report(headers) {
                 body["nb_report"] = report_json(&routed.report);
             }
             let mut r = axum::Json(body).into_response();
-            report_headers(r.headers_mut(), &routed.report, &id);
+            report_headers(r.headers_mut(), &routed.report, id);
             r
         }
         Err(e) => {
-            g.spend(&caller, &e.report);
-            route_error(f, &e, &id)
+            g.spend(&call.caller, &e.report);
+            route_error(f, &e, id)
         }
     }
 }
@@ -670,6 +707,22 @@ async fn shutdown_signal() {
     }
 }
 
+/// Logs to stderr, as text or one JSON object per line, at `RUST_LOG`'s level (default
+/// `info`: failovers, cool-downs, breaker transitions, one line per request).
+fn init_logs(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A subscriber already installed (a test, an embedding program) stays.
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
 /// `nb serve`: builds the router from `cfg`, installs the Prometheus recorder and serves
 /// until SIGTERM or Ctrl-C.
 pub async fn run(cfg: Config, listen: Option<String>) -> Result<(), String> {
@@ -683,6 +736,7 @@ pub async fn run(cfg: Config, listen: Option<String>) -> Result<(), String> {
             "refusing to serve on {addr} without gateway keys: add [[gateway.keys]] or listen on loopback"
         ));
     }
+    init_logs(cfg.gateway.json_logs);
     let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| format!("metrics recorder: {e}"))?;
