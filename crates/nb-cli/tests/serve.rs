@@ -633,3 +633,60 @@ async fn json_logs_name_the_caller_never_the_key() {
         );
     }
 }
+
+/// SIGTERM lets a call in flight finish, then the process exits cleanly.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_calls_in_flight_finish() {
+    let s = ChaosServer::start(Scenario::new(vec![
+        ProviderSpec::new("openai", WireFormat::OpenAi, "gpt-4o-mini").with_latency(
+            nb_chaos::Latency {
+                base_ms: 800,
+                ..nb_chaos::Latency::default()
+            },
+        ),
+    ]))
+    .await
+    .unwrap();
+    let cfg = provider(
+        "openai",
+        "openai",
+        &format!("{}/v1", s.base_url("openai").unwrap()),
+    ) + "[[targets]]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\n\n[[gateway.keys]]\nname = \"t\"\nenv = \"NB_GATEWAY_KEY\"\n";
+    let mut g = start(&cfg, "sigterm");
+    let base = g.base.clone();
+    let call = tokio::spawn(async move {
+        client()
+            .post(format!("{base}/v1/chat/completions"))
+            .bearer_auth(KEY)
+            .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": Q}]}))
+            .send()
+            .await
+    });
+    // The call is upstream now.
+    let t0 = std::time::Instant::now();
+    while s.handle().requests("openai") == 0 {
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &g.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let r = call
+        .await
+        .unwrap()
+        .expect("the call in flight was answered");
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "42");
+    let status = tokio::task::spawn_blocking(move || {
+        let status = g.child.wait().unwrap();
+        (status, g)
+    })
+    .await
+    .unwrap()
+    .0;
+    assert!(status.success(), "{status:?}");
+}
