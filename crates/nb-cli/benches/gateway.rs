@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use nb_chaos::{ChaosServer, ProviderSpec, Scenario, WireFormat};
 use nb_cli::config::Config;
-use nb_cli::serve::{Gateway, serve};
+use nb_gateway::serve;
 
 const BODY: &str = r#"{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "What is 17 + 25? Reply with the number only."}]}"#;
 
@@ -65,7 +65,7 @@ fn gateway(c: &mut Criterion) {
             "[providers.p]\nkind = \"openai-compatible\"\nbase_url = \"{base}/v1\"\n\n[[targets]]\nprovider = \"p\"\nmodel = \"gpt-4o-mini\"\n"
         ))
         .unwrap();
-        let g = Arc::new(Gateway::new(&cfg, None).unwrap());
+        let g = Arc::new(nb_cli::serve::gateway(&cfg, None).unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(serve(

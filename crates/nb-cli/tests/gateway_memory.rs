@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use cap::Cap;
 use nb_chaos::{ChaosServer, Fault, FaultKind, ProviderSpec, Scenario, WireFormat};
 use nb_cli::config::Config;
-use nb_cli::serve::{Gateway, serve};
+use nb_gateway::serve;
 
 #[global_allocator]
 static ALLOC: Cap<System> = Cap::new(System, usize::MAX);
@@ -80,7 +80,7 @@ fn the_gateway_holds_a_bounded_amount_per_call_in_flight() {
             "[providers.p]\nkind = \"openai-compatible\"\nbase_url = \"{base}/v1\"\n\n[[targets]]\nprovider = \"p\"\nmodel = \"gpt-4o-mini\"\n\n[policy]\nattempt_timeout_ms = 600000\ndeadline_ms = 600000\n"
         ))
         .unwrap();
-        let g = Arc::new(Gateway::new(&cfg, None).unwrap());
+        let g = Arc::new(nb_cli::serve::gateway(&cfg, None).unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(serve(

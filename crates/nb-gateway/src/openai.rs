@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
-use neuralbridge::core::{
+use nb_core::{
     ChatChunk, ChatRequest, ChatResponse, FinishReason, JsonSchemaFormat, Media, Message, Part,
     ResponseFormat, Role, ToolCall, ToolChoice, ToolSpec, Usage,
 };
@@ -365,12 +365,7 @@ fn chunk(id: &str, model: &str, created: u64, delta: Value, finish: Option<&str>
 
 /// The router's stream as OpenAI chunks, ended by `data: [DONE]`; a stream that breaks
 /// ends with an `error` object instead, which the official clients raise.
-fn stream(
-    upstream: neuralbridge::core::ChatStream,
-    id: String,
-    model: String,
-    req: &Value,
-) -> Response {
+fn stream(upstream: nb_core::ChatStream, id: String, model: String, req: &Value) -> Response {
     let include_usage = req
         .pointer("/stream_options/include_usage")
         .and_then(Value::as_bool)
@@ -453,4 +448,97 @@ fn stream(
     })
     .flat_map(futures_util::stream::iter);
     Sse::new(head.chain(body).map(Ok::<_, std::convert::Infallible>)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_with_every_part_maps_to_the_routers_vocabulary() {
+        let v = json!({
+            "model": "m",
+            "messages": [
+                {"role": "developer", "content": "Be terse."},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "What is in it?"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+                    {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+                    {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0="}},
+                ]},
+                {"role": "assistant", "content": null, "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"x\":1}"}}
+                ]},
+                {"role": "tool", "tool_call_id": "c1", "content": "2"},
+            ],
+            "max_completion_tokens": 50,
+            "stop": "END",
+            "response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "object"}, "strict": true}},
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+            "tool_choice": {"type": "function", "function": {"name": "f"}},
+        });
+        let r = parse_request(&v).unwrap();
+        assert_eq!(r.messages.len(), 4);
+        assert_eq!(r.messages[0].role, Role::System);
+        let user = &r.messages[1];
+        assert!(
+            matches!(&user.parts[1], Part::Image { source: Media::Base64 { media_type, .. }, .. } if media_type == "image/png")
+        );
+        assert!(matches!(
+            &user.parts[2],
+            Part::Image {
+                source: Media::Url { .. },
+                ..
+            }
+        ));
+        assert!(matches!(&user.parts[3], Part::Document { name: Some(n), .. } if n == "a.pdf"));
+        assert_eq!(r.messages[2].tool_calls().next().unwrap().name, "f");
+        assert!(
+            matches!(&r.messages[3].parts[0], Part::ToolResult { call_id, .. } if call_id == "c1")
+        );
+        assert_eq!(r.max_tokens, Some(50));
+        assert_eq!(r.stop, vec!["END".to_owned()]);
+        assert!(matches!(&r.response_format, ResponseFormat::JsonSchema(s) if s.strict));
+        assert_eq!(r.tools[0].name, "f");
+        assert_eq!(r.tool_choice, Some(ToolChoice::Tool("f".into())));
+    }
+
+    #[test]
+    fn requests_that_cannot_be_served_say_why() {
+        for (v, says) in [
+            (json!({"messages": []}), "empty"),
+            (json!({}), "messages"),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}], "n": 3}),
+                "`n`",
+            ),
+            (
+                json!({"messages": [{"role": "robot", "content": "x"}]}),
+                "role",
+            ),
+            (
+                json!({"messages": [{"role": "tool", "content": "x"}]}),
+                "tool_call_id",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": [{"type": "audio"}]}]}),
+                "audio",
+            ),
+        ] {
+            let e = parse_request(&v).unwrap_err();
+            assert!(e.contains(says), "{e}");
+        }
+    }
+
+    #[test]
+    fn an_answer_with_tool_calls_renders_as_a_chat_completion() {
+        let mut resp = ChatResponse::text("");
+        resp.tool_calls
+            .push(ToolCall::from_raw(Some("c9".into()), "f", "{\"x\":1}"));
+        resp.finish_reason = FinishReason::ToolCalls;
+        let v = render(&resp, "id", "m");
+        assert_eq!(v["choices"][0]["message"]["content"], Value::Null);
+        assert_eq!(v["choices"][0]["message"]["tool_calls"][0]["id"], "c9");
+        assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+    }
 }

@@ -1,4 +1,5 @@
-//! `nb serve`: an OpenAI- and Anthropic-compatible gateway over the router.
+//! An OpenAI- and Anthropic-compatible HTTP gateway over the router: what `nb serve`
+//! runs, and what another program can embed (it is an axum `Router`).
 //!
 //! Existing clients point their base URL here: `POST /v1/chat/completions` (OpenAI Chat
 //! Completions, streamed and not) and `POST /v1/messages` (Anthropic Messages, streamed
@@ -15,14 +16,30 @@
 //!
 //! Also `GET /v1/models` (the routes), `GET /healthz`, `GET /readyz` (some target's
 //! breaker is not open) and `GET /metrics` (Prometheus text of the router's metrics).
-//! Configuration reload is a restart: in-flight calls finish within
-//! `gateway.shutdown_grace_ms` on SIGTERM or Ctrl-C.
+//! Shutdown is graceful: [`serve`] stops accepting when its signal fires and lets calls
+//! in flight finish within a grace period.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use nb_gateway::{Gateway, Key, Settings, serve};
+//! # let router: nb_router::SmartRouter = todo!();
+//! let settings = Settings::new(vec!["default".into()])
+//!     .with_key(Key::from_secret("billing-service", "a-long-random-key"));
+//! let gateway = Arc::new(Gateway::new(router, settings, None));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! serve(listener, gateway, 8 << 20, Duration::from_secs(10), async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await?;
+//! # Ok(()) }
+//! ```
 
 mod anthropic;
 mod openai;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -33,14 +50,10 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use neuralbridge::breaker::{GovernorPacer, PaceLimits, Pacer as _, SystemClock};
-use neuralbridge::core::{ChatRequest, ChatResponse, ChatStream, TargetId};
-use neuralbridge::router::{
-    AttemptOutcome, CallOptions, CallReport, RouteError, RouteErrorKind, SmartRouter,
-};
+use nb_breaker::{GovernorPacer, PaceLimits, Pacer as _, SystemClock};
+use nb_core::{ChatRequest, ChatResponse, ChatStream, TargetId};
+use nb_router::{AttemptOutcome, CallOptions, CallReport, RouteError, RouteErrorKind, SmartRouter};
 use serde_json::{Value, json};
-
-use crate::config::{Config, DEFAULT_LISTEN, gateway_key_digests};
 
 /// Which wire format a request came in, for its errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,48 +83,145 @@ fn caller_id(name: &str) -> TargetId {
     TargetId::new("gateway-key", name)
 }
 
+/// A caller of the gateway: a name (for logs and limits; the key itself is never kept)
+/// and the SHA-256 of its key, with optional limits.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Key {
+    /// Who it is.
+    pub name: String,
+    /// The SHA-256 of the key.
+    pub sha256: [u8; 32],
+    /// Requests per minute it may send.
+    pub requests_per_minute: Option<NonZeroU32>,
+    /// Tokens per minute (prompt estimate plus `max_tokens`).
+    pub tokens_per_minute: Option<NonZeroU32>,
+    /// The most it may spend per day, in the targets' price currency.
+    pub spend_per_day: Option<f64>,
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Key")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Key {
+    /// A key known by its SHA-256.
+    pub fn new(name: impl Into<String>, sha256: [u8; 32]) -> Self {
+        Self {
+            name: name.into(),
+            sha256,
+            requests_per_minute: None,
+            tokens_per_minute: None,
+            spend_per_day: None,
+        }
+    }
+
+    /// A key given in clear (from the environment, say); only its digest is kept.
+    pub fn from_secret(name: impl Into<String>, key: &str) -> Self {
+        use sha2::Digest as _;
+        Self::new(name, sha2::Sha256::digest(key.as_bytes()).into())
+    }
+
+    /// Limits its requests and tokens per minute.
+    pub fn with_pace(mut self, requests: Option<NonZeroU32>, tokens: Option<NonZeroU32>) -> Self {
+        self.requests_per_minute = requests;
+        self.tokens_per_minute = tokens;
+        self
+    }
+
+    /// Limits its spend per day.
+    pub fn with_spend_per_day(mut self, limit: Option<f64>) -> Self {
+        self.spend_per_day = limit;
+        self
+    }
+}
+
+/// What the gateway serves and to whom.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Settings {
+    /// The names a request's `model` may use: the router's routes.
+    pub models: Vec<String>,
+    /// Bare model names (`gpt-4o-mini`) and the route each stands for.
+    pub aliases: Vec<(String, String)>,
+    /// The callers; none: any caller (listen on loopback only, then).
+    pub keys: Vec<Key>,
+}
+
+impl Settings {
+    /// Serves these routes.
+    pub fn new(models: Vec<String>) -> Self {
+        Self {
+            models,
+            ..Self::default()
+        }
+    }
+
+    /// Lets `model` stand for `route`.
+    pub fn with_alias(mut self, model: impl Into<String>, route: impl Into<String>) -> Self {
+        self.aliases.push((model.into(), route.into()));
+        self
+    }
+
+    /// Adds a caller.
+    pub fn with_key(mut self, key: Key) -> Self {
+        self.keys.push(key);
+        self
+    }
+}
+
 impl Gateway {
-    /// A gateway over `cfg`'s router. `metrics` renders `/metrics` (without one it is a
-    /// 404).
+    /// A gateway over `router`. `metrics` renders `/metrics` (without one it is a 404).
     pub fn new(
-        cfg: &Config,
+        router: SmartRouter,
+        settings: Settings,
         metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-    ) -> Result<Self, String> {
-        Ok(Self {
-            router: cfg.build().map_err(|e| e.to_string())?,
-            models: cfg.model_names(),
-            aliases: cfg
-                .targets
-                .iter()
-                .rev()
-                .map(|t| (t.model.clone(), format!("{}/{}", t.provider, t.model)))
-                .collect::<std::collections::BTreeMap<_, _>>()
-                .into_iter()
-                .collect(),
-            keys: gateway_key_digests(&cfg.gateway).map_err(|e| e.to_string())?,
+    ) -> Self {
+        Self {
+            router,
+            models: settings.models,
+            aliases: settings.aliases,
             pacer: GovernorPacer::new(
-                cfg.gateway
+                settings
                     .keys
                     .iter()
                     .map(|k| {
                         let limits = PaceLimits {
-                            requests_per_minute: k.requests_per_minute.and_then(NonZeroU32::new),
-                            tokens_per_minute: k.tokens_per_minute.and_then(NonZeroU32::new),
+                            requests_per_minute: k.requests_per_minute,
+                            tokens_per_minute: k.tokens_per_minute,
                         };
                         (caller_id(&k.name), limits)
                     })
                     .collect(),
                 Arc::new(SystemClock),
             ),
-            spend_limits: cfg
-                .gateway
+            spend_limits: settings
                 .keys
                 .iter()
                 .filter_map(|k| k.spend_per_day.map(|l| (k.name.clone(), l)))
                 .collect(),
+            keys: settings
+                .keys
+                .into_iter()
+                .map(|k| (k.name, k.sha256))
+                .collect(),
             spent: Mutex::new(HashMap::new()),
             metrics,
-        })
+        }
+    }
+
+    /// Whether it takes only known keys.
+    pub fn has_keys(&self) -> bool {
+        !self.keys.is_empty()
+    }
+
+    /// The model names it serves.
+    pub fn models(&self) -> &[String] {
+        &self.models
     }
 
     /// The router behind it.
@@ -314,7 +424,7 @@ pub(crate) fn route_error(format: Format, e: &RouteError, request_id: &str) -> R
     // Every attempt was turned away for capacity (rate limit, overload, quota): the
     // caller should come back when the earliest of them said.
     let capacity_wait = {
-        use neuralbridge::core::FailureClass as C;
+        use nb_core::FailureClass as C;
         let mut waits = e.report.attempts.iter().map(|a| match &a.outcome {
             AttemptOutcome::Failed {
                 class: C::RateLimited | C::Overloaded | C::QuotaExhausted,
@@ -617,7 +727,7 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(g): State<Arc<Gateway>>) -> Response {
-    use neuralbridge::breaker::BreakerState;
+    use nb_breaker::BreakerState;
     let targets: Vec<(String, BreakerState)> = g
         .router
         .targets()
@@ -684,83 +794,4 @@ pub async fn serve(
             Ok(())
         }
     }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
-}
-
-/// Logs to stderr, as text or one JSON object per line, at `RUST_LOG`'s level (default
-/// `info`: failovers, cool-downs, breaker transitions, one line per request).
-fn init_logs(json: bool) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A subscriber already installed (a test, an embedding program) stays.
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
-}
-
-/// `nb serve`: builds the router from `cfg`, installs the Prometheus recorder and serves
-/// until SIGTERM or Ctrl-C.
-pub async fn run(cfg: Config, listen: Option<String>) -> Result<(), String> {
-    let addr: SocketAddr = listen
-        .or_else(|| cfg.gateway.listen.clone())
-        .unwrap_or_else(|| DEFAULT_LISTEN.into())
-        .parse()
-        .map_err(|e| format!("listen address: {e}"))?;
-    if cfg.gateway.keys.is_empty() && !addr.ip().is_loopback() {
-        return Err(format!(
-            "refusing to serve on {addr} without gateway keys: add [[gateway.keys]] or listen on loopback"
-        ));
-    }
-    init_logs(cfg.gateway.json_logs);
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .map_err(|e| format!("metrics recorder: {e}"))?;
-    let g = Arc::new(Gateway::new(&cfg, Some(handle))?);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
-    eprintln!(
-        "nb serve: listening on http://{local} ({} routes: {}){}",
-        g.models.len(),
-        g.models.join(", "),
-        if g.keys.is_empty() {
-            " — no gateway keys: any caller on loopback is accepted"
-        } else {
-            ""
-        }
-    );
-    serve(
-        listener,
-        g,
-        cfg.gateway.max_body_bytes.unwrap_or(8 << 20),
-        Duration::from_millis(cfg.gateway.shutdown_grace_ms.unwrap_or(10_000)),
-        shutdown_signal(),
-    )
-    .await
 }

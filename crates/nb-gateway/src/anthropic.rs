@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
-use neuralbridge::core::{
+use nb_core::{
     ChatChunk, ChatRequest, ChatResponse, FinishReason, Media, Message, Part, Role, ToolCall,
     ToolChoice, ToolSpec, Usage,
 };
@@ -301,12 +301,7 @@ impl Blocks {
 
 /// The router's stream as Anthropic events (`message_start` … `message_stop`); a stream
 /// that breaks ends with an `error` event, which the official clients raise.
-fn stream(
-    upstream: neuralbridge::core::ChatStream,
-    id: String,
-    model: String,
-    _req: &Value,
-) -> Response {
+fn stream(upstream: nb_core::ChatStream, id: String, model: String, _req: &Value) -> Response {
     let start = event(
         "message_start",
         &json!({"type": "message_start", "message": {
@@ -317,7 +312,7 @@ fn stream(
     );
     let head = futures_util::stream::once(async move { vec![start] });
     struct St {
-        upstream: neuralbridge::core::ChatStream,
+        upstream: nb_core::ChatStream,
         blocks: Blocks,
         reason: Option<FinishReason>,
         usage: Option<Usage>,
@@ -398,4 +393,63 @@ fn stream(
             .map(Ok::<_, std::convert::Infallible>),
     )
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_map_to_the_routers_vocabulary() {
+        let v = json!({
+            "model": "m", "max_tokens": 10,
+            "system": [{"type": "text", "text": "Be terse."}],
+            "messages": [
+                {"role": "user", "content": [
+                    {"type": "text", "text": "Look"},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBO"}},
+                ]},
+                {"role": "assistant", "content": [
+                    {"type": "tool_use", "id": "t1", "name": "f", "input": {"x": 1}},
+                ]},
+                {"role": "user", "content": [
+                    {"type": "tool_result", "tool_use_id": "t1", "content": "2", "is_error": true},
+                ]},
+            ],
+            "tools": [{"name": "f", "input_schema": {"type": "object"}}],
+            "tool_choice": {"type": "any"},
+            "stop_sequences": ["END"],
+        });
+        let r = parse_request(&v).unwrap();
+        assert_eq!(r.messages[0].role, Role::System);
+        assert!(matches!(&r.messages[1].parts[1], Part::Image { .. }));
+        let call = r.messages[2].tool_calls().next().unwrap();
+        assert_eq!((call.name.as_str(), call.id.as_deref()), ("f", Some("t1")));
+        assert!(matches!(
+            &r.messages[3].parts[0],
+            Part::ToolResult { is_error: true, .. }
+        ));
+        assert_eq!(r.tool_choice, Some(ToolChoice::Required));
+        assert_eq!(r.max_tokens, Some(10));
+        assert_eq!(r.stop, vec!["END".to_owned()]);
+    }
+
+    #[test]
+    fn max_tokens_is_required_as_the_api_requires_it() {
+        let e =
+            parse_request(&json!({"messages": [{"role": "user", "content": "x"}]})).unwrap_err();
+        assert!(e.contains("max_tokens"), "{e}");
+    }
+
+    #[test]
+    fn a_tool_call_renders_as_a_tool_use_block() {
+        let mut resp = ChatResponse::text("");
+        resp.tool_calls
+            .push(ToolCall::from_raw(Some("t9".into()), "f", "{\"x\":1}"));
+        resp.finish_reason = FinishReason::ToolCalls;
+        let v = render(&resp, "id", "m");
+        assert_eq!(v["content"][0]["type"], "tool_use");
+        assert_eq!(v["content"][0]["input"], json!({"x": 1}));
+        assert_eq!(v["stop_reason"], "tool_use");
+    }
 }

@@ -1,0 +1,119 @@
+//! `nb serve`: the gateway ([`nb_gateway`]) over the router an `nb.toml` describes, with
+//! the process around it — logs, the Prometheus recorder, signals.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nb_gateway::{Gateway, Key, Settings, serve};
+
+use crate::config::{Config, DEFAULT_LISTEN, gateway_key_digests};
+
+/// The gateway `cfg` describes: its router, its routes (and bare model names) as models,
+/// its keys with their limits. `metrics` renders `/metrics`.
+pub fn gateway(
+    cfg: &Config,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+) -> Result<Gateway, String> {
+    let router = cfg.build().map_err(|e| e.to_string())?;
+    let mut settings = Settings::new(cfg.model_names());
+    // A bare model name stands for the first target serving it.
+    let mut seen = std::collections::HashSet::new();
+    for t in &cfg.targets {
+        if seen.insert(t.model.clone()) {
+            settings = settings.with_alias(t.model.clone(), format!("{}/{}", t.provider, t.model));
+        }
+    }
+    let digests = gateway_key_digests(&cfg.gateway).map_err(|e| e.to_string())?;
+    for ((name, digest), k) in digests.into_iter().zip(&cfg.gateway.keys) {
+        settings = settings.with_key(
+            Key::new(name, digest)
+                .with_pace(
+                    k.requests_per_minute.and_then(NonZeroU32::new),
+                    k.tokens_per_minute.and_then(NonZeroU32::new),
+                )
+                .with_spend_per_day(k.spend_per_day),
+        );
+    }
+    Ok(Gateway::new(router, settings, metrics))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// Logs to stderr, as text or one JSON object per line, at `RUST_LOG`'s level (default
+/// `info`: failovers, cool-downs, breaker transitions, one line per request).
+fn init_logs(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A subscriber already installed (a test, an embedding program) stays.
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// `nb serve`: builds the router from `cfg`, installs the Prometheus recorder and serves
+/// until SIGTERM or Ctrl-C.
+pub async fn run(cfg: Config, listen: Option<String>) -> Result<(), String> {
+    let addr: SocketAddr = listen
+        .or_else(|| cfg.gateway.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.into())
+        .parse()
+        .map_err(|e| format!("listen address: {e}"))?;
+    if cfg.gateway.keys.is_empty() && !addr.ip().is_loopback() {
+        return Err(format!(
+            "refusing to serve on {addr} without gateway keys: add [[gateway.keys]] or listen on loopback"
+        ));
+    }
+    init_logs(cfg.gateway.json_logs);
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| format!("metrics recorder: {e}"))?;
+    let g = Arc::new(gateway(&cfg, Some(handle))?);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!(
+        "nb serve: listening on http://{local} ({} routes: {}){}",
+        g.models().len(),
+        g.models().join(", "),
+        if !g.has_keys() {
+            " — no gateway keys: any caller on loopback is accepted"
+        } else {
+            ""
+        }
+    );
+    serve(
+        listener,
+        g,
+        cfg.gateway.max_body_bytes.unwrap_or(8 << 20),
+        Duration::from_millis(cfg.gateway.shutdown_grace_ms.unwrap_or(10_000)),
+        shutdown_signal(),
+    )
+    .await
+}
