@@ -218,8 +218,10 @@ async fn refill(
                 }
                 let want = batch(pm).max(at_least.saturating_sub(have));
                 let mut inv = script.key(format!("nb:{}:{{{tag}}}:gcra:{unit}", i.ns));
+                // A tolerance of two batches: a replica that comes for its cells a
+                // little late does not lose them (the fleet's burst stays two batches).
                 inv.arg(interval_us(pm))
-                    .arg(interval_us(pm).saturating_mul(batch(pm)))
+                    .arg(interval_us(pm).saturating_mul(2 * batch(pm)))
                     .arg(want);
                 match tokio::time::timeout(crate::OP_TIMEOUT, inv.invoke_async::<(u64, u64)>(c))
                     .await

@@ -434,7 +434,7 @@ async fn four_replicas_pacing_one_provider_stay_within_its_rate_together() {
             h.requests("primary") - before
         }
     };
-    let secs = 6.0;
+    let secs = 10.0;
     let expected = f64::from(per_minute) / 60.0 * secs;
     let shared: Vec<SmartRouter> = (0..4)
         .map(|_| {
