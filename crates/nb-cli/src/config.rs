@@ -47,7 +47,9 @@ use neuralbridge::breaker::{
 };
 use neuralbridge::core::{Provider, TargetId};
 use neuralbridge::providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset};
-use neuralbridge::router::{Hedging, Policy, SmartRouter, Strategy, Target, Vouching};
+use neuralbridge::router::{
+    Hedging, Policy, SmartRouter, Strategy, Target, VouchMode, Vouching, WhenAllOpen,
+};
 use neuralbridge::semantic::{Lexical, Strict};
 use neuralbridge::store_redis::{RedisCache, RedisKnowledge, RedisPacer};
 use schemars::JsonSchema;
@@ -178,6 +180,13 @@ pub struct RouteConfig {
     /// Cache this route's answers for this long (the cache is `[store] cache`).
     #[serde(default)]
     pub cache_ttl_ms: Option<u64>,
+    /// When this route's answers are vouched for: `always`, `on-failover` (default) or
+    /// `off` (needs `[vouch] equivalence`).
+    #[serde(default)]
+    pub vouch: Option<String>,
+    /// Also vouch for this share of first-choice answers (0 to 1; a spot check).
+    #[serde(default)]
+    pub vouch_sample_rate: Option<f64>,
 }
 
 /// `[policy]`: time limits, retries and load (the fields of `Policy`).
@@ -221,6 +230,19 @@ pub struct PolicyConfig {
     /// `priority`, `weighted`, `lowest-latency`, `cheapest`.
     #[serde(default)]
     pub strategy: Option<String>,
+    /// Retry budget: extra attempts allowed per call on average (default 0.2).
+    #[serde(default)]
+    pub budget_ratio: Option<f64>,
+    /// Retry budget: extra attempts always allowed per second (default 1).
+    #[serde(default)]
+    pub budget_min_per_second: Option<u32>,
+    /// Retry budget: the window it counts over (default 10 000; 1 000 to 60 000).
+    #[serde(default)]
+    pub budget_window_ms: Option<u64>,
+    /// When every target is out of rotation: `wait` for the earliest (default) or
+    /// `fail-fast` (the error says when to retry).
+    #[serde(default)]
+    pub when_all_open: Option<String>,
 }
 
 /// `[breaker]`: when a target's breaker opens and how it recovers (`BreakerConfig`).
@@ -653,6 +675,7 @@ impl Config {
         for (name, r) in &self.routes {
             if let RouteSpec::Table(t) = r {
                 ms(&format!("routes.{name}.cache_ttl_ms"), t.cache_ttl_ms)?;
+                route_vouch(name, t)?;
             }
         }
         if let Some(url) = &self.store.redis {
@@ -724,6 +747,36 @@ impl Config {
         }
         if let Some(s) = &p.strategy {
             strategy(s)?;
+        }
+        if p.budget_ratio.is_some()
+            || p.budget_min_per_second.is_some()
+            || p.budget_window_ms.is_some()
+        {
+            let mut b = policy.budget;
+            if let Some(r) = share("policy.budget_ratio", p.budget_ratio)? {
+                b.ratio = r as f32;
+            }
+            if let Some(n) = p.budget_min_per_second {
+                b.min_per_second = n;
+            }
+            if let Some(d) = ms("policy.budget_window_ms", p.budget_window_ms)? {
+                if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&d) {
+                    return Err(ConfigError(
+                        "policy.budget_window_ms: between 1000 and 60000".into(),
+                    ));
+                }
+                b.ttl = d;
+            }
+            policy = policy.with_budget(b);
+        }
+        match p.when_all_open.as_deref() {
+            None | Some("wait") => {}
+            Some("fail-fast") => policy = policy.with_when_all_open(WhenAllOpen::FailFast),
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "policy.when_all_open: {other:?} is not one of wait, fail-fast"
+                )));
+            }
         }
         Ok(policy)
     }
@@ -922,6 +975,13 @@ impl Config {
         if let Some(v) = self.vouching() {
             builder = builder.vouch(v);
         }
+        for (name, r) in &self.routes {
+            if let RouteSpec::Table(t) = r {
+                if let Some(mode) = route_vouch(name, t)? {
+                    builder = builder.route_vouch(name, mode);
+                }
+            }
+        }
         let mut cached = false;
         for (name, r) in &self.routes {
             if let RouteSpec::Table(RouteConfig {
@@ -1004,6 +1064,31 @@ pub fn relative_to(config: &Path, p: &str) -> PathBuf {
     } else {
         config.parent().unwrap_or(Path::new(".")).join(p)
     }
+}
+
+/// A route's vouching mode from `vouch` and `vouch_sample_rate`.
+fn route_vouch(name: &str, r: &RouteConfig) -> Result<Option<VouchMode>, ConfigError> {
+    let rate = share(
+        &format!("routes.{name}.vouch_sample_rate"),
+        r.vouch_sample_rate,
+    )?;
+    Ok(match (r.vouch.as_deref(), rate) {
+        (None, None) => None,
+        (Some("always"), _) => Some(VouchMode::Always),
+        (Some("off"), None) => Some(VouchMode::Off),
+        (Some("off"), Some(_)) => {
+            return Err(ConfigError(format!(
+                "routes.{name}.vouch_sample_rate: with vouch = \"off\" nothing is vouched for"
+            )));
+        }
+        (None | Some("on-failover"), Some(p)) => Some(VouchMode::Sampled(p)),
+        (Some("on-failover"), None) => Some(VouchMode::OnFailover),
+        (Some(other), _) => {
+            return Err(ConfigError(format!(
+                "routes.{name}.vouch: {other:?} is not one of always, on-failover, off"
+            )));
+        }
+    })
 }
 
 fn strategy(s: &str) -> Result<Strategy, ConfigError> {

@@ -10,7 +10,8 @@
 //! Errors come in the caller's own format so the official clients' retry logic does the
 //! right thing: every target cooling down is a 429 with `retry-after`; an answer nobody
 //! could vouch for is a 502 whose error type says so (`x-should-retry: false`), never a
-//! 200; the caller's invalid request is a 400. Each answer carries `x-nb-served-by`,
+//! 200; the caller's invalid request is a 400. A caller may set `x-nb-vouch` (`always`,
+//! `on-failover`, `off`, `sampled:0.1`) for its own call. Each answer carries `x-nb-served-by`,
 //! `x-nb-attempts`, `x-nb-verdict` and `x-nb-request-id`; with `x-nb-report: full` the
 //! whole call report comes back as JSON too (`nb_report` in the body).
 //!
@@ -525,6 +526,21 @@ pub(crate) fn report_json(report: &CallReport) -> Value {
     })
 }
 
+/// `always`, `on-failover`, `off` or `sampled:0.1`.
+fn vouch_mode(v: &str) -> Option<nb_router::VouchMode> {
+    use nb_router::VouchMode;
+    match v.trim() {
+        "always" => Some(VouchMode::Always),
+        "on-failover" => Some(VouchMode::OnFailover),
+        "off" => Some(VouchMode::Off),
+        other => other
+            .strip_prefix("sampled:")
+            .and_then(|p| p.parse::<f64>().ok())
+            .filter(|p| (0.0..=1.0).contains(p))
+            .map(VouchMode::Sampled),
+    }
+}
+
 pub(crate) fn wants_report(headers: &HeaderMap) -> bool {
     headers
         .get("x-nb-report")
@@ -636,6 +652,20 @@ pub(crate) async fn handle(
     let opts = match g.options(Some(&model), f) {
         Ok(o) => o,
         Err(r) => return *r,
+    };
+    // `x-nb-vouch`: the caller's own vouching for this call.
+    let opts = match headers
+        .get("x-nb-vouch")
+        .map(|v| v.to_str().map(vouch_mode))
+    {
+        None => opts,
+        Some(Ok(Some(mode))) => opts.with_vouch(Some(mode)),
+        Some(_) => {
+            return bad_request(
+                f,
+                "x-nb-vouch: one of always, on-failover, off, sampled:SHARE (0 to 1)",
+            );
+        }
     };
     if let Err(r) = g.admit(&caller, &req, f) {
         return *r;
@@ -792,6 +822,23 @@ pub async fn serve(
         } => {
             eprintln!("nb serve: calls still in flight after the {grace:?} grace period were dropped");
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_vouch_header_takes_each_mode_and_nothing_else() {
+        use nb_router::VouchMode;
+        assert_eq!(vouch_mode("always"), Some(VouchMode::Always));
+        assert_eq!(vouch_mode(" off "), Some(VouchMode::Off));
+        assert_eq!(vouch_mode("on-failover"), Some(VouchMode::OnFailover));
+        assert_eq!(vouch_mode("sampled:0.25"), Some(VouchMode::Sampled(0.25)));
+        for bad in ["sampled:2", "sampled:x", "yes", ""] {
+            assert_eq!(vouch_mode(bad), None, "{bad}");
         }
     }
 }

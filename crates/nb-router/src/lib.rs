@@ -83,7 +83,7 @@ pub use report::{
 };
 pub use router::{
     BuildError, CallOptions, Canaries, HealthChecks, RouterBuilder, RouterEvent, SmartRouter,
-    Vouching,
+    VouchMode, Vouching,
 };
 pub use target::{Cost, Strategy, Target};
 

@@ -26,6 +26,7 @@ pub struct RouterBuilder {
     pub(super) vouching: Option<Vouching>,
     pub(super) cache: Option<Arc<dyn crate::AnswerCache>>,
     pub(super) cache_routes: HashMap<String, Duration>,
+    pub(super) route_vouch: HashMap<String, VouchMode>,
 }
 
 impl std::fmt::Debug for RouterBuilder {
@@ -90,6 +91,13 @@ impl RouterBuilder {
     /// to keep the defaults for what yours defers).
     pub fn classifier(mut self, c: impl Classifier + 'static) -> Self {
         self.classifier = Some(Arc::new(c));
+        self
+    }
+
+    /// Vouches for `route`'s answers as `mode` says (`"default"` for the default route);
+    /// a call's own [`CallOptions::vouch`] wins.
+    pub fn route_vouch(mut self, route: impl Into<String>, mode: VouchMode) -> Self {
+        self.route_vouch.insert(route.into(), mode);
         self
     }
 
@@ -243,6 +251,7 @@ impl RouterBuilder {
                 recovering: Mutex::new(HashSet::new()),
                 cache: self.cache,
                 cache_routes: self.cache_routes,
+                route_vouch: self.route_vouch,
             }),
         })
     }

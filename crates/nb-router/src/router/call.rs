@@ -21,7 +21,18 @@ impl SmartRouter {
             vouching: None,
             cache: None,
             cache_routes: HashMap::new(),
+            route_vouch: HashMap::new(),
         }
+    }
+
+    /// A draw with probability `p` from the router's seeded generator.
+    fn sample(&self, p: f64) -> bool {
+        let mut rng = self
+            .inner
+            .rng
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        rng.random::<f64>() < p
     }
 
     /// Subscribes to attempts, breaker transitions and cool-downs.
@@ -259,12 +270,16 @@ impl SmartRouter {
                 Some(Ok((idx, resp))) => {
                     // A first choice the shadow samples have outvoted is vouched for too,
                     // until its agreement recovers.
-                    let vouch_needed = self.inner.vouching.as_ref().is_some_and(|v| {
-                        v.always
-                            || call.first_target.is_some_and(|f| f != idx)
-                            || call.candidates.first() != Some(&idx)
-                            || self.distrusted(idx)
-                    });
+                    let failover = call.first_target.is_some_and(|f| f != idx)
+                        || call.candidates.first() != Some(&idx)
+                        || self.distrusted(idx);
+                    let vouch_needed = self.inner.vouching.is_some()
+                        && match call.vouch {
+                            VouchMode::Always => true,
+                            VouchMode::OnFailover => failover,
+                            VouchMode::Sampled(p) => failover || self.sample(p),
+                            VouchMode::Off => false,
+                        };
                     if call.candidates.first() == Some(&idx) {
                         self.shadow(&call, idx, req, &resp);
                     }

@@ -76,6 +76,24 @@ impl Drop for HealthChecks {
     }
 }
 
+/// When answers are vouched for (checked against an independent target's). Per route
+/// ([`RouterBuilder::route_vouch`]) and per call ([`CallOptions::vouch`]); needs
+/// [`Vouching`] configured on the router.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum VouchMode {
+    /// Every answer, first choice included (about twice the cost).
+    Always,
+    /// Answers that did not come from the first choice, and a first choice that shadow
+    /// sampling caught drifting (the default).
+    OnFailover,
+    /// As `OnFailover`, and a random share of the first choice's answers (a spot check;
+    /// between 0 and 1).
+    Sampled(f64),
+    /// Never: a failover answer comes back unchecked (the report says so: no verdict).
+    Off,
+}
+
 /// Per-call options.
 #[derive(Clone, Default)]
 #[non_exhaustive]
@@ -88,6 +106,9 @@ pub struct CallOptions {
     pub deadline: Option<Duration>,
     /// Validators for this call only, after the router's own.
     pub validators: Vec<Arc<dyn Validator>>,
+    /// When to vouch for this call's answer, instead of the route's or the router's
+    /// default (the `require_equivalence` switch of Python routers: `Some(Always)`).
+    pub vouch: Option<VouchMode>,
 }
 
 impl CallOptions {
@@ -114,6 +135,12 @@ impl CallOptions {
         self.validators = validators;
         self
     }
+
+    /// Sets `vouch`.
+    pub fn with_vouch(mut self, vouch: Option<VouchMode>) -> Self {
+        self.vouch = vouch;
+        self
+    }
 }
 
 impl std::fmt::Debug for CallOptions {
@@ -123,6 +150,7 @@ impl std::fmt::Debug for CallOptions {
             .field("require_tags", &self.require_tags)
             .field("deadline", &self.deadline)
             .field("validators", &self.validators.len())
+            .field("vouch", &self.vouch)
             .finish()
     }
 }
@@ -147,6 +175,8 @@ struct Inner {
     learned_windows: Mutex<HashMap<usize, u64>>,
     /// Targets with a recovery probe loop running.
     recovering: Mutex<HashSet<usize>>,
+    /// Vouching modes by route.
+    route_vouch: HashMap<String, VouchMode>,
     /// The response cache and the routes that use it, with their time to live.
     cache: Option<Arc<dyn crate::AnswerCache>>,
     cache_routes: HashMap<String, Duration>,
@@ -320,6 +350,8 @@ struct Call {
     validators: Vec<Arc<dyn Validator>>,
     /// A vouching reference asked at the same time as a failover attempt.
     prefetched: Option<Box<Prefetched>>,
+    /// When this call's answer is vouched for.
+    vouch: VouchMode,
 }
 
 /// A vouching reference asked at the same time as the failover attempt whose answer it

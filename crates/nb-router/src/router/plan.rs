@@ -76,7 +76,21 @@ impl SmartRouter {
             repairs: 0,
             validators: opts.validators.clone(),
             prefetched: None,
+            vouch: self.vouch_mode(opts),
         })
+    }
+
+    /// The call's vouching mode: its own, else its route's, else the router's.
+    fn vouch_mode(&self, opts: &CallOptions) -> VouchMode {
+        opts.vouch
+            .or_else(|| {
+                let route = opts.route.as_deref().unwrap_or("default");
+                self.inner.route_vouch.get(route).copied()
+            })
+            .unwrap_or_else(|| match &self.inner.vouching {
+                Some(v) if v.always => VouchMode::Always,
+                _ => VouchMode::OnFailover,
+            })
     }
 
     fn order_by_strategy(&self, c: &mut Vec<usize>) {

@@ -181,8 +181,11 @@ impl SmartRouter {
         i: usize,
         repair: bool,
     ) -> Option<(usize, Option<Admission>)> {
-        let v = self.inner.vouching.as_ref()?;
-        let failover = call.candidates.first() != Some(&i) && !v.always;
+        self.inner.vouching.as_ref()?;
+        // Asked beside a failover attempt whose answer will be vouched for, and only
+        // then: not when every answer is (the first attempt is no failover), not when none is.
+        let failover = call.candidates.first() != Some(&i)
+            && matches!(call.vouch, VouchMode::OnFailover | VouchMode::Sampled(_));
         if !failover || repair || call.prefetched.is_some() {
             return None;
         }
