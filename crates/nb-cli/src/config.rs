@@ -187,6 +187,10 @@ pub struct RouteConfig {
     /// Also vouch for this share of first-choice answers (0 to 1; a spot check).
     #[serde(default)]
     pub vouch_sample_rate: Option<f64>,
+    /// A JSON Schema file (relative to the config file) every answer on this route must
+    /// match; an answer that does not is repaired or failed over.
+    #[serde(default)]
+    pub schema: Option<String>,
 }
 
 /// `[policy]`: time limits, retries and load (the fields of `Policy`).
@@ -431,6 +435,10 @@ pub struct Config {
     /// Shared health.
     #[serde(default)]
     pub store: StoreConfig,
+    /// Where the file was read from (relative paths in it start there).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub base_dir: Option<PathBuf>,
 }
 
 /// A configuration that cannot be used, with what to change.
@@ -538,7 +546,17 @@ impl Config {
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-        Self::from_toml(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
+        let mut c = Self::from_toml(&text)
+            .map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
+        c.base_dir = path.parent().map(Path::to_path_buf);
+        // Schemas are read now, so a missing file is an error of the file.
+        for (name, r) in &c.routes {
+            if let RouteSpec::Table(t) = r {
+                c.route_schema(name, t)
+                    .map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
+            }
+        }
+        Ok(c)
     }
 
     /// The route names a caller may use as a `model`: the named routes, then every target
@@ -980,6 +998,9 @@ impl Config {
                 if let Some(mode) = route_vouch(name, t)? {
                     builder = builder.route_vouch(name, mode);
                 }
+                if let Some(schema) = self.route_schema(name, t)? {
+                    builder = builder.route_validator(name, schema);
+                }
             }
         }
         let mut cached = false;
@@ -1007,6 +1028,31 @@ impl Config {
             builder = builder.cache(cache);
         }
         builder.build().map_err(|e| ConfigError(e.to_string()))
+    }
+}
+
+impl Config {
+    /// A route's JSON Schema validator, read from its file.
+    fn route_schema(
+        &self,
+        name: &str,
+        r: &RouteConfig,
+    ) -> Result<Option<neuralbridge::guard::JsonSchema>, ConfigError> {
+        let Some(file) = &r.schema else {
+            return Ok(None);
+        };
+        let path = match &self.base_dir {
+            Some(dir) => dir.join(file),
+            None => PathBuf::from(file),
+        };
+        let at = format!("routes.{name}.schema");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| ConfigError(format!("{at}: cannot read {}: {e}", path.display())))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| ConfigError(format!("{at}: {} is not JSON: {e}", path.display())))?;
+        neuralbridge::guard::JsonSchema::new(&value)
+            .map(Some)
+            .map_err(|e| ConfigError(format!("{at}: {}: {e}", path.display())))
     }
 }
 
@@ -1055,16 +1101,6 @@ pub fn hash_key(key: &str) -> String {
 
 /// The default gateway address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-
-/// A file path relative to the config file's directory.
-pub fn relative_to(config: &Path, p: &str) -> PathBuf {
-    let p = Path::new(p);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        config.parent().unwrap_or(Path::new(".")).join(p)
-    }
-}
 
 /// A route's vouching mode from `vouch` and `vouch_sample_rate`.
 fn route_vouch(name: &str, r: &RouteConfig) -> Result<Option<VouchMode>, ConfigError> {

@@ -310,3 +310,22 @@ fn nb_call_prints_the_answer_on_stdout_and_the_report_on_stderr() {
     assert!(err.contains("served by up/gpt-4o-mini"), "{err}");
     drop(server);
 }
+
+#[test]
+fn a_route_schema_file_that_cannot_be_read_names_the_key() {
+    let body =
+        format!("{MINIMAL}\n[routes.r]\ntargets = [\"p/m\"]\nschema = \"no-such-schema.json\"\n");
+    let (code, err) = check("route-schema.toml", &body);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("routes.r.schema") && err.contains("no-such-schema.json"),
+        "{err}"
+    );
+    let schema = write("ok-schema.json", r#"{"type": "object"}"#);
+    let body = format!(
+        "{MINIMAL}\n[routes.r]\ntargets = [\"p/m\"]\nschema = \"{}\"\n",
+        schema.display()
+    );
+    let (code, err) = check("route-schema-ok.toml", &body);
+    assert_eq!(code, 0, "{err}");
+}

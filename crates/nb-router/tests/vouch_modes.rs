@@ -132,3 +132,41 @@ async fn sampled_checks_about_its_share_of_first_choice_answers() {
         .await
     ));
 }
+
+#[tokio::test]
+async fn a_route_checks_its_answers_with_its_own_validators() {
+    let r = SmartRouter::builder()
+        .target(Target::new(TargetId::new("text", "m"), Says("42")))
+        .target(Target::new(
+            TargetId::new("json", "m"),
+            Says("{\"answer\": 42}"),
+        ))
+        .route(
+            "json",
+            vec![TargetId::new("text", "m"), TargetId::new("json", "m")],
+        )
+        .route_validator("json", |r: &ChatResponse| {
+            if r.text.trim_start().starts_with('{') {
+                Ok(())
+            } else {
+                Err(Violation::new(
+                    ViolationKind::Schema,
+                    "",
+                    "not a JSON object",
+                ))
+            }
+        })
+        .build()
+        .unwrap();
+    // On its route the plain answer is rejected (and repaired, then failed over)...
+    let a = call(&r, CallOptions::default().with_route(Some("json".into()))).await;
+    assert_eq!(
+        a.report.served_by,
+        Some(TargetId::new("json", "m")),
+        "{}",
+        a.report
+    );
+    // ...elsewhere it is fine.
+    let b = call(&r, CallOptions::default()).await;
+    assert_eq!(b.report.served_by, Some(TargetId::new("text", "m")));
+}

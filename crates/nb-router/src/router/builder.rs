@@ -27,6 +27,7 @@ pub struct RouterBuilder {
     pub(super) cache: Option<Arc<dyn crate::AnswerCache>>,
     pub(super) cache_routes: HashMap<String, Duration>,
     pub(super) route_vouch: HashMap<String, VouchMode>,
+    pub(super) route_validators: HashMap<String, Vec<Arc<dyn Validator>>>,
 }
 
 impl std::fmt::Debug for RouterBuilder {
@@ -91,6 +92,20 @@ impl RouterBuilder {
     /// to keep the defaults for what yours defers).
     pub fn classifier(mut self, c: impl Classifier + 'static) -> Self {
         self.classifier = Some(Arc::new(c));
+        self
+    }
+
+    /// Checks `route`'s answers with `v` too (`"default"` for the default route), after
+    /// the router's own validators and before the call's.
+    pub fn route_validator(
+        mut self,
+        route: impl Into<String>,
+        v: impl Validator + 'static,
+    ) -> Self {
+        self.route_validators
+            .entry(route.into())
+            .or_default()
+            .push(Arc::new(v));
         self
     }
 
@@ -252,6 +267,7 @@ impl RouterBuilder {
                 cache: self.cache,
                 cache_routes: self.cache_routes,
                 route_vouch: self.route_vouch,
+                route_validators: self.route_validators,
             }),
         })
     }

@@ -22,6 +22,7 @@ impl SmartRouter {
             cache: None,
             cache_routes: HashMap::new(),
             route_vouch: HashMap::new(),
+            route_validators: HashMap::new(),
         }
     }
 

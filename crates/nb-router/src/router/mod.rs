@@ -177,6 +177,8 @@ struct Inner {
     recovering: Mutex<HashSet<usize>>,
     /// Vouching modes by route.
     route_vouch: HashMap<String, VouchMode>,
+    /// Validators by route, after the router's own.
+    route_validators: HashMap<String, Vec<Arc<dyn Validator>>>,
     /// The response cache and the routes that use it, with their time to live.
     cache: Option<Arc<dyn crate::AnswerCache>>,
     cache_routes: HashMap<String, Duration>,

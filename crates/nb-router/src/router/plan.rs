@@ -74,7 +74,15 @@ impl SmartRouter {
             prompt_tokens,
             repair: None,
             repairs: 0,
-            validators: opts.validators.clone(),
+            validators: self
+                .inner
+                .route_validators
+                .get(opts.route.as_deref().unwrap_or("default"))
+                .into_iter()
+                .flatten()
+                .chain(&opts.validators)
+                .cloned()
+                .collect(),
             prefetched: None,
             vouch: self.vouch_mode(opts),
         })
