@@ -347,6 +347,18 @@ pub trait Knowledge: Send + Sync {
             until: Instant::now(),
         })
     }
+
+    /// Remembers that `target` rejected a request for being over `tokens` tokens, as
+    /// its rejection stated (the smallest stated limit wins). The default forgets.
+    fn learn_window(&self, target: &TargetId, tokens: u64) {
+        let _ = (target, tokens);
+    }
+
+    /// The context window learned for `target`, if any.
+    fn learned_window(&self, target: &TargetId) -> Option<u64> {
+        let _ = target;
+        None
+    }
 }
 
 struct Cooldown {
@@ -396,6 +408,8 @@ struct Shared {
     /// Transitions that happened while admitting (open → half-open), reported with the
     /// next record.
     pending: Mutex<Vec<HealthEvent>>,
+    /// Context windows learned from rejections.
+    windows: Mutex<HashMap<TargetId, u64>>,
 }
 
 impl Release for Shared {
@@ -434,6 +448,7 @@ impl InMemoryKnowledge {
                 targets: Mutex::new(HashMap::new()),
                 cooldowns: Mutex::new(HashMap::new()),
                 pending: Mutex::new(Vec::new()),
+                windows: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -580,6 +595,16 @@ impl Knowledge for InMemoryKnowledge {
 
     fn health(&self, target: &TargetId) -> TargetHealth {
         self.shared.health(target)
+    }
+
+    fn learn_window(&self, target: &TargetId, tokens: u64) {
+        let mut w = lock(&self.shared.windows);
+        let e = w.entry(target.clone()).or_insert(tokens);
+        *e = (*e).min(tokens);
+    }
+
+    fn learned_window(&self, target: &TargetId) -> Option<u64> {
+        lock(&self.shared.windows).get(target).copied()
     }
 
     fn admit_recovery_probe(&self, target: &TargetId) -> Result<Admission, Refusal> {

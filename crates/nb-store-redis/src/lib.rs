@@ -5,7 +5,8 @@
 //! [`RedisKnowledge`] is a [`Knowledge`] store for the router. The hot path stays local: a
 //! call is admitted and recorded by an [`InMemoryKnowledge`] in this process, with no Redis
 //! round trip. What the local store learns that others should know — a breaker opened
-//! (and until when), a cool-down started or extended (scope, end, cause) — is written to
+//! (and until when), a cool-down started or extended (scope, end, cause), a context window
+//! a rejection stated — is written to
 //! Redis in the background with an extend-only script and published on a channel; every
 //! replica subscribes and merges what others learned into its own local store (only ever
 //! extending: a remote fact never shortens a cool-down nor closes a breaker). A replica
@@ -206,12 +207,20 @@ enum Fact {
         until_ms: u64,
         cause: Option<FailureClass>,
     },
+    /// A context window a rejection stated; kept a day after it was last learned.
+    Window {
+        target: TargetId,
+        tokens: u64,
+        until_ms: u64,
+    },
 }
 
 impl Fact {
     fn until_ms(&self) -> u64 {
         match self {
-            Self::Open { until_ms, .. } | Self::Cool { until_ms, .. } => *until_ms,
+            Self::Open { until_ms, .. }
+            | Self::Cool { until_ms, .. }
+            | Self::Window { until_ms, .. } => *until_ms,
         }
     }
 
@@ -227,12 +236,21 @@ impl Fact {
                 )
             }
             Self::Cool { scope, .. } => format!("nb:{ns}:{{{}}}:cool", scope.tag()),
+            Self::Window { target, .. } => {
+                format!(
+                    "nb:{ns}:{{{}}}:window",
+                    Scope::Target {
+                        target: target.clone()
+                    }
+                    .tag()
+                )
+            }
         }
     }
 
     fn about(&self) -> String {
         match self {
-            Self::Open { target, .. } => target.to_string(),
+            Self::Open { target, .. } | Self::Window { target, .. } => target.to_string(),
             Self::Cool { scope, .. } => scope.tag(),
         }
     }
@@ -320,6 +338,11 @@ impl Inner {
             return false;
         };
         let changed = match fact {
+            Fact::Window { target, tokens, .. } => {
+                let before = self.local.learned_window(target);
+                self.local.learn_window(target, *tokens);
+                before != self.local.learned_window(target)
+            }
             Fact::Open { target, .. } => self.local.merge_open(target, until).is_some(),
             Fact::Cool { scope, cause, .. } => {
                 self.local.merge_cooldown(scope.key(), until, *cause)
@@ -469,6 +492,22 @@ impl Knowledge for RedisKnowledge {
 
     fn admit_recovery_probe(&self, target: &TargetId) -> Result<Admission, Refusal> {
         self.inner.local.admit_recovery_probe(target)
+    }
+
+    fn learn_window(&self, target: &TargetId, tokens: u64) {
+        let before = self.inner.local.learned_window(target);
+        self.inner.local.learn_window(target, tokens);
+        if before != self.inner.local.learned_window(target) {
+            let _ = self.tx.send(Fact::Window {
+                target: target.clone(),
+                tokens,
+                until_ms: unix_ms_now().saturating_add(24 * 3600 * 1000),
+            });
+        }
+    }
+
+    fn learned_window(&self, target: &TargetId) -> Option<u64> {
+        self.inner.local.learned_window(target)
     }
 }
 

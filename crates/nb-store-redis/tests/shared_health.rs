@@ -461,3 +461,49 @@ async fn four_replicas_pacing_one_provider_stay_within_its_rate_together() {
     eprintln!("pacing alone: {sent_alone} requests in 2 s");
     assert!(sent_alone > 3.0 * f64::from(per_minute) / 60.0 * 2.0);
 }
+
+/// A context window one replica learned from a rejection is known to the others: they
+/// never send that target a prompt it already said it cannot take.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_context_window_one_replica_learned_spares_the_others_the_rejection() {
+    use nb_breaker::Knowledge as _;
+    let redis = Redis::start();
+    let mut small = ProviderSpec::new("primary", WireFormat::OpenAi, model_of(WireFormat::OpenAi));
+    small.models[0].context_window = 1000;
+    let chaos = ChaosServer::start(Scenario::new(vec![
+        small,
+        ProviderSpec::new("fallback", WireFormat::Gemini, model_of(WireFormat::Gemini)),
+    ]))
+    .await
+    .unwrap();
+    let h = chaos.handle();
+    let ns = namespace();
+    let (ka, kb) = (store(&redis.url(), &ns), store(&redis.url(), &ns));
+    until("both replicas connected", Duration::from_secs(5), || {
+        ka.stats().connected && kb.stats().connected
+    })
+    .await;
+    let (a, b) = (router(&h, &ka), router(&h, &kb));
+    let long = ChatRequest::user(format!("{Q} Context: {}", "lorem ipsum ".repeat(700)));
+    let r = a.chat(&long).await.unwrap();
+    assert_eq!(r.report.served_by.as_ref().unwrap().provider(), "fallback");
+    assert_eq!(h.requests("primary"), 1);
+    until(
+        "the other replica knows the window",
+        Duration::from_secs(1),
+        || kb.learned_window(&primary()) == Some(1000),
+    )
+    .await;
+    for _ in 0..5 {
+        let r = b.chat(&long).await.unwrap();
+        assert_eq!(r.report.served_by.as_ref().unwrap().provider(), "fallback");
+    }
+    assert_eq!(
+        h.requests("primary"),
+        1,
+        "the other replica never sent the long prompt"
+    );
+    // A short prompt still goes to the primary.
+    let r = b.chat(&ChatRequest::user(Q)).await.unwrap();
+    assert_eq!(r.report.served_by.as_ref().unwrap().provider(), "primary");
+}

@@ -509,6 +509,8 @@ impl SmartRouter {
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
                     let w = learned.entry(i).or_insert(l);
                     *w = (*w).min(l);
+                    // A shared store tells the other replicas too.
+                    inner.knowledge.learn_window(&inner.targets[i].id, l);
                 }
                 let needed = limit
                     .or(inner.targets[i].context_window)

@@ -173,7 +173,14 @@ impl SmartRouter {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&i)
-            .copied();
+            .copied()
+            .into_iter()
+            .chain(
+                self.inner
+                    .knowledge
+                    .learned_window(&self.inner.targets[i].id),
+            )
+            .min();
         match (self.inner.targets[i].context_window, learned) {
             (Some(d), Some(l)) => Some(d.min(l)),
             (d, l) => d.or(l),
