@@ -1,10 +1,5 @@
 //! `POST /v1/messages`: Anthropic Messages in and out.
 
-use std::sync::Arc;
-
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
@@ -14,7 +9,7 @@ use nb_core::{
 };
 use serde_json::{Value, json};
 
-use super::{ErrorType, Format, Gateway, Wire, error_body, handle};
+use super::{ErrorType, Format, Wire, error_body};
 
 const F: Format = Format::Anthropic;
 
@@ -245,19 +240,13 @@ pub(crate) fn render(resp: &ChatResponse, id: &str, model: &str) -> Value {
     })
 }
 
-pub(crate) async fn messages(
-    State(g): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
-    let wire = Wire {
-        format: F,
-        parse: parse_request,
-        render,
-        stream,
-    };
-    handle(g, headers, body, wire).await
-}
+/// The Anthropic Messages wire format, for the request flow both endpoints share.
+pub(crate) const WIRE: Wire = Wire {
+    format: F,
+    parse: parse_request,
+    render,
+    stream,
+};
 
 fn event(name: &str, data: &Value) -> Event {
     Event::default().event(name).data(data.to_string())

@@ -613,6 +613,7 @@ pub(crate) fn bad_request(format: Format, message: &str) -> Response {
 }
 
 /// One wire format's translation, for the request flow both endpoints share.
+#[derive(Clone, Copy)]
 pub(crate) struct Wire {
     pub(crate) format: Format,
     /// The request body as the router's request.
@@ -628,7 +629,7 @@ pub(crate) struct Wire {
 pub(crate) async fn handle(
     g: Arc<Gateway>,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: Body,
     wire: Wire,
 ) -> Response {
     let f = wire.format;
@@ -783,11 +784,21 @@ async fn metrics(State(g): State<Arc<Gateway>>) -> Response {
     }
 }
 
+type Body = Result<Bytes, axum::extract::rejection::BytesRejection>;
+
 /// The gateway's HTTP routes, with a request body limit of `max_body` bytes.
 pub fn app(g: Arc<Gateway>, max_body: usize) -> Router {
     Router::new()
-        .route("/v1/chat/completions", post(openai::chat_completions))
-        .route("/v1/messages", post(anthropic::messages))
+        .route(
+            "/v1/chat/completions",
+            post(|g: State<Arc<Gateway>>, h: HeaderMap, b: Body| handle(g.0, h, b, openai::WIRE)),
+        )
+        .route(
+            "/v1/messages",
+            post(|g: State<Arc<Gateway>>, h: HeaderMap, b: Body| {
+                handle(g.0, h, b, anthropic::WIRE)
+            }),
+        )
         .route("/v1/models", get(models))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

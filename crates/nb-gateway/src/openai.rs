@@ -1,10 +1,5 @@
 //! `POST /v1/chat/completions`: OpenAI Chat Completions in and out.
 
-use std::sync::Arc;
-
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
@@ -14,7 +9,7 @@ use nb_core::{
 };
 use serde_json::{Map, Value, json};
 
-use super::{ErrorType, Format, Gateway, Wire, error_body, handle};
+use super::{ErrorType, Format, Wire, error_body};
 
 const F: Format = Format::OpenAi;
 
@@ -338,19 +333,13 @@ pub(crate) fn render(resp: &ChatResponse, id: &str, model: &str) -> Value {
     v
 }
 
-pub(crate) async fn chat_completions(
-    State(g): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
-    let wire = Wire {
-        format: F,
-        parse: parse_request,
-        render,
-        stream,
-    };
-    handle(g, headers, body, wire).await
-}
+/// The OpenAI Chat Completions wire format, for the request flow both endpoints share.
+pub(crate) const WIRE: Wire = Wire {
+    format: F,
+    parse: parse_request,
+    render,
+    stream,
+};
 
 fn chunk(id: &str, model: &str, created: u64, delta: Value, finish: Option<&str>) -> Event {
     let v = json!({
