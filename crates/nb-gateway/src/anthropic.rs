@@ -9,7 +9,7 @@ use nb_core::{
 };
 use serde_json::{Value, json};
 
-use super::{ErrorType, Format, Wire, error_body};
+use super::{ErrorType, Format, Wire, error_body, items, strings};
 
 const F: Format = Format::Anthropic;
 
@@ -149,19 +149,9 @@ pub(crate) fn parse_request(v: &Value) -> Result<ChatRequest, String> {
         req.top_p = Some(t as f32);
     }
     if let Some(a) = v.get("stop_sequences").and_then(Value::as_array) {
-        req.stop = a
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect();
+        req.stop = strings(a);
     }
-    for (i, t) in v
-        .get("tools")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
+    for (i, t) in items(v, "tools") {
         let name = t
             .get("name")
             .and_then(Value::as_str)

@@ -541,6 +541,23 @@ fn vouch_mode(v: &str) -> Option<nb_router::VouchMode> {
     }
 }
 
+/// The items of the array at `key` in `v`, numbered (none when it is absent).
+pub(crate) fn items<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = (usize, &'a Value)> {
+    v.get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+}
+
+/// The strings of an array (other items skipped).
+pub(crate) fn strings(a: &[Value]) -> Vec<String> {
+    a.iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
 pub(crate) fn wants_report(headers: &HeaderMap) -> bool {
     headers
         .get("x-nb-report")

@@ -9,7 +9,7 @@ use nb_core::{
 };
 use serde_json::{Map, Value, json};
 
-use super::{ErrorType, Format, Wire, error_body};
+use super::{ErrorType, Format, Wire, error_body, items, strings};
 
 const F: Format = Format::OpenAi;
 
@@ -127,13 +127,7 @@ pub(crate) fn parse_request(v: &Value) -> Result<ChatRequest, String> {
                 if !text.is_empty() {
                     parts.push(Part::text(text));
                 }
-                for (j, c) in m
-                    .get("tool_calls")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
+                for (j, c) in items(m, "tool_calls") {
                     let name = c
                         .pointer("/function/name")
                         .and_then(Value::as_str)
@@ -179,13 +173,7 @@ pub(crate) fn parse_request(v: &Value) -> Result<ChatRequest, String> {
     }
     match v.get("stop") {
         Some(Value::String(s)) => req.stop = vec![s.clone()],
-        Some(Value::Array(a)) => {
-            req.stop = a
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect();
-        }
+        Some(Value::Array(a)) => req.stop = strings(a),
         _ => {}
     }
     if let Some(s) = v.get("seed").and_then(Value::as_u64) {
@@ -215,13 +203,7 @@ pub(crate) fn parse_request(v: &Value) -> Result<ChatRequest, String> {
             Some(other) => return Err(format!("response_format.type {other:?} is not supported")),
         };
     }
-    for (i, t) in v
-        .get("tools")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
+    for (i, t) in items(v, "tools") {
         let f = t
             .get("function")
             .ok_or(format!("tools[{i}].function is required"))?;
