@@ -93,8 +93,14 @@ impl fmt::Display for ScopeKey {
 pub struct CooldownPolicy {
     /// A rate limit without a retry hint.
     pub rate_limited: Duration,
-    /// An overload without a retry hint.
+    /// An overload without a retry hint, once it counts (see `overload_strikes`).
     pub overloaded: Duration,
+    /// How many overloads without a retry hint, each within `overloaded` of the one
+    /// before, cool a scope down. One overload is often one busy replica behind the
+    /// provider's balancer: the breaker counts it, but it does not take the whole target
+    /// out of rotation. An overload *with* a hint cools at once. (Default 2; 1 cools on
+    /// the first.)
+    pub overload_strikes: u32,
     /// Exhausted quota or billing (a hint, if longer, wins).
     pub quota: Duration,
     /// A rejected credential: it will not heal until the configuration changes, so it is
@@ -111,6 +117,7 @@ impl Default for CooldownPolicy {
         Self {
             rate_limited: Duration::from_secs(1),
             overloaded: Duration::from_secs(2),
+            overload_strikes: 2,
             quota: Duration::from_secs(300),
             auth: Duration::from_secs(60),
             invalid_model: Duration::from_secs(600),
@@ -410,6 +417,9 @@ struct Shared {
     pending: Mutex<Vec<HealthEvent>>,
     /// Context windows learned from rejections.
     windows: Mutex<HashMap<TargetId, u64>>,
+    /// Overloads without a hint not yet cooled for, by scope: how many in a row, and
+    /// when the last one was.
+    strikes: Mutex<HashMap<ScopeKey, (u32, Instant)>>,
 }
 
 impl Release for Shared {
@@ -449,6 +459,7 @@ impl InMemoryKnowledge {
                 cooldowns: Mutex::new(HashMap::new()),
                 pending: Mutex::new(Vec::new()),
                 windows: Mutex::new(HashMap::new()),
+                strikes: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -532,6 +543,26 @@ impl InMemoryKnowledge {
 }
 
 impl Shared {
+    /// Counts an overload without a retry hint on `key`; whether it is the one that
+    /// cools the scope (the `overload_strikes`-th, each within `overloaded` of the last).
+    fn overload_strike(&self, key: &ScopeKey, now: Instant) -> bool {
+        let need = self.cooldowns_policy.overload_strikes.max(1);
+        let window = self.cooldowns_policy.overloaded;
+        let mut strikes = lock(&self.strikes);
+        let (n, last) = strikes.entry(key.clone()).or_insert((0, now));
+        if now.saturating_duration_since(*last) > window {
+            *n = 0;
+        }
+        *n += 1;
+        *last = now;
+        if *n >= need {
+            strikes.remove(key);
+            true
+        } else {
+            false
+        }
+    }
+
     fn release_probes(&self, probing: &[ScopeKey]) {
         if probing.is_empty() {
             return;
@@ -781,6 +812,13 @@ impl Shared {
                     }
                 }
                 drop(cds);
+                let mut strikes = lock(&self.strikes);
+                if !strikes.is_empty() {
+                    for key in ScopeKey::covering(target) {
+                        strikes.remove(&key);
+                    }
+                }
+                drop(strikes);
                 if let Some(d) = budget_reset.filter(|d| !d.is_zero()) {
                     let d = d.min(self.cooldowns_policy.max);
                     let key = ScopeKey::Target(target.clone());
@@ -799,7 +837,14 @@ impl Shared {
             } => {
                 let key = ScopeKey::of(target, *scope)
                     .unwrap_or_else(|| ScopeKey::Target(target.clone()));
-                match self.cooldowns_policy.for_failure(*class, *retry_after) {
+                let cools = *class != FailureClass::Overloaded
+                    || retry_after.is_some()
+                    || self.overload_strike(&key, now);
+                let cooldown = self
+                    .cooldowns_policy
+                    .for_failure(*class, *retry_after)
+                    .filter(|_| cools);
+                match cooldown {
                     Some(d) => {
                         let until = self.cool(key.clone(), d, now, Some(*class));
                         events.push(HealthEvent::Cooldown {
@@ -857,8 +902,12 @@ mod tests {
     use crate::{Clock, ManualClock, OpenBackoff};
 
     fn store(clock: &ManualClock) -> InMemoryKnowledge {
+        store_tripping_after(clock, 2)
+    }
+
+    fn store_tripping_after(clock: &ManualClock, failures: u32) -> InMemoryKnowledge {
         let b = BreakerConfig {
-            consecutive_failures: 2,
+            consecutive_failures: failures,
             failure_rate: None,
             backoff: OpenBackoff {
                 initial: Duration::from_secs(1),
@@ -981,6 +1030,46 @@ mod tests {
             "a rate limit heals by waiting: no probe gate"
         );
         assert!(k.admit(&t, 1).is_ok());
+    }
+
+    #[test]
+    fn one_overload_does_not_cool_a_target_but_a_second_in_its_window_or_a_hint_does() {
+        let clock = ManualClock::new();
+        // The breaker's own count is not under test here.
+        let k = store_tripping_after(&clock, 100);
+        let t = TargetId::new("anthropic", "claude");
+        fail(&k, &t, FailureClass::Overloaded, Scope::Provider, None);
+        assert!(
+            k.admit(&t, 1).is_ok(),
+            "a single 529 leaves the target in rotation"
+        );
+        // The next overload comes long after the first: still one in a row.
+        clock.advance(Duration::from_secs(3));
+        fail(&k, &t, FailureClass::Overloaded, Scope::Provider, None);
+        assert!(
+            k.admit(&t, 1).is_ok(),
+            "strikes further apart than the window reset"
+        );
+        // A second within the window cools the scope.
+        clock.advance(Duration::from_millis(500));
+        fail(&k, &t, FailureClass::Overloaded, Scope::Provider, None);
+        assert!(matches!(k.admit(&t, 1), Err(Refusal::CoolingDown { .. })));
+        // A success in between starts the count again.
+        let u = TargetId::new("other", "m");
+        fail(&k, &u, FailureClass::Overloaded, Scope::Target, None);
+        let a = k.admit(&u, 1).unwrap();
+        k.record(
+            &u,
+            a,
+            Duration::from_millis(3),
+            &Observed::Success { budget_reset: None },
+        );
+        fail(&k, &u, FailureClass::Overloaded, Scope::Target, None);
+        assert!(k.admit(&u, 1).is_ok(), "a success clears the strikes");
+        // An overload with the server's own hint cools at once.
+        let v = TargetId::new("hinted", "m");
+        fail(&k, &v, FailureClass::Overloaded, Scope::Target, Some(5));
+        assert!(k.admit(&v, 1).is_err());
     }
 
     #[test]
