@@ -19,6 +19,9 @@
 
 use std::time::Duration;
 
+mod timed;
+pub use timed::{Arrival, Behaviour, Timed};
+
 use nb_chaos::{ChaosHandle, WireFormat};
 use nb_core::Provider;
 use nb_providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset, Timeouts};

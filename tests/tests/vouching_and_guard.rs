@@ -91,7 +91,7 @@ async fn semantic_drift_with_equivalence_required_has_zero_silent_corruptions() 
             Err(e) => {
                 assert_eq!(e.kind(), RouteErrorKind::Unvouched, "{e}");
                 assert!(
-                    e.report.evidence.len() >= 2,
+                    e.report().evidence.len() >= 2,
                     "the error carries both answers"
                 );
                 refused += 1;

@@ -48,7 +48,7 @@ use neuralbridge::breaker::{
 use neuralbridge::core::{Provider, TargetId};
 use neuralbridge::providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset};
 use neuralbridge::router::{
-    Hedging, Policy, SmartRouter, Strategy, Target, VouchMode, Vouching, WhenAllOpen,
+    Hedging, OnUnvouchable, Policy, SmartRouter, Strategy, Target, VouchMode, Vouching, WhenAllOpen,
 };
 use neuralbridge::semantic::{Lexical, Strict};
 use neuralbridge::store_redis::{RedisCache, RedisKnowledge, RedisPacer};
@@ -305,13 +305,20 @@ pub struct CooldownSection {
 }
 
 /// `[vouch]`: checking that an answer from a fallback is what the first choice would have
-/// said (`Vouching`).
+/// said (`Vouching`). On by default, with the strict checker: a config without `[vouch]`
+/// vouches for failover answers; `equivalence = "off"` turns it off.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VouchConfig {
-    /// `strict`, `lexical` or `off` (default: off).
+    /// `strict` (default), `lexical` or `off`.
     #[serde(default)]
     pub equivalence: Option<String>,
+    /// What to do with an answer nothing could vouch for (no independent target could
+    /// answer, or the checker could not decide): `serve-flagged` (default: returned with
+    /// `x-nb-verdict: unvouchable`) or `refuse` (a 502 `unvouched_answer`). An answer a
+    /// reference contradicted is refused either way.
+    #[serde(default)]
+    pub on_unvouchable: Option<String>,
     /// Vouch for every answer, not only failovers.
     #[serde(default)]
     pub always: Option<bool>,
@@ -349,6 +356,10 @@ pub struct GatewayKey {
     /// are refused with a 429 until the day's window ends).
     #[serde(default)]
     pub spend_per_day: Option<f64>,
+    /// This caller may ask for less vouching than its route's (`x-nb-vouch: off`, say);
+    /// any caller may ask for more. Default false.
+    #[serde(default)]
+    pub may_weaken_vouch: bool,
 }
 
 /// `[gateway]`: `nb serve`.
@@ -371,6 +382,10 @@ pub struct GatewayConfig {
     /// `RUST_LOG` (default `info`).
     #[serde(default)]
     pub json_logs: bool,
+    /// Share cached answers between callers. Default false: each key has its own
+    /// entries, so a hit tells a tenant nothing about what others asked.
+    #[serde(default)]
+    pub shared_cache: bool,
 }
 
 /// `[store]`: health shared by replicas on Redis.
@@ -643,6 +658,32 @@ impl Config {
                 )));
             }
         }
+        match self.vouch.on_unvouchable.as_deref() {
+            None | Some("serve-flagged" | "refuse") => {}
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "vouch.on_unvouchable: {other:?} is not one of serve-flagged, refuse"
+                )));
+            }
+        }
+        if self.vouch.equivalence.as_deref() == Some("off") {
+            // A vouching mode with no checker to vouch with would do nothing, silently.
+            if self.vouch.always == Some(true) {
+                return Err(ConfigError(
+                    "vouch.always: vouching needs a checker, and vouch.equivalence is \"off\""
+                        .into(),
+                ));
+            }
+            for (name, r) in &self.routes {
+                if let RouteSpec::Table(t) = r {
+                    if !matches!(route_vouch(name, t)?, None | Some(VouchMode::Off)) {
+                        return Err(ConfigError(format!(
+                            "routes.{name}.vouch: vouching needs a checker, and vouch.equivalence is \"off\" (set it to \"strict\", or the route's vouch to \"off\")"
+                        )));
+                    }
+                }
+            }
+        }
         ms("vouch.wait_ms", self.vouch.wait_ms)?;
         share("vouch.shadow_rate", self.vouch.shadow_rate)?;
         for (i, k) in self.gateway.keys.iter().enumerate() {
@@ -886,10 +927,13 @@ impl Config {
     pub fn vouching(&self) -> Option<Vouching> {
         let v = &self.vouch;
         let mut vouching = match v.equivalence.as_deref() {
-            Some("strict") => Vouching::consensus(Strict),
+            None | Some("strict") => Vouching::consensus(Strict),
             Some("lexical") => Vouching::consensus(Lexical::default()),
             _ => return None,
         };
+        if v.on_unvouchable.as_deref() == Some("refuse") {
+            vouching = vouching.with_on_unvouchable(OnUnvouchable::Refuse);
+        }
         if let Some(a) = v.always {
             vouching = vouching.with_always(a);
         }

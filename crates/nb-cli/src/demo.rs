@@ -414,7 +414,7 @@ pub async fn run_scenario(
                     ),
                     Err(e) => (
                         Verdict::Error,
-                        e.report.upstream_calls() as u64,
+                        e.report().upstream_calls() as u64,
                         None,
                         false,
                     ),

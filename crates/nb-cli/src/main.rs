@@ -265,7 +265,7 @@ async fn main() -> ExitCode {
                     eprintln!("{}", r.report);
                     ExitCode::SUCCESS
                 }
-                Err(e) => fail(1, format!("{e}\n{}", e.report)),
+                Err(e) => fail(1, format!("{e}\n{}", e.report())),
             }
         }
         Command::Serve { config, listen } => {

@@ -33,9 +33,11 @@ pub fn gateway(
                     k.requests_per_minute.and_then(NonZeroU32::new),
                     k.tokens_per_minute.and_then(NonZeroU32::new),
                 )
-                .with_spend_per_day(k.spend_per_day),
+                .with_spend_per_day(k.spend_per_day)
+                .with_may_weaken_vouch(k.may_weaken_vouch),
         );
     }
+    settings = settings.with_shared_cache(cfg.gateway.shared_cache);
     Ok(Gateway::new(router, settings, metrics))
 }
 

@@ -279,8 +279,8 @@ pub enum CallError {
     /// blaming the caller.
     #[error("no target can take the call now{}: {reason}", .retry_after.map(|d| format!(" (retry in {d:?})")).unwrap_or_default())]
     Unavailable {
-        /// Why, for reports.
-        reason: String,
+        /// Why.
+        reason: Unavailability,
         /// When something comes back, if known.
         retry_after: Option<std::time::Duration>,
     },
@@ -302,6 +302,26 @@ pub struct RejectedAnswer {
     pub violation: crate::Violation,
     /// The answer as it came.
     pub response: crate::ChatResponse,
+}
+
+/// Why nothing could take a call now ([`CallError::Unavailable`]): what a router nested
+/// inside another says instead of a provider error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Unavailability {
+    /// Every target was out of rotation (breakers open, cooling down, paced).
+    #[error("every target is out of rotation")]
+    OutOfRotation,
+    /// Every attempt was turned away for capacity (rate limits, overload, quota).
+    #[error("every attempt was turned away for capacity")]
+    Capacity,
+    /// The retry budget is spent: failures are broad, and more attempts would add load.
+    #[error("the retry budget is spent")]
+    RetryBudgetSpent,
+    /// No target serves this call (an unknown route, tags no target has).
+    #[error("no target serves this call")]
+    NoRoute,
 }
 
 fn describe_api(e: &ApiError) -> String {

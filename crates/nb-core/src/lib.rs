@@ -54,7 +54,7 @@ pub use class::{FailureClass, Scope};
 pub use error::{
     ApiError, BlockedError, CallError, DecodeError, HeaderFacts, MidStreamError, ProviderError,
     QuotaViolation, RejectedAnswer, SNIPPET_LIMIT, TimeoutPhase, TransportError, TransportKind,
-    snippet,
+    Unavailability, snippet,
 };
 pub use json::{FoundJson, extract_json, find_json};
 pub use part::{Cache, Media, Part};

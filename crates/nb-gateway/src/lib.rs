@@ -76,6 +76,10 @@ pub struct Gateway {
     spend_limits: HashMap<String, f64>,
     spent: Mutex<HashMap<String, (Instant, f64)>>,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Callers allowed to ask for less vouching than their route's.
+    may_weaken_vouch: std::collections::HashSet<String>,
+    /// Cached answers are shared by every caller (else each key has its own).
+    shared_cache: bool,
 }
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
@@ -99,6 +103,9 @@ pub struct Key {
     pub tokens_per_minute: Option<NonZeroU32>,
     /// The most it may spend per day, in the targets' price currency.
     pub spend_per_day: Option<f64>,
+    /// It may ask for *less* vouching than its route's with `x-nb-vouch` (any key may
+    /// ask for more).
+    pub may_weaken_vouch: bool,
 }
 
 impl std::fmt::Debug for Key {
@@ -118,6 +125,7 @@ impl Key {
             requests_per_minute: None,
             tokens_per_minute: None,
             spend_per_day: None,
+            may_weaken_vouch: false,
         }
     }
 
@@ -139,6 +147,12 @@ impl Key {
         self.spend_per_day = limit;
         self
     }
+
+    /// Lets it ask for less vouching than its route's.
+    pub fn with_may_weaken_vouch(mut self, may: bool) -> Self {
+        self.may_weaken_vouch = may;
+        self
+    }
 }
 
 /// What the gateway serves and to whom.
@@ -151,6 +165,9 @@ pub struct Settings {
     pub aliases: Vec<(String, String)>,
     /// The callers; none: any caller (listen on loopback only, then).
     pub keys: Vec<Key>,
+    /// Cached answers are shared by every caller. Off by default: each key has its own
+    /// entries, so a hit tells a tenant nothing about what others asked.
+    pub shared_cache: bool,
 }
 
 impl Settings {
@@ -171,6 +188,12 @@ impl Settings {
     /// Adds a caller.
     pub fn with_key(mut self, key: Key) -> Self {
         self.keys.push(key);
+        self
+    }
+
+    /// Sets `shared_cache`.
+    pub fn with_shared_cache(mut self, shared: bool) -> Self {
+        self.shared_cache = shared;
         self
     }
 }
@@ -200,6 +223,13 @@ impl Gateway {
                     .collect(),
                 Arc::new(SystemClock),
             ),
+            may_weaken_vouch: settings
+                .keys
+                .iter()
+                .filter(|k| k.may_weaken_vouch)
+                .map(|k| k.name.clone())
+                .collect(),
+            shared_cache: settings.shared_cache,
             spend_limits: settings
                 .keys
                 .iter()
@@ -244,7 +274,11 @@ impl Gateway {
                 headers
                     .get("authorization")
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .and_then(|v| {
+                        // The scheme is case-insensitive (RFC 9110 §11.1).
+                        let (scheme, rest) = v.split_once(' ')?;
+                        scheme.eq_ignore_ascii_case("bearer").then_some(rest)
+                    })
             })?;
         let digest: [u8; 32] = sha2::Sha256::digest(key.trim().as_bytes()).into();
         self.keys
@@ -344,6 +378,7 @@ fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
 pub(crate) enum ErrorType {
     InvalidRequest,
     Authentication,
+    Permission,
     NotFound,
     RateLimited,
     Unvouched,
@@ -357,6 +392,7 @@ impl ErrorType {
         match self {
             Self::InvalidRequest => ("invalid_request_error", "invalid_request"),
             Self::Authentication => ("authentication_error", "invalid_api_key"),
+            Self::Permission => ("permission_error", "permission_denied"),
             Self::NotFound => ("invalid_request_error", "model_not_found"),
             Self::RateLimited => ("rate_limit_error", "all_targets_cooling_down"),
             Self::Unvouched => ("unvouched_answer", "unvouched_answer"),
@@ -370,6 +406,7 @@ impl ErrorType {
         match self {
             Self::InvalidRequest => "invalid_request_error",
             Self::Authentication => "authentication_error",
+            Self::Permission => "permission_error",
             Self::NotFound => "not_found_error",
             Self::RateLimited => "rate_limit_error",
             Self::Unvouched => "unvouched_answer",
@@ -422,45 +459,26 @@ pub(crate) fn error(
 /// A routed call's failure as the caller's format says it.
 pub(crate) fn route_error(format: Format, e: &RouteError, request_id: &str) -> Response {
     let message = e.to_string();
-    // Every attempt was turned away for capacity (rate limit, overload, quota): the
-    // caller should come back when the earliest of them said.
-    let capacity_wait = {
-        use nb_core::FailureClass as C;
-        let mut waits = e.report.attempts.iter().map(|a| match &a.outcome {
-            AttemptOutcome::Failed {
-                class: C::RateLimited | C::Overloaded | C::QuotaExhausted,
-                retry_after,
-                ..
-            } => Some(*retry_after),
-            _ => None,
-        });
-        let all: Option<Vec<Option<Duration>>> = waits.by_ref().collect();
-        all.filter(|w| !w.is_empty()).map(|w| {
-            w.into_iter()
-                .flatten()
-                .min()
-                .unwrap_or(Duration::from_secs(1))
-        })
+    // The error says when the caller may come back: every target out of rotation, the
+    // budget spent, or every attempt turned away for capacity — a 429 with that wait.
+    let retry = e.retry_after();
+    let (status, kind) = match e.kind() {
+        RouteErrorKind::Exhausted
+        | RouteErrorKind::NoCandidate
+        | RouteErrorKind::BudgetExhausted
+            if retry.is_some() =>
+        {
+            (StatusCode::TOO_MANY_REQUESTS, ErrorType::RateLimited)
+        }
+        RouteErrorKind::Aborted => (StatusCode::BAD_REQUEST, ErrorType::InvalidRequest),
+        RouteErrorKind::NoRoute => (StatusCode::NOT_FOUND, ErrorType::NotFound),
+        RouteErrorKind::Unvouched => (StatusCode::BAD_GATEWAY, ErrorType::Unvouched),
+        RouteErrorKind::DeadlineExceeded => (StatusCode::GATEWAY_TIMEOUT, ErrorType::Timeout),
+        _ => (StatusCode::BAD_GATEWAY, ErrorType::Upstream),
     };
-    let (status, kind, retry) = match e.kind() {
-        RouteErrorKind::Exhausted if capacity_wait.is_some() => (
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorType::RateLimited,
-            capacity_wait,
-        ),
-        RouteErrorKind::NoCandidate | RouteErrorKind::BudgetExhausted => (
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorType::RateLimited,
-            Some(e.retry_after.unwrap_or(Duration::from_secs(1))),
-        ),
-        RouteErrorKind::Aborted => (StatusCode::BAD_REQUEST, ErrorType::InvalidRequest, None),
-        RouteErrorKind::NoRoute => (StatusCode::NOT_FOUND, ErrorType::NotFound, None),
-        RouteErrorKind::Unvouched => (StatusCode::BAD_GATEWAY, ErrorType::Unvouched, None),
-        RouteErrorKind::DeadlineExceeded => (StatusCode::GATEWAY_TIMEOUT, ErrorType::Timeout, None),
-        _ => (StatusCode::BAD_GATEWAY, ErrorType::Upstream, None),
-    };
+    let retry = retry.filter(|_| status == StatusCode::TOO_MANY_REQUESTS);
     let mut r = error(format, status, kind, &message, retry);
-    report_headers(r.headers_mut(), &e.report, request_id);
+    report_headers(r.headers_mut(), e.report(), request_id);
     r
 }
 
@@ -475,13 +493,16 @@ pub(crate) fn report_headers(h: &mut HeaderMap, report: &CallReport, request_id:
         set("x-nb-served-by", t.to_string());
     }
     set("x-nb-attempts", report.attempts.len().to_string());
-    set(
-        "x-nb-verdict",
-        report.verdict.as_ref().map_or_else(
-            || "none".to_owned(),
-            |v| format!("{:?}", v.outcome).to_lowercase(),
-        ),
-    );
+    // How far the answer was checked: `equivalent` (vouched for), `first-choice`,
+    // `unchecked` (a failover answer with vouching off), `unvouchable` (nothing could
+    // vouch; served flagged). A refusal says the verdict that refused it, or `none`.
+    let verdict = match (&report.served_by, report.check, &report.verdict) {
+        (Some(_), nb_router::AnswerCheck::Vouched, _) => "equivalent".to_owned(),
+        (Some(_), check, _) => check.as_str().to_owned(),
+        (None, _, Some(v)) => format!("{:?}", v.outcome).to_lowercase(),
+        (None, _, None) => "none".to_owned(),
+    };
+    set("x-nb-verdict", verdict);
     set("x-nb-failed-over", report.failed_over.to_string());
     set(
         "x-nb-cache",
@@ -671,19 +692,9 @@ pub(crate) async fn handle(
         Ok(o) => o,
         Err(r) => return *r,
     };
-    // `x-nb-vouch`: the caller's own vouching for this call.
-    let opts = match headers
-        .get("x-nb-vouch")
-        .map(|v| v.to_str().map(vouch_mode))
-    {
-        None => opts,
-        Some(Ok(Some(mode))) => opts.with_vouch(Some(mode)),
-        Some(_) => {
-            return bad_request(
-                f,
-                "x-nb-vouch: one of always, on-failover, off, sampled:SHARE (0 to 1)",
-            );
-        }
+    let opts = match caller_vouching(&g, &headers, &caller, opts, f) {
+        Ok(o) => o,
+        Err(r) => return *r,
     };
     if let Err(r) = g.admit(&caller, &req, f) {
         return *r;
@@ -712,6 +723,80 @@ pub(crate) async fn handle(
     response
 }
 
+/// The call's options with what the caller asked of vouching: `x-nb-vouch` may ask for
+/// more checking than the route's mode, and for less only from a key allowed to;
+/// `x-nb-require-equivalence: true` refuses any answer nothing could vouch for. The
+/// cache is scoped to the caller unless shared on purpose.
+fn caller_vouching(
+    g: &Gateway,
+    headers: &HeaderMap,
+    caller: &str,
+    mut opts: CallOptions,
+    f: Format,
+) -> Result<CallOptions, Box<Response>> {
+    if !g.shared_cache {
+        opts = opts.with_cache_scope(Some(caller.to_owned()));
+    }
+    if let Some(v) = headers.get("x-nb-vouch") {
+        let Some(mode) = v.to_str().ok().and_then(vouch_mode) else {
+            return Err(Box::new(bad_request(
+                f,
+                "x-nb-vouch: one of always, on-failover, off, sampled:SHARE (0 to 1)",
+            )));
+        };
+        let route_mode = g.router.vouch_mode_of(&opts);
+        if vouch_strength(mode) < vouch_strength(route_mode) && !g.may_weaken_vouch.contains(caller)
+        {
+            return Err(Box::new(error(
+                f,
+                StatusCode::FORBIDDEN,
+                ErrorType::Permission,
+                &format!(
+                    "x-nb-vouch: this key may not ask for less vouching than its route's ({})",
+                    vouch_name(route_mode)
+                ),
+                None,
+            )));
+        }
+        opts = opts.with_vouch(Some(mode));
+    }
+    match headers
+        .get("x-nb-require-equivalence")
+        .map(|v| v.to_str().map(str::trim))
+    {
+        None | Some(Ok("false")) => {}
+        Some(Ok("true")) => opts = opts.require_equivalence(),
+        Some(_) => {
+            return Err(Box::new(bad_request(
+                f,
+                "x-nb-require-equivalence: true or false",
+            )));
+        }
+    }
+    Ok(opts)
+}
+
+/// How much checking a vouching mode asks for, to compare a caller's with a route's.
+fn vouch_strength(m: nb_router::VouchMode) -> f64 {
+    use nb_router::VouchMode;
+    match m {
+        VouchMode::Off => 0.0,
+        VouchMode::OnFailover => 1.0,
+        VouchMode::Sampled(p) => 1.0 + p.clamp(0.0, 1.0),
+        _ => 3.0,
+    }
+}
+
+fn vouch_name(m: nb_router::VouchMode) -> String {
+    use nb_router::VouchMode;
+    match m {
+        VouchMode::Off => "off".into(),
+        VouchMode::OnFailover => "on-failover".into(),
+        VouchMode::Sampled(p) => format!("sampled:{p}"),
+        _ => "always".into(),
+    }
+}
+
 /// A request ready to route: who sent it, what it asks, where it goes.
 struct Prepared {
     caller: String,
@@ -735,7 +820,7 @@ async fn dispatch(g: &Gateway, headers: &HeaderMap, call: &Prepared, wire: &Wire
                 r
             }
             Err(e) => {
-                g.spend(&call.caller, &e.report);
+                g.spend(&call.caller, e.report());
                 route_error(f, &e, id)
             }
         };
@@ -752,7 +837,7 @@ async fn dispatch(g: &Gateway, headers: &HeaderMap, call: &Prepared, wire: &Wire
             r
         }
         Err(e) => {
-            g.spend(&call.caller, &e.report);
+            g.spend(&call.caller, e.report());
             route_error(f, &e, id)
         }
     }

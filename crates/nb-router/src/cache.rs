@@ -2,11 +2,14 @@
 //! route, every message part, every parameter), a time to live per route, in memory
 //! ([`InMemoryCache`], on moka) or shared by replicas (`nb_store_redis::RedisCache`).
 //!
-//! Only what the router returned as a success is stored — validated, and vouched for
-//! when vouching applied — so a failed, unvouched or unvalidated answer never is. A hit
-//! is a call of its own in the report (`cache_hit`, the target that first served it) and
-//! in the `neuralbridge.cache` metric. Streams and calls with validators of their own
-//! bypass the cache.
+//! Only answers nobody doubted are stored: the first choice's, or one vouched for
+//! (validated either way) — never a failed, unchecked or unvouchable one. Each entry
+//! keeps its [`AnswerCheck`](crate::AnswerCheck) and is served only to a call whose
+//! vouching mode it meets (a call that vouches for every answer gets only vouched ones).
+//! Entries are scoped: calls share them only within one `CallOptions::cache_scope` (the
+//! gateway's per-key scope). A hit is a call of its own in the report (`cache_hit`, the
+//! target that first served it, the entry's check) and in the `neuralbridge.cache`
+//! metric. Streams and calls with validators of their own bypass the cache.
 
 use std::time::{Duration, Instant};
 
@@ -22,14 +25,23 @@ pub struct CachedAnswer {
     pub served_by: TargetId,
     /// The answer.
     pub response: ChatResponse,
+    /// How it was checked when it was served (an entry without one, written by an
+    /// older version, reads as unchecked and is never served).
+    #[serde(default = "unchecked")]
+    pub check: crate::AnswerCheck,
+}
+
+fn unchecked() -> crate::AnswerCheck {
+    crate::AnswerCheck::Unchecked
 }
 
 impl CachedAnswer {
-    /// An answer `served_by` gave.
-    pub fn new(served_by: TargetId, response: ChatResponse) -> Self {
+    /// An answer `served_by` gave, checked as `check`.
+    pub fn new(served_by: TargetId, response: ChatResponse, check: crate::AnswerCheck) -> Self {
         Self {
             served_by,
             response,
+            check,
         }
     }
 }
@@ -44,11 +56,14 @@ pub trait AnswerCache: Send + Sync {
     async fn put(&self, key: &str, answer: &CachedAnswer, ttl: Duration);
 }
 
-/// The cache key of `req` on `route`: the SHA-256 of its normalised form, hex. The same
-/// in every process, so replicas share entries.
-pub fn cache_key(route: &str, req: &ChatRequest) -> String {
+/// The cache key of `req` on `route` within `scope`: the SHA-256 of its normalised
+/// form, hex. The same in every process, so replicas share entries; different in every
+/// scope, so tenants do not.
+pub fn cache_key(scope: &str, route: &str, req: &ChatRequest) -> String {
     use sha2::Digest as _;
     let mut h = sha2::Sha256::new();
+    h.update(scope.len().to_le_bytes());
+    h.update(scope.as_bytes());
     h.update(route.as_bytes());
     h.update([0]);
     // serde_json writes maps in key order: the same request, the same bytes.
@@ -104,16 +119,14 @@ mod tests {
     #[test]
     fn the_key_covers_route_parts_and_parameters_and_nothing_else() {
         let a = ChatRequest::user("What is 2 + 2?");
-        assert_eq!(cache_key("r", &a), cache_key("r", &a.clone()));
-        assert_ne!(cache_key("r", &a), cache_key("s", &a));
-        assert_ne!(
-            cache_key("r", &a),
-            cache_key("r", &a.clone().with_temperature(0.5))
-        );
-        assert_ne!(
-            cache_key("r", &a),
-            cache_key("r", &ChatRequest::user("What is 2 + 3?"))
-        );
-        assert_eq!(cache_key("r", &a).len(), 64);
+        let key = |route, req: &ChatRequest| cache_key("", route, req);
+        assert_eq!(key("r", &a), key("r", &a.clone()));
+        assert_ne!(key("r", &a), key("s", &a));
+        assert_ne!(key("r", &a), key("r", &a.clone().with_temperature(0.5)));
+        assert_ne!(key("r", &a), key("r", &ChatRequest::user("What is 2 + 3?")));
+        assert_eq!(key("r", &a).len(), 64);
+        // Scopes never share, and the boundary between scope and route is unambiguous.
+        assert_ne!(cache_key("k1", "r", &a), cache_key("k2", "r", &a));
+        assert_ne!(cache_key("ab", "c", &a), cache_key("a", "bc", &a));
     }
 }

@@ -62,6 +62,7 @@
 //! ```
 
 mod cache;
+mod clock;
 mod policy;
 mod report;
 mod router;
@@ -76,14 +77,15 @@ use async_trait::async_trait;
 use nb_core::{CallError, ChatRequest, ChatResponse, ChatStream, Provider};
 
 pub use cache::{AnswerCache, CachedAnswer, InMemoryCache, cache_key};
+pub use clock::TokioClock;
 pub use policy::{Hedging, Policy, RetryBudget, WhenAllOpen};
 pub use report::{
-    AttemptOutcome, AttemptReport, AttemptRole, CallReport, RouteError, RouteErrorKind, Routed,
-    SkipReason, VerdictReport,
+    AnswerCheck, AttemptOutcome, AttemptReport, AttemptRole, CallReport, RouteError,
+    RouteErrorKind, Routed, SkipReason, VerdictReport,
 };
 pub use router::{
-    BuildError, CallOptions, Canaries, HealthChecks, RouterBuilder, RouterEvent, SmartRouter,
-    VouchMode, Vouching,
+    BuildError, CallOptions, Canaries, HealthChecks, OnUnvouchable, RouterBuilder, RouterEvent,
+    SmartRouter, VouchMode, Vouching,
 };
 pub use target::{Cost, Strategy, Target};
 

@@ -187,6 +187,61 @@ impl std::fmt::Display for SkipReason {
     }
 }
 
+/// How far an answer was checked against another source before it came back.
+///
+/// Every answer carries one: a failover answer is either vouched for, or says why not.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum AnswerCheck {
+    /// The first choice answered and the call's vouching mode did not ask for a check.
+    #[default]
+    FirstChoice,
+    /// Vouched for: an independent target's answer agreed (the report's `verdict` says
+    /// which target, by which method).
+    Vouched,
+    /// A failover answer returned with no check at all: vouching was off for the call
+    /// (`VouchMode::Off`, or no `Vouching` on the router).
+    Unchecked,
+    /// Vouching was asked for, but nothing could vouch — no independent target could
+    /// answer, or the checker could not decide — and the call allowed the answer back
+    /// flagged (`OnUnvouchable::ServeFlagged`). An answer a reference *contradicted* is
+    /// never returned.
+    Unvouchable,
+}
+
+impl AnswerCheck {
+    /// The check's name, as the gateway's `x-nb-verdict` header and the metrics say it:
+    /// `first-choice`, `vouched`, `unchecked`, `unvouchable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FirstChoice => "first-choice",
+            Self::Vouched => "vouched",
+            Self::Unchecked => "unchecked",
+            Self::Unvouchable => "unvouchable",
+        }
+    }
+
+    /// Whether an answer with this check may be served to a call in `mode` from the
+    /// cache: only answers nobody doubted are ever stored, and a call that asks for every
+    /// answer to be vouched for is served only vouched ones.
+    pub fn satisfies(self, mode: crate::VouchMode) -> bool {
+        match self {
+            Self::Vouched => true,
+            Self::FirstChoice => mode != crate::VouchMode::Always,
+            Self::Unchecked | Self::Unvouchable => false,
+        }
+    }
+}
+
+impl fmt::Display for AnswerCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The story of one routed call.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
@@ -221,6 +276,9 @@ pub struct CallReport {
     /// The answer came from the response cache (no upstream call was made; `served_by`
     /// is the target that first gave it).
     pub cache_hit: bool,
+    /// How far the answer that came back was checked: never silent about a failover
+    /// answer nobody vouched for.
+    pub check: AnswerCheck,
 }
 
 /// Where and when an attempt ran, for its line in a report.
@@ -352,14 +410,17 @@ pub enum RouteErrorKind {
 }
 
 /// A routed call that returned no answer, with everything that was tried.
+///
+/// Opaque, as reqwest's errors are: ask it what went wrong ([`kind`](Self::kind)), when
+/// the caller may come back ([`retry_after`](Self::retry_after)) and what was tried
+/// ([`report`](Self::report)).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{}", describe(self))]
 pub struct RouteError {
     kind: RouteErrorKind,
-    /// When the earliest candidate comes back, for [`RouteErrorKind::NoCandidate`].
-    pub retry_after: Option<Duration>,
-    /// Everything that was tried.
-    pub report: Box<CallReport>,
+    /// When the earliest candidate comes back, where the router knew it.
+    wait: Option<Duration>,
+    pub(crate) report: Box<CallReport>,
 }
 
 fn describe(e: &RouteError) -> String {
@@ -374,7 +435,7 @@ fn describe(e: &RouteError) -> String {
         RouteErrorKind::Unvouched => "a failover answer could not be vouched for",
     };
     let mut s = format!("{what} ({} attempt(s))", e.report.attempts.len());
-    if let Some(d) = e.retry_after {
+    if let Some(d) = e.retry_after() {
         s.push_str(&format!("; earliest retry in {d:?}"));
     }
     if let Some(last) = &e.report.last_error {
@@ -383,13 +444,22 @@ fn describe(e: &RouteError) -> String {
     s
 }
 
+/// How long to come back after, when a failure says it will pass but not when.
+const DEFAULT_WAIT: Duration = Duration::from_secs(1);
+
 impl RouteError {
     pub(crate) fn new(kind: RouteErrorKind, report: CallReport) -> Self {
         Self {
             kind,
-            retry_after: None,
+            wait: None,
             report: Box::new(report),
         }
+    }
+
+    /// The same error, saying when the earliest candidate comes back.
+    pub(crate) fn with_wait(mut self, wait: Duration) -> Self {
+        self.wait = Some(wait);
+        self
     }
 
     /// What went wrong.
@@ -397,29 +467,204 @@ impl RouteError {
         self.kind
     }
 
+    /// Everything that was tried.
+    pub fn report(&self) -> &CallReport {
+        &self.report
+    }
+
+    /// Everything that was tried, taken out of the error.
+    pub fn into_report(self) -> CallReport {
+        *self.report
+    }
+
     /// The last provider error, if any attempt was made.
     pub fn last_error(&self) -> Option<&CallError> {
         self.report.last_error.as_ref()
     }
 
+    /// When the caller may come back, for every kind; `None` when coming back with the
+    /// same request will not help (it was invalid, its answer was refused, its stream
+    /// broke) or nothing said it would pass (a deadline).
+    ///
+    /// - [`NoCandidate`](RouteErrorKind::NoCandidate): when the earliest target comes
+    ///   back into rotation (one second when that is unknown);
+    /// - [`BudgetExhausted`](RouteErrorKind::BudgetExhausted): when the router knew,
+    ///   else one second;
+    /// - [`Exhausted`](RouteErrorKind::Exhausted) whose attempts were *all* turned away
+    ///   for capacity (rate limit, overload, quota): the shortest wait they or the
+    ///   router named (one second when none did); any other failure among them: `None`.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self.kind {
+            RouteErrorKind::NoCandidate | RouteErrorKind::BudgetExhausted => {
+                Some(self.wait.unwrap_or(DEFAULT_WAIT))
+            }
+            RouteErrorKind::Exhausted => self.capacity_wait(),
+            _ => None,
+        }
+    }
+
+    /// Every failed attempt was turned away for capacity: the shortest wait named.
+    fn capacity_wait(&self) -> Option<Duration> {
+        use nb_core::FailureClass as C;
+        let mut waits = Vec::new();
+        for a in &self.report.attempts {
+            match &a.outcome {
+                AttemptOutcome::Failed {
+                    class: C::RateLimited | C::Overloaded | C::QuotaExhausted,
+                    retry_after,
+                    ..
+                } => waits.extend(*retry_after),
+                AttemptOutcome::Failed { .. } => return None,
+                _ => {}
+            }
+        }
+        let failed = self
+            .report
+            .attempts
+            .iter()
+            .any(|a| matches!(a.outcome, AttemptOutcome::Failed { .. }));
+        failed.then(|| {
+            waits
+                .into_iter()
+                .chain(self.wait)
+                .min()
+                .unwrap_or(DEFAULT_WAIT)
+        })
+    }
+
     /// The error as a single [`CallError`], for the [`Provider`](nb_core::Provider)
-    /// interface: the last provider error, or a timeout / unsupported marker.
+    /// interface. Each kind maps to one shape, so a router nested in another is
+    /// classified for what happened:
+    ///
+    /// | kind | `CallError` |
+    /// |---|---|
+    /// | `NoCandidate` | `Unavailable { OutOfRotation, retry_after }` |
+    /// | `BudgetExhausted` | `Unavailable { RetryBudgetSpent, retry_after }` |
+    /// | `NoRoute` | `Unavailable { NoRoute }` |
+    /// | `Exhausted`, all for capacity | `Unavailable { Capacity, retry_after }` |
+    /// | `Exhausted` otherwise, `Aborted`, `StreamBroken` | the last provider error |
+    /// | `Unvouched` | `Rejected` with a `NotEquivalent` violation and the answer |
+    /// | `DeadlineExceeded` | a total timeout |
     pub fn into_call_error(self) -> CallError {
-        match (self.kind, self.report.last_error) {
-            // Every candidate out of rotation: a wait, not the caller's bug.
-            (RouteErrorKind::NoCandidate | RouteErrorKind::BudgetExhausted, _) => {
-                CallError::Unavailable {
-                    reason: format!("router: {:?}", self.kind),
-                    retry_after: self.retry_after,
-                }
-            }
-            (_, Some(e)) => e,
-            (RouteErrorKind::DeadlineExceeded, None) => {
-                CallError::timeout(nb_core::TimeoutPhase::Total)
-            }
-            (kind, None) => CallError::Unsupported {
-                what: format!("router: {kind:?}"),
+        use nb_core::Unavailability as U;
+        let retry_after = self.retry_after();
+        let unavailable = |reason| CallError::Unavailable {
+            reason,
+            retry_after,
+        };
+        match self.kind {
+            RouteErrorKind::NoCandidate => unavailable(U::OutOfRotation),
+            RouteErrorKind::BudgetExhausted => unavailable(U::RetryBudgetSpent),
+            RouteErrorKind::NoRoute => unavailable(U::NoRoute),
+            RouteErrorKind::Exhausted if retry_after.is_some() => unavailable(U::Capacity),
+            RouteErrorKind::DeadlineExceeded => CallError::timeout(nb_core::TimeoutPhase::Total),
+            RouteErrorKind::Exhausted
+            | RouteErrorKind::Aborted
+            | RouteErrorKind::StreamBroken
+            | RouteErrorKind::Unvouched => match self.report.last_error {
+                Some(e) => e,
+                // Every kind above ends with an attempt's error; without one, nothing
+                // answered at all.
+                None => unavailable(U::OutOfRotation),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nb_core::Unavailability;
+
+    fn failed(class: FailureClass, retry_after: Option<Duration>) -> AttemptReport {
+        AttemptReport {
+            target: TargetId::new("p", "m"),
+            started_after: Duration::ZERO,
+            latency: Duration::ZERO,
+            outcome: AttemptOutcome::Failed {
+                class,
+                disposition: Disposition::FailOver,
+                reason: "test".into(),
+                retry_after,
+                error: String::new(),
+            },
+            probe: false,
+            role: AttemptRole::Answer,
+            usage: None,
+        }
+    }
+
+    fn exhausted(attempts: Vec<AttemptReport>) -> RouteError {
+        let report = CallReport {
+            attempts,
+            last_error: Some(CallError::timeout(nb_core::TimeoutPhase::FirstByte)),
+            ..CallReport::default()
+        };
+        RouteError::new(RouteErrorKind::Exhausted, report)
+    }
+
+    #[test]
+    fn every_kind_answers_when_the_caller_may_come_back() {
+        let s = Duration::from_secs;
+        let out = RouteError::new(RouteErrorKind::NoCandidate, CallReport::default());
+        assert_eq!(out.retry_after(), Some(s(1)), "unknown: one second");
+        assert_eq!(out.with_wait(s(7)).retry_after(), Some(s(7)));
+        let budget = RouteError::new(RouteErrorKind::BudgetExhausted, CallReport::default());
+        assert_eq!(budget.retry_after(), Some(s(1)));
+        // Every attempt turned away for capacity: the shortest wait named.
+        let capacity = exhausted(vec![
+            failed(FailureClass::RateLimited, Some(s(20))),
+            failed(FailureClass::Overloaded, Some(s(3))),
+            failed(FailureClass::QuotaExhausted, None),
+        ]);
+        assert_eq!(capacity.retry_after(), Some(s(3)));
+        let unnamed = exhausted(vec![failed(FailureClass::Overloaded, None)]);
+        assert_eq!(unnamed.retry_after(), Some(s(1)));
+        // One failure of another kind: coming back will not help by itself.
+        let mixed = exhausted(vec![
+            failed(FailureClass::RateLimited, Some(s(2))),
+            failed(FailureClass::ServerError, None),
+        ]);
+        assert_eq!(mixed.retry_after(), None);
+        for kind in [
+            RouteErrorKind::Aborted,
+            RouteErrorKind::DeadlineExceeded,
+            RouteErrorKind::NoRoute,
+            RouteErrorKind::StreamBroken,
+            RouteErrorKind::Unvouched,
+        ] {
+            let e = RouteError::new(kind, CallReport::default());
+            assert_eq!(e.retry_after(), None, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn each_kind_becomes_one_call_error_with_a_typed_reason() {
+        let unavailable = |e: RouteError| match e.into_call_error() {
+            CallError::Unavailable { reason, .. } => Some(reason),
+            _ => None,
+        };
+        let plain = |k| RouteError::new(k, CallReport::default());
+        assert_eq!(
+            unavailable(plain(RouteErrorKind::NoCandidate)),
+            Some(Unavailability::OutOfRotation)
+        );
+        assert_eq!(
+            unavailable(plain(RouteErrorKind::BudgetExhausted)),
+            Some(Unavailability::RetryBudgetSpent)
+        );
+        assert_eq!(
+            unavailable(plain(RouteErrorKind::NoRoute)),
+            Some(Unavailability::NoRoute)
+        );
+        let capacity = exhausted(vec![failed(FailureClass::RateLimited, None)]);
+        assert_eq!(unavailable(capacity), Some(Unavailability::Capacity));
+        // Otherwise the last provider error, as it came.
+        let mixed = exhausted(vec![failed(FailureClass::Timeout, None)]);
+        assert!(matches!(mixed.into_call_error(), CallError::Transport(_)));
+        assert!(matches!(
+            plain(RouteErrorKind::DeadlineExceeded).into_call_error(),
+            CallError::Transport(_)
+        ));
     }
 }

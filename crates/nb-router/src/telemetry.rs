@@ -16,6 +16,8 @@
 //! | `neuralbridge.vouching` | counter | `outcome` (`equivalent`, `not_equivalent`, `undecided`, `no_reference`) |
 //! | `neuralbridge.recovery_probes` | counter | `target`, `passed` |
 //! | `neuralbridge.cache` | counter | `outcome` (`hit`, `miss`) |
+//! | `neuralbridge.unchecked_answers` | counter | — (failover answers returned with vouching off) |
+//! | `neuralbridge.unvouchable_answers` | counter | `action` (`served_flagged`, `refused`) |
 //! | `neuralbridge.cost` | counter | `target` (the served answer's price, in the prices' currency × 1e6) |
 
 use nb_core::TargetId;
@@ -188,4 +190,18 @@ pub(crate) fn record_probe(target: &TargetId, passed: bool) {
 pub(crate) fn record_cache(hit: bool) {
     metrics::counter!("neuralbridge.cache", "outcome" => if hit { "hit" } else { "miss" })
         .increment(1);
+}
+
+/// Records a failover answer returned unchecked (vouching off for its call).
+pub(crate) fn record_unchecked() {
+    metrics::counter!("neuralbridge.unchecked_answers").increment(1);
+}
+
+/// Records an answer nothing could vouch for, and whether it was served flagged.
+pub(crate) fn record_unvouchable(action: crate::OnUnvouchable) {
+    let action = match action {
+        crate::OnUnvouchable::ServeFlagged => "served_flagged",
+        crate::OnUnvouchable::Refuse => "refused",
+    };
+    metrics::counter!("neuralbridge.unvouchable_answers", "action" => action).increment(1);
 }

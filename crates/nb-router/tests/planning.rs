@@ -184,7 +184,7 @@ async fn all_open_policies_fail_fast_or_use_the_last_resort() {
     assert_eq!(e.kind(), RouteErrorKind::Exhausted);
     let e = fast.chat(&ChatRequest::user("x")).await.unwrap_err();
     assert_eq!(e.kind(), RouteErrorKind::NoCandidate);
-    let wait = e.retry_after.unwrap();
+    let wait = e.retry_after().unwrap();
     assert!(
         wait > Duration::from_secs(50) && wait <= Duration::from_secs(60),
         "{wait:?}"
@@ -499,7 +499,7 @@ async fn a_target_without_vision_is_skipped_for_an_image_with_a_reason() {
     let e = only_blind.chat(&look).await.unwrap_err();
     assert_eq!(e.kind(), RouteErrorKind::NoRoute);
     assert_eq!(
-        e.report.skipped[0].1.to_string(),
+        e.report().skipped[0].1.to_string(),
         "cannot take image parts",
         "{e}"
     );
@@ -553,7 +553,7 @@ async fn a_skipped_first_choice_is_a_failover_with_its_reason_and_failures_take_
         .build()
         .unwrap();
     let e = broken.chat(&ChatRequest::user("hi")).await.unwrap_err();
-    assert!(!e.report.elapsed.is_zero(), "{e:?}");
+    assert!(!e.report().elapsed.is_zero(), "{e:?}");
 }
 
 #[tokio::test]
@@ -575,7 +575,7 @@ async fn a_nested_router_out_of_candidates_keeps_its_retry_hint() {
     let e = inner.chat(&ChatRequest::user("hi")).await.unwrap_err();
     assert_eq!(e.kind(), RouteErrorKind::NoCandidate);
     let hint = e
-        .retry_after
+        .retry_after()
         .expect("the inner router knows when its target returns");
     let as_call = e.into_call_error();
     let c = nb_classify::classify(&as_call);
@@ -657,7 +657,7 @@ async fn context_windows_are_learned_from_rejections_not_required() {
         .unwrap();
     let _ = nothing.chat(&long).await;
     let e = nothing.chat(&long).await.unwrap_err();
-    let text = format!("{:?}", e.report.skipped);
+    let text = format!("{:?}", e.report().skipped);
     assert!(text.contains("4096") && text.contains("8192"), "{text}");
 }
 
@@ -670,17 +670,22 @@ async fn usage_and_cost_count_every_upstream_call_by_purpose() {
         .target(Target::shared(t("a"), down).with_cost(1.0, 2.0))
         .target(Target::shared(t("b"), Fake::ok("b")).with_cost(1.0, 2.0))
         .target(Target::shared(t("c"), Fake::ok("c")).with_cost(3.0, 6.0))
-        .vouch(Vouching::consensus(nb_semantic::Strict).with_tiebreak(false))
+        .vouch(
+            Vouching::consensus(nb_semantic::Strict)
+                .with_tiebreak(false)
+                .with_on_unvouchable(nb_router::OnUnvouchable::Refuse),
+        )
         .build()
         .unwrap();
-    // "b" and "c" give different answers: the failover answer is refused — but both calls
-    // were billed, and the report says so.
+    // "b" and "c" give different answers the checker cannot decide: the failover answer
+    // is refused (this router refuses what nothing could vouch for) — but both calls were
+    // billed, and the report says so.
     let e = router
         .chat(&ChatRequest::user("say your name"))
         .await
         .unwrap_err();
     assert_eq!(e.kind(), RouteErrorKind::Unvouched);
-    let by_role = e.report.usage_by_role();
+    let by_role = e.report().usage_by_role();
     assert_eq!(
         by_role,
         vec![
@@ -688,8 +693,8 @@ async fn usage_and_cost_count_every_upstream_call_by_purpose() {
             (AttemptRole::Vouch, Usage::new(1000, 500))
         ]
     );
-    assert_eq!(e.report.total_usage(), Usage::new(2000, 1000));
+    assert_eq!(e.report().total_usage(), Usage::new(2000, 1000));
     // b: (1000 x 1 + 500 x 2) / 1e6; c: (1000 x 3 + 500 x 6) / 1e6.
-    let total = e.report.total_cost.unwrap();
+    let total = e.report().total_cost.unwrap();
     assert!((total - (0.002 + 0.006)).abs() < 1e-12, "{total}");
 }

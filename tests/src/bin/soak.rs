@@ -108,7 +108,7 @@ async fn mixed(secs: u64) -> Result<(u64, u64, Vec<(u64, u64, usize)>), String> 
                     Err(e) => {
                         // The kind, and for a refusal the reason's first words (the values
                         // in it vary), so the summary shows why answers were refused.
-                        let kind = match &e.report.verdict {
+                        let kind = match &e.report().verdict {
                             Some(v) => format!(
                                 "{:?}: {} ({})",
                                 e.kind(),
@@ -119,7 +119,7 @@ async fn mixed(secs: u64) -> Result<(u64, u64, Vec<(u64, u64, usize)>), String> 
                                 if std::env::var_os("NB_SOAK_DEBUG").is_some() {
                                     eprintln!(
                                         "unvouched: {:?} skipped {:?}",
-                                        e.report
+                                        e.report()
                                             .attempts
                                             .iter()
                                             .map(|a| (
@@ -131,7 +131,7 @@ async fn mixed(secs: u64) -> Result<(u64, u64, Vec<(u64, u64, usize)>), String> 
                                                 a.role
                                             ))
                                             .collect::<Vec<_>>(),
-                                        e.report.skipped
+                                        e.report().skipped
                                     );
                                 }
                                 format!("{:?}: no reference could be asked", e.kind())

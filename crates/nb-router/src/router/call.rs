@@ -3,7 +3,7 @@
 use super::*;
 
 impl SmartRouter {
-    /// A builder with the system clock, default policies and the default classifier.
+    /// A builder with tokio's clock ([`TokioClock`](crate::TokioClock)), default policies and the default classifier.
     pub fn builder() -> RouterBuilder {
         RouterBuilder {
             targets: Vec::new(),
@@ -15,7 +15,7 @@ impl SmartRouter {
             pacing: HashMap::new(),
             classifier: None,
             knowledge: None,
-            clock: Arc::new(SystemClock),
+            clock: Arc::new(crate::TokioClock),
             seed: 0,
             validators: Vec::new(),
             vouching: None,
@@ -34,6 +34,12 @@ impl SmartRouter {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         rng.random::<f64>() < p
+    }
+
+    /// The vouching mode a call with `opts` gets: its own, else its route's, else the
+    /// router's default (what the gateway compares a caller's `x-nb-vouch` with).
+    pub fn vouch_mode_of(&self, opts: &CallOptions) -> VouchMode {
+        self.vouch_mode(opts)
     }
 
     /// Subscribes to attempts, breaker transitions and cool-downs.
@@ -63,29 +69,38 @@ impl SmartRouter {
         opts: &CallOptions,
     ) -> Result<Routed<ChatResponse>, RouteError> {
         let cached = self.cache_for(req, opts);
+        let mode = self.vouch_mode(opts);
         if let Some((cache, key, _)) = &cached {
-            if let Some(hit) = cache.get(key).await {
-                crate::telemetry::record_cache(true);
-                let report = CallReport {
-                    served_by: Some(hit.served_by),
-                    cache_hit: true,
-                    ..CallReport::default()
-                };
-                return Ok(Routed {
-                    value: hit.response,
-                    report,
-                });
+            // An entry is served only to a call whose vouching it meets.
+            match cache.get(key).await.filter(|hit| hit.check.satisfies(mode)) {
+                Some(hit) => {
+                    crate::telemetry::record_cache(true);
+                    let report = CallReport {
+                        served_by: Some(hit.served_by),
+                        cache_hit: true,
+                        check: hit.check,
+                        ..CallReport::default()
+                    };
+                    return Ok(Routed {
+                        value: hit.response,
+                        report,
+                    });
+                }
+                None => crate::telemetry::record_cache(false),
             }
-            crate::telemetry::record_cache(false);
         }
         // Boxed: passed by value into `observed`, the call's state would be held twice.
         let out = self
             .observed(opts, Box::pin(self.chat_within(req, opts)))
             .await;
         if let (Some((cache, key, ttl)), Ok(r)) = (cached, &out) {
-            // Only a success is stored: validated, and vouched for where that applied.
-            if let Some(t) = &r.report.served_by {
-                let answer = crate::CachedAnswer::new(t.clone(), r.value.clone());
+            // Only answers nobody doubted are stored: the first choice's or a vouched one.
+            let keep = matches!(
+                r.report.check,
+                AnswerCheck::FirstChoice | AnswerCheck::Vouched
+            );
+            if let (true, Some(t)) = (keep, &r.report.served_by) {
+                let answer = crate::CachedAnswer::new(t.clone(), r.value.clone(), r.report.check);
                 let put = async move { cache.put(&key, &answer, ttl).await };
                 match tokio::runtime::Handle::try_current() {
                     Ok(h) => {
@@ -111,7 +126,8 @@ impl SmartRouter {
         }
         let route = opts.route.as_deref().unwrap_or("default");
         let ttl = *self.inner.cache_routes.get(route)?;
-        Some((cache.clone(), crate::cache_key(route, req), ttl))
+        let scope = opts.cache_scope.as_deref().unwrap_or("");
+        Some((cache.clone(), crate::cache_key(scope, route, req), ttl))
     }
 
     /// Runs one call inside its span (entered only while the call runs, so other tasks'
@@ -285,11 +301,18 @@ impl SmartRouter {
                         self.shadow(&call, idx, req, &resp);
                     }
                     if !vouch_needed {
-                        return Ok(self.finish(call, idx, resp));
+                        // A failover answer nobody was asked to check says so.
+                        let check = if failover {
+                            crate::telemetry::record_unchecked();
+                            AnswerCheck::Unchecked
+                        } else {
+                            AnswerCheck::FirstChoice
+                        };
+                        return Ok(self.finish(call, idx, resp, check));
                     }
                     // Boxed: vouching's state is only held by the calls that vouch.
                     return match Box::pin(self.vouch(&mut call, idx, resp, req)).await {
-                        Ok((winner, resp)) => Ok(self.finish(call, winner, resp)),
+                        Ok((winner, resp, check)) => Ok(self.finish(call, winner, resp, check)),
                         Err(e) => Err(self.fail(call, e)),
                     };
                 }
@@ -467,9 +490,20 @@ impl SmartRouter {
                 std::mem::take(&mut call.report),
             )))
         };
+        // The budget limits retries, not the move away from a target that is dead or
+        // refuses this call: a call's first such failover is free, so a hanging or
+        // refused outage costs no call even while retries have drained the budget.
+        // Failovers after a server's own error or overload still draw on it: in an
+        // outage of every target those are what multiply the load.
+        let moving = matches!(
+            disposition,
+            Disposition::FailOver | Disposition::FailOverLargerContext
+        );
+        let free = moving && !call.failed_over && moves_away_for_free(c.class);
+        call.failed_over |= moving;
         match disposition {
             Disposition::Abort => stop(RouteErrorKind::Aborted, call),
-            _ if !inner.budget.withdraw() => stop(RouteErrorKind::BudgetExhausted, call),
+            _ if !free && !inner.budget.withdraw() => stop(RouteErrorKind::BudgetExhausted, call),
             Disposition::Repair => {
                 call.repairs += 1;
                 call.report.repairs = call.repairs;
@@ -538,7 +572,9 @@ impl SmartRouter {
         mut call: Call,
         i: usize,
         resp: ChatResponse,
+        check: AnswerCheck,
     ) -> Routed<ChatResponse> {
+        call.report.check = check;
         if let Some(p) = call.prefetched.take() {
             let start = call.start;
             self.settle_prefetched(*p, &mut call.report, start);
@@ -583,4 +619,23 @@ impl SmartRouter {
         }
         total
     }
+}
+
+/// Failures after which a call's first failover is not drawn from the retry budget: the
+/// target did not answer at all, or refused this call for a reason of its own (a limit,
+/// a key, a model, a window, a policy) that says nothing about the next target's load.
+fn moves_away_for_free(class: nb_core::FailureClass) -> bool {
+    use nb_core::FailureClass as C;
+    matches!(
+        class,
+        C::Timeout
+            | C::Network
+            | C::RateLimited
+            | C::QuotaExhausted
+            | C::AuthFailure
+            | C::InvalidModel
+            | C::EndpointNotFound
+            | C::ContextTooLong
+            | C::ContentFiltered
+    )
 }

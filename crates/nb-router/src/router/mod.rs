@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use futures_util::future::{Either, select};
 use nb_breaker::{
     Admission, BreakerConfig, CooldownPolicy, GovernorPacer, HealthEvent, InMemoryKnowledge,
-    Knowledge, Observed, PaceLimits, SharedClock, SystemClock, TargetHealth,
+    Knowledge, Observed, PaceLimits, SharedClock, TargetHealth,
 };
 use nb_classify::{
     Classification, Classifier, DefaultClassifier, Disposition, Failure, hint_from_headers,
@@ -28,8 +28,8 @@ use tower::retry::budget::{Budget, TpsBudget};
 
 use crate::policy::{Policy, WhenAllOpen};
 use crate::report::{
-    AttemptAt, AttemptOutcome, AttemptReport, AttemptRole, CallReport, RouteError, RouteErrorKind,
-    Routed, SkipReason, VerdictReport,
+    AnswerCheck, AttemptAt, AttemptOutcome, AttemptReport, AttemptRole, CallReport, RouteError,
+    RouteErrorKind, Routed, SkipReason, VerdictReport,
 };
 use crate::target::{Strategy, Target};
 
@@ -94,6 +94,23 @@ pub enum VouchMode {
     Off,
 }
 
+/// What to do with an answer that vouching was asked for but nothing could vouch for:
+/// no independent target could answer, or the checker could not decide. (An answer a
+/// reference contradicted is refused either way.)
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OnUnvouchable {
+    /// Return it, flagged: the report's `check` is
+    /// [`Unvouchable`](crate::AnswerCheck::Unvouchable), the gateway says
+    /// `x-nb-verdict: unvouchable`, and `neuralbridge.vouching` counts it (the default:
+    /// with two providers, the only possible reference of a failover answer is the
+    /// target that just failed).
+    #[default]
+    ServeFlagged,
+    /// Refuse it with [`RouteErrorKind::Unvouched`]: what `require_equivalence` means.
+    Refuse,
+}
+
 /// Per-call options.
 #[derive(Clone, Default)]
 #[non_exhaustive]
@@ -109,6 +126,13 @@ pub struct CallOptions {
     /// When to vouch for this call's answer, instead of the route's or the router's
     /// default (the `require_equivalence` switch of Python routers: `Some(Always)`).
     pub vouch: Option<VouchMode>,
+    /// What to do when nothing could vouch for an answer that needed it, instead of the
+    /// router's default ([`Vouching::on_unvouchable`]).
+    pub on_unvouchable: Option<OnUnvouchable>,
+    /// A scope for the response cache: answers are shared only between calls of the
+    /// same scope (the gateway passes the caller's key name). `None`: the router-wide
+    /// scope.
+    pub cache_scope: Option<String>,
 }
 
 impl CallOptions {
@@ -141,6 +165,26 @@ impl CallOptions {
         self.vouch = vouch;
         self
     }
+
+    /// Sets `on_unvouchable`.
+    pub fn with_on_unvouchable(mut self, on_unvouchable: Option<OnUnvouchable>) -> Self {
+        self.on_unvouchable = on_unvouchable;
+        self
+    }
+
+    /// Refuse any answer that is not the first choice's unless an independent answer
+    /// agrees with it: vouch for every answer and never serve one nobody could vouch for
+    /// (the `require_equivalence=True` of Python routers).
+    pub fn require_equivalence(self) -> Self {
+        self.with_vouch(Some(VouchMode::Always))
+            .with_on_unvouchable(Some(OnUnvouchable::Refuse))
+    }
+
+    /// Sets `cache_scope`.
+    pub fn with_cache_scope(mut self, cache_scope: Option<String>) -> Self {
+        self.cache_scope = cache_scope;
+        self
+    }
 }
 
 impl std::fmt::Debug for CallOptions {
@@ -151,6 +195,8 @@ impl std::fmt::Debug for CallOptions {
             .field("deadline", &self.deadline)
             .field("validators", &self.validators.len())
             .field("vouch", &self.vouch)
+            .field("on_unvouchable", &self.on_unvouchable)
+            .field("cache_scope", &self.cache_scope)
             .finish()
     }
 }
@@ -208,6 +254,9 @@ pub struct Vouching {
     /// choice included: a first choice that falls below `min_agreement` has its answers
     /// vouched for and is moved after the targets that agree.
     pub shadow_rate: f64,
+    /// What to do when nothing could vouch for an answer (per call:
+    /// [`CallOptions::on_unvouchable`]). Default: serve it flagged.
+    pub on_unvouchable: OnUnvouchable,
 }
 
 impl Vouching {
@@ -246,6 +295,12 @@ impl Vouching {
         self.shadow_rate = shadow_rate;
         self
     }
+
+    /// Sets `on_unvouchable`.
+    pub fn with_on_unvouchable(mut self, on_unvouchable: OnUnvouchable) -> Self {
+        self.on_unvouchable = on_unvouchable;
+        self
+    }
 }
 
 impl std::fmt::Debug for Vouching {
@@ -257,6 +312,7 @@ impl std::fmt::Debug for Vouching {
             .field("min_agreement", &self.min_agreement)
             .field("min_samples", &self.min_samples)
             .field("shadow_rate", &self.shadow_rate)
+            .field("on_unvouchable", &self.on_unvouchable)
             .finish_non_exhaustive()
     }
 }
@@ -272,6 +328,7 @@ impl Vouching {
             min_agreement: 0.8,
             min_samples: 10,
             shadow_rate: 0.05,
+            on_unvouchable: OnUnvouchable::default(),
         }
     }
 }
@@ -342,6 +399,9 @@ struct Call {
     retries: HashMap<usize, u32>,
     min_window: Option<u64>,
     attempts: u32,
+    /// The call has moved away from a failed target once (that move is free of the
+    /// retry budget).
+    failed_over: bool,
     first_target: Option<usize>,
     report: CallReport,
     tokens: u32,
@@ -354,6 +414,8 @@ struct Call {
     prefetched: Option<Box<Prefetched>>,
     /// When this call's answer is vouched for.
     vouch: VouchMode,
+    /// What to do when nothing could vouch for it.
+    on_unvouchable: OnUnvouchable,
 }
 
 /// A vouching reference asked at the same time as the failover attempt whose answer it

@@ -68,6 +68,7 @@ impl SmartRouter {
             retries: HashMap::new(),
             min_window: None,
             attempts: 0,
+            failed_over: false,
             first_target: None,
             report,
             tokens,
@@ -85,11 +86,15 @@ impl SmartRouter {
                 .collect(),
             prefetched: None,
             vouch: self.vouch_mode(opts),
+            on_unvouchable: opts
+                .on_unvouchable
+                .or_else(|| self.inner.vouching.as_ref().map(|v| v.on_unvouchable))
+                .unwrap_or_default(),
         })
     }
 
     /// The call's vouching mode: its own, else its route's, else the router's.
-    fn vouch_mode(&self, opts: &CallOptions) -> VouchMode {
+    pub(super) fn vouch_mode(&self, opts: &CallOptions) -> VouchMode {
         opts.vouch
             .or_else(|| {
                 let route = opts.route.as_deref().unwrap_or("default");
@@ -314,11 +319,10 @@ impl SmartRouter {
         earliest: Instant,
         now: Instant,
     ) -> RouteError {
-        let mut e = RouteError::new(
+        RouteError::new(
             RouteErrorKind::NoCandidate,
             std::mem::take(&mut call.report),
-        );
-        e.retry_after = Some(earliest.saturating_duration_since(now));
-        e
+        )
+        .with_wait(earliest.saturating_duration_since(now))
     }
 }

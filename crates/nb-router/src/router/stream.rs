@@ -63,6 +63,11 @@ impl SmartRouter {
                     // Whenever the answer did not come from the first planned target: a first choice
                     // skipped because it was cooling down counts as a failover too.
                     call.report.failed_over = call.candidates.first().is_some_and(|&f| f != i);
+                    // Streams are not vouched for: a streamed failover answer says so.
+                    if call.report.failed_over {
+                        call.report.check = AnswerCheck::Unchecked;
+                        crate::telemetry::record_unchecked();
+                    }
                     call.report.elapsed =
                         self.inner.clock.now().saturating_duration_since(call.start);
                     return Ok(Routed {

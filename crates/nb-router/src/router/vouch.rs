@@ -13,9 +13,9 @@ impl SmartRouter {
         idx: usize,
         resp: ChatResponse,
         req: &ChatRequest,
-    ) -> Result<(usize, ChatResponse), RouteError> {
+    ) -> Result<(usize, ChatResponse, AnswerCheck), RouteError> {
         let Some(v) = self.inner.vouching.clone() else {
-            return Ok((idx, resp));
+            return Ok((idx, resp, AnswerCheck::Unchecked));
         };
         let question = nb_semantic::Question::of(req);
         call.report
@@ -28,18 +28,19 @@ impl SmartRouter {
             None => self.reference_answer(call, req).await,
         };
         let Some((j, reference)) = reference else {
-            return Err(self.unvouched(
+            return self.unvouchable(
                 call,
+                idx,
                 resp,
                 "no independent target could be asked to vouch for the answer",
-            ));
+            );
         };
         // Tool calls and typed answers compare as data; text goes to the checker.
         let checker = v.equivalence.as_ref();
         let verdict = nb_semantic::check_answers(checker, &question, &reference, &resp).await;
         call.report.verdict = Some(VerdictReport::new(&verdict, &self.inner.targets[j].id));
         if verdict.outcome == Equiv::Equivalent {
-            return Ok((idx, resp));
+            return Ok((idx, resp, AnswerCheck::Vouched));
         }
         if v.tiebreak {
             if let Some((k, third)) = self.reference_answer(call, req).await {
@@ -50,12 +51,12 @@ impl SmartRouter {
                 if with_first.outcome == Equiv::Equivalent {
                     call.report.verdict =
                         Some(VerdictReport::new(&with_first, &self.inner.targets[k].id));
-                    return Ok((idx, resp));
+                    return Ok((idx, resp, AnswerCheck::Vouched));
                 }
                 if with_second.outcome == Equiv::Equivalent {
                     call.report.verdict =
                         Some(VerdictReport::new(&with_second, &self.inner.targets[k].id));
-                    return Ok((j, reference));
+                    return Ok((j, reference, AnswerCheck::Vouched));
                 }
             }
         }
@@ -63,7 +64,29 @@ impl SmartRouter {
             "the answer could not be vouched for: {} ({})",
             verdict.reason, verdict.method
         );
-        Err(self.unvouched(call, resp, &reason))
+        // Contradicted: refused, whatever the call allows. Undecided: nothing could vouch.
+        if verdict.outcome == Equiv::NotEquivalent {
+            return Err(self.unvouched(call, resp, &reason));
+        }
+        self.unvouchable(call, idx, resp, &reason)
+    }
+
+    /// Nothing could vouch for the answer: served flagged, or refused, as the call says.
+    fn unvouchable(
+        &self,
+        call: &mut Call,
+        idx: usize,
+        resp: ChatResponse,
+        reason: &str,
+    ) -> Result<(usize, ChatResponse, AnswerCheck), RouteError> {
+        crate::telemetry::record_unvouchable(call.on_unvouchable);
+        match call.on_unvouchable {
+            OnUnvouchable::ServeFlagged => {
+                tracing::info!(reason, "answer served flagged: nothing could vouch for it");
+                Ok((idx, resp, AnswerCheck::Unvouchable))
+            }
+            OnUnvouchable::Refuse => Err(self.unvouched(call, resp, reason)),
+        }
     }
 
     /// Asks the next admitted, not yet used candidate the same question, for an answer

@@ -1,0 +1,185 @@
+//! Every answer says how far it was checked, with the defaults a new user gets: two
+//! providers, `Vouching::consensus(Strict)`, and nothing else. On tokio's paused time.
+//!
+//! - the first choice's answer: `first-choice`;
+//! - a failover answer nothing could vouch for (the only other target is the one that
+//!   failed): served flagged `unvouchable` by default, refused under
+//!   `require_equivalence`;
+//! - a failover answer a reference contradicted: refused, whatever the call allows;
+//! - a failover answer with vouching off: `unchecked`;
+//! - the cache: an answer nobody vouched for is never stored, an entry is served only
+//!   to a call whose vouching it meets, and scopes never share.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nb_core::{ChatRequest, TargetId};
+use nb_router::{
+    AnswerCheck, CallOptions, InMemoryCache, Policy, RouteErrorKind, SmartRouter, Target,
+    VouchMode, Vouching,
+};
+use nb_semantic::Strict;
+use nb_tests::{Behaviour, Timed};
+
+const MS: Duration = Duration::from_millis(1);
+const S: Duration = Duration::from_secs(1);
+
+fn answering(text: &str) -> Timed {
+    Timed::new(vec![(Duration::MAX, Behaviour::answer(10 * MS, text))])
+}
+
+fn two(primary: Timed, fallback: Timed, vouch: bool) -> SmartRouter {
+    let mut b = SmartRouter::builder()
+        .target(Target::new(TargetId::new("primary", "m"), primary))
+        .target(Target::new(TargetId::new("fallback", "m"), fallback))
+        .policy(
+            Policy::default()
+                .with_attempt_timeout(S)
+                .with_deadline(5 * S),
+        );
+    if vouch {
+        b = b.vouch(Vouching::consensus(Strict));
+    }
+    b.build().unwrap()
+}
+
+fn q() -> ChatRequest {
+    ChatRequest::user("What is 17 + 25? Reply with the number only.")
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_first_choice_answer_says_first_choice() {
+    let r = two(answering("42"), answering("42"), true);
+    let routed = r.chat(&q()).await.unwrap();
+    assert_eq!(routed.report.check, AnswerCheck::FirstChoice);
+    assert!(!routed.report.failed_over);
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_two_providers_a_failover_answer_nobody_could_vouch_for_is_served_flagged() {
+    let down = Timed::new(vec![(Duration::MAX, Behaviour::Refuse)]);
+    let r = two(down, answering("42"), true);
+    let routed = r.chat(&q()).await.expect("served, flagged");
+    assert_eq!(routed.value.text, "42");
+    assert!(routed.report.failed_over);
+    assert_eq!(routed.report.check, AnswerCheck::Unvouchable);
+    assert_eq!(routed.report.check.as_str(), "unvouchable");
+}
+
+#[tokio::test(start_paused = true)]
+async fn require_equivalence_refuses_what_nobody_could_vouch_for() {
+    let down = Timed::new(vec![(Duration::MAX, Behaviour::Refuse)]);
+    let r = two(down, answering("42"), true);
+    let e = r
+        .chat_with(&q(), &CallOptions::default().require_equivalence())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), RouteErrorKind::Unvouched);
+    assert!(e.to_string().contains("no independent target"), "{e}");
+    assert_eq!(e.retry_after(), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failover_answer_a_reference_contradicts_is_refused_even_when_flagging_is_allowed() {
+    // The primary hangs past the attempt timeout, then answers (wrongly, or differently)
+    // when asked to vouch: the two answers disagree and no third target can break the tie.
+    let primary = Timed::new(vec![
+        (500 * MS, Behaviour::Hang),
+        (Duration::MAX, Behaviour::answer(10 * MS, "41")),
+    ]);
+    let r = two(primary, answering("42"), true);
+    let e = r.chat(&q()).await.unwrap_err();
+    assert_eq!(e.kind(), RouteErrorKind::Unvouched, "{e}");
+    assert_eq!(e.report().evidence.len(), 2, "both answers are kept");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failover_answer_with_vouching_off_says_unchecked() {
+    let down = Timed::new(vec![(Duration::MAX, Behaviour::Refuse)]);
+    // No vouching on the router at all.
+    let r = two(down.clone(), answering("42"), false);
+    let routed = r.chat(&q()).await.unwrap();
+    assert_eq!(routed.report.check, AnswerCheck::Unchecked);
+    // Vouching on the router, off for the call.
+    let r = two(down, answering("42"), true);
+    let routed = r
+        .chat_with(
+            &q(),
+            &CallOptions::default().with_vouch(Some(VouchMode::Off)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(routed.report.check, AnswerCheck::Unchecked);
+}
+
+fn cached(primary: Timed, fallback: Timed) -> SmartRouter {
+    SmartRouter::builder()
+        .target(Target::new(TargetId::new("primary", "m"), primary))
+        .target(Target::new(TargetId::new("fallback", "m"), fallback))
+        .policy(
+            Policy::default()
+                .with_attempt_timeout(S)
+                .with_deadline(5 * S),
+        )
+        .vouch(Vouching::consensus(Strict))
+        .cache(Arc::new(InMemoryCache::new(100)))
+        .cache_route("default", 60 * S)
+        .build()
+        .unwrap()
+}
+
+/// The poisoning sequence: a caller turns vouching off on a failover; its unchecked
+/// answer must not reach a caller who asks for every answer to be vouched for.
+#[tokio::test(start_paused = true)]
+async fn an_unchecked_answer_is_never_cached_for_anyone() {
+    let down = Timed::new(vec![(Duration::MAX, Behaviour::Refuse)]);
+    let fallback = answering("43");
+    let r = cached(down, fallback.clone());
+    let off = CallOptions::default().with_vouch(Some(VouchMode::Off));
+    let first = r.chat_with(&q(), &off).await.unwrap();
+    assert_eq!(first.report.check, AnswerCheck::Unchecked);
+    tokio::time::sleep(10 * MS).await; // the store is written in the background
+    let strict = r
+        .chat_with(&q(), &CallOptions::default().require_equivalence())
+        .await;
+    assert!(strict.is_err(), "refused, not served from the cache");
+    assert!(!strict.unwrap_err().report().cache_hit);
+    // Nor is a flagged answer stored: the next call goes upstream again.
+    let before = fallback.arrivals().len();
+    let flagged = r.chat(&q()).await.unwrap();
+    assert!(!flagged.report.cache_hit);
+    assert_eq!(flagged.report.check, AnswerCheck::Unvouchable);
+    tokio::time::sleep(10 * MS).await;
+    let again = r.chat(&q()).await.unwrap();
+    assert!(!again.report.cache_hit);
+    assert!(fallback.arrivals().len() >= before + 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_first_choice_entry_serves_its_own_scope_only_and_never_an_always_call() {
+    let r = cached(answering("42"), answering("42"));
+    let key_a = CallOptions::default().with_cache_scope(Some("a".into()));
+    let key_b = CallOptions::default().with_cache_scope(Some("b".into()));
+    let first = r.chat_with(&q(), &key_a).await.unwrap();
+    assert_eq!(first.report.check, AnswerCheck::FirstChoice);
+    tokio::time::sleep(10 * MS).await;
+    let hit = r.chat_with(&q(), &key_a).await.unwrap();
+    assert!(
+        hit.report.cache_hit,
+        "the same scope is served from the cache"
+    );
+    assert_eq!(hit.report.check, AnswerCheck::FirstChoice);
+    let other = r.chat_with(&q(), &key_b).await.unwrap();
+    assert!(!other.report.cache_hit, "another scope never sees it");
+    let always = r
+        .chat_with(&q(), &key_a.clone().with_vouch(Some(VouchMode::Always)))
+        .await
+        .unwrap();
+    assert!(
+        !always.report.cache_hit,
+        "an unvouched entry does not meet a call that vouches for every answer"
+    );
+    assert_eq!(always.report.check, AnswerCheck::Vouched);
+}
