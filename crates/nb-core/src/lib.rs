@@ -13,7 +13,9 @@
 //!   the equivalence checkers alike;
 //! - [`TargetId`], [`FailureClass`] and [`Scope`]: the unit of health and the
 //!   taxonomy's names;
-//! - the [`Provider`] trait, implemented by the wire adapters and by the router itself.
+//! - the [`Provider`] trait, implemented by the wire adapters and by the router itself;
+//! - the [`AnswerCache`] port (stores implement it without depending on the router), and
+//!   [`AnswerCheck`]: how far an answer was checked, which travels with it everywhere.
 //!
 //! It depends on serde, async-trait and `futures-core` only — no HTTP client, no runtime —
 //! so a crate that merely *calls* a provider (the router, a judge, your own wrapper) never
@@ -40,6 +42,7 @@
 //! # Ok::<_, CallError>(()) }).unwrap();
 //! ```
 
+mod cache;
 mod class;
 mod error;
 mod json;
@@ -50,6 +53,7 @@ mod response;
 mod target;
 mod violation;
 
+pub use cache::{AnswerCache, AnswerCheck, CachedAnswer};
 pub use class::{FailureClass, Scope};
 pub use error::{
     ApiError, BlockedError, CallError, DecodeError, HeaderFacts, MidStreamError, ProviderError,

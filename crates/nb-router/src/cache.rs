@@ -14,47 +14,8 @@
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use nb_core::{ChatRequest, ChatResponse, TargetId};
-use serde::{Deserialize, Serialize};
-
-/// An answer as the cache keeps it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct CachedAnswer {
-    /// The target that served it.
-    pub served_by: TargetId,
-    /// The answer.
-    pub response: ChatResponse,
-    /// How it was checked when it was served (an entry without one, written by an
-    /// older version, reads as unchecked and is never served).
-    #[serde(default = "unchecked")]
-    pub check: crate::AnswerCheck,
-}
-
-fn unchecked() -> crate::AnswerCheck {
-    crate::AnswerCheck::Unchecked
-}
-
-impl CachedAnswer {
-    /// An answer `served_by` gave, checked as `check`.
-    pub fn new(served_by: TargetId, response: ChatResponse, check: crate::AnswerCheck) -> Self {
-        Self {
-            served_by,
-            response,
-            check,
-        }
-    }
-}
-
-/// Where cached answers live. A cache that fails (a store that is down) misses; it never
-/// fails a call.
-#[async_trait]
-pub trait AnswerCache: Send + Sync {
-    /// The answer stored under `key`, if it is there and fresh.
-    async fn get(&self, key: &str) -> Option<CachedAnswer>;
-    /// Stores `answer` under `key` for `ttl`.
-    async fn put(&self, key: &str, answer: &CachedAnswer, ttl: Duration);
-}
+pub use nb_core::{AnswerCache, CachedAnswer};
+use nb_core::{AnswerCheck, ChatRequest};
 
 /// The cache key of `req` on `route` within `scope`: the SHA-256 of its normalised
 /// form, hex. The same in every process, so replicas share entries; different in every
@@ -128,5 +89,16 @@ mod tests {
         // Scopes never share, and the boundary between scope and route is unambiguous.
         assert_ne!(cache_key("k1", "r", &a), cache_key("k2", "r", &a));
         assert_ne!(cache_key("ab", "c", &a), cache_key("a", "bc", &a));
+    }
+}
+
+/// Whether a cached answer checked as `check` may be served to a call in `mode`: only
+/// answers nobody doubted are ever stored, and a call that asks for every answer to be
+/// vouched for is served only vouched ones.
+pub(crate) fn serves(check: AnswerCheck, mode: crate::VouchMode) -> bool {
+    match check {
+        AnswerCheck::Vouched => true,
+        AnswerCheck::FirstChoice => mode != crate::VouchMode::Always,
+        _ => false,
     }
 }

@@ -78,10 +78,11 @@ use nb_core::{CallError, ChatRequest, ChatResponse, ChatStream, Provider};
 
 pub use cache::{AnswerCache, CachedAnswer, InMemoryCache, cache_key};
 pub use clock::TokioClock;
+pub use nb_core::AnswerCheck;
 pub use policy::{Hedging, Policy, RetryBudget, WhenAllOpen};
 pub use report::{
-    AnswerCheck, AttemptOutcome, AttemptReport, AttemptRole, CallReport, RouteError,
-    RouteErrorKind, Routed, SkipReason, VerdictReport,
+    AttemptOutcome, AttemptReport, AttemptRole, CallReport, RouteError, RouteErrorKind, Routed,
+    SkipReason, VerdictReport,
 };
 pub use router::{
     BuildError, CallOptions, Canaries, HealthChecks, OnUnvouchable, RouterBuilder, RouterEvent,

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use nb_classify::{Classification, Disposition};
-use nb_core::{CallError, FailureClass, TargetId, Usage};
+use nb_core::{AnswerCheck, CallError, FailureClass, TargetId, Usage};
 
 /// How one attempt ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -184,61 +184,6 @@ impl std::fmt::Display for SkipReason {
             Self::LastResort => f.write_str("every candidate out of rotation: last resort used"),
             Self::UnknownRoute => f.write_str("unknown route"),
         }
-    }
-}
-
-/// How far an answer was checked against another source before it came back.
-///
-/// Every answer carries one: a failover answer is either vouched for, or says why not.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum AnswerCheck {
-    /// The first choice answered and the call's vouching mode did not ask for a check.
-    #[default]
-    FirstChoice,
-    /// Vouched for: an independent target's answer agreed (the report's `verdict` says
-    /// which target, by which method).
-    Vouched,
-    /// A failover answer returned with no check at all: vouching was off for the call
-    /// (`VouchMode::Off`, or no `Vouching` on the router).
-    Unchecked,
-    /// Vouching was asked for, but nothing could vouch — no independent target could
-    /// answer, or the checker could not decide — and the call allowed the answer back
-    /// flagged (`OnUnvouchable::ServeFlagged`). An answer a reference *contradicted* is
-    /// never returned.
-    Unvouchable,
-}
-
-impl AnswerCheck {
-    /// The check's name, as the gateway's `x-nb-verdict` header and the metrics say it:
-    /// `first-choice`, `vouched`, `unchecked`, `unvouchable`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::FirstChoice => "first-choice",
-            Self::Vouched => "vouched",
-            Self::Unchecked => "unchecked",
-            Self::Unvouchable => "unvouchable",
-        }
-    }
-
-    /// Whether an answer with this check may be served to a call in `mode` from the
-    /// cache: only answers nobody doubted are ever stored, and a call that asks for every
-    /// answer to be vouched for is served only vouched ones.
-    pub fn satisfies(self, mode: crate::VouchMode) -> bool {
-        match self {
-            Self::Vouched => true,
-            Self::FirstChoice => mode != crate::VouchMode::Always,
-            Self::Unchecked | Self::Unvouchable => false,
-        }
-    }
-}
-
-impl fmt::Display for AnswerCheck {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -810,13 +810,13 @@ impl RedisCache {
 }
 
 #[async_trait::async_trait]
-impl nb_router::AnswerCache for RedisCache {
-    async fn get(&self, key: &str) -> Option<nb_router::CachedAnswer> {
+impl nb_core::AnswerCache for RedisCache {
+    async fn get(&self, key: &str) -> Option<nb_core::CachedAnswer> {
         let raw: Option<String> = self.run(redis::cmd("GET").arg(self.key(key))).await?;
         serde_json::from_str(&raw?).ok()
     }
 
-    async fn put(&self, key: &str, answer: &nb_router::CachedAnswer, ttl: Duration) {
+    async fn put(&self, key: &str, answer: &nb_core::CachedAnswer, ttl: Duration) {
         let Ok(body) = serde_json::to_string(answer) else {
             return;
         };

@@ -72,7 +72,11 @@ impl SmartRouter {
         let mode = self.vouch_mode(opts);
         if let Some((cache, key, _)) = &cached {
             // An entry is served only to a call whose vouching it meets.
-            match cache.get(key).await.filter(|hit| hit.check.satisfies(mode)) {
+            match cache
+                .get(key)
+                .await
+                .filter(|hit| crate::cache::serves(hit.check, mode))
+            {
                 Some(hit) => {
                     crate::telemetry::record_cache(true);
                     let report = CallReport {

@@ -27,9 +27,11 @@ use tokio::sync::broadcast;
 use tower::retry::budget::{Budget, TpsBudget};
 
 use crate::policy::{Policy, WhenAllOpen};
+use nb_core::AnswerCheck;
+
 use crate::report::{
-    AnswerCheck, AttemptAt, AttemptOutcome, AttemptReport, AttemptRole, CallReport, RouteError,
-    RouteErrorKind, Routed, SkipReason, VerdictReport,
+    AttemptAt, AttemptOutcome, AttemptReport, AttemptRole, CallReport, RouteError, RouteErrorKind,
+    Routed, SkipReason, VerdictReport,
 };
 use crate::target::{Strategy, Target};
 
