@@ -221,6 +221,10 @@ pub struct CallReport {
     /// The answer came from the response cache (no upstream call was made; `served_by`
     /// is the target that first gave it).
     pub cache_hit: bool,
+    /// What the vouching checker's own model calls spent (a judge, an entailment model,
+    /// embeddings), over every comparison of this call: calls and tokens. They are not
+    /// router targets, so they are not in `attempts` nor priced in `total_cost`.
+    pub checker: nb_semantic::CheckerSpend,
 }
 
 /// Where and when an attempt ran, for its line in a report.
