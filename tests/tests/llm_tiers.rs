@@ -125,7 +125,7 @@ async fn entailment_both_ways_vouches_for_a_free_text_failover_and_its_calls_are
     assert_eq!(h.requests("judge"), 2);
     assert_eq!(judge_requests(&h), 2);
     // The tier's spend is in the report: two calls and their tokens.
-    let spent = routed.report.checker;
+    let spent = routed.report.checker_spend();
     assert_eq!(spent.calls, 2);
     let usage = spent.usage.expect("the judge reported usage");
     assert!(
@@ -151,7 +151,7 @@ async fn a_drifted_failover_is_refused_by_the_strict_stage_without_asking_the_ti
         "{v:?}"
     );
     assert_eq!(h.requests("judge"), 0);
-    assert_eq!(err.report.checker.calls, 0);
+    assert!(err.report.checker.is_none(), "no checker model was called");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,7 +178,8 @@ async fn entailment_one_way_only_is_refused() {
     assert!(v.reason.contains("does not entail"), "{v:?}");
     assert_eq!(judge_requests(&h), 2, "both directions asked");
     assert_eq!(
-        err.report.checker.calls, 2,
+        err.report.checker_spend().calls,
+        2,
         "a refusal reports the tier's spend too"
     );
 }
@@ -196,7 +197,7 @@ async fn a_judge_vouches_in_both_orders_and_a_disagreement_between_them_is_refus
         "{v:?}"
     );
     assert_eq!(judge_requests(&h), 2, "asked once in each order");
-    assert_eq!(routed.report.checker.calls, 2);
+    assert_eq!(routed.report.checker_spend().calls, 2);
     drop(server);
 
     // The judge errs on the second question only (the swapped order): the two orders
@@ -214,7 +215,7 @@ async fn a_judge_vouches_in_both_orders_and_a_disagreement_between_them_is_refus
     assert!(v.reason.contains("swapped"), "{v:?}");
     assert_eq!(judge_requests(&h), 2);
     assert_eq!(h.stats("judge").unwrap().faults["wrong_verdict"], 1);
-    assert_eq!(err.report.checker.calls, 2);
+    assert_eq!(err.report.checker_spend().calls, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,7 +236,7 @@ async fn a_judge_that_errs_one_time_in_five_costs_refusals_never_corruptions() {
         let t = sum(a + 2);
         match ask(&r, &t).await {
             Ok(routed) => {
-                spent_calls += u64::from(routed.report.checker.calls);
+                spent_calls += u64::from(routed.report.checker_spend().calls);
                 assert_eq!(routed.report.verdict.as_ref().unwrap().method, "judge");
                 if t.check(&routed.value.text) {
                     correct += 1;
@@ -245,7 +246,7 @@ async fn a_judge_that_errs_one_time_in_five_costs_refusals_never_corruptions() {
             }
             Err(e) => {
                 assert_eq!(e.kind(), RouteErrorKind::Unvouched, "{e}");
-                spent_calls += u64::from(e.report.checker.calls);
+                spent_calls += u64::from(e.report.checker_spend().calls);
                 refused += 1;
             }
         }

@@ -15,7 +15,9 @@ async fn compare(
         checker, question, reference, candidate,
     ))
     .await;
-    call.report.checker.add(&spent);
+    if spent.calls > 0 {
+        call.report.checker.get_or_insert_default().add(&spent);
+    }
     verdict
 }
 
