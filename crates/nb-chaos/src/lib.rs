@@ -9,6 +9,15 @@
 //!   personality, required key) and [`Fault`]s by probability, time window, request range
 //!   and model — every random choice drawn from the seed, per provider and request number,
 //!   so a run replays exactly;
+//! - tool calls: a request that offers tools is answered with a call — in each format's
+//!   own shape, streamed and not — when its `tool_choice` requires one or a scripted
+//!   [`ToolRule`] matches (or always, per [`ToolCalls`]); faults answer in text instead
+//!   ([`FaultKind::TextInsteadOfTool`]) or with a wrong argument
+//!   ([`FaultKind::WrongToolArguments`]);
+//! - judge mode: a prompt showing a question and two answers (a judge's `SAME` /
+//!   `DIFFERENT` rubric, or an entailment model's "Does Answer A entail Answer B?") is
+//!   answered from the truth of the checkable task, wrong with the probability of a
+//!   [`FaultKind::WrongVerdict`] fault;
 //! - [`tasks`]: prompts with computable answers (arithmetic, sentiment labels, JSON
 //!   extraction, yes/no) so a client can verify every answer and count silent corruptions.
 //!
@@ -40,6 +49,6 @@ mod wire;
 
 pub use scenario::{
     Fault, FaultKind, Latency, ModelSpec, Personality, Phase, ProviderSpec, Scenario,
-    ScenarioError, WireFormat,
+    ScenarioError, ToolCalls, ToolRule, WireFormat,
 };
 pub use server::{ChaosError, ChaosHandle, ChaosServer, ProviderStats, RequestRecord};

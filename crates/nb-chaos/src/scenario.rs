@@ -11,6 +11,12 @@
 //! latency = { base_ms = 5, jitter_ms = 5, tail_probability = 0.01, tail_ms = 500 }
 //! tokens_per_second = 0      # stream pacing; 0 = as fast as possible
 //! models = [{ name = "gpt-4o-mini", context_window = 128000 }]
+//! tool_calls = "when-required" # always | when-required | never: see ToolCalls
+//!
+//! [[providers.tool_rules]]   # optional: a user message matching `pattern` calls a tool
+//! pattern = "weather in (?P<city>\\w+)"  # named groups fill the arguments of that name
+//! tool = "get_weather"       # optional (default: the tool `tool_choice` names, else the first)
+//! arguments = { days = 3 }   # optional; a string "$city" / "$1" takes that group's text
 //!
 //! [[providers.faults]]
 //! kind = "rate_limit"        # see FaultKind
@@ -62,6 +68,76 @@ pub enum Personality {
     Chatty,
     /// Markdown: `**Answer:** 42`, JSON in a fenced block.
     Markdown,
+    /// Shows its working: an arithmetic answer written out as `6 * 7 = 42` (several
+    /// numbers, which strict comparators cannot settle); other tasks as `Chatty`.
+    Worked,
+}
+
+/// When a provider answers with a tool call instead of text. Only a request that offers
+/// tools (OpenAI `tools`, Anthropic `tools`, Gemini `functionDeclarations`) ever gets
+/// one, and never one whose `tool_choice` forbids tools (`none`) or whose last turn is a
+/// tool result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ToolCalls {
+    /// Whenever tools are offered.
+    Always,
+    /// When `tool_choice` requires a tool (OpenAI `"required"` or a named function,
+    /// Anthropic `any` or `tool`, Gemini mode `ANY`), or the last user message matches one
+    /// of the provider's [`ToolRule`]s (the default).
+    #[default]
+    WhenRequired,
+    /// Never: always text, whatever `tool_choice` says (a model that ignores tools).
+    Never,
+}
+
+/// A scripted tool call: when the last user message matches `pattern` (and tools are
+/// offered), the provider calls `tool` — or the tool `tool_choice` names, or the first
+/// tool offered — with `arguments`.
+///
+/// Arguments not given are derived from the tool's parameter schema, property by
+/// property: a named capture group of `pattern` with the property's name, else the field
+/// of the same name in a checkable task's JSON answer (see [`crate::tasks`]), else the
+/// task's numeric answer for a number, else a placeholder of the property's type
+/// (`"chaos"`, `0`, `false`, `[]`, `{}`). The same prompt therefore gets the same
+/// arguments from every provider, unless a fault changes them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolRule {
+    /// A regular expression searched for in the last user message.
+    pub pattern: String,
+    /// The tool to call (default: the one `tool_choice` names, else the first offered).
+    #[serde(default)]
+    pub tool: Option<String>,
+    /// Arguments to send; a string value `"$name"` or `"$1"` is replaced by that capture
+    /// group's text (as a number when it reads as one).
+    #[serde(default)]
+    pub arguments: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl ToolRule {
+    /// A rule calling the default tool with derived arguments when `pattern` matches.
+    pub fn new(pattern: impl Into<String>) -> Self {
+        Self {
+            pattern: pattern.into(),
+            tool: None,
+            arguments: None,
+        }
+    }
+
+    /// Calls `tool`.
+    pub fn calling(mut self, tool: impl Into<String>) -> Self {
+        self.tool = Some(tool.into());
+        self
+    }
+
+    /// Sends these arguments (a JSON object; anything else is ignored).
+    pub fn with_arguments(mut self, arguments: serde_json::Value) -> Self {
+        if let serde_json::Value::Object(m) = arguments {
+            self.arguments = Some(m);
+        }
+        self
+    }
 }
 
 /// A model a provider serves.
@@ -188,8 +264,19 @@ pub enum FaultKind {
     MidStreamError,
     /// A valid response whose JSON breaks the requested shape.
     SchemaViolation,
-    /// A well-formed, confident, wrong answer.
+    /// A well-formed, confident, wrong answer (a tool call's arguments drift too, as with
+    /// `wrong_tool_arguments`).
     SemanticDrift,
+    /// Answers in text where it would have called a tool, even when `tool_choice`
+    /// requires one.
+    TextInsteadOfTool,
+    /// Calls the right tool with a wrong argument: the first argument changes (a number
+    /// by one, a string to another value, a boolean flipped). No effect on text answers.
+    WrongToolArguments,
+    /// As a judge or an entailment model, gives the wrong verdict (`SAME` ↔ `DIFFERENT`,
+    /// `YES` ↔ `NO`; `UNSURE` stays). With `probability` p this is a judge with error
+    /// rate p, drawn from the seed per request. No effect on other prompts.
+    WrongVerdict,
 }
 
 impl FaultKind {
@@ -357,6 +444,12 @@ pub struct ProviderSpec {
     /// A fixed port (default: any free port).
     #[serde(default)]
     pub port: Option<u16>,
+    /// When it answers with a tool call (default `when-required`).
+    #[serde(default)]
+    pub tool_calls: ToolCalls,
+    /// Scripted tool calls, checked in order; the first match wins.
+    #[serde(default)]
+    pub tool_rules: Vec<ToolRule>,
 }
 
 impl ProviderSpec {
@@ -375,6 +468,8 @@ impl ProviderSpec {
             }],
             faults: Vec::new(),
             port: None,
+            tool_calls: ToolCalls::default(),
+            tool_rules: Vec::new(),
         }
     }
 
@@ -399,6 +494,18 @@ impl ProviderSpec {
     /// Sets the latency model.
     pub fn with_latency(mut self, l: Latency) -> Self {
         self.latency = l;
+        self
+    }
+
+    /// Sets when it answers with a tool call.
+    pub fn with_tool_calls(mut self, t: ToolCalls) -> Self {
+        self.tool_calls = t;
+        self
+    }
+
+    /// Adds a scripted tool call.
+    pub fn with_tool_rule(mut self, r: ToolRule) -> Self {
+        self.tool_rules.push(r);
         self
     }
 
@@ -555,6 +662,14 @@ impl Scenario {
                     "providers[{i}] ({}): negative pacing or a tail probability outside 0..1",
                     p.name
                 ));
+            }
+            for (j, r) in p.tool_rules.iter().enumerate() {
+                if let Err(e) = regex::Regex::new(&r.pattern) {
+                    return bad(format!(
+                        "providers[{i}].tool_rules[{j}] ({}): pattern: {e}",
+                        p.name
+                    ));
+                }
             }
             for (j, f) in p.faults.iter().enumerate() {
                 let at = format!("providers[{i}].faults[{j}] ({})", f.kind.name());

@@ -21,9 +21,11 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::scenario::{Fault, FaultKind, Personality, ProviderSpec, Scenario, WireFormat};
+use crate::scenario::{
+    Fault, FaultKind, Personality, ProviderSpec, Scenario, ToolCalls, ToolRule, WireFormat,
+};
 use crate::tasks::{Answer, Task};
-use crate::wire::{self, Ending, ErrorKind, Frame, StreamEnd};
+use crate::wire::{self, Ending, ErrorKind, Frame, Incoming, StreamEnd, ToolUse, ToolWant};
 
 /// What one request to one provider met.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -60,6 +62,11 @@ pub struct ProviderStats {
     pub cancelled: u64,
     /// Images and documents received in well-formed requests.
     pub media_parts: u64,
+    /// Answers that called a tool.
+    pub tool_calls: u64,
+    /// Requests recognised as a judge's or an entailment model's question (see the
+    /// crate docs); `faults["wrong_verdict"]` counts those answered wrong.
+    pub judge_requests: u64,
     /// Every request, in arrival order (the most recent 100 000).
     pub log: VecDeque<RequestRecord>,
 }
@@ -632,10 +639,44 @@ async fn handle(
     };
     modifiers_only(&mut shared.stats(ctx.idx));
 
-    let mut text = match inc.user_texts.last().and_then(|t| judge(t)) {
-        Some(verdict) => verdict.to_owned(),
-        None => answer_text(truth.as_ref(), spec.personality, inc.wants_json, &spec.name),
+    let verdict = inc.user_texts.last().and_then(|t| judge(t));
+    let mut fault_name = fault_name;
+    let mut text = match verdict {
+        Some(v) => {
+            shared.stats(ctx.idx).judge_requests += 1;
+            let wrong = plan
+                .outcome
+                .is_some_and(|f| f.kind == FaultKind::WrongVerdict);
+            match (wrong, v) {
+                (true, "SAME") => "DIFFERENT".to_owned(),
+                (true, "DIFFERENT") => "SAME".to_owned(),
+                (true, "YES") => "NO".to_owned(),
+                (true, "NO") => "YES".to_owned(),
+                _ => v.to_owned(),
+            }
+        }
+        None => answer_text(
+            task.as_ref(),
+            truth.as_ref(),
+            spec.personality,
+            inc.wants_json,
+            &spec.name,
+        ),
     };
+    let mut tool = if verdict.is_none() {
+        scripted_call(spec, &inc, task.as_ref(), &request_id)
+    } else {
+        None
+    };
+    // The tool faults count only where they changed the answer.
+    let effective = match plan.outcome.map(|f| f.kind) {
+        Some(FaultKind::WrongVerdict) => verdict.is_some_and(|v| v != "UNSURE"),
+        Some(FaultKind::TextInsteadOfTool | FaultKind::WrongToolArguments) => tool.is_some(),
+        _ => true,
+    };
+    if !effective {
+        fault_name = None;
+    }
     let mut ending = Ending::Stop;
     let mut stream_end = StreamEnd::Complete(Ending::Stop);
     if let Some(f) = plan.outcome {
@@ -705,12 +746,23 @@ async fn handle(
             FaultKind::ContentFilter => {
                 ending = Ending::ContentFilter;
                 stream_end = StreamEnd::Complete(Ending::ContentFilter);
+                tool = None;
             }
             FaultKind::Refusal => {
                 ending = Ending::Refusal;
                 stream_end = StreamEnd::Complete(Ending::Refusal);
+                tool = None;
             }
-            FaultKind::BlankContent => text = "   ".into(),
+            FaultKind::BlankContent => {
+                text = "   ".into();
+                tool = None;
+            }
+            FaultKind::TextInsteadOfTool => tool = None,
+            FaultKind::WrongToolArguments => {
+                if let Some(call) = &mut tool {
+                    drift_arguments(&mut call.arguments);
+                }
+            }
             FaultKind::SchemaViolation => {
                 text = truth.as_ref().map_or_else(
                     || "{\"unexpected\": true}".into(),
@@ -719,7 +771,10 @@ async fn handle(
             }
             FaultKind::SemanticDrift => {
                 if let Some(t) = &task {
-                    text = t.drift(&mut rng).render(spec.personality, inc.wants_json);
+                    text = t.phrase(&t.drift(&mut rng), spec.personality, inc.wants_json);
+                }
+                if let Some(call) = &mut tool {
+                    drift_arguments(&mut call.arguments);
                 }
             }
             FaultKind::MidStreamError if inc.stream => {
@@ -764,6 +819,16 @@ async fn handle(
         };
         let body_frames = if kind == Some(FaultKind::EmptyChoices) {
             vec![Frame::Data("data: [DONE]\n\n".into())]
+        } else if let Some(call) = &tool {
+            wire::tool_stream(
+                format,
+                &inc.model,
+                &request_id,
+                call,
+                stream_end,
+                inc.include_usage,
+                prompt_tokens,
+            )
         } else {
             wire::stream(
                 format,
@@ -785,6 +850,9 @@ async fn handle(
         if reset {
             frames.truncate(frames.len().div_ceil(2));
         }
+        if tool.is_some() {
+            shared.stats(ctx.idx).tool_calls += 1;
+        }
         record(fault_name, 200);
         return respond(
             200,
@@ -793,8 +861,12 @@ async fn handle(
             paced_body(frames, guard, reset),
         );
     }
-    let full = match kind {
-        Some(FaultKind::EmptyChoices) => wire::empty(format, &inc.model, &request_id),
+    if tool.is_some() {
+        shared.stats(ctx.idx).tool_calls += 1;
+    }
+    let full = match (kind, &tool) {
+        (Some(FaultKind::EmptyChoices), _) => wire::empty(format, &inc.model, &request_id),
+        (_, Some(call)) => wire::tool_success(format, &inc.model, &request_id, call, prompt_tokens),
         _ => wire::success(
             format,
             &inc.model,
@@ -929,18 +1001,174 @@ fn bag_of_words(text: &str) -> Vec<f32> {
 }
 
 fn answer_text(
+    task: Option<&Task>,
     truth: Option<&Answer>,
     personality: Personality,
     json: bool,
     provider: &str,
 ) -> String {
-    match truth {
-        Some(a) => a.render(personality, json),
-        None if json => {
+    match (task, truth) {
+        (Some(t), Some(a)) => t.phrase(a, personality, json),
+        (None, Some(a)) => a.render(personality, json),
+        (_, None) if json => {
             serde_json::json!({"answer": format!("a simulated answer from {provider}")}).to_string()
         }
-        None => format!("This is a simulated answer from {provider}."),
+        (_, None) => format!("This is a simulated answer from {provider}."),
     }
+}
+
+/// The tool call a request gets, before faults: only when tools are offered, the tool
+/// choice allows one and the last turn is not a tool result; then as the provider's
+/// [`ToolCalls`] mode and [`ToolRule`]s say (see their docs).
+fn scripted_call(
+    spec: &ProviderSpec,
+    inc: &Incoming,
+    task: Option<&Task>,
+    request_id: &str,
+) -> Option<ToolUse> {
+    if inc.tools.is_empty()
+        || inc.tool_choice == ToolWant::None
+        || inc.after_tool_result
+        || spec.tool_calls == ToolCalls::Never
+    {
+        return None;
+    }
+    let last = inc.user_texts.last().map_or("", String::as_str);
+    let rule = spec.tool_rules.iter().find_map(|r| {
+        let re = regex::Regex::new(&r.pattern).ok()?;
+        re.captures(last).map(|c| (r, c))
+    });
+    if spec.tool_calls == ToolCalls::WhenRequired && !inc.tool_choice.requires() && rule.is_none() {
+        return None;
+    }
+    let name = match &inc.tool_choice {
+        ToolWant::Named(n) => n.clone(),
+        _ => rule
+            .as_ref()
+            .and_then(|(r, _)| r.tool.clone())
+            .unwrap_or_else(|| inc.tools[0].0.clone()),
+    };
+    let schema = inc.tools.iter().find(|t| t.0 == name).map(|t| &t.1);
+    let arguments = derive_arguments(schema, rule.as_ref().map(|(r, c)| (*r, c)), task);
+    let id = match spec.format {
+        WireFormat::Anthropic => format!("toolu_{request_id}"),
+        _ => format!("call_{request_id}"),
+    };
+    Some(ToolUse {
+        id,
+        name,
+        arguments,
+    })
+}
+
+/// A capture's text as the JSON type a schema property asks for (text when it does not
+/// read as one).
+fn typed(text: &str, ty: &str) -> serde_json::Value {
+    use serde_json::Value;
+    match ty {
+        "integer" => text
+            .parse::<i64>()
+            .map_or_else(|_| Value::from(text), Value::from),
+        "number" => text
+            .parse::<f64>()
+            .map_or_else(|_| Value::from(text), Value::from),
+        "boolean" => text
+            .parse::<bool>()
+            .map_or_else(|_| Value::from(text), Value::from),
+        _ => Value::from(text),
+    }
+}
+
+/// The arguments of a scripted call (see [`ToolRule`]): the tool's properties derived
+/// from the rule's named groups, then the task's answer, then placeholders; then the
+/// rule's own `arguments`, with `"$group"` strings replaced.
+fn derive_arguments(
+    schema: Option<&serde_json::Value>,
+    rule: Option<(&ToolRule, &regex::Captures<'_>)>,
+    task: Option<&Task>,
+) -> serde_json::Value {
+    use serde_json::{Value, json};
+    let truth = task.map(Task::truth);
+    let mut out = serde_json::Map::new();
+    let props = schema
+        .and_then(|s| s.get("properties"))
+        .and_then(Value::as_object);
+    for (k, p) in props.into_iter().flatten() {
+        let ty = p.get("type").and_then(Value::as_str).unwrap_or("string");
+        let v = rule
+            .and_then(|(_, c)| c.name(k))
+            .map(|m| typed(m.as_str(), ty))
+            .or_else(|| match &truth {
+                Some(Answer::Json(j)) => j.get(k).cloned(),
+                Some(Answer::Number(n)) if matches!(ty, "integer" | "number") => Some(json!(n)),
+                _ => None,
+            })
+            .unwrap_or_else(|| match ty {
+                "integer" | "number" => json!(0),
+                "boolean" => json!(false),
+                "array" => json!([]),
+                "object" => json!({}),
+                _ => json!("chaos"),
+            });
+        out.insert(k.clone(), v);
+    }
+    if let Some((r, caps)) = rule {
+        for (k, v) in r.arguments.iter().flatten() {
+            let group = v.as_str().and_then(|s| s.strip_prefix('$')).and_then(|g| {
+                g.parse::<usize>()
+                    .ok()
+                    .and_then(|i| caps.get(i))
+                    .or_else(|| caps.name(g))
+            });
+            let v = match group {
+                Some(m) => {
+                    let t = m.as_str();
+                    t.parse::<i64>().map_or_else(
+                        |_| t.parse::<f64>().map_or_else(|_| json!(t), |f| json!(f)),
+                        |i| json!(i),
+                    )
+                }
+                None => v.clone(),
+            };
+            out.insert(k.clone(), v);
+        }
+    }
+    Value::Object(out)
+}
+
+/// Makes a call's arguments wrong, deterministically: the first argument (in key order)
+/// changes — a number by one, a string reversed (or extended when reversing leaves it
+/// the same), a boolean flipped, an array or object grown; no arguments get one.
+fn drift_arguments(args: &mut serde_json::Value) {
+    use serde_json::{Value, json};
+    let Some(obj) = args.as_object_mut() else {
+        *args = json!({"drift": true});
+        return;
+    };
+    let Some((_, v)) = obj.iter_mut().next() else {
+        obj.insert("drift".into(), json!(true));
+        return;
+    };
+    *v = match v.take() {
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => json!(i.saturating_add(1)),
+            None => json!(n.as_f64().unwrap_or(0.0) + 1.0),
+        },
+        Value::String(s) => {
+            let r: String = s.chars().rev().collect();
+            json!(if r == s { format!("{s}x") } else { r })
+        }
+        Value::Bool(b) => json!(!b),
+        Value::Array(mut a) => {
+            a.push(json!("drift"));
+            Value::Array(a)
+        }
+        Value::Object(mut o) => {
+            o.insert("drift".into(), json!(true));
+            Value::Object(o)
+        }
+        Value::Null => json!("drift"),
+    };
 }
 
 /// A body that sends `frames` with their delays, then ends, or breaks the connection

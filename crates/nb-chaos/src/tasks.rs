@@ -259,6 +259,18 @@ impl Task {
         }
     }
 
+    /// `answer` to this task as `personality` phrases it (JSON text when `json` is set):
+    /// like [`Answer::render`], except that [`Personality::Worked`] writes an arithmetic
+    /// answer out as `a op b = answer`.
+    pub fn phrase(&self, answer: &Answer, personality: Personality, json: bool) -> String {
+        match (self, answer, personality, json) {
+            (Self::Arithmetic { a, op, b }, Answer::Number(n), Personality::Worked, false) => {
+                format!("{a} {op} {b} = {n}")
+            }
+            _ => answer.render(personality, json),
+        }
+    }
+
     /// Whether `text` (an answer in any of the simulator's phrasings, or JSON) is
     /// correct.
     pub fn check(&self, text: &str) -> bool {
@@ -355,22 +367,30 @@ impl Answer {
                 _ => v.to_string(),
             };
         }
+        // Without the task's operands there is no working to show: `Worked` reads as
+        // `Chatty` here (see `Task::phrase`).
         match (self, personality) {
             (Self::Number(n), Personality::Terse) => n.to_string(),
-            (Self::Number(n), Personality::Chatty) => format!("The answer is {n}."),
+            (Self::Number(n), Personality::Chatty | Personality::Worked) => {
+                format!("The answer is {n}.")
+            }
             (Self::Number(n), Personality::Markdown) => format!("**Answer:** {n}"),
             (Self::Label(l), Personality::Terse) => (*l).to_owned(),
-            (Self::Label(l), Personality::Chatty) => format!("The sentiment is {l}."),
+            (Self::Label(l), Personality::Chatty | Personality::Worked) => {
+                format!("The sentiment is {l}.")
+            }
             (Self::Label(l), Personality::Markdown) => format!("**Sentiment:** {l}"),
             (Self::YesNo(b), Personality::Terse) => (if *b { "yes" } else { "no" }).to_owned(),
-            (Self::YesNo(b), Personality::Chatty) => {
+            (Self::YesNo(b), Personality::Chatty | Personality::Worked) => {
                 (if *b { "Yes, it is." } else { "No, it is not." }).to_owned()
             }
             (Self::YesNo(b), Personality::Markdown) => {
                 format!("**Answer:** {}", if *b { "Yes" } else { "No" })
             }
             (Self::Json(v), Personality::Terse) => v.to_string(),
-            (Self::Json(v), Personality::Chatty) => format!("Here is the data you asked for: {v}"),
+            (Self::Json(v), Personality::Chatty | Personality::Worked) => {
+                format!("Here is the data you asked for: {v}")
+            }
             (Self::Json(v), Personality::Markdown) => format!(
                 "```json\n{}\n```",
                 serde_json::to_string_pretty(v).unwrap_or_default()

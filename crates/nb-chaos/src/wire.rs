@@ -22,6 +22,128 @@ pub(crate) struct Incoming {
     pub(crate) wants_json: bool,
     /// Images and documents the request carried, checked against the format's shapes.
     pub(crate) media: usize,
+    /// The tools offered: name and JSON Schema of the arguments, in order.
+    pub(crate) tools: Vec<(String, Value)>,
+    /// What `tool_choice` (Gemini: `toolConfig`) asks.
+    pub(crate) tool_choice: ToolWant,
+    /// The last turn carries a tool's result (OpenAI `tool` message, Anthropic
+    /// `tool_result` block, Gemini `functionResponse` part).
+    pub(crate) after_tool_result: bool,
+}
+
+/// What a request's tool choice asks, in any format.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum ToolWant {
+    /// Absent, or the model decides (`auto`, Gemini `AUTO`/`VALIDATED`).
+    #[default]
+    Auto,
+    /// No tool may be called (`none`, Gemini `NONE`).
+    None,
+    /// Some tool must be called (OpenAI `required`, Anthropic `any`, Gemini `ANY`).
+    Required,
+    /// This tool must be called (OpenAI `{"type":"function","function":{"name"}}`,
+    /// Anthropic `{"type":"tool","name"}`, Gemini `ANY` with one allowed name).
+    Named(String),
+}
+
+impl ToolWant {
+    /// Whether a tool call is required.
+    pub(crate) fn requires(&self) -> bool {
+        matches!(self, Self::Required | Self::Named(_))
+    }
+}
+
+/// Reads the tools offered and the tool choice, in each format's documented request shape
+/// (reference: provider-wire-facts.md §1.1 `tools`/`tool_choice`, §3.1, §5.1 `tools:
+/// [{functionDeclarations}]`).
+fn read_tools(
+    format: WireFormat,
+    obj: &serde_json::Map<String, Value>,
+    inc: &mut Incoming,
+) -> Result<(), String> {
+    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    let tools = obj
+        .get("tools")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    match format {
+        WireFormat::OpenAi => {
+            for (i, t) in tools.iter().enumerate() {
+                let f = t.get("function").unwrap_or(&Value::Null);
+                let name = s(f, "name").ok_or(format!(
+                    "Missing required parameter: 'tools[{i}].function.name'."
+                ))?;
+                inc.tools
+                    .push((name, f.get("parameters").cloned().unwrap_or(Value::Null)));
+            }
+            inc.tool_choice = match obj.get("tool_choice") {
+                Some(Value::String(c)) if c == "none" => ToolWant::None,
+                Some(Value::String(c)) if c == "required" => ToolWant::Required,
+                Some(c @ Value::Object(_)) => match c.get("function").and_then(|f| s(f, "name")) {
+                    Some(n) => ToolWant::Named(n),
+                    None => {
+                        return Err(
+                            "Missing required parameter: 'tool_choice.function.name'.".into()
+                        );
+                    }
+                },
+                _ => ToolWant::Auto,
+            };
+        }
+        WireFormat::Anthropic => {
+            for (i, t) in tools.iter().enumerate() {
+                let name = s(t, "name").ok_or(format!("tools.{i}.name: Field required"))?;
+                inc.tools
+                    .push((name, t.get("input_schema").cloned().unwrap_or(Value::Null)));
+            }
+            let c = obj.get("tool_choice").unwrap_or(&Value::Null);
+            inc.tool_choice = match s(c, "type").as_deref() {
+                Some("none") => ToolWant::None,
+                Some("any") => ToolWant::Required,
+                Some("tool") => {
+                    ToolWant::Named(s(c, "name").ok_or("tool_choice.tool.name: Field required")?)
+                }
+                _ => ToolWant::Auto,
+            };
+        }
+        WireFormat::Gemini => {
+            for t in &tools {
+                for d in t
+                    .get("functionDeclarations")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let name = s(d, "name").ok_or("* GenerateContentRequest.tools[0].function_declarations[0].name: Name cannot be empty.")?;
+                    let params = d
+                        .get("parametersJsonSchema")
+                        .or_else(|| d.get("parameters"))
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    inc.tools.push((name, params));
+                }
+            }
+            let cfg = obj
+                .get("toolConfig")
+                .and_then(|c| c.get("functionCallingConfig"))
+                .unwrap_or(&Value::Null);
+            let allowed: Vec<String> = cfg
+                .get("allowedFunctionNames")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str().map(str::to_owned))
+                .collect();
+            inc.tool_choice = match s(cfg, "mode").as_deref() {
+                Some("NONE") => ToolWant::None,
+                Some("ANY") if allowed.len() == 1 => ToolWant::Named(allowed[0].clone()),
+                Some("ANY") => ToolWant::Required,
+                _ => ToolWant::Auto,
+            };
+        }
+    }
+    Ok(())
 }
 
 fn valid_base64(data: &str) -> bool {
@@ -231,6 +353,18 @@ pub(crate) fn parse_request(
             if let Some(sys) = obj.get("system") {
                 inc.all_text_len += text_of(sys).len();
             }
+            let last = messages.last().unwrap_or(&Value::Null);
+            inc.after_tool_result = match format {
+                WireFormat::OpenAi => last.get("role").and_then(Value::as_str) == Some("tool"),
+                _ => last
+                    .get("content")
+                    .and_then(Value::as_array)
+                    .is_some_and(|parts| {
+                        parts
+                            .iter()
+                            .any(|p| p.get("type").and_then(Value::as_str) == Some("tool_result"))
+                    }),
+            };
             inc.stream = obj.get("stream").and_then(Value::as_bool).unwrap_or(false);
             inc.include_usage = obj
                 .get("stream_options")
@@ -277,6 +411,11 @@ pub(crate) fn parse_request(
             if let Some(sys) = obj.get("systemInstruction").and_then(|s| s.get("parts")) {
                 inc.all_text_len += text_of(sys).len();
             }
+            inc.after_tool_result = contents
+                .last()
+                .and_then(|c| c.get("parts"))
+                .and_then(Value::as_array)
+                .is_some_and(|parts| parts.iter().any(|p| p.get("functionResponse").is_some()));
             inc.stream = path_stream;
             inc.wants_json = obj
                 .get("generationConfig")
@@ -285,6 +424,7 @@ pub(crate) fn parse_request(
                 == Some("application/json");
         }
     }
+    read_tools(format, obj, &mut inc)?;
     Ok(inc)
 }
 
@@ -696,6 +836,147 @@ pub(crate) fn stream(
                 }
                 StreamEnd::ErrorAfter(_) => f.push(Frame::Data(sse(None, &json!({"error": {"code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"}})))),
                 _ => {}
+            }
+        }
+    }
+    f
+}
+
+/// A tool call the simulator answers with.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ToolUse {
+    /// The call's id (OpenAI `call_…`, Anthropic `toolu_…`; Gemini sends none).
+    pub(crate) id: String,
+    /// The function called.
+    pub(crate) name: String,
+    /// The arguments, a JSON object.
+    pub(crate) arguments: Value,
+}
+
+/// A whole (non-streamed) answer that calls a tool.
+///
+/// - OpenAI (provider-wire-facts.md §1.2): `choices[0].message.tool_calls[{id, type:
+///   "function", function: {name, arguments}}]`, `arguments` a JSON *string*, `content`
+///   null, `finish_reason: "tool_calls"`.
+/// - Anthropic (§3.2): `content: [{type: "tool_use", id, name, input: {…}}]`,
+///   `stop_reason: "tool_use"`.
+/// - Gemini (§5.1): `candidates[0].content.parts[{functionCall: {name, args}}]` (`args` an
+///   object, no id), `finishReason: "STOP"`.
+pub(crate) fn tool_success(
+    format: WireFormat,
+    model: &str,
+    id: &str,
+    call: &ToolUse,
+    prompt_tokens: u64,
+) -> String {
+    let args = call.arguments.to_string();
+    let out = tokens(args.len() + call.name.len());
+    match format {
+        WireFormat::OpenAi => json!({"id": id, "object": "chat.completion", "created": 1_764_000_000u64, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "refusal": null, "annotations": [],
+                "tool_calls": [{"id": call.id, "type": "function", "function": {"name": call.name, "arguments": args}}]},
+                "logprobs": null, "finish_reason": "tool_calls"}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": out, "total_tokens": prompt_tokens + out,
+                      "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                      "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0}},
+            "system_fingerprint": "fp_chaos"}).to_string(),
+        WireFormat::Anthropic => json!({"id": id, "type": "message", "role": "assistant", "model": model,
+            "content": [{"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}],
+            "stop_reason": "tool_use", "stop_sequence": null,
+            "usage": {"input_tokens": prompt_tokens, "output_tokens": out, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}).to_string(),
+        WireFormat::Gemini => json!({"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": call.name, "args": call.arguments}}]},
+                "finishReason": "STOP", "index": 0}],
+            "usageMetadata": {"promptTokenCount": prompt_tokens, "candidatesTokenCount": out, "totalTokenCount": prompt_tokens + out},
+            "modelVersion": model, "responseId": id}).to_string(),
+    }
+}
+
+/// The frames of a streamed answer that calls a tool. `end` cuts the argument fragments
+/// as it cuts text (`ErrorAfter(n)` / `TruncateAfter(n)`: after `n` content frames).
+///
+/// - OpenAI (§1.3): `chat.completion.chunk`s whose `delta.tool_calls[k]` carry `index`,
+///   then (first fragment only) `id`, `type` and `function.name`, and `function.arguments`
+///   string fragments to concatenate; a last chunk with `finish_reason: "tool_calls"`,
+///   the usage chunk when asked, `data: [DONE]`.
+/// - Anthropic (§3.3): `message_start`, `content_block_start` with a `tool_use` block
+///   (`input: {}`), `content_block_delta`s of type `input_json_delta` with
+///   `partial_json` fragments, `content_block_stop`, `message_delta` with
+///   `stop_reason: "tool_use"`, `message_stop`.
+/// - Gemini (§5.1): the `functionCall` part arrives whole in one chunk, which carries
+///   `finishReason` and `usageMetadata`; the stream then ends.
+pub(crate) fn tool_stream(
+    format: WireFormat,
+    model: &str,
+    id: &str,
+    call: &ToolUse,
+    end: StreamEnd,
+    include_usage: bool,
+    prompt_tokens: u64,
+) -> Vec<Frame> {
+    let args = call.arguments.to_string();
+    let parts = pieces(&args);
+    let limit = match end {
+        StreamEnd::Complete(_) => usize::MAX,
+        StreamEnd::ErrorAfter(n) | StreamEnd::TruncateAfter(n) => n as usize,
+    };
+    let out_tokens = tokens(args.len() + call.name.len());
+    let mut f = Vec::new();
+    match format {
+        WireFormat::OpenAi => {
+            let chunk = |delta: Value, finish: Value| json!({"id": id, "object": "chat.completion.chunk", "created": 1_764_000_000u64, "model": model, "system_fingerprint": "fp_chaos", "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}], "usage": null});
+            f.push(Frame::Data(sse(None, &chunk(json!({"role": "assistant", "content": null, "refusal": null,
+                "tool_calls": [{"index": 0, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}]}), Value::Null))));
+            for p in parts.iter().take(limit) {
+                f.push(Frame::Content(sse(
+                    None,
+                    &chunk(
+                        json!({"tool_calls": [{"index": 0, "function": {"arguments": p}}]}),
+                        Value::Null,
+                    ),
+                )));
+            }
+            match end {
+                StreamEnd::Complete(_) => {
+                    f.push(Frame::Data(sse(None, &chunk(json!({}), json!("tool_calls")))));
+                    if include_usage {
+                        f.push(Frame::Data(sse(None, &json!({"id": id, "object": "chat.completion.chunk", "created": 1_764_000_000u64, "model": model, "choices": [],
+                            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": out_tokens, "total_tokens": prompt_tokens + out_tokens}}))));
+                    }
+                    f.push(Frame::Data("data: [DONE]\n\n".into()));
+                }
+                StreamEnd::ErrorAfter(_) => f.push(Frame::Data(sse(None, &json!({"error": {"message": "The server had an error while processing your request. Sorry about that!", "type": "server_error", "param": null, "code": null}})))),
+                StreamEnd::TruncateAfter(_) => {}
+            }
+        }
+        WireFormat::Anthropic => {
+            f.push(Frame::Data(sse(Some("message_start"), &json!({"type": "message_start", "message": {"id": id, "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": prompt_tokens, "output_tokens": 1}}}))));
+            f.push(Frame::Data(sse(Some("content_block_start"), &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}}))));
+            for p in parts.iter().take(limit) {
+                f.push(Frame::Content(sse(Some("content_block_delta"), &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": p}}))));
+            }
+            match end {
+                StreamEnd::Complete(_) => {
+                    f.push(Frame::Data(sse(Some("content_block_stop"), &json!({"type": "content_block_stop", "index": 0}))));
+                    f.push(Frame::Data(sse(Some("message_delta"), &json!({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": null}, "usage": {"output_tokens": out_tokens}}))));
+                    f.push(Frame::Data(sse(Some("message_stop"), &json!({"type": "message_stop"}))));
+                }
+                StreamEnd::ErrorAfter(_) => f.push(Frame::Data(sse(Some("error"), &json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})))),
+                StreamEnd::TruncateAfter(_) => {}
+            }
+        }
+        WireFormat::Gemini => {
+            let mut c = json!({"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": call.name, "args": call.arguments}}]}, "index": 0}],
+                "usageMetadata": {"promptTokenCount": prompt_tokens, "totalTokenCount": prompt_tokens}, "modelVersion": model, "responseId": id});
+            let complete = matches!(end, StreamEnd::Complete(_));
+            if complete {
+                c["candidates"][0]["finishReason"] = json!("STOP");
+                c["usageMetadata"] = json!({"promptTokenCount": prompt_tokens, "candidatesTokenCount": out_tokens, "totalTokenCount": prompt_tokens + out_tokens});
+            }
+            if complete || limit > 0 {
+                f.push(Frame::Content(sse(None, &c)));
+            }
+            if let StreamEnd::ErrorAfter(_) = end {
+                f.push(Frame::Data(sse(None, &json!({"error": {"code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"}}))));
             }
         }
     }

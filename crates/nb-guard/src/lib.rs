@@ -8,6 +8,8 @@
 //!   with its path), [`Bounds`] (ranges, labels, patterns, lengths, required and
 //!   forbidden phrases), [`NotTruncated`], [`NotRefused`]; combinators [`All`], [`Any`]
 //!   and [`Field`] (a rule on one field).
+//! - [`tool_choice_honoured`] / [`ToolChoiceHonoured`]: an answer in text where the
+//!   request's `tool_choice` required a tool call (or named one) is a schema violation.
 //! - [`Guard`]: any [`Provider`] with validators and one repair round: on a shape
 //!   violation it re-asks the same provider with the violation explained
 //!   ([`repair_request`]), then gives up with [`CallError::Rejected`].
@@ -32,7 +34,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use nb_core::{CallError, ChatRequest, FinishReason, Message, Provider};
+use nb_core::{CallError, ChatRequest, FinishReason, Message, Provider, ToolChoice};
 pub use nb_core::{ChatResponse, Violation, ViolationKind};
 
 mod bounds;
@@ -96,6 +98,97 @@ impl Validator for NotRefused {
             _ => return Ok(()),
         };
         Err(Violation::new(ViolationKind::Refusal, "", why))
+    }
+}
+
+/// Whether `resp` honours `req`'s tool choice: [`ToolChoice::Required`] needs at least one
+/// tool call, [`ToolChoice::Tool`] a call to that tool, [`ToolChoice::None`] no call at
+/// all; `Auto` and no choice accept anything.
+///
+/// An answer in text where a call was required, or a call to another tool, breaks the
+/// requested shape: a [`ViolationKind::Schema`] violation, repaired, then failed over like
+/// any schema violation. A refusal or a filtered answer is a [`ViolationKind::Refusal`].
+///
+/// ```
+/// use nb_core::{ChatRequest, ChatResponse, ToolCall, ToolChoice, ToolSpec, ViolationKind};
+/// use serde_json::json;
+/// let req = ChatRequest::user("Weather in Oslo?")
+///     .with_tool(ToolSpec::new("weather", json!({"type": "object"})))
+///     .with_tool_choice(ToolChoice::Required);
+/// let text = ChatResponse::text("It is sunny in Oslo.");
+/// let v = nb_guard::tool_choice_honoured(&req, &text).unwrap_err();
+/// assert_eq!(v.kind, ViolationKind::Schema);
+/// let mut call = ChatResponse::text("");
+/// call.tool_calls.push(ToolCall::from_raw(None, "weather", r#"{"city":"Oslo"}"#));
+/// assert!(nb_guard::tool_choice_honoured(&req, &call).is_ok());
+/// ```
+pub fn tool_choice_honoured(req: &ChatRequest, resp: &ChatResponse) -> Result<(), Violation> {
+    ToolChoiceHonoured::of(req).map_or(Ok(()), |v| v.validate(resp))
+}
+
+/// [`tool_choice_honoured`] as a [`Validator`], for one request's tool choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolChoiceHonoured {
+    choice: ToolChoice,
+    tools: Vec<String>,
+}
+
+impl ToolChoiceHonoured {
+    /// The check of `req`'s tool choice; `None` when there is nothing to check (no
+    /// choice, or `Auto`).
+    pub fn of(req: &ChatRequest) -> Option<Self> {
+        match &req.tool_choice {
+            None | Some(ToolChoice::Auto) => None,
+            Some(c) => Some(Self {
+                choice: c.clone(),
+                tools: req.tools.iter().map(|t| t.name.clone()).collect(),
+            }),
+        }
+    }
+}
+
+impl Validator for ToolChoiceHonoured {
+    fn validate(&self, response: &ChatResponse) -> Result<(), Violation> {
+        let called: Vec<&str> = response
+            .tool_calls
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        let must_call = matches!(self.choice, ToolChoice::Required | ToolChoice::Tool(_));
+        if must_call && called.is_empty() {
+            NotRefused.validate(response)?;
+        }
+        let schema = |message: String, hint: String| {
+            Err(Violation::new(ViolationKind::Schema, "", message).with_hint(hint))
+        };
+        match &self.choice {
+            ToolChoice::Required if called.is_empty() => schema(
+                "a tool call was required (tool_choice: required) but the answer is text".into(),
+                format!(
+                    "answer by calling one of the tools ({}), not in text",
+                    self.tools.join(", ")
+                ),
+            ),
+            ToolChoice::Tool(name) if !called.contains(&name.as_str()) => schema(
+                if called.is_empty() {
+                    format!("a call to the tool `{name}` was required but the answer is text")
+                } else {
+                    format!(
+                        "a call to the tool `{name}` was required but the answer called {}",
+                        called.join(", ")
+                    )
+                },
+                format!("answer by calling the tool `{name}`"),
+            ),
+            ToolChoice::None if !called.is_empty() => schema(
+                format!(
+                    "no tool call was allowed (tool_choice: none) but the answer called {}",
+                    called.join(", ")
+                ),
+                "answer in text, without calling a tool".into(),
+            ),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -296,5 +389,51 @@ impl<P: Provider> Guard<P> {
 impl<P: Provider> Provider for Guard<P> {
     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, CallError> {
         self.chat_checked(req).await.map(|c| c.response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nb_core::{ToolCall, ToolSpec};
+    use serde_json::json;
+
+    fn calling(names: &[&str]) -> ChatResponse {
+        let mut r = ChatResponse::text("");
+        r.tool_calls = names
+            .iter()
+            .map(|n| ToolCall::from_raw(None, *n, "{}"))
+            .collect();
+        r
+    }
+
+    #[test]
+    fn tool_choice_named_none_and_refusals() {
+        let base = ChatRequest::user("q")
+            .with_tool(ToolSpec::new("a", json!({})))
+            .with_tool(ToolSpec::new("b", json!({})));
+        let named = base.clone().with_tool_choice(ToolChoice::Tool("b".into()));
+        assert!(tool_choice_honoured(&named, &calling(&["b"])).is_ok());
+        let v = tool_choice_honoured(&named, &calling(&["a"])).unwrap_err();
+        assert_eq!(v.kind, ViolationKind::Schema);
+        assert!(
+            v.message.contains("`b`") && v.message.contains("called a"),
+            "{v}"
+        );
+        let v = tool_choice_honoured(&named, &ChatResponse::text("b says hi")).unwrap_err();
+        assert!(v.message.contains("answer is text"), "{v}");
+        assert!(repairable(&v));
+        let none = base.clone().with_tool_choice(ToolChoice::None);
+        assert!(tool_choice_honoured(&none, &ChatResponse::text("fine")).is_ok());
+        assert!(tool_choice_honoured(&none, &calling(&["a"])).is_err());
+        let auto = base.clone().with_tool_choice(ToolChoice::Auto);
+        assert!(ToolChoiceHonoured::of(&auto).is_none());
+        assert!(ToolChoiceHonoured::of(&base).is_none());
+        let required = base.with_tool_choice(ToolChoice::Required);
+        let refused = ChatResponse::text("").with_finish_reason(FinishReason::Refusal);
+        let v = tool_choice_honoured(&required, &refused).unwrap_err();
+        assert_eq!(v.kind, ViolationKind::Refusal);
+        let v = tool_choice_honoured(&required, &ChatResponse::text("x")).unwrap_err();
+        assert!(v.hint.unwrap().contains("a, b"));
     }
 }

@@ -224,6 +224,11 @@ pub struct CallReport {
     /// How far the answer that came back was checked: never silent about a failover
     /// answer nobody vouched for.
     pub check: AnswerCheck,
+    /// What the vouching checker's own model calls spent (a judge, an entailment model,
+    /// embeddings), over every comparison of this call: calls and tokens; `None` when
+    /// no checker called a model (boxed: most calls never do). They are not router
+    /// targets, so they are not in `attempts` nor priced in `total_cost`.
+    pub checker: Option<Box<nb_semantic::CheckerSpend>>,
 }
 
 /// Where and when an attempt ran, for its line in a report.
@@ -259,6 +264,12 @@ impl CallReport {
     /// Upstream calls made (attempts, hedges included).
     pub fn upstream_calls(&self) -> usize {
         self.attempts.len()
+    }
+
+    /// What the vouching checker's own model calls spent ([`checker`](Self::checker)),
+    /// zero when none was made.
+    pub fn checker_spend(&self) -> nb_semantic::CheckerSpend {
+        self.checker.as_deref().copied().unwrap_or_default()
     }
 
     /// Adds the line of an attempt that failed as `c` says, handled as `disposition`.

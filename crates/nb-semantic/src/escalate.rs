@@ -74,11 +74,12 @@ fn cosine(a: &[f32], b: &[f32]) -> Option<f64> {
 #[async_trait]
 impl<E: Embedder> Checker for EmbeddingCheck<E> {
     async fn check(&self, _prompt: &str, reference: &str, candidate: &str) -> Verdict {
-        let vs = match self
+        let vs = self
             .embedder
             .embed(&[reference.to_owned(), candidate.to_owned()])
-            .await
-        {
+            .await;
+        crate::record_checker_call(None);
+        let vs = match vs {
             Ok(v) => v,
             Err(e) => {
                 return Verdict::undecided("embedding", format!("the embedding call failed: {e}"));
@@ -110,6 +111,15 @@ impl<E: Embedder> Checker for EmbeddingCheck<E> {
             ),
         }
     }
+}
+
+/// Counts a checker's model call in the spend of the comparison it serves
+/// ([`crate::metered`]).
+fn asked(
+    r: Result<nb_core::ChatResponse, nb_core::CallError>,
+) -> Result<nb_core::ChatResponse, nb_core::CallError> {
+    crate::record_checker_call(r.as_ref().ok().and_then(|r| r.usage.as_ref()));
+    r
 }
 
 /// An LLM judge through any [`Provider`]: a strict rubric, asked twice with the answers
@@ -157,8 +167,8 @@ impl<P: Provider> Checker for Judge<P> {
                 .with_max_tokens(4)
         };
         let (first, second) = (
-            self.provider.chat(&ask(reference, candidate)).await,
-            self.provider.chat(&ask(candidate, reference)).await,
+            asked(self.provider.chat(&ask(reference, candidate)).await),
+            asked(self.provider.chat(&ask(candidate, reference)).await),
         );
         let (Ok(first), Ok(second)) = (first, second) else {
             return Verdict::undecided("judge", "the judge could not be asked");
@@ -228,8 +238,8 @@ impl<P: Provider> Checker for Entailment<P> {
                 .with_max_tokens(4)
         };
         let (forward, backward) = (
-            self.provider.chat(&ask(reference, candidate)).await,
-            self.provider.chat(&ask(candidate, reference)).await,
+            asked(self.provider.chat(&ask(reference, candidate)).await),
+            asked(self.provider.chat(&ask(candidate, reference)).await),
         );
         let (Ok(forward), Ok(backward)) = (forward, backward) else {
             return Verdict::undecided("entailment", "the entailment model could not be asked");

@@ -48,6 +48,7 @@ mod data;
 mod datetime;
 mod escalate;
 mod quantity;
+mod spend;
 mod strict;
 mod text;
 
@@ -56,6 +57,7 @@ pub use escalate::{
     Checker, EmbeddingCheck, Entailment, Escalate, Judge, entailment_prompt, judge_prompt,
     parse_judgement,
 };
+pub use spend::{CheckerSpend, metered, record_checker_call};
 pub use text::FRAMING;
 
 use std::collections::BTreeSet;

@@ -83,6 +83,8 @@ impl SmartRouter {
                 .flatten()
                 .chain(&opts.validators)
                 .cloned()
+                // An answer in text where the request required a tool call is a violation.
+                .chain(nb_guard::ToolChoiceHonoured::of(req).map(|v| Arc::new(v) as _))
                 .collect(),
             prefetched: None,
             vouch: self.vouch_mode(opts),

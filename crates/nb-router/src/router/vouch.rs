@@ -2,6 +2,25 @@
 
 use super::*;
 
+/// Compares two answers ([`nb_semantic::check_answers`]), counting the checker's own
+/// model calls (a judge's, an entailment model's) in the call's report.
+async fn compare(
+    call: &mut Call,
+    checker: &dyn nb_semantic::Checker,
+    question: &nb_semantic::Question<'_>,
+    reference: &ChatResponse,
+    candidate: &ChatResponse,
+) -> nb_semantic::Verdict {
+    let (verdict, spent) = nb_semantic::metered(nb_semantic::check_answers(
+        checker, question, reference, candidate,
+    ))
+    .await;
+    if spent.calls > 0 {
+        call.report.checker.get_or_insert_default().add(&spent);
+    }
+    verdict
+}
+
 impl SmartRouter {
     /// Vouches for an answer that did not come from the first choice: asks an
     /// independent target the same question and requires the two answers to be
@@ -37,17 +56,15 @@ impl SmartRouter {
         };
         // Tool calls and typed answers compare as data; text goes to the checker.
         let checker = v.equivalence.as_ref();
-        let verdict = nb_semantic::check_answers(checker, &question, &reference, &resp).await;
+        let verdict = compare(call, checker, &question, &reference, &resp).await;
         call.report.verdict = Some(VerdictReport::new(&verdict, &self.inner.targets[j].id));
         if verdict.outcome == Equiv::Equivalent {
             return Ok((idx, resp, AnswerCheck::Vouched));
         }
         if v.tiebreak {
             if let Some((k, third)) = self.reference_answer(call, req).await {
-                let with_first =
-                    nb_semantic::check_answers(checker, &question, &third, &resp).await;
-                let with_second =
-                    nb_semantic::check_answers(checker, &question, &third, &reference).await;
+                let with_first = compare(call, checker, &question, &third, &resp).await;
+                let with_second = compare(call, checker, &question, &third, &reference).await;
                 if with_first.outcome == Equiv::Equivalent {
                     call.report.verdict =
                         Some(VerdictReport::new(&with_first, &self.inner.targets[k].id));
