@@ -434,6 +434,81 @@ mod tests {
     }
 
     #[test]
+    fn integers_and_identifiers_compare_as_written() {
+        let p = "What is the order ID?";
+        assert_eq!(
+            s(p, "12345678901234567890", "12345678901234567891"),
+            NotEquivalent
+        );
+        assert_eq!(
+            s(p, "12345678901234567890", "Order ID: 12345678901234567890"),
+            Equivalent
+        );
+        assert_eq!(
+            s(
+                "What is 2^64?",
+                "18446744073709551616",
+                "18,446,744,073,709,551,616"
+            ),
+            Equivalent
+        );
+        let p = "Which version fixed it?";
+        assert_eq!(s(p, "1.10", "1.1"), NotEquivalent);
+        assert_eq!(s(p, "Version 1.10", "1.10"), Equivalent);
+        assert_eq!(s(p, "2.0.1", "2.0.10"), NotEquivalent);
+        assert_eq!(s(p, "2.0.1", "Version 2.0.1"), Equivalent);
+        assert_eq!(
+            s("Which section?", "Section 3.10", "Section 3.1"),
+            NotEquivalent
+        );
+        assert_eq!(s("Where is it?", "See § 3.10", "See § 3.1"), NotEquivalent);
+        assert_eq!(s("What is the agent number?", "007", "7"), NotEquivalent);
+        assert_eq!(s("What is it?", "007", "7"), Undecided);
+        assert_eq!(
+            s(
+                "What is the invoice number?",
+                "INV-2024-00017",
+                "INV-2024-0017"
+            ),
+            NotEquivalent
+        );
+        // Amounts still compare by value.
+        assert_eq!(s("How much?", "1.50 USD", "$1.5"), Equivalent);
+        assert_eq!(s("How much?", "1.2 million", "1,200,000"), Equivalent);
+        assert_eq!(s("What is pi?", "3.14", "3.140"), Equivalent);
+        assert_eq!(
+            s(
+                "x",
+                "{\"id\": 12345678901234567890}",
+                "{\"id\": 12345678901234567891}"
+            ),
+            NotEquivalent
+        );
+    }
+
+    #[test]
+    fn temperature_differences_convert_by_scale() {
+        let p = "How much warmer is Madrid than Oslo?";
+        assert_eq!(s(p, "15 °C warmer", "27 °F warmer"), Equivalent);
+        assert_eq!(s(p, "15 °C warmer", "59 °F warmer"), NotEquivalent);
+        let p = "What is the temperature difference between day and night?";
+        assert_eq!(s(p, "20 °C", "36 °F"), Equivalent);
+        assert_eq!(s(p, "20 °C", "68 °F"), NotEquivalent);
+        let p = "What happened overnight?";
+        assert_eq!(s(p, "It rose by 10 °C.", "It rose by 18 °F."), Equivalent);
+        assert_eq!(
+            s(p, "It rose by 10 °C.", "It rose by 50 °F."),
+            NotEquivalent
+        );
+        assert_eq!(s(p, "It rose to 10 °C.", "It rose to 50 °F."), Equivalent);
+        assert_eq!(
+            s("What is the boiling point?", "100 °C", "212 °F"),
+            Equivalent
+        );
+        assert_eq!(s("How much did it change?", "5 K", "5 °C"), Equivalent);
+    }
+
+    #[test]
     fn lexical_and_cascade_and_unvouchable() {
         let l = Lexical::default();
         assert_eq!(

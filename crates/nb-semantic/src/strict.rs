@@ -19,7 +19,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::datetime::{self, DateTime};
-use crate::quantity::{self, Cmp, Quantity, Unit};
+use crate::quantity::{self, Cmp, Exact, NumCtx, Quantity};
 use crate::text::{self, PromptWords, Tok};
 use crate::{Outcome, Verdict};
 
@@ -32,6 +32,9 @@ pub(crate) enum Val {
     Label(String),
     Json(Value),
     Items(Vec<String>),
+    /// An identifier written with separators (`2.0.1`, `INV-2024-00017`,
+    /// `978-0-13-110362-7`): compared as written, case aside.
+    Ident(String),
 }
 
 impl Val {
@@ -44,6 +47,7 @@ impl Val {
             Val::Label(_) => "label",
             Val::Json(_) => "json",
             Val::Items(_) => "list",
+            Val::Ident(_) => "identifier",
         }
     }
 
@@ -62,12 +66,14 @@ impl Val {
             Val::Label(l) => l.clone(),
             Val::Json(v) => crate::data::short(v),
             Val::Items(i) => i.join(", "),
+            Val::Ident(s) => s.clone(),
         }
     }
 
     fn compare(&self, other: &Val, ctx: &Ctx) -> Cmp {
         match (self, other) {
-            (Val::Qty(a), Val::Qty(b)) => a.compare(b, &ctx.requested),
+            (Val::Qty(a), Val::Qty(b)) => a.compare(b, &ctx.num),
+            (Val::Ident(a), Val::Ident(b)) if a.to_lowercase() == b.to_lowercase() => Cmp::Same,
             (Val::When(a), Val::When(b)) => a.compare(b),
             (Val::Json(a), Val::Json(b)) => crate::data::compare_values(None, a, b),
             (Val::Items(a), Val::Items(b)) => items_compare(a, b, ctx),
@@ -123,7 +129,7 @@ pub(crate) struct Ctx {
     words: PromptWords,
     labels: Vec<String>,
     ordered: bool,
-    pub(crate) requested: Vec<Unit>,
+    pub(crate) num: NumCtx,
 }
 
 static LABEL_LIST: LazyLock<Option<Regex>> = LazyLock::new(|| {
@@ -158,7 +164,11 @@ impl Ctx {
             words: PromptWords::new(prompt),
             labels,
             ordered,
-            requested: quantity::requested_units(prompt),
+            num: NumCtx {
+                requested: quantity::requested_units(prompt),
+                identifiers: quantity::identifier_prompt(prompt),
+                delta: quantity::delta_prompt(prompt),
+            },
         }
     }
 }
@@ -340,11 +350,19 @@ fn number_words(
                 .iter()
                 .any(|r| r.start < span.end && span.start < r.end)
         {
+            let exact = (value.fract() == 0.0 && value.abs() < 1e15)
+                .then(|| Exact::parse(&format!("{}", value.abs()), 0, value < 0.0))
+                .flatten();
+            let delta = quantity::delta_at(text, &span);
             out.push((
                 span,
                 Val::Qty(Quantity {
                     number: value,
                     unit: unit.map(|u| u.0),
+                    exact,
+                    written: format!("{}", value.abs()),
+                    ident: false,
+                    delta,
                 }),
             ));
         }
@@ -355,7 +373,11 @@ fn number_words(
 
 /// Numbers with their scale and unit; digits inside identifiers (`u32`, `H2O`, `v1.2`)
 /// are left as words.
-fn numbers(text: &str, taken: &[std::ops::Range<usize>]) -> Vec<(std::ops::Range<usize>, Val)> {
+fn numbers(
+    text: &str,
+    taken: &[std::ops::Range<usize>],
+    ctx: &Ctx,
+) -> Vec<(std::ops::Range<usize>, Val)> {
     let Some(re) = quantity::NUMBER.as_ref() else {
         return Vec::new();
     };
@@ -382,14 +404,18 @@ fn numbers(text: &str, taken: &[std::ops::Range<usize>]) -> Vec<(std::ops::Range
         let Ok(mut n) = num.as_str().replace(',', "").parse::<f64>() else {
             continue;
         };
+        let mut shift = 0i64;
+        let scaled = c.name("e").is_some() || c.name("exp").is_some();
         if let Some(e) = c.name("e").and_then(|e| e.as_str().parse::<i32>().ok()) {
             n *= 10f64.powi(e);
+            shift += i64::from(e);
         }
         if let Some(e) = c
             .name("exp")
             .and_then(|e| e.as_str().replace('−', "-").parse::<i32>().ok())
         {
             n *= 10f64.powi(e);
+            shift += i64::from(e);
         }
         if negative {
             n = -n;
@@ -406,6 +432,8 @@ fn numbers(text: &str, taken: &[std::ops::Range<usize>]) -> Vec<(std::ops::Range
             if let Some((f, len)) = quantity::scale_at(&text[end..], cur.is_some()) {
                 n *= f;
                 end += len;
+                // Scale words are powers of ten.
+                shift += f.log10().round() as i64;
             }
             if unit.is_none() {
                 if let Some((u, len)) = quantity::unit_at(&text[end..]) {
@@ -429,9 +457,50 @@ fn numbers(text: &str, taken: &[std::ops::Range<usize>]) -> Vec<(std::ops::Range
         {
             continue;
         }
-        out.push((span, Val::Qty(Quantity { number: n, unit })));
+        let written = num.as_str().replace(',', "");
+        let plain = unit.is_none() && !scaled && end == m.end();
+        let leading_zero =
+            written.len() > 1 && written.starts_with('0') && !written.starts_with("0.");
+        let ident = plain
+            && (leading_zero
+                || written.contains('.')
+                    && (ctx.num.identifiers || quantity::id_word_before(text, start)));
+        let delta = quantity::delta_at(text, &span);
+        out.push((
+            span,
+            Val::Qty(Quantity {
+                number: n,
+                unit,
+                exact: Exact::parse(num.as_str(), shift, negative),
+                written,
+                ident,
+                delta,
+            }),
+        ));
     }
     out
+}
+
+static IDENTS: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(
+        r"\b\d+(?:\.\d+){2,}\b|\b[A-Za-z]+\d*(?:-[A-Za-z0-9]*\d[A-Za-z0-9]*)+\b|\b\d+(?:-\d+){2,}\b",
+    )
+    .ok()
+});
+
+/// Identifiers written with separators: dotted versions and addresses (`2.0.1`),
+/// codes (`INV-2024-00017`, `GPT-4`), digit groups (`978-0-13-110362-7`).
+fn identifiers(text: &str) -> Vec<std::ops::Range<usize>> {
+    IDENTS.as_ref().map_or_else(Vec::new, |re| {
+        re.find_iter(text)
+            .filter(|m| {
+                // Not part of a longer token: `1.2.3.` is fine, `v1.2.3` is a word.
+                let before = text[..m.start()].chars().next_back();
+                !before.is_some_and(|c| c.is_alphanumeric() || c == '.' || c == '-')
+            })
+            .map(|m| m.range())
+            .collect()
+    })
 }
 
 /// Reads an answer's values and residue.
@@ -440,8 +509,16 @@ pub(crate) fn read_values(text: &str, ctx: &Ctx) -> Reading {
         .into_iter()
         .map(|(r, d)| (r, Val::When(d)))
         .collect();
+    for r in identifiers(text) {
+        if !found
+            .iter()
+            .any(|(f, _)| f.start < r.end && r.start < f.end)
+        {
+            found.push((r.clone(), Val::Ident(text[r].to_owned())));
+        }
+    }
     let taken: Vec<_> = found.iter().map(|f| f.0.clone()).collect();
-    let nums = numbers(text, &taken);
+    let nums = numbers(text, &taken, ctx);
     found.extend(nums);
     let taken: Vec<_> = found.iter().map(|f| f.0.clone()).collect();
     found.extend(number_words(text, &taken));
@@ -645,7 +722,14 @@ pub(crate) fn account(ctx: &Ctx, mut a: Reading, mut b: Reading) -> Verdict {
     }
     // The templates differ: only a conflict of values can still decide.
     for kind in [
-        "json", "list", "date", "yes_no", "label", "quantity", "number",
+        "json",
+        "list",
+        "date",
+        "yes_no",
+        "label",
+        "identifier",
+        "quantity",
+        "number",
     ] {
         let of = |r: &Reading| -> Vec<Val> {
             r.vals
