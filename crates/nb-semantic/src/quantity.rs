@@ -388,6 +388,11 @@ impl Quantity {
         (self.number + unit.offset) * unit.factor
     }
 
+    /// Written with leading zeros: `007`, `00501`.
+    fn leading_zero(&self) -> bool {
+        self.written.len() > 1 && self.written.starts_with('0') && !self.written.starts_with("0.")
+    }
+
     pub(crate) fn describe(&self) -> String {
         match &self.unit {
             Some(u) => format!("{} {}", self.number, u.name),
@@ -409,7 +414,10 @@ impl Quantity {
         if (a.ident || b.ident) && a.unit.is_none() && b.unit.is_none() {
             return if a.written == b.written && exact_differs != Some(true) {
                 Cmp::Same
-            } else if exact_differs == Some(true) || ctx.identifiers || (a.ident && b.ident) {
+            } else if exact_differs == Some(true)
+                || (a.ident && b.ident)
+                || ctx.identifiers && (a.leading_zero() || b.leading_zero())
+            {
                 Cmp::Different(format!(
                     "{} vs {}: identifiers differ as written",
                     a.written, b.written
