@@ -44,6 +44,7 @@
 //! assert_eq!(Strict.compare("How heavy?", "3 kg", "3 g").outcome, Outcome::NotEquivalent);
 //! ```
 
+mod code;
 mod data;
 mod datetime;
 mod escalate;

@@ -629,7 +629,7 @@ static CODE: LazyLock<Option<Regex>> = LazyLock::new(|| {
 
 /// Whether an answer holds code or identifiers: never compared as numbers or text.
 pub(crate) fn looks_like_code(text: &str) -> bool {
-    CODE.as_ref().is_some_and(|re| re.is_match(text))
+    CODE.as_ref().is_some_and(|re| re.is_match(text)) || crate::code::looks_structured(text)
 }
 
 fn cmp_all(a: &[Val], b: &[Val], ctx: &Ctx) -> Cmp {
@@ -801,19 +801,7 @@ pub(crate) fn compare(prompt: &str, reference: &str, candidate: &str) -> Verdict
         return account(&ctx, a, b);
     }
     if looks_like_code(reference) || looks_like_code(candidate) {
-        let ws = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-        return if ws(reference) == ws(candidate) && !ws(reference).is_empty() {
-            Verdict::new(
-                Outcome::Equivalent,
-                "code",
-                "the same code after whitespace normalisation",
-            )
-        } else {
-            Verdict::undecided(
-                "code",
-                "code or identifiers differ; only an identical answer is vouched for",
-            )
-        };
+        return crate::code::compare(prompt, reference, candidate);
     }
     for (which, t) in [("reference", reference), ("candidate", candidate)] {
         if text::ends_mid_phrase(t) {
