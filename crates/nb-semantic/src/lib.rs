@@ -510,6 +510,46 @@ mod tests {
     }
 
     #[test]
+    fn prompt_words_that_name_the_alternatives_are_kept() {
+        let p = "Did the company report a loss or income for the quarter?";
+        assert_eq!(s(p, "A loss.", "Income."), NotEquivalent);
+        assert_eq!(s(p, "The company reported a loss.", "A loss"), Equivalent);
+        let p = "Which party won, Labour or the Conservatives?";
+        assert_eq!(s(p, "Labour", "The Conservatives won."), NotEquivalent);
+        assert_eq!(s(p, "Labour", "Labour won."), Equivalent);
+        let p = "Did the build pass or fail?";
+        assert_eq!(s(p, "It passed.", "It failed."), NotEquivalent);
+        assert_eq!(s(p, "It did not pass.", "It failed."), Undecided);
+        let p = "Which team scored more, the home team or the away team?";
+        assert_eq!(s(p, "The home team", "the away team"), NotEquivalent);
+        let p = "How many checks failed?";
+        assert_eq!(s(p, "2", "2 checks failed."), Equivalent);
+    }
+
+    #[test]
+    fn lists_whose_order_the_question_implies() {
+        let p = "Sort these in ascending order: 5, 2, 9";
+        assert_eq!(s(p, "apple, fig, pear", "pear, fig, apple"), NotEquivalent);
+        let p = "List the inner planets from the Sun outward.";
+        assert_eq!(
+            s(
+                p,
+                "Mercury, Venus, Earth, Mars",
+                "Mercury, Earth, Venus, Mars"
+            ),
+            NotEquivalent
+        );
+        let p = "Name the three largest cities.";
+        assert_eq!(
+            s(p, "Tokyo, Delhi, Shanghai", "Delhi, Tokyo, Shanghai"),
+            Undecided
+        );
+        let p = "Which ingredients does the recipe need?";
+        assert_eq!(s(p, "flour, sugar, eggs", "eggs, flour, sugar"), Equivalent);
+        assert_eq!(s(p, "1. flour\n2. sugar", "1. sugar\n2. flour"), Undecided);
+    }
+
+    #[test]
     fn lexical_and_cascade_and_unvouchable() {
         let l = Lexical::default();
         assert_eq!(

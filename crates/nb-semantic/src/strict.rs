@@ -31,7 +31,9 @@ pub(crate) enum Val {
     Yes(bool),
     Label(String),
     Json(Value),
-    Items(Vec<String>),
+    /// List items, and whether they were numbered (`1.`, `2.`): a numbered list may be a
+    /// sequence.
+    Items(Vec<String>, bool),
     /// An identifier written with separators (`2.0.1`, `INV-2024-00017`,
     /// `978-0-13-110362-7`): compared as written, case aside.
     Ident(String),
@@ -46,7 +48,7 @@ impl Val {
             Val::Yes(_) => "yes_no",
             Val::Label(_) => "label",
             Val::Json(_) => "json",
-            Val::Items(_) => "list",
+            Val::Items(..) => "list",
             Val::Ident(_) => "identifier",
         }
     }
@@ -65,7 +67,7 @@ impl Val {
             Val::Yes(y) => if *y { "yes" } else { "no" }.to_owned(),
             Val::Label(l) => l.clone(),
             Val::Json(v) => crate::data::short(v),
-            Val::Items(i) => i.join(", "),
+            Val::Items(i, _) => i.join(", "),
             Val::Ident(s) => s.clone(),
         }
     }
@@ -76,7 +78,7 @@ impl Val {
             (Val::Ident(a), Val::Ident(b)) if a.to_lowercase() == b.to_lowercase() => Cmp::Same,
             (Val::When(a), Val::When(b)) => a.compare(b),
             (Val::Json(a), Val::Json(b)) => crate::data::compare_values(None, a, b),
-            (Val::Items(a), Val::Items(b)) => items_compare(a, b, ctx),
+            (Val::Items(a, na), Val::Items(b, nb)) => items_compare(a, b, *na || *nb, ctx),
             (Val::Yes(a), Val::Yes(b)) if a == b => Cmp::Same,
             (Val::Label(a), Val::Label(b)) if a == b => Cmp::Same,
             (a, b) if a.kind() == b.kind() => {
@@ -100,8 +102,8 @@ fn item_compare(a: &str, b: &str, ctx: &Ctx) -> Cmp {
     }
 }
 
-fn items_compare(a: &[String], b: &[String], ctx: &Ctx) -> Cmp {
-    if ctx.ordered {
+fn items_compare(a: &[String], b: &[String], numbered: bool, ctx: &Ctx) -> Cmp {
+    if ctx.order == Order::Sequence {
         let same = a.len() == b.len()
             && a.iter()
                 .zip(b)
@@ -118,17 +120,109 @@ fn items_compare(a: &[String], b: &[String], ctx: &Ctx) -> Cmp {
             .all(|i| y.iter().any(|j| item_compare(i, j, ctx) == Cmp::Same))
     };
     if covered(a, b) && covered(b, a) {
+        let in_order = a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| item_compare(x, y, ctx) == Cmp::Same);
+        if !in_order && (ctx.order == Order::Unsure || numbered) {
+            return Cmp::Incomparable(
+                "the same items in another order, and the question may ask for an order".into(),
+            );
+        }
         Cmp::Same
     } else {
         Cmp::Different("different items".into())
     }
 }
 
+/// Whether the question asks for a sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// Nothing says order matters: lists compare as sets.
+    Set,
+    /// Words that may imply an order (`first`, `top`, `largest`): another order is
+    /// undecided.
+    Unsure,
+    /// The question asks for an order (`rank`, `sort`, `steps`, `in order`, `ascending`):
+    /// another order is a different answer.
+    Sequence,
+}
+
+/// Words that ask for a sequence.
+const SEQUENCE_WORDS: &[&str] = &[
+    "rank",
+    "ranked",
+    "ranking",
+    "rankings",
+    "order",
+    "ordered",
+    "sort",
+    "sorted",
+    "steps",
+    "step",
+    "sequence",
+    "sequential",
+    "ascending",
+    "descending",
+    "alphabetical",
+    "alphabetically",
+    "chronological",
+    "chronologically",
+    "arrange",
+    "arranged",
+    "outward",
+    "outwards",
+    "inward",
+    "timeline",
+    "procedure",
+    "instructions",
+    "stages",
+    "phases",
+    "priority",
+    "prioritise",
+    "prioritize",
+    "position",
+    "positions",
+    "reverse",
+    "sequentially",
+];
+
+/// Words that may imply an order.
+const MAYBE_ORDER_WORDS: &[&str] = &[
+    "first",
+    "last",
+    "top",
+    "bottom",
+    "earliest",
+    "latest",
+    "oldest",
+    "newest",
+    "largest",
+    "smallest",
+    "biggest",
+    "highest",
+    "lowest",
+    "fastest",
+    "slowest",
+    "then",
+    "before",
+    "after",
+    "next",
+    "followed",
+    "most",
+    "least",
+    "best",
+    "worst",
+    "leading",
+    "preferred",
+    "from",
+];
+
 /// What the prompt tells the readers.
 pub(crate) struct Ctx {
     words: PromptWords,
     labels: Vec<String>,
-    ordered: bool,
+    pub(crate) order: Order,
     pub(crate) num: NumCtx,
 }
 
@@ -149,21 +243,25 @@ impl Ctx {
                     .collect()
             })
             .unwrap_or_default();
-        let p = prompt.to_lowercase();
-        let ordered = [
-            "rank",
-            "order",
-            "steps",
-            "sort",
-            "first to last",
-            "sequence",
-        ]
-        .iter()
-        .any(|w| p.contains(w));
+        let words = PromptWords::new(prompt);
+        let mut labels: Vec<String> = labels;
+        for c in &words.choices {
+            if !labels.contains(c) {
+                labels.push(c.clone());
+            }
+        }
+        let ws = text::words(prompt);
+        let order = if ws.iter().any(|w| SEQUENCE_WORDS.contains(&w.as_str())) {
+            Order::Sequence
+        } else if ws.iter().any(|w| MAYBE_ORDER_WORDS.contains(&w.as_str())) {
+            Order::Unsure
+        } else {
+            Order::Set
+        };
         Self {
-            words: PromptWords::new(prompt),
+            words,
             labels,
-            ordered,
+            order,
             num: NumCtx {
                 requested: quantity::requested_units(prompt),
                 identifiers: quantity::identifier_prompt(prompt),
@@ -218,9 +316,9 @@ fn finish(toks: Vec<Tok>, vals: Vec<Val>, ctx: &Ctx) -> Reading {
         let mut it = vals.into_iter();
         for t in rest {
             match t {
-                Tok::Word(w) if ctx.labels.contains(&w) => {
+                Tok::Word(w) if label_of(&w, &ctx.labels).is_some() => {
                     out.push(Tok::Slot("label"));
-                    ordered_vals.push(Val::Label(w));
+                    ordered_vals.push(Val::Label(label_of(&w, &ctx.labels).unwrap_or(w)));
                 }
                 Tok::Slot(k) => {
                     out.push(Tok::Slot(k));
@@ -237,6 +335,25 @@ fn finish(toks: Vec<Tok>, vals: Vec<Val>, ctx: &Ctx) -> Reading {
         residue: text::settle(rest),
         label,
     }
+}
+
+/// The label a word names: itself, or a regular inflection of a label of four letters
+/// or more (`passed` for `pass`, `increased` for `increase`).
+fn label_of(w: &str, labels: &[String]) -> Option<String> {
+    if labels.iter().any(|l| l == w) {
+        return Some(w.to_owned());
+    }
+    labels
+        .iter()
+        .filter(|l| l.chars().count() >= 4)
+        .find(|l| {
+            ["ed", "d", "s", "es", "ing"].iter().any(|suf| {
+                w.strip_suffix(suf).is_some_and(|stem| {
+                    stem == l.as_str() || l.strip_suffix('e').is_some_and(|le| le == stem)
+                })
+            })
+        })
+        .cloned()
 }
 
 const NUMBER_WORDS: [&str; 28] = [
@@ -580,7 +697,11 @@ pub(crate) fn read_list(text: &str, ctx: &Ctx) -> Option<Reading> {
             at = m.end();
         }
         text::tokens(&text[at..], &mut toks);
-        return Some(finish(toks, vec![Val::Items(items)], ctx));
+        let numbered = caps.iter().any(|c| {
+            c[0].trim_start()
+                .starts_with(|ch: char| ch.is_ascii_digit())
+        });
+        return Some(finish(toks, vec![Val::Items(items, numbered)], ctx));
     }
     let body = text.trim();
     if body.contains('\n') {
@@ -617,7 +738,7 @@ pub(crate) fn read_list(text: &str, ctx: &Ctx) -> Option<Reading> {
         toks.push(Tok::Punct(':'));
     }
     toks.push(Tok::Slot("list"));
-    Some(finish(toks, vec![Val::Items(parts)], ctx))
+    Some(finish(toks, vec![Val::Items(parts, false)], ctx))
 }
 
 static CODE: LazyLock<Option<Regex>> = LazyLock::new(|| {
@@ -691,13 +812,12 @@ pub(crate) fn account(ctx: &Ctx, mut a: Reading, mut b: Reading) -> Verdict {
             )
         };
     }
+    let bare = |r: &[Tok]| text::only_function_words(&words_only(r));
     let same_template = a.residue == b.residue
         || (a.vals.len() == b.vals.len()
             && same_slots(&a.residue, &b.residue)
-            && (text::only_restates(&words_only(&a.residue), &ctx.words)
-                && words_only(&b.residue).is_empty()
-                || text::only_restates(&words_only(&b.residue), &ctx.words)
-                    && words_only(&a.residue).is_empty()));
+            && (text::only_restates(&words_only(&a.residue), &ctx.words) && bare(&b.residue)
+                || text::only_restates(&words_only(&b.residue), &ctx.words) && bare(&a.residue)));
     if same_template && a.vals.len() == b.vals.len() {
         return match cmp_all(&a.vals, &b.vals, ctx) {
             Cmp::Same => Verdict::new(
@@ -740,6 +860,15 @@ pub(crate) fn account(ctx: &Ctx, mut a: Reading, mut b: Reading) -> Verdict {
         };
         let (x, y) = (of(&a), of(&b));
         if kind == "quantity" {
+            continue;
+        }
+        let negated = |r: &Reading| {
+            r.residue
+                .iter()
+                .any(|t| t.word().is_some_and(text::is_negation))
+        };
+        if kind == "label" && (negated(&a) || negated(&b)) {
+            // "did not pass" may be "failed": a label under negation decides nothing.
             continue;
         }
         if x.len() == 1 && y.len() == 1 {
