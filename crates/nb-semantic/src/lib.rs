@@ -49,6 +49,7 @@ mod data;
 mod datetime;
 mod escalate;
 mod quantity;
+mod relation;
 mod strict;
 mod text;
 

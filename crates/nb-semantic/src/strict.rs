@@ -793,6 +793,15 @@ pub(crate) fn account(ctx: &Ctx, mut a: Reading, mut b: Reading) -> Verdict {
             back(y, &mut b.residue);
         }
     }
+    // Who did what to whom: read with the labels as words.
+    let (fa, va) = flatten(&a);
+    let (fb, vb) = flatten(&b);
+    if fa != fb {
+        let values_same = va.len() == vb.len() && cmp_all(&va, &vb, ctx) == Cmp::Same;
+        if let Some((outcome, why)) = crate::relation::compare(&fa, &fb, values_same) {
+            return Verdict::new(outcome, "relation", why);
+        }
+    }
     let method = a
         .vals
         .first()
@@ -904,6 +913,29 @@ pub(crate) fn account(ctx: &Ctx, mut a: Reading, mut b: Reading) -> Verdict {
             text::show(&b.residue)
         ),
     )
+}
+
+/// A reading's residue with its labels put back as words, and its other values.
+fn flatten(r: &Reading) -> (Vec<Tok>, Vec<Val>) {
+    let mut vals = r.vals.iter();
+    let mut rest = Vec::new();
+    let toks = r
+        .residue
+        .iter()
+        .map(|t| match t {
+            Tok::Slot(_) => match vals.next() {
+                Some(Val::Label(w)) => Tok::Word(w.clone()),
+                Some(v) => {
+                    rest.push(v.clone());
+                    t.clone()
+                }
+                None => t.clone(),
+            },
+            other => other.clone(),
+        })
+        .collect();
+    rest.extend(vals.cloned());
+    (toks, rest)
 }
 
 fn words_only(t: &[Tok]) -> Vec<Tok> {
