@@ -123,7 +123,6 @@ const ASYMMETRIC: &[&str] = &[
     "won",
     "wins",
     "than",
-    "married",
     "scolded",
     "thanked",
     "praised",
