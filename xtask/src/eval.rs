@@ -227,6 +227,9 @@ mod tests {
         // 1 of 100: the exact one-sided bound is 0.0466.
         assert!((upper_bound(1, 100, 0.05) - 0.046_6).abs() < 1e-3);
         assert!((upper_bound(10, 10, 0.05) - 1.0).abs() < 1e-12);
+        // 50 of 100: Wilson 95% is 40.4%..59.6%.
+        let (lo, hi) = super::wilson(50, 100);
+        assert!((lo - 0.404).abs() < 1e-3 && (hi - 0.596).abs() < 1e-3);
     }
 }
 
@@ -283,10 +286,13 @@ impl Score {
                 format!("{:.1}%", 100.0 * a as f64 / b as f64)
             }
         };
+        let (lo, hi) = wilson(self.decided, self.n);
         format!(
-            "| {name} | {} | {} | {} | {} ({}/{}) | {} | {} |\n",
+            "| {name} | {} | {} ({:.1}–{:.1}%) | {} | {} ({}/{}) | {} | {} |\n",
             self.n,
             pct(self.decided, self.n),
+            100.0 * lo,
+            100.0 * hi,
             pct(self.right, self.decided),
             pct(self.false_accepts, self.negatives),
             self.false_accepts,
@@ -296,6 +302,21 @@ impl Score {
             self.false_rejects,
         )
     }
+}
+
+/// The 95% Wilson score interval on a proportion observed as `x` of `n`.
+pub(crate) fn wilson(x: u64, n: u64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let (n, p, z) = (n as f64, x as f64 / n as f64, 1.959_964);
+    let centre = p + z * z / (2.0 * n);
+    let spread = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    let denom = 1.0 + z * z / n;
+    (
+        ((centre - spread) / denom).max(0.0),
+        ((centre + spread) / denom).min(1.0),
+    )
 }
 
 /// ln C(n, k) + k ln p + (n - k) ln(1 - p), summed over k = 0..=x: the binomial CDF.
@@ -437,7 +458,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let mut table = String::from(
-        "| category | pairs | coverage (decided) | accuracy on decided | false-accept rate | 95% upper bound | false rejects |\n|---|---|---|---|---|---|---|\n",
+        "| category | pairs | coverage (decided, 95% Wilson interval) | accuracy on decided | false-accept rate | 95% upper bound | false rejects |\n|---|---|---|---|---|---|---|\n",
     );
     let mut structured = Score::default();
     for (c, s) in &by_cat {
@@ -459,7 +480,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     println!("{table}");
     println!(
         "95% upper bound: one-sided Clopper-Pearson on false accepts / non-equivalent pairs \
-         (0 of n is not 0%: it is below about 3/n)."
+         (0 of n is not 0%: it is below about 3/n). Coverage: 95% Wilson score interval."
     );
     if !mistakes.is_empty() {
         println!("decided wrongly:");
