@@ -12,8 +12,13 @@
 //!   the documented framing ([`FRAMING`], a restated subject, an agreeing yes/no tag) is
 //!   dropped; two answers are *equivalent* only when their residues match and every value
 //!   matches. A word left over makes the verdict *undecided*; conflicting values make it
-//!   *not equivalent*. Code is equivalent only when identical. Refusals and truncations
-//!   are caught first;
+//!   *not equivalent*. Integers and identifiers compare exactly as written (`1.10` is
+//!   not `1.1` as a version); code compares by tokens (indentation as structure in
+//!   Python and YAML, string literals exact, SQL keywords in any case); the words that
+//!   name a question's alternatives are values; temperature differences convert by scale;
+//!   lists compare in order when the question asks for one; role swaps (`A beat B` / `B
+//!   beat A`) and comparatives (`X is larger than Y` / `Y is smaller than X`) decide.
+//!   Refusals and truncations are caught first;
 //! - [`compare_data`] and [`compare_tool_calls`]: typed answers and tool calls compared as
 //!   data under their JSON Schema (sets where `uniqueItems` or `x-nb-set` say so, dates by
 //!   value), and [`check_answers`], which the router uses to vouch for a whole answer;
