@@ -13,7 +13,8 @@
 //!   space stood between two tokens (`key: v` is not `key:v`);
 //! - **shell** (fenced as a shell, a prompt about a command, or flags like ` -a`):
 //!   words split at whitespace, quoted parts exact;
-//! - **plain** otherwise: line breaks count, spaces between tokens do not.
+//! - **plain** otherwise: line breaks and indentation structure count (it is syntax in
+//!   languages not recognised here), spaces between tokens do not.
 //!
 //! String literals are kept exactly. Two answers are *equivalent* when their tokens are
 //! the same; *not equivalent* when the tokens are the same except for literals whose
@@ -432,7 +433,10 @@ fn tokens(code: &str, mode: Mode) -> Vec<CTok> {
         let body = line.trim_start();
         let indent = &line[..line.len() - body.len()];
         match mode {
-            Mode::Python | Mode::Yaml => {
+            // Indentation is kept as structure everywhere but SQL: in Python and YAML it
+            // is syntax, and in a language we did not recognise (Haskell, F#, a Makefile)
+            // it may be.
+            Mode::Python | Mode::Yaml | Mode::Plain | Mode::Shell => {
                 let top = levels.last().cloned().unwrap_or_default();
                 if indent == top {
                 } else if indent.starts_with(top.as_str()) {
@@ -447,7 +451,7 @@ fn tokens(code: &str, mode: Mode) -> Vec<CTok> {
                     out.push(CTok::BadIndent(indent.to_owned()));
                 }
             }
-            Mode::Plain | Mode::Shell | Mode::Sql => {}
+            Mode::Sql => {}
         }
         line_tokens(body, mode, &mut out);
         if mode != Mode::Sql {
