@@ -151,7 +151,10 @@ async fn a_drifted_failover_is_refused_by_the_strict_stage_without_asking_the_ti
         "{v:?}"
     );
     assert_eq!(h.requests("judge"), 0);
-    assert!(err.report().checker.is_none(), "no checker model was called");
+    assert!(
+        err.report().checker.is_none(),
+        "no checker model was called"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,7 +17,10 @@
 //! - `cargo xtask eval-equivalence [--data FILE] [--predictions OUT]` — scores the
 //!   strict equivalence checker on labelled pairs (default
 //!   `tests/data/equivalence/pairs.jsonl`): coverage, accuracy on decided pairs and the
-//!   false-accept rate, per category and overall.
+//!   false-accept rate, per category and overall. With `--judge-base-url URL
+//!   --judge-model M [--judge-key-env VAR] [--judge-format openai|anthropic]
+//!   [--judge-stage entailment|judge]` it scores `Escalate(Strict, Entailment or Judge)`
+//!   over that model instead (not run in CI).
 //! - `cargo xtask fuzz [--secs N] [TARGET...]` — every libFuzzer target in `fuzz/` (on
 //!   nightly; installs `cargo-fuzz` if missing) for N seconds each, corpora seeded from
 //!   the test fixtures. See `docs/reliability.md`.
@@ -73,7 +76,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [cargo bench filter] | bench-summary | eval-equivalence [--data FILE] [--predictions OUT] | loom | doc-check | msrv | fuzz [--secs N] [TARGET...] | soak [--secs N]>"
+                "usage: cargo xtask <ci | bench [cargo bench filter] | bench-summary | eval-equivalence [--data FILE] [--predictions OUT] [--judge-base-url URL --judge-model M [--judge-key-env VAR] [--judge-format openai|anthropic] [--judge-stage entailment|judge]] | loom | doc-check | msrv | fuzz [--secs N] [TARGET...] | soak [--secs N]>"
             );
             return ExitCode::from(2);
         }

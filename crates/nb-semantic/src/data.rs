@@ -23,10 +23,29 @@ pub(crate) fn short(v: &Value) -> String {
     }
 }
 
-fn num_eq(x: &serde_json::Number, y: &serde_json::Number) -> bool {
+/// Two JSON numbers: integers exactly (any size serde_json keeps as an integer), others
+/// by value; an integer beyond 2^53 against a float cannot be told apart, so it is not
+/// called equal.
+fn num_cmp(x: &serde_json::Number, y: &serde_json::Number) -> Option<bool> {
+    let int = |n: &serde_json::Number| {
+        n.as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from))
+    };
+    if let (Some(a), Some(b)) = (int(x), int(y)) {
+        return Some(a == b);
+    }
+    const EXACT: f64 = 9_007_199_254_740_992.0;
     match (x.as_f64(), y.as_f64()) {
-        (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0),
-        _ => x == y,
+        (Some(a), Some(b)) => {
+            let near = (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+            if near && (a.abs() >= EXACT || b.abs() >= EXACT) && a != b {
+                None
+            } else {
+                Some(near)
+            }
+        }
+        _ => Some(x == y),
     }
 }
 
@@ -70,13 +89,16 @@ fn walk(schema: Option<&Value>, a: &Value, b: &Value, path: &str) -> Cmp {
         ))
     };
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            if num_eq(x, y) {
-                Cmp::Same
-            } else {
-                differ()
-            }
-        }
+        (Value::Number(x), Value::Number(y)) => match num_cmp(x, y) {
+            Some(true) => Cmp::Same,
+            Some(false) => differ(),
+            None => Cmp::Incomparable(format!(
+                "{}: {} vs {}: too large to compare as floating point",
+                if path.is_empty() { "$" } else { path },
+                short(a),
+                short(b)
+            )),
+        },
         (Value::String(x), Value::String(y)) => {
             if same_string(schema, x, y) {
                 Cmp::Same

@@ -12,8 +12,13 @@
 //!   the documented framing ([`FRAMING`], a restated subject, an agreeing yes/no tag) is
 //!   dropped; two answers are *equivalent* only when their residues match and every value
 //!   matches. A word left over makes the verdict *undecided*; conflicting values make it
-//!   *not equivalent*. Code is equivalent only when identical. Refusals and truncations
-//!   are caught first;
+//!   *not equivalent*. Integers and identifiers compare exactly as written (`1.10` is
+//!   not `1.1` as a version); code compares by tokens (indentation as structure in
+//!   Python and YAML, string literals exact, SQL keywords in any case); the words that
+//!   name a question's alternatives are values; temperature differences convert by scale;
+//!   lists compare in order when the question asks for one; role swaps (`A beat B` / `B
+//!   beat A`) and comparatives (`X is larger than Y` / `Y is smaller than X`) decide.
+//!   Refusals and truncations are caught first;
 //! - [`compare_data`] and [`compare_tool_calls`]: typed answers and tool calls compared as
 //!   data under their JSON Schema (sets where `uniqueItems` or `x-nb-set` say so, dates by
 //!   value), and [`check_answers`], which the router uses to vouch for a whole answer;
@@ -44,10 +49,12 @@
 //! assert_eq!(Strict.compare("How heavy?", "3 kg", "3 g").outcome, Outcome::NotEquivalent);
 //! ```
 
+mod code;
 mod data;
 mod datetime;
 mod escalate;
 mod quantity;
+mod relation;
 mod spend;
 mod strict;
 mod text;
@@ -433,6 +440,121 @@ mod tests {
             ),
             Equivalent
         );
+    }
+
+    #[test]
+    fn integers_and_identifiers_compare_as_written() {
+        let p = "What is the order ID?";
+        assert_eq!(
+            s(p, "12345678901234567890", "12345678901234567891"),
+            NotEquivalent
+        );
+        assert_eq!(
+            s(p, "12345678901234567890", "Order ID: 12345678901234567890"),
+            Equivalent
+        );
+        assert_eq!(
+            s(
+                "What is 2^64?",
+                "18446744073709551616",
+                "18,446,744,073,709,551,616"
+            ),
+            Equivalent
+        );
+        let p = "Which version fixed it?";
+        assert_eq!(s(p, "1.10", "1.1"), NotEquivalent);
+        assert_eq!(s(p, "Version 1.10", "1.10"), Equivalent);
+        assert_eq!(s(p, "2.0.1", "2.0.10"), NotEquivalent);
+        assert_eq!(s(p, "2.0.1", "Version 2.0.1"), Equivalent);
+        assert_eq!(
+            s("Which section?", "Section 3.10", "Section 3.1"),
+            NotEquivalent
+        );
+        assert_eq!(s("Where is it?", "See § 3.10", "See § 3.1"), NotEquivalent);
+        assert_eq!(s("What is the agent number?", "007", "7"), NotEquivalent);
+        assert_eq!(s("What is it?", "007", "7"), Undecided);
+        assert_eq!(
+            s(
+                "What is the invoice number?",
+                "INV-2024-00017",
+                "INV-2024-0017"
+            ),
+            NotEquivalent
+        );
+        // Amounts still compare by value.
+        assert_eq!(s("How much?", "1.50 USD", "$1.5"), Equivalent);
+        assert_eq!(s("How much?", "1.2 million", "1,200,000"), Equivalent);
+        assert_eq!(s("What is pi?", "3.14", "3.140"), Equivalent);
+        assert_eq!(
+            s(
+                "x",
+                "{\"id\": 12345678901234567890}",
+                "{\"id\": 12345678901234567891}"
+            ),
+            NotEquivalent
+        );
+    }
+
+    #[test]
+    fn temperature_differences_convert_by_scale() {
+        let p = "How much warmer is Madrid than Oslo?";
+        assert_eq!(s(p, "15 °C warmer", "27 °F warmer"), Equivalent);
+        assert_eq!(s(p, "15 °C warmer", "59 °F warmer"), NotEquivalent);
+        let p = "What is the temperature difference between day and night?";
+        assert_eq!(s(p, "20 °C", "36 °F"), Equivalent);
+        assert_eq!(s(p, "20 °C", "68 °F"), NotEquivalent);
+        let p = "What happened overnight?";
+        assert_eq!(s(p, "It rose by 10 °C.", "It rose by 18 °F."), Equivalent);
+        assert_eq!(
+            s(p, "It rose by 10 °C.", "It rose by 50 °F."),
+            NotEquivalent
+        );
+        assert_eq!(s(p, "It rose to 10 °C.", "It rose to 50 °F."), Equivalent);
+        assert_eq!(
+            s("What is the boiling point?", "100 °C", "212 °F"),
+            Equivalent
+        );
+        assert_eq!(s("How much did it change?", "5 K", "5 °C"), Equivalent);
+    }
+
+    #[test]
+    fn prompt_words_that_name_the_alternatives_are_kept() {
+        let p = "Did the company report a loss or income for the quarter?";
+        assert_eq!(s(p, "A loss.", "Income."), NotEquivalent);
+        assert_eq!(s(p, "The company reported a loss.", "A loss"), Equivalent);
+        let p = "Which party won, Labour or the Conservatives?";
+        assert_eq!(s(p, "Labour", "The Conservatives won."), NotEquivalent);
+        assert_eq!(s(p, "Labour", "Labour won."), Equivalent);
+        let p = "Did the build pass or fail?";
+        assert_eq!(s(p, "It passed.", "It failed."), NotEquivalent);
+        assert_eq!(s(p, "It did not pass.", "It failed."), Undecided);
+        let p = "Which team scored more, the home team or the away team?";
+        assert_eq!(s(p, "The home team", "the away team"), NotEquivalent);
+        let p = "How many checks failed?";
+        assert_eq!(s(p, "2", "2 checks failed."), Equivalent);
+    }
+
+    #[test]
+    fn lists_whose_order_the_question_implies() {
+        let p = "Sort these in ascending order: 5, 2, 9";
+        assert_eq!(s(p, "apple, fig, pear", "pear, fig, apple"), NotEquivalent);
+        let p = "List the inner planets from the Sun outward.";
+        assert_eq!(
+            s(
+                p,
+                "Mercury, Venus, Earth, Mars",
+                "Mercury, Earth, Venus, Mars"
+            ),
+            NotEquivalent
+        );
+        let p = "Name the three largest cities.";
+        assert_eq!(
+            s(p, "Tokyo, Delhi, Shanghai", "Delhi, Tokyo, Shanghai"),
+            Undecided
+        );
+        let p = "Which ingredients does the recipe need?";
+        assert_eq!(s(p, "flour, sugar, eggs", "eggs, flour, sugar"), Equivalent);
+        assert_eq!(s(p, "1. flour\n2. sugar", "1. sugar\n2. flour"), Undecided);
     }
 
     #[test]

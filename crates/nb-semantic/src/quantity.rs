@@ -297,12 +297,77 @@ fn currency_symbol(s: &str) -> Option<Unit> {
 }
 
 /// A number with its unit, as read from an answer.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Quantity {
     /// The number as written, scale words applied (`1.2 million` = 1 200 000).
     pub(crate) number: f64,
     /// Its unit, if any.
     pub(crate) unit: Option<Unit>,
+    /// The same number as an exact decimal, when it was written in digits (or number
+    /// words): integers of any length compare exactly, never through `f64`.
+    pub(crate) exact: Option<Exact>,
+    /// The digits as written (no sign, no thousands separators), for identifiers.
+    pub(crate) written: String,
+    /// Read as an identifier rather than an amount: leading zeros (`007`), or a decimal
+    /// in a version or section context (`version 1.10`, `§ 3.10`). Compared as written.
+    pub(crate) ident: bool,
+    /// For temperatures: whether the words around it say it is a difference (`a rise of
+    /// 10 °C`, `15 °C warmer`) — `Some(true)` — or a reading (`rose to 25 °C`) —
+    /// `Some(false)`; `None` when they do not say.
+    pub(crate) delta: Option<bool>,
+}
+
+/// A decimal number, exactly: sign, significant digits (no leading or trailing zeros)
+/// and a power of ten. `1.2 million` and `1,200,000` are both `+12e5`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Exact {
+    negative: bool,
+    digits: String,
+    exponent: i64,
+}
+
+impl Exact {
+    /// Reads `1,234.50` (thousands separators allowed) times `10^shift`.
+    pub(crate) fn parse(mantissa: &str, shift: i64, negative: bool) -> Option<Self> {
+        let m = mantissa.replace(',', "");
+        let (int, frac) = m.split_once('.').unwrap_or((&m, ""));
+        if !int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let all = format!("{int}{frac}");
+        let mut exponent = shift - i64::try_from(frac.len()).ok()?;
+        let trimmed = all.trim_start_matches('0');
+        let digits = trimmed.trim_end_matches('0');
+        exponent += i64::try_from(trimmed.len() - digits.len()).ok()?;
+        if digits.is_empty() {
+            return Some(Self {
+                negative: false,
+                digits: String::new(),
+                exponent: 0,
+            });
+        }
+        Some(Self {
+            negative,
+            digits: digits.to_owned(),
+            exponent,
+        })
+    }
+
+    /// How many significant digits it has.
+    pub(crate) fn precision(&self) -> usize {
+        self.digits.len()
+    }
+}
+
+/// What the comparison of two numbers needs from the prompt.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NumCtx {
+    /// Units the prompt asks for.
+    pub(crate) requested: Vec<Unit>,
+    /// The prompt asks for an identifier (a version, a section, an account number...).
+    pub(crate) identifiers: bool,
+    /// The prompt asks about a temperature difference (`How much warmer`, `rise`).
+    pub(crate) delta: bool,
 }
 
 /// How two values compare.
@@ -323,6 +388,11 @@ impl Quantity {
         (self.number + unit.offset) * unit.factor
     }
 
+    /// Written with leading zeros: `007`, `00501`.
+    fn leading_zero(&self) -> bool {
+        self.written.len() > 1 && self.written.starts_with('0') && !self.written.starts_with("0.")
+    }
+
     pub(crate) fn describe(&self) -> String {
         match &self.unit {
             Some(u) => format!("{} {}", self.number, u.name),
@@ -330,10 +400,44 @@ impl Quantity {
         }
     }
 
-    /// Compares two quantities; `requested` are the units the prompt asks for.
-    pub(crate) fn compare(&self, other: &Quantity, requested: &[Unit]) -> Cmp {
+    /// Compares two quantities, with what the prompt says (units asked for, whether it
+    /// asks for an identifier or a temperature difference).
+    pub(crate) fn compare(&self, other: &Quantity, ctx: &NumCtx) -> Cmp {
+        let requested = ctx.requested.as_slice();
         let (a, b) = (self, other);
         let differ = || Cmp::Different(format!("{} vs {}", a.describe(), b.describe()));
+        let exact_differs = match (&a.exact, &b.exact) {
+            (Some(x), Some(y)) => Some(x != y),
+            _ => None,
+        };
+        // Identifiers compare as written: `007` is not `7`, `version 1.10` is not `1.1`.
+        if (a.ident || b.ident) && a.unit.is_none() && b.unit.is_none() {
+            return if a.written == b.written && exact_differs != Some(true) {
+                Cmp::Same
+            } else if exact_differs == Some(true)
+                || (a.ident && b.ident)
+                || ctx.identifiers && (a.leading_zero() || b.leading_zero())
+            {
+                Cmp::Different(format!(
+                    "{} vs {}: identifiers differ as written",
+                    a.written, b.written
+                ))
+            } else {
+                Cmp::Incomparable(format!(
+                    "{} vs {}: the same number written differently, and it may be an identifier",
+                    a.written, b.written
+                ))
+            };
+        }
+        // Too many digits for a float: only an exact comparison may call them the same.
+        let long = a.exact.as_ref().is_some_and(|e| e.precision() > 15)
+            || b.exact.as_ref().is_some_and(|e| e.precision() > 15);
+        let near = |x: f64, y: f64| -> Option<bool> {
+            match (close(x, y), long) {
+                (true, true) => None,
+                (c, _) => Some(c),
+            }
+        };
         let ratio = |u: &Option<Unit>| u.is_none_or(|u| u.dim == Dim::Ratio);
         // A bare number takes the unit the prompt asks for.
         let pick = |q: &Quantity, other: &Option<Unit>| -> Option<Unit> {
@@ -343,13 +447,30 @@ impl Quantity {
             })
         };
         let (ua, ub) = (pick(a, &b.unit), pick(b, &a.unit));
+        let too_long = || {
+            Cmp::Incomparable(format!(
+                "{} vs {}: too many digits to compare through a conversion",
+                a.describe(),
+                b.describe()
+            ))
+        };
+        // The same unit (or none): exact decimals decide, whatever their length.
+        if ua == ub {
+            if let Some(d) = exact_differs {
+                return if d { differ() } else { Cmp::Same };
+            }
+        }
         match (ua, ub) {
             _ if ratio(&ua) && ratio(&ub) => {
                 let (x, y) = (
                     ua.map_or(a.number, |u| a.base(&u)),
                     ub.map_or(b.number, |u| b.base(&u)),
                 );
-                if close(x, y) { Cmp::Same } else { differ() }
+                match near(x, y) {
+                    Some(true) => Cmp::Same,
+                    Some(false) => differ(),
+                    None => too_long(),
+                }
             }
             (Some(x), Some(y)) if x.dim == y.dim => {
                 if x.name != y.name
@@ -363,10 +484,27 @@ impl Quantity {
                         b.describe()
                     ));
                 }
-                if close(a.base(&x), b.base(&y)) {
-                    Cmp::Same
-                } else {
-                    differ()
+                let (mut p, mut q) = (a.base(&x), b.base(&y));
+                if x.dim == Dim::Temperature && x.name != y.name {
+                    // A difference of temperatures converts by scale only: a rise of
+                    // 10 °C is a rise of 18 °F, not 50 °F.
+                    let da = a.delta.unwrap_or(ctx.delta);
+                    let db = b.delta.unwrap_or(ctx.delta);
+                    if da != db {
+                        return Cmp::Incomparable(format!(
+                            "{} vs {}: one reads as a temperature difference, the other as a reading",
+                            a.describe(),
+                            b.describe()
+                        ));
+                    }
+                    if da {
+                        (p, q) = (a.number * x.factor, b.number * y.factor);
+                    }
+                }
+                match near(p, q) {
+                    Some(true) => Cmp::Same,
+                    Some(false) => differ(),
+                    None => too_long(),
                 }
             }
             (Some(x), Some(y)) => {
@@ -399,6 +537,220 @@ impl Quantity {
             )),
         }
     }
+}
+
+/// Words that make a temperature a difference rather than a reading.
+const DELTA_WORDS: &[&str] = &[
+    "rise",
+    "rises",
+    "rose",
+    "risen",
+    "rising",
+    "drop",
+    "drops",
+    "dropped",
+    "fall",
+    "falls",
+    "fell",
+    "fallen",
+    "increase",
+    "increased",
+    "increases",
+    "decrease",
+    "decreased",
+    "decreases",
+    "difference",
+    "differences",
+    "differ",
+    "differs",
+    "change",
+    "changed",
+    "changes",
+    "delta",
+    "warmer",
+    "cooler",
+    "colder",
+    "hotter",
+    "gain",
+    "gained",
+    "swing",
+    "variation",
+    "up",
+    "down",
+    "higher",
+    "lower",
+    "warming",
+    "cooling",
+];
+
+/// Words right before a temperature that make it a reading: `rose to 25 °C`.
+const READING_WORDS: &[&str] = &[
+    "to", "at", "reached", "reaches", "reach", "hit", "hits", "from",
+];
+
+fn ascii_words(s: &str) -> Vec<String> {
+    s.split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Whether the prompt asks about a temperature difference.
+pub(crate) fn delta_prompt(prompt: &str) -> bool {
+    ascii_words(prompt)
+        .iter()
+        .any(|w| DELTA_WORDS.contains(&w.as_str()))
+}
+
+/// Whether the words around `span` in `text` make a temperature there a difference
+/// (`Some(true)`: `a rise of 10 °C`, `by 5 °C`, `15 °C warmer`) or a reading
+/// (`Some(false)`: `rose to 25 °C`); `None` when they do not say.
+pub(crate) fn delta_at(text: &str, span: &std::ops::Range<usize>) -> Option<bool> {
+    let before = text.get(..span.start)?;
+    // Only the same sentence counts.
+    let sentence = before
+        .rfind(['!', '?', ';', '\n'])
+        .into_iter()
+        .chain(before.rfind(". "))
+        .max()
+        .map_or(before, |i| &before[i + 1..]);
+    let words = ascii_words(sentence);
+    let last = words.last().map(String::as_str);
+    if last.is_some_and(|w| READING_WORDS.contains(&w)) {
+        return Some(false);
+    }
+    let after = text.get(span.end..).unwrap_or("");
+    let after = after
+        .split(['.', '!', '?', ';', ',', '\n'])
+        .next()
+        .unwrap_or("");
+    let after = ascii_words(after);
+    let near = words.iter().rev().take(5).chain(after.iter().take(2));
+    let mut delta = last == Some("by");
+    for w in near {
+        delta |= DELTA_WORDS.contains(&w.as_str());
+    }
+    delta.then_some(true)
+}
+
+/// Words that make a number an identifier when they stand right before it
+/// (`version 1.10`, `section 3.10`, `§ 4.2`).
+const ID_WORDS_BEFORE: &[&str] = &[
+    "version",
+    "ver",
+    "v",
+    "release",
+    "section",
+    "sec",
+    "clause",
+    "chapter",
+    "ch",
+    "article",
+    "art",
+    "paragraph",
+    "para",
+    "rule",
+    "rfc",
+    "kernel",
+    "build",
+    "revision",
+    "rev",
+    "extension",
+    "ext",
+    "port",
+    "zip",
+    "pin",
+];
+
+/// Prompt words that ask for an identifier.
+const ID_PROMPT_WORDS: &[&str] = &[
+    "version",
+    "versions",
+    "release",
+    "section",
+    "clause",
+    "chapter",
+    "article",
+    "paragraph",
+    "id",
+    "ids",
+    "identifier",
+    "zip",
+    "postal",
+    "postcode",
+    "extension",
+    "isbn",
+    "serial",
+    "invoice",
+    "ticket",
+    "kernel",
+    "rfc",
+    "sku",
+    "pin",
+    "code",
+    "port",
+    "build",
+    "revision",
+];
+
+/// Prompt words that, before `number`, ask for an identifier (`account number`).
+const ID_NUMBER_WORDS: &[&str] = &[
+    "account",
+    "order",
+    "phone",
+    "telephone",
+    "serial",
+    "reference",
+    "agent",
+    "case",
+    "model",
+    "invoice",
+    "ticket",
+    "tracking",
+    "part",
+    "version",
+    "build",
+    "flight",
+    "policy",
+    "registration",
+    "license",
+    "licence",
+    "membership",
+    "customer",
+    "employee",
+    "routing",
+    "confirmation",
+    "section",
+    "chapter",
+    "clause",
+    "room",
+    "seat",
+    "gate",
+    "platform",
+];
+
+/// Whether the prompt asks for an identifier: a version, a section, an account number.
+pub(crate) fn identifier_prompt(prompt: &str) -> bool {
+    let ws = ascii_words(prompt);
+    prompt.contains('§')
+        || ws.iter().any(|w| ID_PROMPT_WORDS.contains(&w.as_str()))
+        || ws.windows(2).any(|p| {
+            matches!(p[1].as_str(), "number" | "numbers" | "no")
+                && ID_NUMBER_WORDS.contains(&p[0].as_str())
+        })
+}
+
+/// Whether the word right before `start` makes the number there an identifier.
+pub(crate) fn id_word_before(text: &str, start: usize) -> bool {
+    let before = text.get(..start).unwrap_or("").trim_end();
+    before.ends_with('§')
+        || ascii_words(before)
+            .last()
+            .is_some_and(|w| ID_WORDS_BEFORE.contains(&w.as_str()))
+            && before
+                .chars()
+                .next_back()
+                .is_some_and(char::is_alphanumeric)
 }
 
 /// Reads a unit at the start of `s` (after at most one space); returns it and the bytes
@@ -511,41 +863,54 @@ mod tests {
         Quantity {
             number: n,
             unit: unit_at(unit).map(|x| x.0),
+            ..Quantity::default()
         }
     }
 
     #[test]
     fn one_dimension_converts_others_never_agree() {
-        assert_eq!(q(1.5, "s").compare(&q(1500.0, "ms"), &[]), Cmp::Same);
-        assert_eq!(q(2.0, "KiB").compare(&q(2048.0, "bytes"), &[]), Cmp::Same);
-        assert_eq!(q(100.0, "°C").compare(&q(212.0, "°F"), &[]), Cmp::Same);
+        assert_eq!(
+            q(1.5, "s").compare(&q(1500.0, "ms"), &NumCtx::default()),
+            Cmp::Same
+        );
+        assert_eq!(
+            q(2.0, "KiB").compare(&q(2048.0, "bytes"), &NumCtx::default()),
+            Cmp::Same
+        );
+        assert_eq!(
+            q(100.0, "°C").compare(&q(212.0, "°F"), &NumCtx::default()),
+            Cmp::Same
+        );
         assert!(matches!(
-            q(3.0, "kg").compare(&q(3.0, "g"), &[]),
+            q(3.0, "kg").compare(&q(3.0, "g"), &NumCtx::default()),
             Cmp::Different(_)
         ));
         assert!(matches!(
-            q(90.0, "seconds").compare(&q(90.0, "minutes"), &[]),
+            q(90.0, "seconds").compare(&q(90.0, "minutes"), &NumCtx::default()),
             Cmp::Different(_)
         ));
         assert!(matches!(
-            q(18.0, "months").compare(&q(18.0, "weeks"), &[]),
+            q(18.0, "months").compare(&q(18.0, "weeks"), &NumCtx::default()),
             Cmp::Different(_)
         ));
         assert!(matches!(
-            q(1.0, "month").compare(&q(30.0, "days"), &[]),
+            q(1.0, "month").compare(&q(30.0, "days"), &NumCtx::default()),
             Cmp::Incomparable(_)
         ));
-        assert_eq!(q(2.0, "years").compare(&q(24.0, "months"), &[]), Cmp::Same);
+        assert_eq!(
+            q(2.0, "years").compare(&q(24.0, "months"), &NumCtx::default()),
+            Cmp::Same
+        );
         assert!(matches!(
-            q(3.0, "kg").compare(&q(3.0, ""), &[]),
+            q(3.0, "kg").compare(&q(3.0, ""), &NumCtx::default()),
             Cmp::Incomparable(_)
         ));
         assert!(matches!(
-            q(5.0, "%").compare(&q(5.0, "percentage points"), &[]),
+            q(5.0, "%").compare(&q(5.0, "percentage points"), &NumCtx::default()),
             Cmp::Different(_)
         ));
         assert!(matches!(
-            q(5.0, "USD").compare(&q(5.0, "EUR"), &[]),
+            q(5.0, "USD").compare(&q(5.0, "EUR"), &NumCtx::default()),
             Cmp::Different(_)
         ));
     }
@@ -554,12 +919,16 @@ mod tests {
     fn a_requested_unit_is_not_converted_away() {
         let req = requested_units("How long does it take, in ms?");
         assert_eq!(req.len(), 1);
+        let rq = NumCtx {
+            requested: req,
+            ..NumCtx::default()
+        };
         assert!(matches!(
-            q(1.5, "s").compare(&q(1500.0, "ms"), &req),
+            q(1.5, "s").compare(&q(1500.0, "ms"), &rq),
             Cmp::Different(_)
         ));
         // A bare number takes the requested unit.
-        assert_eq!(q(1500.0, "").compare(&q(1500.0, "ms"), &req), Cmp::Same);
+        assert_eq!(q(1500.0, "").compare(&q(1500.0, "ms"), &rq), Cmp::Same);
     }
 
     #[test]

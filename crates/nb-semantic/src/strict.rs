@@ -19,7 +19,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::datetime::{self, DateTime};
-use crate::quantity::{self, Cmp, Quantity, Unit};
+use crate::quantity::{self, Cmp, Exact, NumCtx, Quantity};
 use crate::text::{self, PromptWords, Tok};
 use crate::{Outcome, Verdict};
 
@@ -31,7 +31,12 @@ pub(crate) enum Val {
     Yes(bool),
     Label(String),
     Json(Value),
-    Items(Vec<String>),
+    /// List items, and whether they were numbered (`1.`, `2.`): a numbered list may be a
+    /// sequence.
+    Items(Vec<String>, bool),
+    /// An identifier written with separators (`2.0.1`, `INV-2024-00017`,
+    /// `978-0-13-110362-7`): compared as written, case aside.
+    Ident(String),
 }
 
 impl Val {
@@ -43,7 +48,8 @@ impl Val {
             Val::Yes(_) => "yes_no",
             Val::Label(_) => "label",
             Val::Json(_) => "json",
-            Val::Items(_) => "list",
+            Val::Items(..) => "list",
+            Val::Ident(_) => "identifier",
         }
     }
 
@@ -61,16 +67,18 @@ impl Val {
             Val::Yes(y) => if *y { "yes" } else { "no" }.to_owned(),
             Val::Label(l) => l.clone(),
             Val::Json(v) => crate::data::short(v),
-            Val::Items(i) => i.join(", "),
+            Val::Items(i, _) => i.join(", "),
+            Val::Ident(s) => s.clone(),
         }
     }
 
     fn compare(&self, other: &Val, ctx: &Ctx) -> Cmp {
         match (self, other) {
-            (Val::Qty(a), Val::Qty(b)) => a.compare(b, &ctx.requested),
+            (Val::Qty(a), Val::Qty(b)) => a.compare(b, &ctx.num),
+            (Val::Ident(a), Val::Ident(b)) if a.to_lowercase() == b.to_lowercase() => Cmp::Same,
             (Val::When(a), Val::When(b)) => a.compare(b),
             (Val::Json(a), Val::Json(b)) => crate::data::compare_values(None, a, b),
-            (Val::Items(a), Val::Items(b)) => items_compare(a, b, ctx),
+            (Val::Items(a, na), Val::Items(b, nb)) => items_compare(a, b, *na || *nb, ctx),
             (Val::Yes(a), Val::Yes(b)) if a == b => Cmp::Same,
             (Val::Label(a), Val::Label(b)) if a == b => Cmp::Same,
             (a, b) if a.kind() == b.kind() => {
@@ -94,8 +102,8 @@ fn item_compare(a: &str, b: &str, ctx: &Ctx) -> Cmp {
     }
 }
 
-fn items_compare(a: &[String], b: &[String], ctx: &Ctx) -> Cmp {
-    if ctx.ordered {
+fn items_compare(a: &[String], b: &[String], numbered: bool, ctx: &Ctx) -> Cmp {
+    if ctx.order == Order::Sequence {
         let same = a.len() == b.len()
             && a.iter()
                 .zip(b)
@@ -112,18 +120,110 @@ fn items_compare(a: &[String], b: &[String], ctx: &Ctx) -> Cmp {
             .all(|i| y.iter().any(|j| item_compare(i, j, ctx) == Cmp::Same))
     };
     if covered(a, b) && covered(b, a) {
+        let in_order = a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| item_compare(x, y, ctx) == Cmp::Same);
+        if !in_order && (ctx.order == Order::Unsure || numbered) {
+            return Cmp::Incomparable(
+                "the same items in another order, and the question may ask for an order".into(),
+            );
+        }
         Cmp::Same
     } else {
         Cmp::Different("different items".into())
     }
 }
 
+/// Whether the question asks for a sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// Nothing says order matters: lists compare as sets.
+    Set,
+    /// Words that may imply an order (`first`, `top`, `largest`): another order is
+    /// undecided.
+    Unsure,
+    /// The question asks for an order (`rank`, `sort`, `steps`, `in order`, `ascending`):
+    /// another order is a different answer.
+    Sequence,
+}
+
+/// Words that ask for a sequence.
+const SEQUENCE_WORDS: &[&str] = &[
+    "rank",
+    "ranked",
+    "ranking",
+    "rankings",
+    "order",
+    "ordered",
+    "sort",
+    "sorted",
+    "steps",
+    "step",
+    "sequence",
+    "sequential",
+    "ascending",
+    "descending",
+    "alphabetical",
+    "alphabetically",
+    "chronological",
+    "chronologically",
+    "arrange",
+    "arranged",
+    "outward",
+    "outwards",
+    "inward",
+    "timeline",
+    "procedure",
+    "instructions",
+    "stages",
+    "phases",
+    "priority",
+    "prioritise",
+    "prioritize",
+    "position",
+    "positions",
+    "reverse",
+    "sequentially",
+];
+
+/// Words that may imply an order.
+const MAYBE_ORDER_WORDS: &[&str] = &[
+    "first",
+    "last",
+    "top",
+    "bottom",
+    "earliest",
+    "latest",
+    "oldest",
+    "newest",
+    "largest",
+    "smallest",
+    "biggest",
+    "highest",
+    "lowest",
+    "fastest",
+    "slowest",
+    "then",
+    "before",
+    "after",
+    "next",
+    "followed",
+    "most",
+    "least",
+    "best",
+    "worst",
+    "leading",
+    "preferred",
+    "from",
+];
+
 /// What the prompt tells the readers.
 pub(crate) struct Ctx {
     words: PromptWords,
     labels: Vec<String>,
-    ordered: bool,
-    pub(crate) requested: Vec<Unit>,
+    pub(crate) order: Order,
+    pub(crate) num: NumCtx,
 }
 
 static LABEL_LIST: LazyLock<Option<Regex>> = LazyLock::new(|| {
@@ -143,22 +243,30 @@ impl Ctx {
                     .collect()
             })
             .unwrap_or_default();
-        let p = prompt.to_lowercase();
-        let ordered = [
-            "rank",
-            "order",
-            "steps",
-            "sort",
-            "first to last",
-            "sequence",
-        ]
-        .iter()
-        .any(|w| p.contains(w));
+        let words = PromptWords::new(prompt);
+        let mut labels: Vec<String> = labels;
+        for c in &words.choices {
+            if !labels.contains(c) {
+                labels.push(c.clone());
+            }
+        }
+        let ws = text::words(prompt);
+        let order = if ws.iter().any(|w| SEQUENCE_WORDS.contains(&w.as_str())) {
+            Order::Sequence
+        } else if ws.iter().any(|w| MAYBE_ORDER_WORDS.contains(&w.as_str())) {
+            Order::Unsure
+        } else {
+            Order::Set
+        };
         Self {
-            words: PromptWords::new(prompt),
+            words,
             labels,
-            ordered,
-            requested: quantity::requested_units(prompt),
+            order,
+            num: NumCtx {
+                requested: quantity::requested_units(prompt),
+                identifiers: quantity::identifier_prompt(prompt),
+                delta: quantity::delta_prompt(prompt),
+            },
         }
     }
 }
@@ -208,9 +316,9 @@ fn finish(toks: Vec<Tok>, vals: Vec<Val>, ctx: &Ctx) -> Reading {
         let mut it = vals.into_iter();
         for t in rest {
             match t {
-                Tok::Word(w) if ctx.labels.contains(&w) => {
+                Tok::Word(w) if label_of(&w, &ctx.labels).is_some() => {
                     out.push(Tok::Slot("label"));
-                    ordered_vals.push(Val::Label(w));
+                    ordered_vals.push(Val::Label(label_of(&w, &ctx.labels).unwrap_or(w)));
                 }
                 Tok::Slot(k) => {
                     out.push(Tok::Slot(k));
@@ -227,6 +335,25 @@ fn finish(toks: Vec<Tok>, vals: Vec<Val>, ctx: &Ctx) -> Reading {
         residue: text::settle(rest),
         label,
     }
+}
+
+/// The label a word names: itself, or a regular inflection of a label of four letters
+/// or more (`passed` for `pass`, `increased` for `increase`).
+fn label_of(w: &str, labels: &[String]) -> Option<String> {
+    if labels.iter().any(|l| l == w) {
+        return Some(w.to_owned());
+    }
+    labels
+        .iter()
+        .filter(|l| l.chars().count() >= 4)
+        .find(|l| {
+            ["ed", "d", "s", "es", "ing"].iter().any(|suf| {
+                w.strip_suffix(suf).is_some_and(|stem| {
+                    stem == l.as_str() || l.strip_suffix('e').is_some_and(|le| le == stem)
+                })
+            })
+        })
+        .cloned()
 }
 
 const NUMBER_WORDS: [&str; 28] = [
@@ -340,11 +467,19 @@ fn number_words(
                 .iter()
                 .any(|r| r.start < span.end && span.start < r.end)
         {
+            let exact = (value.fract() == 0.0 && value.abs() < 1e15)
+                .then(|| Exact::parse(&format!("{}", value.abs()), 0, value < 0.0))
+                .flatten();
+            let delta = quantity::delta_at(text, &span);
             out.push((
                 span,
                 Val::Qty(Quantity {
                     number: value,
                     unit: unit.map(|u| u.0),
+                    exact,
+                    written: format!("{}", value.abs()),
+                    ident: false,
+                    delta,
                 }),
             ));
         }
@@ -355,7 +490,11 @@ fn number_words(
 
 /// Numbers with their scale and unit; digits inside identifiers (`u32`, `H2O`, `v1.2`)
 /// are left as words.
-fn numbers(text: &str, taken: &[std::ops::Range<usize>]) -> Vec<(std::ops::Range<usize>, Val)> {
+fn numbers(
+    text: &str,
+    taken: &[std::ops::Range<usize>],
+    ctx: &Ctx,
+) -> Vec<(std::ops::Range<usize>, Val)> {
     let Some(re) = quantity::NUMBER.as_ref() else {
         return Vec::new();
     };
@@ -382,14 +521,18 @@ fn numbers(text: &str, taken: &[std::ops::Range<usize>]) -> Vec<(std::ops::Range
         let Ok(mut n) = num.as_str().replace(',', "").parse::<f64>() else {
             continue;
         };
+        let mut shift = 0i64;
+        let scaled = c.name("e").is_some() || c.name("exp").is_some();
         if let Some(e) = c.name("e").and_then(|e| e.as_str().parse::<i32>().ok()) {
             n *= 10f64.powi(e);
+            shift += i64::from(e);
         }
         if let Some(e) = c
             .name("exp")
             .and_then(|e| e.as_str().replace('−', "-").parse::<i32>().ok())
         {
             n *= 10f64.powi(e);
+            shift += i64::from(e);
         }
         if negative {
             n = -n;
@@ -406,6 +549,8 @@ fn numbers(text: &str, taken: &[std::ops::Range<usize>]) -> Vec<(std::ops::Range
             if let Some((f, len)) = quantity::scale_at(&text[end..], cur.is_some()) {
                 n *= f;
                 end += len;
+                // Scale words are powers of ten.
+                shift += f.log10().round() as i64;
             }
             if unit.is_none() {
                 if let Some((u, len)) = quantity::unit_at(&text[end..]) {
@@ -429,9 +574,50 @@ fn numbers(text: &str, taken: &[std::ops::Range<usize>]) -> Vec<(std::ops::Range
         {
             continue;
         }
-        out.push((span, Val::Qty(Quantity { number: n, unit })));
+        let written = num.as_str().replace(',', "");
+        let plain = unit.is_none() && !scaled && end == m.end();
+        let leading_zero =
+            written.len() > 1 && written.starts_with('0') && !written.starts_with("0.");
+        let ident = plain
+            && (leading_zero
+                || written.contains('.')
+                    && (ctx.num.identifiers || quantity::id_word_before(text, start)));
+        let delta = quantity::delta_at(text, &span);
+        out.push((
+            span,
+            Val::Qty(Quantity {
+                number: n,
+                unit,
+                exact: Exact::parse(num.as_str(), shift, negative),
+                written,
+                ident,
+                delta,
+            }),
+        ));
     }
     out
+}
+
+static IDENTS: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(
+        r"\b\d+(?:\.\d+){2,}\b|\b[A-Za-z]+\d*(?:-[A-Za-z0-9]*\d[A-Za-z0-9]*)+\b|\b\d+(?:-\d+){2,}\b",
+    )
+    .ok()
+});
+
+/// Identifiers written with separators: dotted versions and addresses (`2.0.1`),
+/// codes (`INV-2024-00017`, `GPT-4`), digit groups (`978-0-13-110362-7`).
+fn identifiers(text: &str) -> Vec<std::ops::Range<usize>> {
+    IDENTS.as_ref().map_or_else(Vec::new, |re| {
+        re.find_iter(text)
+            .filter(|m| {
+                // Not part of a longer token: `1.2.3.` is fine, `v1.2.3` is a word.
+                let before = text[..m.start()].chars().next_back();
+                !before.is_some_and(|c| c.is_alphanumeric() || c == '.' || c == '-')
+            })
+            .map(|m| m.range())
+            .collect()
+    })
 }
 
 /// Reads an answer's values and residue.
@@ -440,8 +626,16 @@ pub(crate) fn read_values(text: &str, ctx: &Ctx) -> Reading {
         .into_iter()
         .map(|(r, d)| (r, Val::When(d)))
         .collect();
+    for r in identifiers(text) {
+        if !found
+            .iter()
+            .any(|(f, _)| f.start < r.end && r.start < f.end)
+        {
+            found.push((r.clone(), Val::Ident(text[r].to_owned())));
+        }
+    }
     let taken: Vec<_> = found.iter().map(|f| f.0.clone()).collect();
-    let nums = numbers(text, &taken);
+    let nums = numbers(text, &taken, ctx);
     found.extend(nums);
     let taken: Vec<_> = found.iter().map(|f| f.0.clone()).collect();
     found.extend(number_words(text, &taken));
@@ -503,7 +697,11 @@ pub(crate) fn read_list(text: &str, ctx: &Ctx) -> Option<Reading> {
             at = m.end();
         }
         text::tokens(&text[at..], &mut toks);
-        return Some(finish(toks, vec![Val::Items(items)], ctx));
+        let numbered = caps.iter().any(|c| {
+            c[0].trim_start()
+                .starts_with(|ch: char| ch.is_ascii_digit())
+        });
+        return Some(finish(toks, vec![Val::Items(items, numbered)], ctx));
     }
     let body = text.trim();
     if body.contains('\n') {
@@ -540,7 +738,7 @@ pub(crate) fn read_list(text: &str, ctx: &Ctx) -> Option<Reading> {
         toks.push(Tok::Punct(':'));
     }
     toks.push(Tok::Slot("list"));
-    Some(finish(toks, vec![Val::Items(parts)], ctx))
+    Some(finish(toks, vec![Val::Items(parts, false)], ctx))
 }
 
 static CODE: LazyLock<Option<Regex>> = LazyLock::new(|| {
@@ -552,7 +750,7 @@ static CODE: LazyLock<Option<Regex>> = LazyLock::new(|| {
 
 /// Whether an answer holds code or identifiers: never compared as numbers or text.
 pub(crate) fn looks_like_code(text: &str) -> bool {
-    CODE.as_ref().is_some_and(|re| re.is_match(text))
+    CODE.as_ref().is_some_and(|re| re.is_match(text)) || crate::code::looks_structured(text)
 }
 
 fn cmp_all(a: &[Val], b: &[Val], ctx: &Ctx) -> Cmp {
@@ -595,6 +793,15 @@ pub(crate) fn account(ctx: &Ctx, mut a: Reading, mut b: Reading) -> Verdict {
             back(y, &mut b.residue);
         }
     }
+    // Who did what to whom: read with the labels as words.
+    let (fa, va) = flatten(&a);
+    let (fb, vb) = flatten(&b);
+    if fa != fb {
+        let values_same = va.len() == vb.len() && cmp_all(&va, &vb, ctx) == Cmp::Same;
+        if let Some((outcome, why)) = crate::relation::compare(&fa, &fb, values_same) {
+            return Verdict::new(outcome, "relation", why);
+        }
+    }
     let method = a
         .vals
         .first()
@@ -614,13 +821,12 @@ pub(crate) fn account(ctx: &Ctx, mut a: Reading, mut b: Reading) -> Verdict {
             )
         };
     }
+    let bare = |r: &[Tok]| text::only_function_words(&words_only(r));
     let same_template = a.residue == b.residue
         || (a.vals.len() == b.vals.len()
             && same_slots(&a.residue, &b.residue)
-            && (text::only_restates(&words_only(&a.residue), &ctx.words)
-                && words_only(&b.residue).is_empty()
-                || text::only_restates(&words_only(&b.residue), &ctx.words)
-                    && words_only(&a.residue).is_empty()));
+            && (text::only_restates(&words_only(&a.residue), &ctx.words) && bare(&b.residue)
+                || text::only_restates(&words_only(&b.residue), &ctx.words) && bare(&a.residue)));
     if same_template && a.vals.len() == b.vals.len() {
         return match cmp_all(&a.vals, &b.vals, ctx) {
             Cmp::Same => Verdict::new(
@@ -645,7 +851,14 @@ pub(crate) fn account(ctx: &Ctx, mut a: Reading, mut b: Reading) -> Verdict {
     }
     // The templates differ: only a conflict of values can still decide.
     for kind in [
-        "json", "list", "date", "yes_no", "label", "quantity", "number",
+        "json",
+        "list",
+        "date",
+        "yes_no",
+        "label",
+        "identifier",
+        "quantity",
+        "number",
     ] {
         let of = |r: &Reading| -> Vec<Val> {
             r.vals
@@ -656,6 +869,15 @@ pub(crate) fn account(ctx: &Ctx, mut a: Reading, mut b: Reading) -> Verdict {
         };
         let (x, y) = (of(&a), of(&b));
         if kind == "quantity" {
+            continue;
+        }
+        let negated = |r: &Reading| {
+            r.residue
+                .iter()
+                .any(|t| t.word().is_some_and(text::is_negation))
+        };
+        if kind == "label" && (negated(&a) || negated(&b)) {
+            // "did not pass" may be "failed": a label under negation decides nothing.
             continue;
         }
         if x.len() == 1 && y.len() == 1 {
@@ -693,6 +915,29 @@ pub(crate) fn account(ctx: &Ctx, mut a: Reading, mut b: Reading) -> Verdict {
     )
 }
 
+/// A reading's residue with its labels put back as words, and its other values.
+fn flatten(r: &Reading) -> (Vec<Tok>, Vec<Val>) {
+    let mut vals = r.vals.iter();
+    let mut rest = Vec::new();
+    let toks = r
+        .residue
+        .iter()
+        .map(|t| match t {
+            Tok::Slot(_) => match vals.next() {
+                Some(Val::Label(w)) => Tok::Word(w.clone()),
+                Some(v) => {
+                    rest.push(v.clone());
+                    t.clone()
+                }
+                None => t.clone(),
+            },
+            other => other.clone(),
+        })
+        .collect();
+    rest.extend(vals.cloned());
+    (toks, rest)
+}
+
 fn words_only(t: &[Tok]) -> Vec<Tok> {
     t.iter()
         .filter(|x| !matches!(x, Tok::Slot(_)))
@@ -717,19 +962,7 @@ pub(crate) fn compare(prompt: &str, reference: &str, candidate: &str) -> Verdict
         return account(&ctx, a, b);
     }
     if looks_like_code(reference) || looks_like_code(candidate) {
-        let ws = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-        return if ws(reference) == ws(candidate) && !ws(reference).is_empty() {
-            Verdict::new(
-                Outcome::Equivalent,
-                "code",
-                "the same code after whitespace normalisation",
-            )
-        } else {
-            Verdict::undecided(
-                "code",
-                "code or identifiers differ; only an identical answer is vouched for",
-            )
-        };
+        return crate::code::compare(prompt, reference, candidate);
     }
     for (which, t) in [("reference", reference), ("candidate", candidate)] {
         if text::ends_mid_phrase(t) {

@@ -205,6 +205,71 @@ pub(crate) struct PromptWords {
     pub(crate) words: BTreeSet<String>,
     /// Words the prompt offers as alternatives ("approved **or** rejected"): never framing.
     pub(crate) alternatives: BTreeSet<String>,
+    /// The words that tell the alternatives of an "A or B" question apart ("a loss or
+    /// income": `loss`, `income`; "the home team or the away team": `home`, `away`):
+    /// read as labels, so an answer naming one is compared by which it names.
+    pub(crate) choices: Vec<String>,
+}
+
+/// Words that are never a choice between alternatives.
+fn not_a_choice(w: &str) -> bool {
+    FUNCTION_WORDS.contains(&w)
+        || COPULAS.contains(&w)
+        || PRONOUNS.contains(&w)
+        || AUXILIARIES.contains(&w)
+        || is_negation(w)
+        || matches!(
+            w,
+            "yes" | "true" | "false" | "both" | "either" | "neither" | "other"
+        )
+}
+
+/// The choices an "A or B" question offers. See [`PromptWords::choices`].
+fn choices(prompt: &str) -> Vec<String> {
+    let mut t = Vec::new();
+    tokens(prompt, &mut t);
+    let mut out: Vec<String> = Vec::new();
+    let push = |w: &str, out: &mut Vec<String>| {
+        if !not_a_choice(w) && !out.iter().any(|x| x == w) {
+            out.push(w.to_owned());
+        }
+    };
+    for i in 0..t.len() {
+        if !matches!(t[i].word(), Some("or" | "versus" | "vs")) {
+            continue;
+        }
+        let right: Vec<&str> = t[i + 1..].iter().map_while(Tok::word).take(4).collect();
+        let right: Vec<&str> = right
+            .iter()
+            .copied()
+            .skip_while(|w| matches!(*w, "the" | "a" | "an"))
+            .collect();
+        let mut left: Vec<&str> = t[..i].iter().rev().map_while(Tok::word).take(4).collect();
+        left.reverse();
+        let (Some(first), Some(last)) = (right.first(), left.last()) else {
+            continue;
+        };
+        if is_negation(first) {
+            continue;
+        }
+        let head = right.last().copied().unwrap_or("");
+        if right.len() >= 2 && *last == head && left.len() > right.len() - 1 {
+            // "the home team or the away team": the words before the shared head.
+            let k = right.len() - 1;
+            for w in &right[..k] {
+                push(w, &mut out);
+            }
+            for w in &left[left.len() - 1 - k..left.len() - 1] {
+                push(w, &mut out);
+            }
+        } else {
+            // Only the two words around "or": in "won, Labour or the Conservatives" the
+            // word before the comma is not a choice.
+            push(last, &mut out);
+            push(first, &mut out);
+        }
+    }
+    out
 }
 
 impl PromptWords {
@@ -221,9 +286,12 @@ impl PromptWords {
                 }
             }
         }
+        let choices = choices(prompt);
+        alternatives.extend(choices.iter().cloned());
         Self {
             words: ws.into_iter().collect(),
             alternatives,
+            choices,
         }
     }
 
@@ -469,6 +537,12 @@ pub(crate) fn is_negation(w: &str) -> bool {
         w,
         "not" | "no" | "never" | "none" | "nor" | "neither" | "without"
     ) || w.ends_with("n't")
+}
+
+/// Whether `ws` holds nothing but function words ("a", "the"), or nothing.
+pub(crate) fn only_function_words(ws: &[Tok]) -> bool {
+    ws.iter()
+        .all(|t| t.word().is_some_and(|w| FUNCTION_WORDS.contains(&w)))
 }
 
 /// Whether `extra` only restates the prompt: every word is a prompt word or a
