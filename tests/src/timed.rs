@@ -23,6 +23,14 @@ pub enum Behaviour {
     Hang,
     /// Fails with this error at once.
     Fail(CallError),
+    /// Answers after `latency` with each text in turn, one per request received (the
+    /// first request gets the first), cycling.
+    Cycle {
+        /// How long it takes.
+        latency: Duration,
+        /// The answers, in turn.
+        texts: Vec<String>,
+    },
 }
 
 impl Behaviour {
@@ -90,11 +98,24 @@ impl Provider for Timed {
             .rev()
             .find_map(|m| (m.role == nb_core::Role::User).then(|| m.text()))
             .unwrap_or_default();
-        self.log
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(Arrival { at, prompt });
+        let n = {
+            let mut log = self
+                .log
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            log.push(Arrival { at, prompt });
+            log.len() - 1
+        };
         match self.behaviour(at) {
+            Behaviour::Cycle { latency, texts } => {
+                tokio::time::sleep(latency).await;
+                Ok(ChatResponse::text(
+                    texts
+                        .get(n % texts.len().max(1))
+                        .cloned()
+                        .unwrap_or_default(),
+                ))
+            }
             Behaviour::Answer { latency, text } => {
                 tokio::time::sleep(latency).await;
                 Ok(ChatResponse::text(text))

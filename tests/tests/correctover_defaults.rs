@@ -183,3 +183,123 @@ async fn a_first_choice_entry_serves_its_own_scope_only_and_never_an_always_call
     );
     assert_eq!(always.report.check, AnswerCheck::Vouched);
 }
+
+fn with_reference(primary: Timed, fallback: Timed, reference: Timed) -> SmartRouter {
+    SmartRouter::builder()
+        .target(Target::new(TargetId::new("primary", "m"), primary))
+        .target(Target::new(TargetId::new("fallback", "m"), fallback))
+        .target(Target::new(TargetId::new("referee", "small"), reference).with_vouch_only(true))
+        .policy(
+            Policy::default()
+                .with_attempt_timeout(S)
+                .with_deadline(5 * S),
+        )
+        .vouch(Vouching::consensus(Strict))
+        .build()
+        .unwrap()
+}
+
+/// Two serving providers and a cheap reference model: a failover answer gets an
+/// independent reference, and the report names it.
+#[tokio::test(start_paused = true)]
+async fn a_reference_target_vouches_for_a_failover_answer_and_never_serves() {
+    let down = || Timed::new(vec![(Duration::MAX, Behaviour::Refuse)]);
+    let referee = answering("The answer is 42.");
+    let r = with_reference(down(), answering("42"), referee.clone());
+    let routed = r.chat(&q()).await.unwrap();
+    assert_eq!(routed.report.check, AnswerCheck::VouchedByReference);
+    assert_eq!(
+        routed.report.served_by.as_ref().unwrap().provider(),
+        "fallback"
+    );
+    assert_eq!(
+        routed.report.verdict.as_ref().unwrap().reference.provider(),
+        "referee"
+    );
+    // The first choice's own answers are never sent to the referee.
+    let before = referee.arrivals().len();
+    let r2 = with_reference(answering("42"), answering("42"), referee.clone());
+    let first = r2.chat(&q()).await.unwrap();
+    assert_eq!(first.report.check, AnswerCheck::FirstChoice);
+    assert_eq!(referee.arrivals().len(), before);
+    // With both serving targets down, the referee does not answer users.
+    let r3 = with_reference(down(), down(), answering("42"));
+    let e = r3.chat(&q()).await.unwrap_err();
+    assert!(e.report().served_by.is_none());
+    assert!(
+        e.report()
+            .attempts
+            .iter()
+            .all(|a| a.target.provider() != "referee"),
+        "{:?}",
+        e.report().attempts
+    );
+}
+
+/// A reference target that contradicts the failover answer refuses it.
+#[tokio::test(start_paused = true)]
+async fn a_reference_target_that_disagrees_refuses_the_answer() {
+    let down = Timed::new(vec![(Duration::MAX, Behaviour::Refuse)]);
+    let r = with_reference(down, answering("43"), answering("42"));
+    let e = r.chat(&q()).await.unwrap_err();
+    assert_eq!(e.kind(), RouteErrorKind::Unvouched);
+}
+
+fn self_consistent(fallback: Timed) -> SmartRouter {
+    let down = Timed::new(vec![(Duration::MAX, Behaviour::Refuse)]);
+    SmartRouter::builder()
+        .target(Target::new(TargetId::new("primary", "m"), down))
+        .target(Target::new(TargetId::new("fallback", "m"), fallback))
+        .policy(
+            Policy::default()
+                .with_attempt_timeout(S)
+                .with_deadline(5 * S),
+        )
+        .vouch(
+            Vouching::consensus(Strict)
+                .with_self_consistency(Some(nb_router::SelfConsistency::default())),
+        )
+        .build()
+        .unwrap()
+}
+
+/// With no other target able to answer, the serving target asked twice more: the same
+/// answer each time is vouched for, weakly; an arbitrary one is not.
+#[tokio::test(start_paused = true)]
+async fn self_consistency_vouches_weakly_for_an_answer_the_target_repeats() {
+    let steady = answering("42");
+    let r = self_consistent(steady.clone());
+    let routed = r.chat(&q()).await.unwrap();
+    assert_eq!(routed.report.check, AnswerCheck::SelfConsistent);
+    assert_eq!(steady.arrivals().len(), 3, "the answer and two samples");
+    assert_eq!(
+        routed
+            .report
+            .attempts
+            .iter()
+            .filter(|a| a.role == nb_router::AttemptRole::Vouch
+                && a.target.provider() == "fallback")
+            .count(),
+        2,
+        "two samples of the serving target"
+    );
+    // A confabulating target: its samples differ from its answer.
+    let arbitrary = Timed::new(vec![(
+        Duration::MAX,
+        Behaviour::Cycle {
+            latency: 10 * MS,
+            texts: vec!["42".into(), "43".into(), "52".into()],
+        },
+    )]);
+    let r = self_consistent(arbitrary);
+    let routed = r.chat(&q()).await.unwrap();
+    assert_eq!(
+        routed.report.check,
+        AnswerCheck::Unvouchable,
+        "served flagged"
+    );
+    let e = r
+        .chat_with(&q(), &CallOptions::default().require_equivalence())
+        .await;
+    assert!(e.is_err(), "refused when the call requires equivalence");
+}

@@ -19,9 +19,17 @@ pub enum AnswerCheck {
     /// The first choice answered and the call's vouching mode did not ask for a check.
     #[default]
     FirstChoice,
-    /// Vouched for: an independent target's answer agreed (the report's `verdict` says
-    /// which target, by which method).
+    /// Vouched for: an independent serving target's answer agreed (the report's
+    /// `verdict` says which target, by which method).
     Vouched,
+    /// Vouched for by a reference target: a model asked only to vouch, never to serve,
+    /// agreed (the report's `verdict` names it).
+    VouchedByReference,
+    /// No independent target could answer, but the serving target asked again (at a
+    /// temperature above zero) gave the same answer every time. A weaker verdict: it
+    /// catches confabulation — an answer that is wrong *and* arbitrary — not a mistake
+    /// the model makes consistently.
+    SelfConsistent,
     /// A failover answer returned with no check at all: vouching was off for the call
     /// (the router's `VouchMode::Off`, or no vouching configured).
     Unchecked,
@@ -39,6 +47,8 @@ impl AnswerCheck {
         match self {
             Self::FirstChoice => "first-choice",
             Self::Vouched => "vouched",
+            Self::VouchedByReference => "vouched-by-reference",
+            Self::SelfConsistent => "self-consistent",
             Self::Unchecked => "unchecked",
             Self::Unvouchable => "unvouchable",
         }

@@ -73,6 +73,17 @@ impl AnswerCache for InMemoryCache {
     }
 }
 
+/// Whether a cached answer checked as `check` may be served to a call in `mode`: only
+/// answers nobody doubted are ever stored, and a call that asks for every answer to be
+/// vouched for is served only vouched ones.
+pub(crate) fn serves(check: AnswerCheck, mode: crate::VouchMode) -> bool {
+    match check {
+        AnswerCheck::Vouched | AnswerCheck::VouchedByReference => true,
+        AnswerCheck::FirstChoice | AnswerCheck::SelfConsistent => mode != crate::VouchMode::Always,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,16 +100,5 @@ mod tests {
         // Scopes never share, and the boundary between scope and route is unambiguous.
         assert_ne!(cache_key("k1", "r", &a), cache_key("k2", "r", &a));
         assert_ne!(cache_key("ab", "c", &a), cache_key("a", "bc", &a));
-    }
-}
-
-/// Whether a cached answer checked as `check` may be served to a call in `mode`: only
-/// answers nobody doubted are ever stored, and a call that asks for every answer to be
-/// vouched for is served only vouched ones.
-pub(crate) fn serves(check: AnswerCheck, mode: crate::VouchMode) -> bool {
-    match check {
-        AnswerCheck::Vouched => true,
-        AnswerCheck::FirstChoice => mode != crate::VouchMode::Always,
-        _ => false,
     }
 }

@@ -86,7 +86,7 @@ pub use report::{
 };
 pub use router::{
     BuildError, CallOptions, Canaries, HealthChecks, OnUnvouchable, RouterBuilder, RouterEvent,
-    SmartRouter, VouchMode, Vouching,
+    SelfConsistency, SmartRouter, VouchMode, Vouching,
 };
 pub use target::{Cost, Strategy, Target};
 

@@ -75,6 +75,8 @@ pub struct Target {
     pub(crate) tags: Vec<String>,
     /// Part kinds it cannot take (`"image"`, `"document"`).
     pub(crate) refuses: Vec<&'static str>,
+    /// Asked only to vouch for other targets' answers, never to serve.
+    pub(crate) vouch_only: bool,
 }
 
 impl std::fmt::Debug for Target {
@@ -85,6 +87,7 @@ impl std::fmt::Debug for Target {
             .field("cost", &self.cost)
             .field("context_window", &self.context_window)
             .field("tags", &self.tags)
+            .field("vouch_only", &self.vouch_only)
             .finish_non_exhaustive()
     }
 }
@@ -105,7 +108,19 @@ impl Target {
             context_window: None,
             tags: Vec::new(),
             refuses: Vec::new(),
+            vouch_only: false,
         }
+    }
+
+    /// A *reference target*: asked only to vouch for the answers of the other targets of
+    /// its routes, never to serve one. With two serving providers, the only other
+    /// possible reference for a failover answer is the target that just failed; a cheap
+    /// model on a third provider (another model family: its errors are less correlated)
+    /// gives failover answers an independent reference. Answers it vouched for say so
+    /// ([`AnswerCheck::VouchedByReference`](nb_core::AnswerCheck::VouchedByReference)).
+    pub fn with_vouch_only(mut self, vouch_only: bool) -> Self {
+        self.vouch_only = vouch_only;
+        self
     }
 
     /// Its weight for the weighted strategy (default 1).

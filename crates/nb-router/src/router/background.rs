@@ -276,7 +276,14 @@ impl SmartRouter {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             rng.random::<f64>() < v.shadow_rate
         };
-        let Some(&j) = call.candidates.iter().find(|&&j| j != served) else {
+        // A reference target, where the route has one, is the independent comparison.
+        let mut others = call
+            .references
+            .iter()
+            .chain(&call.candidates)
+            .copied()
+            .filter(|&j| j != served);
+        let Some(j) = others.next() else {
             return;
         };
         if !sample {
@@ -284,11 +291,7 @@ impl SmartRouter {
         }
         // A third target settles a disagreement: whoever it sides with was right, so a
         // drifting first choice is the one marked down, not the fallback it outvoted.
-        let third = call
-            .candidates
-            .iter()
-            .copied()
-            .find(|&k| k != served && k != j);
+        let third = others.next();
         let router = self.clone();
         let req = req.clone();
         let answer = answer.text.clone();

@@ -101,7 +101,10 @@ impl SmartRouter {
             // Only answers nobody doubted are stored: the first choice's or a vouched one.
             let keep = matches!(
                 r.report.check,
-                AnswerCheck::FirstChoice | AnswerCheck::Vouched
+                AnswerCheck::FirstChoice
+                    | AnswerCheck::Vouched
+                    | AnswerCheck::VouchedByReference
+                    | AnswerCheck::SelfConsistent
             );
             if let (true, Some(t)) = (keep, &r.report.served_by) {
                 let answer = crate::CachedAnswer::new(t.clone(), r.value.clone(), r.report.check);
@@ -213,7 +216,8 @@ impl SmartRouter {
                         let reference = self.attempt(j, req, &call);
                         let (answer, reference) =
                             futures_util::future::join(primary, reference).await;
-                        if answer.is_err() && reference.is_ok() {
+                        if answer.is_err() && reference.is_ok() && !self.inner.targets[j].vouch_only
+                        {
                             // The failover attempt failed but the reference asked beside
                             // it answered: that answer was paid for, and it is as good a
                             // failover answer as any — served, and vouched for, as one.

@@ -259,6 +259,48 @@ pub struct Vouching {
     /// What to do when nothing could vouch for an answer (per call:
     /// [`CallOptions::on_unvouchable`]). Default: serve it flagged.
     pub on_unvouchable: OnUnvouchable,
+    /// When no independent target (serving or reference) could vouch: ask the serving
+    /// target again this way and vouch when every sample agrees with the answer
+    /// (reported as [`AnswerCheck::SelfConsistent`](nb_core::AnswerCheck::SelfConsistent),
+    /// a weaker verdict). Off by default: it costs `samples` more calls per failover
+    /// answer that no other target could check.
+    pub self_consistency: Option<SelfConsistency>,
+}
+
+/// Self-consistency: the serving target asked again, as a reference of last resort.
+///
+/// Samples that agree are evidence against *confabulation* (an answer that is wrong and
+/// arbitrary: it changes from sample to sample), not against a mistake the model makes
+/// every time; they must be able to differ, so they are drawn at a temperature above
+/// zero. See Farquhar et al., "Detecting hallucinations in large language models using
+/// semantic entropy", Nature 630 (2024), and Manakul et al., SelfCheckGPT (EMNLP 2023).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct SelfConsistency {
+    /// How many more answers to ask for (default 2: with the served answer, three must
+    /// agree).
+    pub samples: u32,
+    /// The samples' temperature (default 0.7).
+    pub temperature: f32,
+}
+
+impl Default for SelfConsistency {
+    fn default() -> Self {
+        Self {
+            samples: 2,
+            temperature: 0.7,
+        }
+    }
+}
+
+impl SelfConsistency {
+    /// `samples` more answers at `temperature`.
+    pub fn new(samples: u32, temperature: f32) -> Self {
+        Self {
+            samples,
+            temperature,
+        }
+    }
 }
 
 impl Vouching {
@@ -303,6 +345,12 @@ impl Vouching {
         self.on_unvouchable = on_unvouchable;
         self
     }
+
+    /// Sets `self_consistency`.
+    pub fn with_self_consistency(mut self, self_consistency: Option<SelfConsistency>) -> Self {
+        self.self_consistency = self_consistency;
+        self
+    }
 }
 
 impl std::fmt::Debug for Vouching {
@@ -315,6 +363,7 @@ impl std::fmt::Debug for Vouching {
             .field("min_samples", &self.min_samples)
             .field("shadow_rate", &self.shadow_rate)
             .field("on_unvouchable", &self.on_unvouchable)
+            .field("self_consistency", &self.self_consistency)
             .finish_non_exhaustive()
     }
 }
@@ -331,6 +380,7 @@ impl Vouching {
             min_samples: 10,
             shadow_rate: 0.05,
             on_unvouchable: OnUnvouchable::default(),
+            self_consistency: None,
         }
     }
 }
@@ -394,6 +444,9 @@ struct Call {
     start: Instant,
     deadline: Instant,
     candidates: Vec<usize>,
+    /// The route's reference targets (vouch-only), asked before other candidates when an
+    /// answer needs a reference.
+    references: Vec<usize>,
     excluded: HashSet<usize>,
     /// Targets whose answers took part in vouching (the answer's own, references): a
     /// reference must come from another one.

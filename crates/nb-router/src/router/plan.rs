@@ -31,6 +31,7 @@ impl SmartRouter {
         let (prompt_tokens, tokens) = estimate_tokens(req);
         let media = req.media_kinds();
         let mut candidates = Vec::new();
+        let mut references = Vec::new();
         for i in base {
             let t = &inner.targets[i];
             if !opts.require_tags.iter().all(|tag| t.tags.contains(tag)) {
@@ -53,7 +54,11 @@ impl SmartRouter {
                 ));
                 continue;
             }
-            candidates.push(i);
+            if t.vouch_only {
+                references.push(i);
+            } else {
+                candidates.push(i);
+            }
         }
         self.order(&mut candidates);
         if candidates.is_empty() {
@@ -63,6 +68,7 @@ impl SmartRouter {
             start: now,
             deadline,
             candidates,
+            references,
             excluded: HashSet::new(),
             vouch_used: HashSet::new(),
             retries: HashMap::new(),

@@ -47,6 +47,9 @@ impl SmartRouter {
             None => self.reference_answer(call, req).await,
         };
         let Some((j, reference)) = reference else {
+            if let Some(sc) = v.self_consistency {
+                return Box::pin(self.self_consistent(call, idx, resp, req, sc)).await;
+            }
             return self.unvouchable(
                 call,
                 idx,
@@ -59,7 +62,7 @@ impl SmartRouter {
         let verdict = compare(call, checker, &question, &reference, &resp).await;
         call.report.verdict = Some(VerdictReport::new(&verdict, &self.inner.targets[j].id));
         if verdict.outcome == Equiv::Equivalent {
-            return Ok((idx, resp, AnswerCheck::Vouched));
+            return Ok((idx, resp, self.vouched_by(j)));
         }
         if v.tiebreak {
             if let Some((k, third)) = self.reference_answer(call, req).await {
@@ -68,12 +71,15 @@ impl SmartRouter {
                 if with_first.outcome == Equiv::Equivalent {
                     call.report.verdict =
                         Some(VerdictReport::new(&with_first, &self.inner.targets[k].id));
-                    return Ok((idx, resp, AnswerCheck::Vouched));
+                    return Ok((idx, resp, self.vouched_by(k)));
                 }
                 if with_second.outcome == Equiv::Equivalent {
                     call.report.verdict =
                         Some(VerdictReport::new(&with_second, &self.inner.targets[k].id));
-                    return Ok((j, reference, AnswerCheck::Vouched));
+                    // A reference target never serves: its answer is not returned.
+                    if !self.inner.targets[j].vouch_only {
+                        return Ok((j, reference, self.vouched_by(k)));
+                    }
                 }
             }
         }
@@ -86,6 +92,120 @@ impl SmartRouter {
             return Err(self.unvouched(call, resp, &reason));
         }
         self.unvouchable(call, idx, resp, &reason)
+    }
+
+    /// The check an answer gets when target `j`'s answer agreed with it.
+    fn vouched_by(&self, j: usize) -> AnswerCheck {
+        if self.inner.targets[j].vouch_only {
+            AnswerCheck::VouchedByReference
+        } else {
+            AnswerCheck::Vouched
+        }
+    }
+
+    /// No independent target could vouch: the serving target `idx` is asked `samples`
+    /// more times at a temperature above zero, and the answer is vouched for (weakly)
+    /// when every sample agrees with it. A sample that disagrees, or that cannot be
+    /// had, leaves the answer unvouchable.
+    async fn self_consistent(
+        &self,
+        call: &mut Call,
+        idx: usize,
+        resp: ChatResponse,
+        req: &ChatRequest,
+        sc: SelfConsistency,
+    ) -> Result<(usize, ChatResponse, AnswerCheck), RouteError> {
+        let checker = self.inner.vouching.as_ref().map(|v| v.equivalence.clone());
+        let Some(checker) = checker else {
+            return Ok((idx, resp, AnswerCheck::Unchecked));
+        };
+        let question = nb_semantic::Question::of(req);
+        let sample_req = req.clone().with_temperature(sc.temperature);
+        let samples = futures_util::future::join_all(
+            (0..sc.samples).map(|_| self.sample_answer(call, idx, &sample_req)),
+        )
+        .await;
+        let mut last = None;
+        for (sample, at, adm, latency) in samples {
+            match sample {
+                Ok(s) => {
+                    self.observe(idx, adm, latency, &Observed::Success { budget_reset: None });
+                    self.push_attempt(call, at, AttemptOutcome::Success, s.usage);
+                    call.report
+                        .evidence
+                        .push((self.inner.targets[idx].id.clone(), s.text.clone()));
+                    let verdict =
+                        nb_semantic::check_answers(checker.as_ref(), &question, &s, &resp).await;
+                    let agreed = verdict.outcome == Equiv::Equivalent;
+                    call.report.verdict =
+                        Some(VerdictReport::new(&verdict, &self.inner.targets[idx].id));
+                    if !agreed {
+                        last = Some(format!(
+                            "the serving target, asked again, answered differently: {} ({})",
+                            verdict.reason, verdict.method
+                        ));
+                    }
+                }
+                Err(e) => {
+                    let c = self.classify(&e);
+                    self.observe_failure(idx, adm, latency, &c);
+                    call.report.failed(at, &c, Disposition::FailOver, &e);
+                    last.get_or_insert_with(|| {
+                        "no independent target could vouch, and a self-consistency sample failed"
+                            .to_owned()
+                    });
+                }
+            }
+        }
+        match last {
+            None => Ok((idx, resp, AnswerCheck::SelfConsistent)),
+            Some(reason) => self.unvouchable(call, idx, resp, &reason),
+        }
+    }
+
+    /// One more answer from target `idx` for self-consistency: the attempt's result, its
+    /// report line, its admission (`None` when health did not admit it) and latency.
+    async fn sample_answer(
+        &self,
+        call: &Call,
+        idx: usize,
+        req: &ChatRequest,
+    ) -> (
+        Result<ChatResponse, CallError>,
+        AttemptAt,
+        Option<Admission>,
+        Duration,
+    ) {
+        let t0 = self.inner.clock.now();
+        let adm = self
+            .inner
+            .knowledge
+            .admit(&self.inner.targets[idx].id, call.tokens);
+        let (result, adm) = match adm {
+            Ok(a) => (
+                self.attempt(idx, req, call)
+                    .await
+                    .and_then(|r| self.validate(call, r)),
+                Some(a),
+            ),
+            Err(r) => (
+                Err(CallError::Unavailable {
+                    reason: nb_core::Unavailability::OutOfRotation,
+                    retry_after: Some(r.until().saturating_duration_since(t0)),
+                }),
+                None,
+            ),
+        };
+        let latency = self.inner.clock.now().saturating_duration_since(t0);
+        let at = self.attempt_at(
+            call.start,
+            idx,
+            t0,
+            latency,
+            adm.as_ref(),
+            AttemptRole::Vouch,
+        );
+        (result, at, adm, latency)
     }
 
     /// Nothing could vouch for the answer: served flagged, or refused, as the call says.
@@ -139,7 +259,8 @@ impl SmartRouter {
                         .min_window
                         .is_none_or(|w| self.window(j).is_none_or(|tw| tw > w))
             };
-            for &j in call.candidates.iter().filter(|&&j| reference_ok(j)) {
+            let pool = call.references.iter().chain(&call.candidates);
+            for &j in pool.filter(|&&j| reference_ok(j)) {
                 match self
                     .inner
                     .knowledge
@@ -229,7 +350,8 @@ impl SmartRouter {
         if !failover || repair || call.prefetched.is_some() {
             return None;
         }
-        let picked = call.candidates.iter().copied().find_map(|j| {
+        let pool = call.references.iter().chain(&call.candidates);
+        let picked = pool.copied().find_map(|j| {
             let ok = j != i
                 && !call.vouch_used.contains(&j)
                 && !call.excluded.contains(&j)
