@@ -47,7 +47,9 @@ async fn a_primary_wrong_30_percent_of_the_time_is_caught_within_200_calls() {
     for n in 1..=400 {
         let task = Task::generate(&mut rng);
         let r = router.chat(&ChatRequest::user(task.prompt())).await;
-        let silent = matches!(&r, Ok(a) if !task.check(&a.value.text));
+        // Silent: wrong and returned as a plain success (not flagged unvouchable).
+        let silent = matches!(&r, Ok(a) if !task.check(&a.value.text)
+            && a.report.check != nb_router::AnswerCheck::Unvouchable);
         if detected_at.is_some() {
             silent_after += usize::from(silent);
         } else {

@@ -204,20 +204,37 @@ async fn a_judge_vouches_in_both_orders_and_a_disagreement_between_them_is_refus
     drop(server);
 
     // The judge errs on the second question only (the swapped order): the two orders
-    // disagree, which decides nothing, and an undecided failover answer is refused.
+    // disagree, which decides nothing: an undecided failover answer is served flagged by
+    // default, and refused when the call requires equivalence.
     let server = servers(
         vec![],
-        vec![Fault::always(FaultKind::WrongVerdict).for_requests(1, Some(2))],
+        vec![
+            Fault::always(FaultKind::WrongVerdict).for_requests(1, Some(2)),
+            Fault::always(FaultKind::WrongVerdict).for_requests(3, Some(4)),
+        ],
     )
     .await;
     let h = server.handle();
-    let err = ask(&router(&h, Tier::Judge), &sum(6)).await.unwrap_err();
+    let flagged = ask(&router(&h, Tier::Judge), &sum(6)).await.unwrap();
+    assert_eq!(flagged.report.check, nb_router::AnswerCheck::Unvouchable);
+    let r = router(&h, Tier::Judge);
+    let err = r
+        .chat_with(
+            &ChatRequest::user(sum(6).prompt()),
+            &nb_router::CallOptions::default().require_equivalence(),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), RouteErrorKind::Unvouched, "{err}");
     let v = err.report().verdict.as_ref().unwrap();
     assert_eq!(v.outcome, Outcome::Undecided, "{v:?}");
     assert!(v.reason.contains("swapped"), "{v:?}");
-    assert_eq!(judge_requests(&h), 2);
-    assert_eq!(h.stats("judge").unwrap().faults["wrong_verdict"], 1);
+    assert_eq!(
+        judge_requests(&h),
+        4,
+        "two calls, each asked in both orders"
+    );
+    assert_eq!(h.stats("judge").unwrap().faults["wrong_verdict"], 2);
     assert_eq!(err.report().checker_spend().calls, 2);
 }
 

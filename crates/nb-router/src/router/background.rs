@@ -268,14 +268,15 @@ impl SmartRouter {
         if v.shadow_rate <= 0.0 {
             return;
         }
-        let sample = {
-            let mut rng = self
-                .inner
-                .rng
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            rng.random::<f64>() < v.shadow_rate
-        };
+        // The rate follows the drift test: higher while a target is still learning.
+        let rate = self
+            .inner
+            .agreement
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&served)
+            .map_or(v.shadow_rate * 3.0, |a| a.shadow_rate(v.shadow_rate));
+        let sample = self.sample(rate);
         // A reference target, where the route has one, is the independent comparison.
         let mut others = call
             .references
@@ -408,7 +409,21 @@ impl SmartRouter {
         a.entry(i).or_default().push(agreed);
     }
 
-    /// Whether a target is known to disagree too often to be failed over to.
+    /// Whether the drift test has a target on alert: its answers are vouched for before
+    /// they are returned, until the test decides.
+    pub(super) fn on_alert(&self, i: usize) -> bool {
+        self.inner.vouching.is_some()
+            && self
+                .inner
+                .agreement
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&i)
+                .is_some_and(|a| a.state == Drift::Alert)
+    }
+
+    /// Whether a target is known to disagree too often to be failed over to: the drift
+    /// test demoted it, or its recent agreement fell below `min_agreement`.
     pub(super) fn distrusted(&self, i: usize) -> bool {
         let Some(v) = &self.inner.vouching else {
             return false;
@@ -421,9 +436,11 @@ impl SmartRouter {
             .agreement
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        a.get(&i)
-            .and_then(Agreement::ratio)
-            .is_some_and(|(r, n)| n >= v.min_samples && r < v.min_agreement)
+        a.get(&i).is_some_and(|a| {
+            a.state == Drift::Demoted
+                || a.ratio()
+                    .is_some_and(|(r, n)| n >= v.min_samples && r < v.min_agreement)
+        })
     }
 }
 

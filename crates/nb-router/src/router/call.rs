@@ -27,7 +27,7 @@ impl SmartRouter {
     }
 
     /// A draw with probability `p` from the router's seeded generator.
-    fn sample(&self, p: f64) -> bool {
+    pub(super) fn sample(&self, p: f64) -> bool {
         let mut rng = self
             .inner
             .rng
@@ -293,11 +293,12 @@ impl SmartRouter {
             }
             match next {
                 Some(Ok((idx, resp))) => {
-                    // A first choice the shadow samples have outvoted is vouched for too,
-                    // until its agreement recovers.
+                    // A first choice the drift test has on alert, or demoted, is vouched
+                    // for too, until the test clears it.
                     let failover = call.first_target.is_some_and(|f| f != idx)
                         || call.candidates.first() != Some(&idx)
-                        || self.distrusted(idx);
+                        || self.distrusted(idx)
+                        || self.on_alert(idx);
                     let vouch_needed = self.inner.vouching.is_some()
                         && match call.vouch {
                             VouchMode::Always => true,

@@ -395,20 +395,75 @@ pub struct Canaries {
     pub every: Duration,
 }
 
-/// The last answers' agreement of one target with the reference.
+/// One target's agreement with the others: its last answers (for
+/// [`SmartRouter::agreement`]), and a sequential test of whether it drifted.
+///
+/// The test is Wald's SPRT of "it disagrees at rate [`P0`](Self::P0)" (healthy: the
+/// checker's own noise) against "at rate [`P1`](Self::P1)" (drifted), with error rates
+/// [`ALPHA`](Self::ALPHA) and [`BETA`](Self::BETA). A target is *learning* until the test
+/// first accepts health (its answers are shadow-checked at three times the base rate),
+/// then *trusted* (the base rate). One disagreement puts it on *alert*: every answer it
+/// serves is vouched for before it is returned, until the test decides — *trusted*
+/// again, or *demoted* (vouched for and moved after the targets that agree, until the
+/// test clears it).
 #[derive(Debug, Clone, Default)]
 struct Agreement {
     recent: VecDeque<bool>,
+    llr: f64,
+    state: Drift,
+}
+
+/// Where a target stands in the drift test.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Drift {
+    #[default]
+    Learning,
+    Trusted,
+    Alert,
+    Demoted,
 }
 
 impl Agreement {
     const WINDOW: usize = 50;
+    /// The disagreement rate of a healthy target (the checker's false rejections).
+    const P0: f64 = 0.05;
+    /// The disagreement rate of a drifted one.
+    const P1: f64 = 0.25;
+    /// The chance of demoting a healthy target.
+    const ALPHA: f64 = 0.01;
+    /// The chance of clearing a drifted one.
+    const BETA: f64 = 0.05;
 
     fn push(&mut self, agreed: bool) {
         if self.recent.len() == Self::WINDOW {
             self.recent.pop_front();
         }
         self.recent.push_back(agreed);
+        let drifted = ((1.0 - Self::BETA) / Self::ALPHA).ln();
+        let healthy = (Self::BETA / (1.0 - Self::ALPHA)).ln();
+        self.llr += if agreed {
+            ((1.0 - Self::P1) / (1.0 - Self::P0)).ln()
+        } else {
+            (Self::P1 / Self::P0).ln()
+        };
+        if !agreed && matches!(self.state, Drift::Learning | Drift::Trusted) {
+            self.state = Drift::Alert;
+        }
+        if self.llr >= drifted {
+            self.state = Drift::Demoted;
+            self.llr = drifted;
+        } else if self.llr <= healthy {
+            self.state = Drift::Trusted;
+            self.llr = 0.0;
+        }
+    }
+
+    /// The share of this target's first-choice answers to shadow-check.
+    fn shadow_rate(&self, base: f64) -> f64 {
+        match self.state {
+            Drift::Learning => (base * 3.0).min(1.0),
+            _ => base,
+        }
     }
 
     fn ratio(&self) -> Option<(f64, usize)> {

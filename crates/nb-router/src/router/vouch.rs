@@ -61,13 +61,25 @@ impl SmartRouter {
         let checker = v.equivalence.as_ref();
         let verdict = compare(call, checker, &question, &reference, &resp).await;
         call.report.verdict = Some(VerdictReport::new(&verdict, &self.inner.targets[j].id));
+        // The first choice's own answer checked: evidence for the drift test.
+        let under_test = call.candidates.first() == Some(&idx);
         if verdict.outcome == Equiv::Equivalent {
+            if under_test {
+                self.record_agreement(idx, true);
+            }
             return Ok((idx, resp, self.vouched_by(j)));
         }
         if v.tiebreak {
             if let Some((k, third)) = self.reference_answer(call, req).await {
                 let with_first = compare(call, checker, &question, &third, &resp).await;
                 let with_second = compare(call, checker, &question, &third, &reference).await;
+                if under_test && with_first.outcome == Equiv::Equivalent {
+                    self.record_agreement(idx, true);
+                    self.record_agreement(j, false);
+                } else if under_test && with_second.outcome == Equiv::Equivalent {
+                    self.record_agreement(idx, false);
+                    self.record_agreement(j, true);
+                }
                 if with_first.outcome == Equiv::Equivalent {
                     call.report.verdict =
                         Some(VerdictReport::new(&with_first, &self.inner.targets[k].id));
