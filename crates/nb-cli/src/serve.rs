@@ -8,15 +8,46 @@ use std::time::Duration;
 
 use nb_gateway::{Gateway, Key, Settings, serve};
 
-use crate::config::{Config, DEFAULT_LISTEN, gateway_key_digests};
+use crate::config::{Config, ConfigError, DEFAULT_LISTEN, gateway_key_digests};
+
+/// Why `nb serve` could not start, or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The configuration cannot build the gateway.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The listen address is not `host:port`.
+    #[error("listen address: {0}")]
+    Address(#[from] std::net::AddrParseError),
+    /// Keys are required anywhere but on loopback.
+    #[error(
+        "refusing to serve on {0} without gateway keys: add [[gateway.keys]] or listen on loopback"
+    )]
+    NoKeysOffLoopback(SocketAddr),
+    /// The Prometheus recorder could not be installed.
+    #[error("metrics recorder: {0}")]
+    Metrics(String),
+    /// The address cannot be listened on.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server stopped.
+    #[error(transparent)]
+    Gateway(#[from] nb_gateway::ServeError),
+}
 
 /// The gateway `cfg` describes: its router, its routes (and bare model names) as models,
 /// its keys with their limits. `metrics` renders `/metrics`.
 pub fn gateway(
     cfg: &Config,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-) -> Result<Gateway, String> {
-    let router = cfg.build().map_err(|e| e.to_string())?;
+) -> Result<Gateway, ConfigError> {
+    let router = cfg.build()?;
     let mut settings = Settings::new(cfg.model_names());
     // A bare model name stands for the first target serving it.
     let mut seen = std::collections::HashSet::new();
@@ -25,7 +56,7 @@ pub fn gateway(
             settings = settings.with_alias(t.model.clone(), format!("{}/{}", t.provider, t.model));
         }
     }
-    let digests = gateway_key_digests(&cfg.gateway).map_err(|e| e.to_string())?;
+    let digests = gateway_key_digests(&cfg.gateway)?;
     for ((name, digest), k) in digests.into_iter().zip(&cfg.gateway.keys) {
         settings = settings.with_key(
             Key::new(name, digest)
@@ -80,26 +111,25 @@ fn init_logs(json: bool) {
 
 /// `nb serve`: builds the router from `cfg`, installs the Prometheus recorder and serves
 /// until SIGTERM or Ctrl-C.
-pub async fn run(cfg: Config, listen: Option<String>) -> Result<(), String> {
+pub async fn run(cfg: Config, listen: Option<String>) -> Result<(), ServeError> {
     let addr: SocketAddr = listen
         .or_else(|| cfg.gateway.listen.clone())
         .unwrap_or_else(|| DEFAULT_LISTEN.into())
-        .parse()
-        .map_err(|e| format!("listen address: {e}"))?;
+        .parse()?;
     if cfg.gateway.keys.is_empty() && !addr.ip().is_loopback() {
-        return Err(format!(
-            "refusing to serve on {addr} without gateway keys: add [[gateway.keys]] or listen on loopback"
-        ));
+        return Err(ServeError::NoKeysOffLoopback(addr));
     }
     init_logs(cfg.gateway.json_logs);
     let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
-        .map_err(|e| format!("metrics recorder: {e}"))?;
+        .map_err(|e| ServeError::Metrics(e.to_string()))?;
     let g = Arc::new(gateway(&cfg, Some(handle))?);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(|source| ServeError::Listen { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| ServeError::Listen { addr, source })?;
     eprintln!(
         "nb serve: listening on http://{local} ({} routes: {}){}",
         g.models().len(),
@@ -117,5 +147,6 @@ pub async fn run(cfg: Config, listen: Option<String>) -> Result<(), String> {
         Duration::from_millis(cfg.gateway.shutdown_grace_ms.unwrap_or(10_000)),
         shutdown_signal(),
     )
-    .await
+    .await?;
+    Ok(())
 }

@@ -9,7 +9,9 @@ use nb_core::{
 };
 use serde_json::{Map, Value, json};
 
-use super::{ErrorType, Format, Wire, error_body, items, strings};
+use crate::Format;
+use crate::error::{ErrorType, error_body};
+use crate::wire::{Wire, items, strings};
 
 const F: Format = Format::OpenAi;
 

@@ -1,0 +1,159 @@
+//! The request flow both endpoints share.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use nb_core::ChatRequest;
+use nb_router::CallOptions;
+use serde_json::Value;
+
+use crate::Format;
+use crate::Gateway;
+use crate::auth::authorize;
+use crate::error::{ErrorType, bad_request, error, route_error};
+use crate::report::{report_headers, report_json, request_id, wants_report};
+use crate::vouch::caller_vouching;
+use crate::wire::Wire;
+
+/// A request body, or why it could not be read.
+pub(crate) type Body = Result<Bytes, axum::extract::rejection::BytesRejection>;
+
+/// Parses a JSON body; `Err` is the 400 (or 413) to send.
+pub(crate) fn parse_json(
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    format: Format,
+) -> Result<Value, Box<Response>> {
+    let body = body.map_err(|e| {
+        let status = e.status();
+        let kind = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ErrorType::TooLarge
+        } else {
+            ErrorType::InvalidRequest
+        };
+        Box::new(error(
+            format,
+            status,
+            kind,
+            &format!("cannot read the body: {}", e.body_text()),
+            None,
+        ))
+    })?;
+    serde_json::from_slice(&body).map_err(|e| {
+        Box::new(error(
+            format,
+            StatusCode::BAD_REQUEST,
+            ErrorType::InvalidRequest,
+            &format!("the body is not JSON: {e}"),
+            None,
+        ))
+    })
+}
+
+/// The flow of both endpoints: key, body, request, route; then the routed call, streamed
+/// or not, with the report in the headers (and the body on request).
+pub(crate) async fn handle(
+    g: Arc<Gateway>,
+    headers: HeaderMap,
+    body: Body,
+    wire: Wire,
+) -> Response {
+    let f = wire.format;
+    let caller = match authorize(&g, &headers, f) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let v = match parse_json(body, f) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let req = match (wire.parse)(&v) {
+        Ok(r) => r,
+        Err(e) => return bad_request(f, &e),
+    };
+    let model = v
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let opts = match g.options(Some(&model), f) {
+        Ok(o) => o,
+        Err(r) => return *r,
+    };
+    let opts = match caller_vouching(&g, &headers, &caller, opts, f) {
+        Ok(o) => o,
+        Err(r) => return *r,
+    };
+    if let Err(r) = g.admit(&caller, &req, f) {
+        return *r;
+    }
+    let call = Prepared {
+        caller,
+        req,
+        opts,
+        body: v,
+        model,
+        id: request_id(),
+    };
+    let response = dispatch(&g, &headers, &call, &wire).await;
+    tracing::info!(
+        request_id = %call.id,
+        caller = %call.caller,
+        model = %call.model,
+        status = response.status().as_u16(),
+        served_by = response
+            .headers()
+            .get("x-nb-served-by")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("-"),
+        "request"
+    );
+    response
+}
+
+/// A request ready to route: who sent it, what it asks, where it goes.
+struct Prepared {
+    caller: String,
+    req: ChatRequest,
+    opts: CallOptions,
+    body: Value,
+    model: String,
+    id: String,
+}
+
+/// The routed call of one request, streamed or not, as the response to send.
+async fn dispatch(g: &Gateway, headers: &HeaderMap, call: &Prepared, wire: &Wire) -> Response {
+    let f = wire.format;
+    let id = &call.id;
+    if call.body.get("stream").and_then(Value::as_bool) == Some(true) {
+        return match g.router.stream_with(&call.req, &call.opts).await {
+            Ok(routed) => {
+                g.spend(&call.caller, &routed.report);
+                let mut r = (wire.stream)(routed.value, id.clone(), call.model.clone(), &call.body);
+                report_headers(r.headers_mut(), &routed.report, id);
+                r
+            }
+            Err(e) => {
+                g.spend(&call.caller, e.report());
+                route_error(f, &e, id)
+            }
+        };
+    }
+    match g.router.chat_with(&call.req, &call.opts).await {
+        Ok(routed) => {
+            g.spend(&call.caller, &routed.report);
+            let mut body = (wire.render)(&routed.value, id, &call.model);
+            if wants_report(headers) {
+                body["nb_report"] = report_json(&routed.report);
+            }
+            let mut r = axum::Json(body).into_response();
+            report_headers(r.headers_mut(), &routed.report, id);
+            r
+        }
+        Err(e) => {
+            g.spend(&call.caller, e.report());
+            route_error(f, &e, id)
+        }
+    }
+}
