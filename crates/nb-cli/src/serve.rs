@@ -6,7 +6,10 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nb_gateway::{Gateway, Key, Settings, serve};
+use nb_gateway::{Gateway, Key, Ledger, Price, SPEND_WINDOW, Settings, serve};
+use neuralbridge::breaker::PaceLimits;
+use neuralbridge::core::TargetId;
+use neuralbridge::store_redis::RedisLedger;
 
 use crate::config::{Config, ConfigError, DEFAULT_LISTEN, gateway_key_digests};
 
@@ -69,7 +72,83 @@ pub fn gateway(
         );
     }
     settings = settings.with_shared_cache(cfg.gateway.shared_cache);
+    // What a call may cost at most: each target's price, each route's targets.
+    let ids: Vec<TargetId> = cfg
+        .targets
+        .iter()
+        .map(|t| TargetId::new(&t.provider, &t.model))
+        .collect();
+    for (t, id) in cfg.targets.iter().zip(&ids) {
+        if let Some(c) = t.cost {
+            let price = Price {
+                input_per_mtok: c.input_per_mtok,
+                output_per_mtok: c.output_per_mtok,
+            };
+            // A target is also a route of its own name, failing over to every other.
+            settings = settings
+                .with_price(id.clone(), price)
+                .with_route_targets(id.to_string(), ids.clone());
+        } else {
+            settings = settings.with_route_targets(id.to_string(), ids.clone());
+        }
+    }
+    for (name, r) in &cfg.routes {
+        let targets = r
+            .targets()
+            .iter()
+            .filter_map(|s| s.split_once('/'))
+            .map(|(p, m)| TargetId::new(p, m))
+            .collect();
+        settings = settings.with_route_targets(name.clone(), targets);
+    }
+    if let Some(n) = cfg.gateway.default_max_tokens {
+        settings = settings.with_default_max_tokens(n);
+    }
+    if let Some(url) = &cfg.store.redis {
+        let limited = cfg.gateway.keys.iter().any(|k| {
+            k.requests_per_minute.is_some()
+                || k.tokens_per_minute.is_some()
+                || k.spend_per_day.is_some()
+        });
+        if limited {
+            let ns = cfg.store.namespace.as_deref().unwrap_or("default");
+            let ledger =
+                RedisLedger::new(url, ns).map_err(|e| ConfigError(format!("store.redis: {e}")))?;
+            settings = settings.with_ledger(Arc::new(FleetLedger(ledger)));
+        }
+    }
     Ok(Gateway::new(router, settings, metrics))
+}
+
+/// The callers' budgets on Redis, for the gateway: every replica counts against the same
+/// limits.
+struct FleetLedger(RedisLedger);
+
+#[async_trait::async_trait]
+impl Ledger for FleetLedger {
+    async fn acquire(
+        &self,
+        caller: &str,
+        limits: PaceLimits,
+        tokens: u32,
+    ) -> Option<Result<(), Duration>> {
+        self.0
+            .acquire(
+                caller,
+                limits.requests_per_minute,
+                limits.tokens_per_minute,
+                tokens,
+            )
+            .await
+    }
+
+    async fn reserve(&self, caller: &str, amount: f64, limit: f64) -> Option<Result<(), Duration>> {
+        self.0.reserve(caller, amount, limit, SPEND_WINDOW).await
+    }
+
+    async fn settle(&self, caller: &str, reserved: f64, actual: f64) -> bool {
+        self.0.settle(caller, reserved, actual).await
+    }
 }
 
 async fn shutdown_signal() {

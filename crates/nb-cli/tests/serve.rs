@@ -576,16 +576,44 @@ requests_per_minute = 2
     drop(g);
 
     let g = start(
-        &cfg.replace("requests_per_minute = 2", "spend_per_day = 0.001"),
+        &cfg.replace("requests_per_minute = 2", "spend_per_day = 0.5"),
         "spend",
     );
-    // The first call spends more than the day's budget; the next is refused.
-    assert_eq!(openai(&g, req.clone()).await.status(), 200);
+    // A call whose worst case (its prompt and max_tokens at 1000 per million) is over
+    // the day's budget is refused as the caller's to fix, before anything goes upstream.
     let sent = s.handle().requests("openai");
-    let r = openai(&g, req).await;
+    let mut big = req.clone();
+    big["max_tokens"] = json!(1000);
+    let r = openai(&g, big).await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_tokens"),
+        "{v}"
+    );
+    assert_eq!(s.handle().requests("openai"), sent);
+    // Calls that fit are served until the day's budget is spent, then refused.
+    let mut small = req;
+    small["max_tokens"] = json!(5);
+    let mut served = 0;
+    let r = loop {
+        let r = openai(&g, small.clone()).await;
+        if r.status() != 200 {
+            break r;
+        }
+        served += 1;
+        assert!(served < 100, "the spend limit never refused");
+    };
     assert_eq!(r.status(), 429);
     let wait: u64 = header(&r, "retry-after").parse().unwrap();
     assert!(wait > 3600, "{wait}");
+    assert!(served >= 1);
+    let sent = s.handle().requests("openai");
+    let r = openai(&g, small).await;
+    assert_eq!(r.status(), 429);
     assert_eq!(s.handle().requests("openai"), sent);
 }
 

@@ -13,6 +13,7 @@ use crate::Format;
 use crate::Gateway;
 use crate::auth::authorize;
 use crate::error::{ErrorType, bad_request, error, route_error};
+use crate::ledger::Reservation;
 use crate::report::{report_headers, report_json, request_id, wants_report};
 use crate::vouch::caller_vouching;
 use crate::wire::Wire;
@@ -68,7 +69,7 @@ pub(crate) async fn handle(
         Ok(v) => v,
         Err(r) => return *r,
     };
-    let req = match (wire.parse)(&v) {
+    let mut req = match (wire.parse)(&v) {
         Ok(r) => r,
         Err(e) => return bad_request(f, &e),
     };
@@ -85,9 +86,17 @@ pub(crate) async fn handle(
         Ok(o) => o,
         Err(r) => return *r,
     };
-    if let Err(r) = g.admit(&caller, &req, f) {
-        return *r;
+    if g.limits
+        .get(&caller)
+        .is_some_and(|l| l.spend_per_day.is_some())
+    {
+        // A call's worst case must be known to hold it.
+        req.max_tokens.get_or_insert(g.default_max_tokens);
     }
+    let reservation = match g.admit(&caller, &req, &opts, f).await {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
     let call = Prepared {
         caller,
         req,
@@ -96,7 +105,7 @@ pub(crate) async fn handle(
         model,
         id: request_id(),
     };
-    let response = dispatch(&g, &headers, &call, &wire).await;
+    let response = dispatch(&g, &headers, &call, &wire, reservation).await;
     tracing::info!(
         request_id = %call.id,
         caller = %call.caller,
@@ -123,26 +132,32 @@ struct Prepared {
 }
 
 /// The routed call of one request, streamed or not, as the response to send.
-async fn dispatch(g: &Gateway, headers: &HeaderMap, call: &Prepared, wire: &Wire) -> Response {
+async fn dispatch(
+    g: &Gateway,
+    headers: &HeaderMap,
+    call: &Prepared,
+    wire: &Wire,
+    reservation: Option<Reservation>,
+) -> Response {
     let f = wire.format;
     let id = &call.id;
     if call.body.get("stream").and_then(Value::as_bool) == Some(true) {
         return match g.router.stream_with(&call.req, &call.opts).await {
             Ok(routed) => {
-                g.spend(&call.caller, &routed.report);
-                let mut r = (wire.stream)(routed.value, id.clone(), call.model.clone(), &call.body);
+                let stream = g.settle_stream(routed.value, reservation, &routed.report);
+                let mut r = (wire.stream)(stream, id.clone(), call.model.clone(), &call.body);
                 report_headers(r.headers_mut(), &routed.report, id);
                 r
             }
             Err(e) => {
-                g.spend(&call.caller, e.report());
+                Gateway::settle(reservation, e.report());
                 route_error(f, &e, id)
             }
         };
     }
     match g.router.chat_with(&call.req, &call.opts).await {
         Ok(routed) => {
-            g.spend(&call.caller, &routed.report);
+            Gateway::settle(reservation, &routed.report);
             let mut body = (wire.render)(&routed.value, id, &call.model);
             if wants_report(headers) {
                 body["nb_report"] = report_json(&routed.report);
@@ -152,7 +167,7 @@ async fn dispatch(g: &Gateway, headers: &HeaderMap, call: &Prepared, wire: &Wire
             r
         }
         Err(e) => {
-            g.spend(&call.caller, e.report());
+            Gateway::settle(reservation, e.report());
             route_error(f, &e, id)
         }
     }

@@ -42,6 +42,7 @@ mod auth;
 mod endpoints;
 mod error;
 mod handler;
+mod ledger;
 mod limits;
 mod openai;
 mod report;
@@ -50,15 +51,18 @@ mod vouch;
 mod wire;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use nb_breaker::GovernorPacer;
+use nb_core::TargetId;
 use nb_router::{CallOptions, SmartRouter};
 
 pub use auth::Key;
 pub use error::ServeError;
+pub use ledger::{Ledger, LocalLedger, Price, SPEND_WINDOW};
+
+use ledger::{CallerLimits, pace};
 pub use server::{app, serve};
 
 use error::{ErrorType, error};
@@ -77,11 +81,18 @@ pub struct Gateway {
     /// A bare model name (`gpt-4o-mini`) and the route of the first target serving it.
     aliases: Vec<(String, String)>,
     keys: Vec<(String, [u8; 32])>,
-    /// Per-caller request and token limits, keyed by `gateway-key/NAME`.
-    pacer: GovernorPacer,
-    /// Per-caller spend limits per day, and what each spent in its current day.
-    spend_limits: HashMap<String, f64>,
-    spent: Mutex<HashMap<String, (std::time::Instant, f64)>>,
+    /// Each limited caller's limits.
+    limits: HashMap<String, CallerLimits>,
+    /// This process's budgets (and the fallback while a shared ledger cannot answer).
+    local: Arc<LocalLedger>,
+    /// The fleet's budgets, when replicas share them.
+    shared: Option<Arc<dyn Ledger>>,
+    /// Targets' prices, for holding a call's worst case.
+    prices: HashMap<TargetId, Price>,
+    /// Each route's targets.
+    routes: HashMap<String, Vec<TargetId>>,
+    /// The `max_tokens` of a call that gives none from a caller with a spend limit.
+    default_max_tokens: u32,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Callers allowed to ask for less vouching than their route's.
     may_weaken_vouch: std::collections::HashSet<String>,
@@ -90,7 +101,7 @@ pub struct Gateway {
 }
 
 /// What the gateway serves and to whom.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct Settings {
     /// The names a request's `model` may use: the router's routes.
@@ -102,6 +113,31 @@ pub struct Settings {
     /// Cached answers are shared by every caller. Off by default: each key has its own
     /// entries, so a hit tells a tenant nothing about what others asked.
     pub shared_cache: bool,
+    /// Targets' prices (per million tokens), to hold a call's worst-case spend.
+    pub prices: HashMap<TargetId, Price>,
+    /// Each route's targets, to know the highest price a call on it may pay.
+    pub routes: HashMap<String, Vec<TargetId>>,
+    /// The `max_tokens` given to a call without one from a caller with a spend limit, so
+    /// that its worst case is known (default 4096).
+    pub default_max_tokens: Option<u32>,
+    /// Budgets shared by the fleet (per-minute limits and spend); without one, each
+    /// process counts its own.
+    pub ledger: Option<Arc<dyn Ledger>>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("models", &self.models)
+            .field("aliases", &self.aliases)
+            .field("keys", &self.keys)
+            .field("shared_cache", &self.shared_cache)
+            .field("prices", &self.prices)
+            .field("routes", &self.routes)
+            .field("default_max_tokens", &self.default_max_tokens)
+            .field("ledger", &self.ledger.is_some())
+            .finish()
+    }
 }
 
 impl Settings {
@@ -130,6 +166,30 @@ impl Settings {
         self.shared_cache = shared;
         self
     }
+
+    /// A target's price per million input and output tokens.
+    pub fn with_price(mut self, target: TargetId, price: Price) -> Self {
+        self.prices.insert(target, price);
+        self
+    }
+
+    /// A route's targets.
+    pub fn with_route_targets(mut self, route: impl Into<String>, targets: Vec<TargetId>) -> Self {
+        self.routes.insert(route.into(), targets);
+        self
+    }
+
+    /// Sets `default_max_tokens`.
+    pub fn with_default_max_tokens(mut self, n: u32) -> Self {
+        self.default_max_tokens = Some(n);
+        self
+    }
+
+    /// Shares the callers' budgets through `ledger`.
+    pub fn with_ledger(mut self, ledger: Arc<dyn Ledger>) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
 }
 
 impl Gateway {
@@ -143,7 +203,16 @@ impl Gateway {
             router,
             models: settings.models,
             aliases: settings.aliases,
-            pacer: limits::pacer(&settings.keys),
+            local: Arc::new(LocalLedger::new(settings.keys.iter().map(|k| {
+                (
+                    k.name.clone(),
+                    pace(k.requests_per_minute, k.tokens_per_minute),
+                )
+            }))),
+            shared: settings.ledger,
+            prices: settings.prices,
+            routes: settings.routes,
+            default_max_tokens: settings.default_max_tokens.unwrap_or(4096),
             may_weaken_vouch: settings
                 .keys
                 .iter()
@@ -151,17 +220,23 @@ impl Gateway {
                 .map(|k| k.name.clone())
                 .collect(),
             shared_cache: settings.shared_cache,
-            spend_limits: settings
+            limits: settings
                 .keys
                 .iter()
-                .filter_map(|k| k.spend_per_day.map(|l| (k.name.clone(), l)))
+                .map(|k| {
+                    let l = CallerLimits {
+                        pace: pace(k.requests_per_minute, k.tokens_per_minute),
+                        spend_per_day: k.spend_per_day,
+                    };
+                    (k.name.clone(), l)
+                })
+                .filter(|(_, l)| l.paced() || l.spend_per_day.is_some())
                 .collect(),
             keys: settings
                 .keys
                 .into_iter()
                 .map(|k| (k.name, k.sha256))
                 .collect(),
-            spent: Mutex::new(HashMap::new()),
             metrics,
         }
     }

@@ -25,6 +25,10 @@
 //! [`RedisCache`] is the router's response cache shared the same way: an answer one
 //! replica stored is served by every other, for the route's time to live.
 //!
+//! [`RedisLedger`] keeps a gateway's per-caller budgets for the fleet: requests and tokens
+//! per minute, and spend held before a call and settled after it, each decided by one
+//! script so that concurrent calls on many replicas cannot together pass a limit.
+//!
 //! Keys: `nb:{NAMESPACE}:{TARGET-OR-SCOPE}:open|cool` — the part in braces is a Redis
 //! Cluster hash tag, so each fact lives on one slot; the channel is
 //! `nb:NAMESPACE:health`. See `docs/scaling.md`.
@@ -49,11 +53,13 @@ mod cache;
 mod connection;
 mod facts;
 mod knowledge;
+mod ledger;
 mod pacer;
 mod scripts;
 
 pub use cache::{CACHE_TIMEOUT, RedisCache};
 pub use knowledge::RedisKnowledge;
+pub use ledger::RedisLedger;
 pub use pacer::RedisPacer;
 
 pub(crate) use connection::{OP_TIMEOUT, redact};

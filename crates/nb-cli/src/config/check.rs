@@ -193,6 +193,11 @@ impl Config {
                 ));
             }
         }
+        if self.gateway.default_max_tokens == Some(0) {
+            return Err(ConfigError(
+                "gateway.default_max_tokens: 0 would refuse every answer".into(),
+            ));
+        }
         if self.gateway.max_body_bytes == Some(0) {
             return Err(ConfigError(
                 "gateway.max_body_bytes: 0 would refuse every request".into(),

@@ -54,6 +54,10 @@ pub struct GatewayConfig {
     /// `RUST_LOG` (default `info`).
     #[serde(default)]
     pub json_logs: bool,
+    /// The `max_tokens` given to a call that sets none, from a key with a
+    /// `spend_per_day`: its worst case must be known to hold it (default 4096).
+    #[serde(default)]
+    pub default_max_tokens: Option<u32>,
     /// Share cached answers between callers. Default false: each key has its own
     /// entries, so a hit tells a tenant nothing about what others asked.
     #[serde(default)]
