@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nb_gateway::{Gateway, Key, Ledger, Price, SPEND_WINDOW, Settings, serve};
+use nb_gateway::{Gateway, Key, Ledger, Price, SPEND_WINDOW, ServeOptions, Settings, serve_with};
 use neuralbridge::breaker::PaceLimits;
 use neuralbridge::core::TargetId;
 use neuralbridge::store_redis::RedisLedger;
@@ -219,13 +219,19 @@ pub async fn run(cfg: Config, listen: Option<String>) -> Result<(), ServeError> 
             ""
         }
     );
-    serve(
-        listener,
-        g,
-        cfg.gateway.max_body_bytes.unwrap_or(8 << 20),
-        Duration::from_millis(cfg.gateway.shutdown_grace_ms.unwrap_or(10_000)),
-        shutdown_signal(),
-    )
-    .await?;
+    let mut options = ServeOptions::default();
+    let gw = &cfg.gateway;
+    options.max_body = gw.max_body_bytes.unwrap_or(options.max_body);
+    options.grace = gw
+        .shutdown_grace_ms
+        .map_or(options.grace, Duration::from_millis);
+    options.header_timeout = gw
+        .header_timeout_ms
+        .map_or(options.header_timeout, Duration::from_millis);
+    options.max_connections = gw.max_connections.unwrap_or(options.max_connections);
+    options.max_connections_per_client = gw
+        .max_connections_per_client
+        .unwrap_or(options.max_connections_per_client);
+    serve_with(listener, g, options, shutdown_signal()).await?;
     Ok(())
 }

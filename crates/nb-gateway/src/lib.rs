@@ -63,7 +63,7 @@ pub use error::ServeError;
 pub use ledger::{Ledger, LocalLedger, Price, SPEND_WINDOW};
 
 use ledger::{CallerLimits, pace};
-pub use server::{app, serve};
+pub use server::{ServeOptions, app, serve, serve_with};
 
 use error::{ErrorType, error};
 

@@ -193,6 +193,14 @@ impl Config {
                 ));
             }
         }
+        ms("gateway.header_timeout_ms", self.gateway.header_timeout_ms)?;
+        if self.gateway.max_connections == Some(0)
+            || self.gateway.max_connections_per_client == Some(0)
+        {
+            return Err(ConfigError(
+                "gateway.max_connections: 0 would refuse every connection".into(),
+            ));
+        }
         if self.gateway.default_max_tokens == Some(0) {
             return Err(ConfigError(
                 "gateway.default_max_tokens: 0 would refuse every answer".into(),

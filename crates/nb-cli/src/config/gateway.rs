@@ -54,6 +54,17 @@ pub struct GatewayConfig {
     /// `RUST_LOG` (default `info`).
     #[serde(default)]
     pub json_logs: bool,
+    /// A client must send a request's head within this long, and an idle keep-alive
+    /// connection is closed after it (default 10 000).
+    #[serde(default)]
+    pub header_timeout_ms: Option<u64>,
+    /// Connections open at once, at most (default 10 000).
+    #[serde(default)]
+    pub max_connections: Option<usize>,
+    /// Connections open at once from one client address, at most (default 1024; behind a
+    /// proxy every connection comes from the proxy).
+    #[serde(default)]
+    pub max_connections_per_client: Option<usize>,
     /// The `max_tokens` given to a call that sets none, from a key with a
     /// `spend_per_day`: its worst case must be known to hold it (default 4096).
     #[serde(default)]
