@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::StoreError;
 use crate::connection::redact;
+use crate::{Bounds, StoreError};
 
 /// The router's response cache in Redis, shared by every replica of a namespace
 /// (`nb:NAMESPACE:cache:KEY`, expiring with the route's time to live). A Redis that is
@@ -17,6 +17,7 @@ pub struct RedisCache {
     client: redis::Client,
     conn: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
     down_until: std::sync::Mutex<Option<Instant>>,
+    bounds: Bounds,
 }
 
 /// The longest a cache lookup or store waits on Redis.
@@ -42,7 +43,14 @@ impl RedisCache {
             client,
             conn: tokio::sync::Mutex::new(None),
             down_until: std::sync::Mutex::new(None),
+            bounds: Bounds::default(),
         })
+    }
+
+    /// Serves only entries whose `served_by` is one of `bounds`' targets.
+    pub fn with_bounds(mut self, bounds: Bounds) -> Self {
+        self.bounds = bounds;
+        self
     }
 
     fn key(&self, key: &str) -> String {
@@ -114,7 +122,16 @@ impl RedisCache {
 impl nb_core::AnswerCache for RedisCache {
     async fn get(&self, key: &str) -> Option<nb_core::CachedAnswer> {
         let raw: Option<String> = self.run(redis::cmd("GET").arg(self.key(key))).await?;
-        serde_json::from_str(&raw?).ok()
+        // Redis is input, not truth: an entry must say how it was checked and name a
+        // target of this config.
+        let v: serde_json::Value = serde_json::from_str(&raw?).ok()?;
+        v.get("check")?;
+        let answer: nb_core::CachedAnswer = serde_json::from_value(v).ok()?;
+        if !self.bounds.knows_target(&answer.served_by) {
+            tracing::debug!(served_by = %answer.served_by, "response cache: an entry naming an unknown target was ignored");
+            return None;
+        }
+        Some(answer)
     }
 
     async fn put(&self, key: &str, answer: &nb_core::CachedAnswer, ttl: Duration) {

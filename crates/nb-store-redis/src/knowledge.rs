@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::connection::{MAX_BACKOFF, OP_TIMEOUT, redact, replica_id, unix_ms_now};
 use crate::facts::{Fact, Message, Scope};
 use crate::scripts::EXTEND;
-use crate::{StoreError, StoreEvent, StoreStats};
+use crate::{Bounds, StoreError, StoreEvent, StoreStats};
 
 #[derive(Default)]
 struct Counters {
@@ -29,6 +29,7 @@ struct Counters {
 
 struct Inner {
     local: Arc<InMemoryKnowledge>,
+    bounds: Bounds,
     ns: String,
     replica: String,
     url: SecretString,
@@ -54,7 +55,23 @@ impl Inner {
 
     /// Merges another replica's fact into the local store; whether it changed anything.
     fn merge(&self, fact: &Fact) -> bool {
-        let Some(until) = self.to_instant(fact.until_ms()) else {
+        // Redis is input, not truth: a fact about a target this config does not have is
+        // ignored, and none lasts longer than this config allows.
+        let (known, cap) = match fact {
+            Fact::Open { target, .. } => (self.bounds.knows_target(target), self.bounds.max_open),
+            Fact::Cool { scope, .. } => (self.bounds.knows_scope(scope), self.bounds.max_cooldown),
+            Fact::Window { target, .. } => (
+                self.bounds.knows_target(target),
+                Duration::from_secs(24 * 3600),
+            ),
+        };
+        if !known {
+            tracing::debug!(about = %fact.about(), "shared store: a fact about an unknown target was ignored");
+            return false;
+        }
+        let cap_ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
+        let until_ms = fact.until_ms().min(unix_ms_now().saturating_add(cap_ms));
+        let Some(until) = self.to_instant(until_ms) else {
             return false;
         };
         let changed = match fact {
@@ -116,12 +133,24 @@ impl RedisKnowledge {
         namespace: &str,
         local: InMemoryKnowledge,
     ) -> Result<Self, StoreError> {
+        Self::connect_with(url, namespace, local, Bounds::default())
+    }
+
+    /// [`connect`](Self::connect), taking from Redis only what `bounds` allow: facts
+    /// about the config's targets, clamped to its longest cool-down and open period.
+    pub fn connect_with(
+        url: &str,
+        namespace: &str,
+        local: InMemoryKnowledge,
+        bounds: Bounds,
+    ) -> Result<Self, StoreError> {
         let client = redis::Client::open(url)
             .map_err(|e| StoreError::Url(format!("{} ({:?})", redact(url), e.kind())))?;
         let handle = tokio::runtime::Handle::try_current().map_err(|_| StoreError::NoRuntime)?;
         let (events, _) = broadcast::channel(256);
         let inner = Arc::new(Inner {
             local: Arc::new(local),
+            bounds,
             ns: namespace.to_owned(),
             replica: replica_id(),
             url: SecretString::from(url.to_owned()),

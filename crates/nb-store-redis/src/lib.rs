@@ -49,6 +49,7 @@
 //! # let _ = shared; Ok(()) }
 //! ```
 
+mod bounds;
 mod cache;
 mod connection;
 mod facts;
@@ -57,6 +58,7 @@ mod ledger;
 mod pacer;
 mod scripts;
 
+pub use bounds::Bounds;
 pub use cache::{CACHE_TIMEOUT, RedisCache};
 pub use knowledge::RedisKnowledge;
 pub use ledger::RedisLedger;

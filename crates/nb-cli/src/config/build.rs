@@ -9,7 +9,7 @@ use neuralbridge::breaker::{InMemoryKnowledge, PaceLimits, SystemClock};
 use neuralbridge::core::{Provider, TargetId};
 use neuralbridge::providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset};
 use neuralbridge::router::{SmartRouter, Target};
-use neuralbridge::store_redis::{RedisCache, RedisKnowledge, RedisPacer};
+use neuralbridge::store_redis::{Bounds, RedisCache, RedisKnowledge, RedisPacer};
 
 use super::check::{route_vouch, target_id};
 use super::sections::strategy;
@@ -94,7 +94,7 @@ impl Config {
                     .map_err(|e| ConfigError(format!("store.redis: {e}")))?;
                 local = local.with_pacer(Arc::new(fleet));
             }
-            let shared = RedisKnowledge::connect(url, ns, local)
+            let shared = RedisKnowledge::connect_with(url, ns, local, self.bounds(&ids)?)
                 .map_err(|e| ConfigError(format!("store.redis: {e}")))?;
             builder = builder.knowledge(Arc::new(shared));
         }
@@ -130,7 +130,8 @@ impl Config {
                 match (self.store.cache.as_deref(), &self.store.redis) {
                     (Some("redis"), Some(url)) => Arc::new(
                         RedisCache::new(url, self.store.namespace.as_deref().unwrap_or("default"))
-                            .map_err(|e| ConfigError(format!("store.redis: {e}")))?,
+                            .map_err(|e| ConfigError(format!("store.redis: {e}")))?
+                            .with_bounds(self.bounds(&ids)?),
                     ),
                     _ => Arc::new(neuralbridge::router::InMemoryCache::new(
                         self.store.cache_capacity.unwrap_or(10_000),
@@ -142,6 +143,12 @@ impl Config {
     }
 
     /// A route's JSON Schema validator, read from its file.
+    /// What this config takes from Redis: facts and answers about its own targets,
+    /// cool-downs and open breakers no longer than its own maxima.
+    fn bounds(&self, ids: &[TargetId]) -> Result<Bounds, ConfigError> {
+        Ok(Bounds::new(&self.breaker()?, &self.cooldowns()?).with_targets(ids.iter().cloned()))
+    }
+
     pub(super) fn route_schema(
         &self,
         name: &str,
