@@ -194,6 +194,8 @@ async fn the_gateway_serves_both_formats_fails_over_and_reports() {
     assert!(header(&r, "x-nb-attempts").parse::<u32>().unwrap() >= 2);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["object"], "chat.completion");
+    // The model that answered, not the route.
+    assert_eq!(v["model"], "gpt-4o-mini");
     assert_eq!(v["choices"][0]["message"]["content"], "42");
     assert_eq!(v["choices"][0]["finish_reason"], "stop");
     assert!(v["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
@@ -264,6 +266,9 @@ async fn the_gateway_serves_both_formats_fails_over_and_reports() {
         let e: Value = serde_json::from_str(line).unwrap();
         if e["type"] == "content_block_delta" {
             content.push_str(e["delta"]["text"].as_str().unwrap());
+        }
+        if e["type"] == "message_delta" {
+            assert!(e["usage"]["input_tokens"].as_u64().unwrap() > 0, "{e}");
         }
     }
     assert_eq!(content.trim(), "42");
@@ -379,6 +384,62 @@ async fn errors_come_in_the_callers_format() {
     assert_eq!(r.status(), 404);
     let v: Value = r.json().await.unwrap();
     assert!(v["error"]["message"].as_str().unwrap().contains("main"));
+
+    // No model: a 400 in the caller's format; fields the gateway cannot carry and
+    // impossible max_tokens: 400s naming the field; nothing sent upstream.
+    let before = s.handle().requests("openai");
+    for (body, says) in [
+        (
+            json!({"messages": [{"role": "user", "content": Q}]}),
+            "model",
+        ),
+        (
+            json!({"model": "main", "max_tokens": -1, "messages": [{"role": "user", "content": Q}]}),
+            "max_tokens",
+        ),
+        (
+            json!({"model": "main", "max_tokens": 1e30, "messages": [{"role": "user", "content": Q}]}),
+            "max_tokens",
+        ),
+        (
+            json!({"model": "main", "logit_bias": {"1": 5}, "messages": [{"role": "user", "content": Q}]}),
+            "logit_bias",
+        ),
+        (
+            json!({"model": "main", "frequency_penalty": 1.0, "messages": [{"role": "user", "content": Q}]}),
+            "frequency_penalty",
+        ),
+    ] {
+        let r = openai(&g, body).await;
+        assert_eq!(r.status(), 400);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["type"], "invalid_request_error");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(says),
+            "{v}"
+        );
+    }
+    let r = anthropic(
+        &g,
+        json!({"max_tokens": 5, "messages": [{"role": "user", "content": Q}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["type"], "error");
+    assert_eq!(s.handle().requests("openai"), before);
+
+    // Embeddings are not served: a 501 that says so, in OpenAI's format.
+    let r = client()
+        .post(format!("{}/v1/embeddings", g.base))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "main", "input": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 501);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "not_implemented");
 
     // A wrong answer nobody can vouch for: an error, never a 200.
     let r = openai(
@@ -654,6 +715,38 @@ async fn json_logs_name_the_caller_never_the_key() {
     assert_eq!(v["fields"]["caller"], "tests");
     assert_eq!(v["fields"]["status"], 200);
     assert_eq!(v["fields"]["served_by"], "openai/gpt-4o-mini");
+    assert_eq!(v["fields"]["route"], "main");
+    assert!(v["fields"]["latency_ms"].as_f64().is_some(), "{v}");
+    // A refused request has its line too, with the reason.
+    let r = openai(
+        &g,
+        json!({"model": "nope", "messages": [{"role": "user", "content": Q}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    let t0 = std::time::Instant::now();
+    let line = loop {
+        let found = g
+            .logs
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains("\"request\"") && l.contains("\"status\":404"))
+            .cloned();
+        if let Some(l) = found {
+            break l;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "no log line for a refusal"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert!(
+        v["fields"]["reason"].as_str().unwrap().contains("nope"),
+        "{v}"
+    );
     for l in g.logs.lock().unwrap().iter() {
         assert!(
             !l.contains(KEY) && !l.contains("sk-upstream"),

@@ -31,6 +31,7 @@ pub(crate) enum ErrorType {
     Upstream,
     Timeout,
     TooLarge,
+    NotImplemented,
 }
 
 impl ErrorType {
@@ -45,6 +46,7 @@ impl ErrorType {
             Self::Upstream => ("server_error", "upstream_failed"),
             Self::Timeout => ("timeout_error", "deadline_exceeded"),
             Self::TooLarge => ("invalid_request_error", "request_too_large"),
+            Self::NotImplemented => ("not_implemented", "not_implemented"),
         }
     }
 
@@ -59,9 +61,14 @@ impl ErrorType {
             Self::Upstream => "api_error",
             Self::Timeout => "timeout_error",
             Self::TooLarge => "request_too_large",
+            Self::NotImplemented => "not_implemented",
         }
     }
 }
+
+/// Why a request was refused, for its log line.
+#[derive(Debug, Clone)]
+pub(crate) struct Reason(pub(crate) String);
 
 /// The error body of `format`.
 pub(crate) fn error_body(format: Format, kind: ErrorType, message: &str) -> Value {
@@ -85,6 +92,8 @@ pub(crate) fn error(
     retry_after: Option<Duration>,
 ) -> Response {
     let mut r = (status, axum::Json(error_body(format, kind, message))).into_response();
+    // For the request's log line.
+    r.extensions_mut().insert(Reason(message.to_owned()));
     if let Some(d) = retry_after {
         let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
         if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::Format;
 use crate::Gateway;
 use crate::auth::authorize;
-use crate::error::{ErrorType, bad_request, error, route_error};
+use crate::error::{ErrorType, Reason, bad_request, error, route_error};
 use crate::ledger::Reservation;
 use crate::report::{report_headers, report_json, request_id, wants_report};
 use crate::vouch::caller_vouching;
@@ -60,11 +60,55 @@ pub(crate) async fn handle(
     body: Body,
     wire: Wire,
 ) -> Response {
+    let started = std::time::Instant::now();
+    let mut seen = Seen::default();
+    let response = flow(g, headers, body, wire, &mut seen).await;
+    // One line per request, refused ones included.
+    let h = response.headers();
+    let header = |name: &str| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_owned()
+    };
+    let reason = response
+        .extensions()
+        .get::<Reason>()
+        .map_or("-", |r| r.0.as_str());
+    tracing::info!(
+        request_id = %header("x-nb-request-id"),
+        caller = %seen.caller.as_deref().unwrap_or("-"),
+        route = %seen.model.as_deref().unwrap_or("-"),
+        status = response.status().as_u16(),
+        reason = %reason,
+        served_by = %header("x-nb-served-by"),
+        verdict = %header("x-nb-verdict"),
+        latency_ms = started.elapsed().as_secs_f64() * 1e3,
+        "request"
+    );
+    response
+}
+
+/// What the log line can say of a request, as far as it got.
+#[derive(Default)]
+struct Seen {
+    caller: Option<String>,
+    model: Option<String>,
+}
+
+async fn flow(
+    g: Arc<Gateway>,
+    headers: HeaderMap,
+    body: Body,
+    wire: Wire,
+    seen: &mut Seen,
+) -> Response {
     let f = wire.format;
     let caller = match authorize(&g, &headers, f) {
         Ok(c) => c,
         Err(r) => return *r,
     };
+    seen.caller = Some(caller.clone());
     let v = match parse_json(body, f) {
         Ok(v) => v,
         Err(r) => return *r,
@@ -73,11 +117,16 @@ pub(crate) async fn handle(
         Ok(r) => r,
         Err(e) => return bad_request(f, &e),
     };
-    let model = v
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let model = match v.get("model").and_then(Value::as_str) {
+        Some(m) if !m.is_empty() => m.to_owned(),
+        _ => {
+            return bad_request(
+                f,
+                "`model` is required: a route of this gateway, or provider/model",
+            );
+        }
+    };
+    seen.model = Some(model.clone());
     let opts = match g.options(Some(&model), f) {
         Ok(o) => o,
         Err(r) => return *r,
@@ -98,32 +147,17 @@ pub(crate) async fn handle(
         Err(r) => return *r,
     };
     let call = Prepared {
-        caller,
         req,
         opts,
         body: v,
         model,
         id: request_id(),
     };
-    let response = dispatch(&g, &headers, &call, &wire, reservation).await;
-    tracing::info!(
-        request_id = %call.id,
-        caller = %call.caller,
-        model = %call.model,
-        status = response.status().as_u16(),
-        served_by = response
-            .headers()
-            .get("x-nb-served-by")
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("-"),
-        "request"
-    );
-    response
+    dispatch(&g, &headers, &call, &wire, reservation).await
 }
 
 /// A request ready to route: who sent it, what it asks, where it goes.
 struct Prepared {
-    caller: String,
     req: ChatRequest,
     opts: CallOptions,
     body: Value,
@@ -145,7 +179,8 @@ async fn dispatch(
         return match g.router.stream_with(&call.req, &call.opts).await {
             Ok(routed) => {
                 let stream = g.settle_stream(routed.value, reservation, &routed.report);
-                let mut r = (wire.stream)(stream, id.clone(), call.model.clone(), &call.body);
+                let model = served_model(&routed.report, &call.model);
+                let mut r = (wire.stream)(stream, id.clone(), model, &call.body);
                 report_headers(r.headers_mut(), &routed.report, id);
                 r
             }
@@ -158,7 +193,8 @@ async fn dispatch(
     match g.router.chat_with(&call.req, &call.opts).await {
         Ok(routed) => {
             Gateway::settle(reservation, &routed.report);
-            let mut body = (wire.render)(&routed.value, id, &call.model);
+            let model = served_model(&routed.report, &call.model);
+            let mut body = (wire.render)(&routed.value, id, &model);
             if wants_report(headers) {
                 body["nb_report"] = report_json(&routed.report);
             }
@@ -171,4 +207,23 @@ async fn dispatch(
             route_error(f, &e, id)
         }
     }
+}
+
+/// The model that answered (not the route the caller named, unless nothing answered).
+fn served_model(report: &nb_router::CallReport, asked: &str) -> String {
+    report
+        .served_by
+        .as_ref()
+        .map_or_else(|| asked.to_owned(), |t| t.model().to_owned())
+}
+
+/// `POST /v1/embeddings`: not served by this gateway, said in OpenAI's format.
+pub(crate) async fn embeddings() -> Response {
+    error(
+        crate::Format::OpenAi,
+        StatusCode::NOT_IMPLEMENTED,
+        ErrorType::NotImplemented,
+        "this gateway does not serve embeddings (only /v1/chat/completions and /v1/messages); call the provider directly",
+        None,
+    )
 }

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 
 use crate::endpoints::{healthz, metrics, models, readyz};
 use crate::error::ServeError;
-use crate::handler::{Body, handle};
+use crate::handler::{Body, embeddings, handle};
 use crate::{Gateway, anthropic, openai};
 
 /// The gateway's HTTP routes, with a request body limit of `max_body` bytes.
@@ -28,6 +28,7 @@ pub fn app(g: Arc<Gateway>, max_body: usize) -> Router {
                 handle(g.0, h, b, anthropic::WIRE)
             }),
         )
+        .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", get(models))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
