@@ -811,3 +811,45 @@ async fn sigterm_lets_calls_in_flight_finish() {
     .0;
     assert!(status.success(), "{status:?}");
 }
+
+/// A prompt longer than every target's context window is the caller's to fix: a 400
+/// `context_length_exceeded`, not a retryable 5xx; an upstream failure reaches the caller
+/// as its class and a short message, the provider's own text only in the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_too_long_everywhere_is_a_400_and_upstream_text_stays_in_the_log() {
+    let s = chaos().await;
+    let cfg = provider(
+        "openai",
+        "openai",
+        &format!("{}/v1", s.base_url("openai").unwrap()),
+    ) + &provider(
+        "down",
+        "openai",
+        &format!("{}/v1", s.base_url("down").unwrap()),
+    ) + "[[targets]]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\ncontext_window = 16\n\n[[targets]]\nprovider = \"down\"\nmodel = \"gpt-4o-mini\"\n\n[routes]\ndead = [\"down/gpt-4o-mini\"]\ntiny = [\"openai/gpt-4o-mini\"]\n\n[policy]\nattempt_timeout_ms = 2000\ndeadline_ms = 5000\n\n[[gateway.keys]]\nname = \"t\"\nenv = \"NB_GATEWAY_KEY\"\n";
+    let g = start(&cfg, "context");
+    let long = "word ".repeat(200);
+    let r = openai(
+        &g,
+        json!({"model": "tiny", "messages": [{"role": "user", "content": long}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "context_length_exceeded", "{v}");
+
+    let r = openai(
+        &g,
+        json!({"model": "dead", "messages": [{"role": "user", "content": Q}]}),
+    )
+    .await;
+    assert!(
+        r.status().is_server_error() || r.status() == 429,
+        "{}",
+        r.status()
+    );
+    let v: Value = r.json().await.unwrap();
+    let message = v["error"]["message"].as_str().unwrap();
+    eprintln!("the caller reads: {message}");
+    assert!(message.len() < 200, "{message}");
+}

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use nb_router::{RouteError, RouteErrorKind};
+use nb_core::FailureClass;
+use nb_router::{AttemptOutcome, CallReport, RouteError, RouteErrorKind, SkipReason};
 use serde_json::{Value, json};
 
 use crate::Format;
@@ -32,6 +33,7 @@ pub(crate) enum ErrorType {
     Timeout,
     TooLarge,
     NotImplemented,
+    ContextTooLong,
 }
 
 impl ErrorType {
@@ -47,6 +49,7 @@ impl ErrorType {
             Self::Timeout => ("timeout_error", "deadline_exceeded"),
             Self::TooLarge => ("invalid_request_error", "request_too_large"),
             Self::NotImplemented => ("not_implemented", "not_implemented"),
+            Self::ContextTooLong => ("invalid_request_error", "context_length_exceeded"),
         }
     }
 
@@ -62,6 +65,7 @@ impl ErrorType {
             Self::Timeout => "timeout_error",
             Self::TooLarge => "request_too_large",
             Self::NotImplemented => "not_implemented",
+            Self::ContextTooLong => "invalid_request_error",
         }
     }
 }
@@ -113,28 +117,84 @@ pub(crate) fn error(
 
 /// A routed call's failure as the caller's format says it.
 pub(crate) fn route_error(format: Format, e: &RouteError, request_id: &str) -> Response {
-    let message = e.to_string();
+    // The full text (with what providers said) goes to the log only; the caller gets the
+    // class and a short message in its own format.
+    let full = e.to_string();
+    let report = e.report();
+    let last_class = report
+        .attempts
+        .iter()
+        .rev()
+        .find_map(|a| match &a.outcome {
+            AttemptOutcome::Failed { class, .. } => Some(class.as_str()),
+            _ => None,
+        })
+        .unwrap_or("none");
     // The error says when the caller may come back: every target out of rotation, the
     // budget spent, or every attempt turned away for capacity — a 429 with that wait.
     let retry = e.retry_after();
-    let (status, kind) = match e.kind() {
-        RouteErrorKind::Exhausted
-        | RouteErrorKind::NoCandidate
-        | RouteErrorKind::BudgetExhausted
+    let (status, kind, message) = match e.kind() {
+        _ if too_long_everywhere(report) => (
+            StatusCode::BAD_REQUEST,
+            ErrorType::ContextTooLong,
+            "the prompt is longer than the context window of every target of this route".to_owned(),
+        ),
+        RouteErrorKind::Exhausted | RouteErrorKind::NoCandidate | RouteErrorKind::BudgetExhausted
             if retry.is_some() =>
         {
-            (StatusCode::TOO_MANY_REQUESTS, ErrorType::RateLimited)
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorType::RateLimited,
+                "every target of this route is busy or cooling down: retry after the time in retry-after".to_owned(),
+            )
         }
-        RouteErrorKind::Aborted => (StatusCode::BAD_REQUEST, ErrorType::InvalidRequest),
-        RouteErrorKind::NoRoute => (StatusCode::NOT_FOUND, ErrorType::NotFound),
-        RouteErrorKind::Unvouched => (StatusCode::BAD_GATEWAY, ErrorType::Unvouched),
-        RouteErrorKind::DeadlineExceeded => (StatusCode::GATEWAY_TIMEOUT, ErrorType::Timeout),
-        _ => (StatusCode::BAD_GATEWAY, ErrorType::Upstream),
+        RouteErrorKind::Aborted => (
+            StatusCode::BAD_REQUEST,
+            ErrorType::InvalidRequest,
+            format!("the provider refused the request as invalid ({last_class})"),
+        ),
+        RouteErrorKind::NoRoute => (StatusCode::NOT_FOUND, ErrorType::NotFound, full.clone()),
+        RouteErrorKind::Unvouched => (
+            StatusCode::BAD_GATEWAY,
+            ErrorType::Unvouched,
+            "no answer could be vouched for: the targets disagreed or none could check it".to_owned(),
+        ),
+        RouteErrorKind::DeadlineExceeded => (
+            StatusCode::GATEWAY_TIMEOUT,
+            ErrorType::Timeout,
+            "the call's deadline passed before any target answered".to_owned(),
+        ),
+        _ => (
+            StatusCode::BAD_GATEWAY,
+            ErrorType::Upstream,
+            format!("every target of this route failed (last: {last_class})"),
+        ),
     };
     let retry = retry.filter(|_| status == StatusCode::TOO_MANY_REQUESTS);
+    let message = format!("{message} (request {request_id})");
     let mut r = error(format, status, kind, &message, retry);
-    report_headers(r.headers_mut(), e.report(), request_id);
+    r.extensions_mut().insert(Reason(full));
+    report_headers(r.headers_mut(), report, request_id);
     r
+}
+
+/// Whether every candidate was passed over or refused for the prompt's length: a 400 the
+/// caller must fix, not a failure worth retrying.
+fn too_long_everywhere(report: &CallReport) -> bool {
+    let attempts = report.attempts.iter().all(|a| {
+        matches!(
+            &a.outcome,
+            AttemptOutcome::Failed {
+                class: FailureClass::ContextTooLong,
+                ..
+            }
+        )
+    });
+    let skipped = report
+        .skipped
+        .iter()
+        .all(|(_, why)| matches!(why, SkipReason::WindowTooSmall { .. }));
+    (!report.attempts.is_empty() || !report.skipped.is_empty()) && attempts && skipped
 }
 
 pub(crate) fn bad_request(format: Format, message: &str) -> Response {
