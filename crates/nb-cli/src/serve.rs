@@ -71,7 +71,9 @@ pub fn gateway(
                 .with_may_weaken_vouch(k.may_weaken_vouch),
         );
     }
-    settings = settings.with_shared_cache(cfg.gateway.shared_cache);
+    settings = settings
+        .with_shared_cache(cfg.gateway.shared_cache)
+        .with_ops_require_key(cfg.gateway.ops_require_key);
     // What a call may cost at most: each target's price, each route's targets.
     let ids: Vec<TargetId> = cfg
         .targets
@@ -199,7 +201,14 @@ pub async fn run(cfg: Config, listen: Option<String>) -> Result<(), ServeError> 
         return Err(ServeError::NoKeysOffLoopback(addr));
     }
     init_logs(cfg.gateway.json_logs);
+    // Prometheus conventions: counters end in `_total`, units are in names, and
+    // histograms are histograms (buckets from 5 ms to 2 min), not summaries.
     let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_recommended_naming(true)
+        .set_buckets(&[
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+        ])
+        .map_err(|e| ServeError::Metrics(e.to_string()))?
         .install_recorder()
         .map_err(|e| ServeError::Metrics(e.to_string()))?;
     let g = Arc::new(gateway(&cfg, Some(handle))?);

@@ -313,6 +313,29 @@ async fn the_gateway_serves_both_formats_fails_over_and_reports() {
     assert_eq!(r.status(), 200);
     let text = r.text().await.unwrap();
     assert!(text.contains("neuralbridge_calls"), "{text}");
+    // Prometheus conventions: HELP and TYPE, `_total` counters, histograms with units.
+    assert!(text.contains("# HELP nb_gateway_requests_total "), "{text}");
+    assert!(
+        text.contains("# TYPE nb_gateway_requests_total counter"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("nb_gateway_requests_total{")
+                && l.contains("status=\"200\"")
+                && l.contains("route=\"main\"")
+                && l.contains("key=\"tests\"")),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE nb_gateway_request_duration_seconds histogram"),
+        "{text}"
+    );
+    assert!(
+        text.contains("nb_gateway_request_duration_seconds_bucket{"),
+        "{text}"
+    );
+    assert!(!text.contains("quantile="), "summaries: {text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -686,10 +709,17 @@ async fn json_logs_name_the_caller_never_the_key() {
     let g = start(
         &config(&s).replace(
             "[[gateway.keys]]",
-            "[gateway]\njson_logs = true\n\n[[gateway.keys]]",
+            "[gateway]\njson_logs = true\nops_require_key = true\n\n[[gateway.keys]]",
         ),
         "logs",
     );
+    // With ops_require_key, /metrics and /readyz need a gateway key.
+    for path in ["metrics", "readyz"] {
+        let url = format!("{}/{path}", g.base);
+        assert_eq!(client().get(&url).send().await.unwrap().status(), 401);
+        let r = client().get(&url).bearer_auth(KEY).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
     let r = openai(
         &g,
         json!({"model": "main", "messages": [{"role": "user", "content": Q}]}),

@@ -26,7 +26,12 @@ pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
-pub(crate) async fn readyz(State(g): State<Arc<Gateway>>) -> Response {
+pub(crate) async fn readyz(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    if g.ops_require_key {
+        if let Err(r) = authorize(&g, &headers, Format::OpenAi) {
+            return *r;
+        }
+    }
     use nb_breaker::BreakerState;
     let targets: Vec<(String, BreakerState)> = g
         .router
@@ -46,7 +51,12 @@ pub(crate) async fn readyz(State(g): State<Arc<Gateway>>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-pub(crate) async fn metrics(State(g): State<Arc<Gateway>>) -> Response {
+pub(crate) async fn metrics(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    if g.ops_require_key {
+        if let Err(r) = authorize(&g, &headers, Format::OpenAi) {
+            return *r;
+        }
+    }
     match &g.metrics {
         Some(h) => ([("content-type", "text/plain; version=0.0.4")], h.render()).into_response(),
         None => (StatusCode::NOT_FOUND, "no metrics recorder in this process").into_response(),

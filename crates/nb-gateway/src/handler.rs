@@ -75,6 +75,13 @@ pub(crate) async fn handle(
         .extensions()
         .get::<Reason>()
         .map_or("-", |r| r.0.as_str());
+    let route = seen.model.clone().unwrap_or_else(|| "-".into());
+    let key = seen.caller.clone().unwrap_or_else(|| "-".into());
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("nb_gateway_requests", "status" => status.clone(), "route" => route.clone(), "key" => key)
+        .increment(1);
+    metrics::histogram!("nb_gateway_request_duration", "status" => status, "route" => route)
+        .record(started.elapsed().as_secs_f64());
     tracing::info!(
         request_id = %header("x-nb-request-id"),
         caller = %seen.caller.as_deref().unwrap_or("-"),

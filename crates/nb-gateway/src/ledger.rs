@@ -177,6 +177,8 @@ pub(crate) struct Reservation {
 impl Drop for Reservation {
     fn drop(&mut self) {
         let actual = self.actual.unwrap_or(self.amount);
+        metrics::counter!("nb_gateway_spend_microunits", "key" => self.caller.clone())
+            .increment((actual.max(0.0) * 1e6).round() as u64);
         match self.shared.take() {
             None => self.local.settle(&self.caller, self.amount, actual),
             Some(shared) => {

@@ -67,6 +67,31 @@ pub use server::{ServeOptions, app, serve, serve_with};
 
 use error::{ErrorType, error};
 
+/// The gateway's own series, described for `/metrics` (HELP and units).
+fn describe_metrics() {
+    use metrics::Unit;
+    metrics::describe_counter!(
+        "nb_gateway_requests",
+        Unit::Count,
+        "Requests answered by the gateway, by status, route and key name"
+    );
+    metrics::describe_histogram!(
+        "nb_gateway_request_duration",
+        Unit::Seconds,
+        "Time from a request's arrival to its response head, by status and route"
+    );
+    metrics::describe_counter!(
+        "nb_gateway_spend_microunits",
+        Unit::Count,
+        "What callers with a spend limit spent, in millionths of the targets' price currency, by key name"
+    );
+    metrics::describe_counter!(
+        "nb_gateway_connections_refused",
+        Unit::Count,
+        "Connections closed as accepted, over the total or per-client cap"
+    );
+}
+
 /// Which wire format a request came in, for its errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
@@ -93,6 +118,8 @@ pub struct Gateway {
     routes: HashMap<String, Vec<TargetId>>,
     /// The `max_tokens` of a call that gives none from a caller with a spend limit.
     default_max_tokens: u32,
+    /// `/readyz` and `/metrics` need a gateway key.
+    ops_require_key: bool,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Callers allowed to ask for less vouching than their route's.
     may_weaken_vouch: std::collections::HashSet<String>,
@@ -123,6 +150,8 @@ pub struct Settings {
     /// Budgets shared by the fleet (per-minute limits and spend); without one, each
     /// process counts its own.
     pub ledger: Option<Arc<dyn Ledger>>,
+    /// `/readyz` and `/metrics` need a gateway key too (default: open).
+    pub ops_require_key: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -136,6 +165,7 @@ impl std::fmt::Debug for Settings {
             .field("routes", &self.routes)
             .field("default_max_tokens", &self.default_max_tokens)
             .field("ledger", &self.ledger.is_some())
+            .field("ops_require_key", &self.ops_require_key)
             .finish()
     }
 }
@@ -185,6 +215,12 @@ impl Settings {
         self
     }
 
+    /// Sets `ops_require_key`.
+    pub fn with_ops_require_key(mut self, require: bool) -> Self {
+        self.ops_require_key = require;
+        self
+    }
+
     /// Shares the callers' budgets through `ledger`.
     pub fn with_ledger(mut self, ledger: Arc<dyn Ledger>) -> Self {
         self.ledger = Some(ledger);
@@ -199,6 +235,7 @@ impl Gateway {
         settings: Settings,
         metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     ) -> Self {
+        describe_metrics();
         Self {
             router,
             models: settings.models,
@@ -213,6 +250,7 @@ impl Gateway {
             prices: settings.prices,
             routes: settings.routes,
             default_max_tokens: settings.default_max_tokens.unwrap_or(4096),
+            ops_require_key: settings.ops_require_key,
             may_weaken_vouch: settings
                 .keys
                 .iter()

@@ -167,7 +167,7 @@ pub async fn serve_with(
             () = &mut shutdown => break,
         };
         let Some(slot) = take_slot(&open, peer.ip(), &options) else {
-            metrics::counter!("nb_gateway_connections_refused_total").increment(1);
+            metrics::counter!("nb_gateway_connections_refused").increment(1);
             drop(stream);
             continue;
         };

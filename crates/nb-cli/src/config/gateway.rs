@@ -65,6 +65,10 @@ pub struct GatewayConfig {
     /// proxy every connection comes from the proxy).
     #[serde(default)]
     pub max_connections_per_client: Option<usize>,
+    /// `/readyz` and `/metrics` need a gateway key too (default false: open, for probes
+    /// and scrapers on a private network).
+    #[serde(default)]
+    pub ops_require_key: bool,
     /// The `max_tokens` given to a call that sets none, from a key with a
     /// `spend_per_day`: its worst case must be known to hold it (default 4096).
     #[serde(default)]
