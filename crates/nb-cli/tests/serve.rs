@@ -883,3 +883,56 @@ async fn a_prompt_too_long_everywhere_is_a_400_and_upstream_text_stays_in_the_lo
     eprintln!("the caller reads: {message}");
     assert!(message.len() < 200, "{message}");
 }
+
+/// At the end of the SIGTERM grace a stream still in flight ends with the format's error
+/// event, then `[DONE]`: the client knows its answer is incomplete.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_still_running_at_the_end_of_the_grace_ends_with_an_error_then_done() {
+    let mut slow = ProviderSpec::new("openai", WireFormat::OpenAi, "gpt-4o-mini");
+    slow.tokens_per_second = 2.0;
+    let s = ChaosServer::start(Scenario::new(vec![slow])).await.unwrap();
+    let cfg = provider(
+        "openai",
+        "openai",
+        &format!("{}/v1", s.base_url("openai").unwrap()),
+    ) + "[[targets]]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\n\n[gateway]\nshutdown_grace_ms = 1000\n\n[[gateway.keys]]\nname = \"t\"\nenv = \"NB_GATEWAY_KEY\"\n";
+    let mut g = start(&cfg, "grace-stream");
+    let mut r = openai(
+        &g,
+        json!({"model": "gpt-4o-mini", "stream": true,
+               "messages": [{"role": "user", "content": "Tell me about the sea."}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let mut text = String::new();
+    while !text.contains("\"content\":\"") || text.matches("data: ").count() < 2 {
+        let chunk = r.chunk().await.unwrap().expect("a first chunk");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &g.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    while let Ok(Some(chunk)) = r.chunk().await {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let data: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert_eq!(data.last(), Some(&"[DONE]"), "{text}");
+    let error: Value = serde_json::from_str(data[data.len() - 2]).unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("shutting down"),
+        "{text}"
+    );
+    let status = tokio::task::spawn_blocking(move || g.child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::Format;
 use crate::error::{ErrorType, error_body};
-use crate::wire::{Wire, items, strings};
+use crate::wire::{Wire, items, stream_error_message, strings};
 
 const F: Format = Format::Anthropic;
 
@@ -350,7 +350,7 @@ fn stream(upstream: nb_core::ChatStream, id: String, model: String, _req: &Value
                     st.done = true;
                     out.push(event(
                         "error",
-                        &error_body(F, ErrorType::Upstream, &format!("the stream broke: {e}")),
+                        &error_body(F, ErrorType::Upstream, &stream_error_message(&e)),
                     ));
                 }
                 None => {

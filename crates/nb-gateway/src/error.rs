@@ -103,7 +103,7 @@ pub(crate) fn error(
         if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
             r.headers_mut().insert("retry-after", v);
         }
-        if let Ok(v) = HeaderValue::from_str(&d.as_millis().max(1).to_string()) {
+        if let Ok(v) = HeaderValue::from_str(&d.as_nanos().div_ceil(1_000_000).max(1).to_string()) {
             r.headers_mut().insert("retry-after-ms", v);
         }
     }

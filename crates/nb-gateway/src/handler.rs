@@ -16,7 +16,7 @@ use crate::error::{ErrorType, Reason, bad_request, error, route_error};
 use crate::ledger::Reservation;
 use crate::report::{report_headers, report_json, request_id, wants_report};
 use crate::vouch::caller_vouching;
-use crate::wire::Wire;
+use crate::wire::{Wire, until_closing};
 
 /// A request body, or why it could not be read.
 pub(crate) type Body = Result<Bytes, axum::extract::rejection::BytesRejection>;
@@ -185,7 +185,8 @@ async fn dispatch(
     if call.body.get("stream").and_then(Value::as_bool) == Some(true) {
         return match g.router.stream_with(&call.req, &call.opts).await {
             Ok(routed) => {
-                let stream = g.settle_stream(routed.value, reservation, &routed.report);
+                let stream = until_closing(routed.value, g.closing.subscribe());
+                let stream = g.settle_stream(stream, reservation, &routed.report);
                 let model = served_model(&routed.report, &call.model);
                 let mut r = (wire.stream)(stream, id.clone(), model, &call.body);
                 report_headers(r.headers_mut(), &routed.report, id);

@@ -120,6 +120,8 @@ pub struct Gateway {
     default_max_tokens: u32,
     /// `/readyz` and `/metrics` need a gateway key.
     ops_require_key: bool,
+    /// Turns true when the shutdown grace runs out: streams in flight end with an error.
+    closing: tokio::sync::watch::Sender<bool>,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Callers allowed to ask for less vouching than their route's.
     may_weaken_vouch: std::collections::HashSet<String>,
@@ -251,6 +253,7 @@ impl Gateway {
             routes: settings.routes,
             default_max_tokens: settings.default_max_tokens.unwrap_or(4096),
             ops_require_key: settings.ops_require_key,
+            closing: tokio::sync::watch::channel(false).0,
             may_weaken_vouch: settings
                 .keys
                 .iter()

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::Format;
 use crate::error::{ErrorType, error_body};
-use crate::wire::{Wire, items, strings};
+use crate::wire::{Wire, items, stream_error_message, strings};
 
 const F: Format = Format::OpenAi;
 
@@ -437,11 +437,14 @@ fn stream(upstream: nb_core::ChatStream, id: String, model: String, req: &Value)
                     Some(Ok(ChatChunk::Usage(u))) => usage = Some(u),
                     Some(Ok(_)) => {}
                     Some(Err(e)) => {
-                        let body =
-                            error_body(F, ErrorType::Upstream, &format!("the stream broke: {e}"));
+                        let body = error_body(F, ErrorType::Upstream, &stream_error_message(&e));
                         done = true;
+                        // The error object, then the terminator the clients wait for.
                         return Some((
-                            vec![Event::default().data(body.to_string())],
+                            vec![
+                                Event::default().data(body.to_string()),
+                                Event::default().data("[DONE]"),
+                            ],
                             Some((upstream, done, usage)),
                         ));
                     }

@@ -139,6 +139,7 @@ pub async fn serve_with(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let closing = g.closing.clone();
     let app = app(g, options.max_body);
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
@@ -183,9 +184,14 @@ pub async fn serve_with(
         });
     }
     drop(listener);
+    let mut done = std::pin::pin!(graceful.shutdown());
     tokio::select! {
-        () = graceful.shutdown() => {}
+        () = &mut done => {}
         () = tokio::time::sleep(options.grace) => {
+            // Streams still in flight end with their format's error event (and `[DONE]`),
+            // so a client knows the answer is incomplete; a moment to send it.
+            let _ = closing.send(true);
+            let _ = tokio::time::timeout(Duration::from_millis(500), &mut done).await;
             eprintln!(
                 "nb serve: calls still in flight after the {:?} grace period were dropped",
                 options.grace
