@@ -201,6 +201,15 @@ async fn the_gateway_serves_both_formats_fails_over_and_reports() {
     assert!(v["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
     assert_eq!(v["nb_report"]["failed_over"], true);
     assert_eq!(v["nb_report"]["verdict"]["outcome"], "equivalent");
+    // Names, not Rust Debug strings.
+    assert_eq!(v["nb_report"]["attempts"][0]["role"], "answer");
+    for a in v["nb_report"]["attempts"].as_array().unwrap() {
+        let role = a["role"].as_str().unwrap();
+        assert!(
+            role.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            "{a}"
+        );
+    }
 
     // OpenAI, streamed: chunks, then [DONE].
     let r = openai(

@@ -1,7 +1,7 @@
 //! The call's report for the caller: `x-nb-*` headers, and JSON on request.
 
 use axum::http::{HeaderMap, HeaderValue};
-use nb_router::{AttemptOutcome, CallReport};
+use nb_router::{AttemptOutcome, AttemptRole, CallReport, SkipReason};
 use serde_json::{Value, json};
 
 /// `x-nb-*` headers from a call's report.
@@ -21,7 +21,7 @@ pub(crate) fn report_headers(h: &mut HeaderMap, report: &CallReport, request_id:
     let verdict = match (&report.served_by, report.check, &report.verdict) {
         (Some(_), nb_router::AnswerCheck::Vouched, _) => "equivalent".to_owned(),
         (Some(_), check, _) => check.as_str().to_owned(),
-        (None, _, Some(v)) => format!("{:?}", v.outcome).to_lowercase(),
+        (None, _, Some(v)) => outcome_name(v.outcome).to_owned(),
         (None, _, None) => "none".to_owned(),
     };
     set("x-nb-verdict", verdict);
@@ -41,7 +41,7 @@ pub(crate) fn report_json(report: &CallReport) -> Value {
         "elapsed_ms": report.elapsed.as_secs_f64() * 1e3,
         "attempts": report.attempts.iter().map(|a| json!({
             "target": a.target.to_string(),
-            "role": format!("{:?}", a.role).to_lowercase(),
+            "role": role_name(a.role),
             "started_after_ms": a.started_after.as_secs_f64() * 1e3,
             "latency_ms": a.latency.as_secs_f64() * 1e3,
             "outcome": match &a.outcome {
@@ -51,15 +51,17 @@ pub(crate) fn report_json(report: &CallReport) -> Value {
                     "disposition": disposition.to_string(),
                     "reason": reason,
                 }),
-                other => json!(format!("{other:?}").to_lowercase()),
+                AttemptOutcome::Cancelled => json!("cancelled"),
+                _ => json!("other"),
             },
         })).collect::<Vec<_>>(),
         "skipped": report.skipped.iter().map(|(t, why)| json!({
             "target": t.to_string(),
-            "reason": format!("{why:?}"),
+            "reason": skip_name(why),
+            "detail": why.to_string(),
         })).collect::<Vec<_>>(),
         "verdict": report.verdict.as_ref().map(|v| json!({
-            "outcome": format!("{:?}", v.outcome).to_lowercase(),
+            "outcome": outcome_name(v.outcome),
             "method": v.method,
             "reason": v.reason,
             "reference": v.reference.to_string(),
@@ -80,4 +82,37 @@ pub(crate) fn request_id() -> String {
     use rand::Rng as _;
     let n: u128 = rand::rng().random();
     format!("nb-{n:032x}")
+}
+
+/// A verdict's outcome as the headers and the report JSON name it.
+fn outcome_name(o: nb_semantic::Outcome) -> &'static str {
+    match o {
+        nb_semantic::Outcome::Equivalent => "equivalent",
+        nb_semantic::Outcome::NotEquivalent => "notequivalent",
+        nb_semantic::Outcome::Undecided => "undecided",
+    }
+}
+
+fn role_name(r: AttemptRole) -> &'static str {
+    match r {
+        AttemptRole::Answer => "answer",
+        AttemptRole::Hedge => "hedge",
+        AttemptRole::Repair => "repair",
+        AttemptRole::Vouch => "vouch",
+        _ => "other",
+    }
+}
+
+fn skip_name(r: &SkipReason) -> &'static str {
+    match r {
+        SkipReason::CoolingDown { .. } => "cooling_down",
+        SkipReason::BreakerOpen { .. } => "breaker_open",
+        SkipReason::Paced { .. } => "paced",
+        SkipReason::WindowTooSmall { .. } => "window_too_small",
+        SkipReason::CannotTake { .. } => "cannot_take",
+        SkipReason::Distrusted => "distrusted",
+        SkipReason::LastResort => "last_resort",
+        SkipReason::UnknownRoute => "unknown_route",
+        _ => "other",
+    }
 }
