@@ -15,6 +15,12 @@
 //! `x-nb-attempts`, `x-nb-verdict` and `x-nb-request-id`; with `x-nb-report: full` the
 //! whole call report comes back as JSON too (`nb_report` in the body).
 //!
+//! Per-key limits hold under concurrency: a call's worst-case spend is held before it goes
+//! upstream and settled on its real usage ([`LocalLedger`], or any [`Ledger`] a fleet
+//! shares). Slow clients cannot starve others: [`serve_with`] closes a connection whose
+//! request head does not arrive within its [`ServeOptions`]' header timeout, and caps
+//! connections in total and per client address.
+//!
 //! Also `GET /v1/models` (the routes), `GET /healthz`, `GET /readyz` (some target's
 //! breaker is not open) and `GET /metrics` (Prometheus text of the router's metrics).
 //! Shutdown is graceful: [`serve`] stops accepting when its signal fires and lets calls

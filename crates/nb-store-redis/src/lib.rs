@@ -2,8 +2,8 @@
 //! on a dead target, or a key is revoked, or a provider says "come back in 30 s", every
 //! replica knows within milliseconds — instead of each paying its own failed calls.
 //!
-//! [`RedisKnowledge`] is a [`Knowledge`] store for the router. The hot path stays local: a
-//! call is admitted and recorded by an [`InMemoryKnowledge`] in this process, with no Redis
+//! [`RedisKnowledge`] is a [`Knowledge`](nb_breaker::Knowledge) store for the router. The hot path stays local: a
+//! call is admitted and recorded by an [`InMemoryKnowledge`](nb_breaker::InMemoryKnowledge) in this process, with no Redis
 //! round trip. What the local store learns that others should know — a breaker opened
 //! (and until when), a cool-down started or extended (scope, end, cause), a context window
 //! a rejection stated — is written to
