@@ -6,17 +6,51 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nb_gateway::{Gateway, Key, Settings, serve};
+use nb_gateway::{Gateway, Key, Ledger, Price, SPEND_WINDOW, ServeOptions, Settings, serve_with};
+use neuralbridge::breaker::PaceLimits;
+use neuralbridge::core::TargetId;
+use neuralbridge::store_redis::RedisLedger;
 
-use crate::config::{Config, DEFAULT_LISTEN, gateway_key_digests};
+use crate::config::{Config, ConfigError, DEFAULT_LISTEN, gateway_key_digests};
+
+/// Why `nb serve` could not start, or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The configuration cannot build the gateway.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The listen address is not `host:port`.
+    #[error("listen address: {0}")]
+    Address(#[from] std::net::AddrParseError),
+    /// Keys are required anywhere but on loopback.
+    #[error(
+        "refusing to serve on {0} without gateway keys: add [[gateway.keys]] or listen on loopback"
+    )]
+    NoKeysOffLoopback(SocketAddr),
+    /// The Prometheus recorder could not be installed.
+    #[error("metrics recorder: {0}")]
+    Metrics(String),
+    /// The address cannot be listened on.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server stopped.
+    #[error(transparent)]
+    Gateway(#[from] nb_gateway::ServeError),
+}
 
 /// The gateway `cfg` describes: its router, its routes (and bare model names) as models,
 /// its keys with their limits. `metrics` renders `/metrics`.
 pub fn gateway(
     cfg: &Config,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-) -> Result<Gateway, String> {
-    let router = cfg.build().map_err(|e| e.to_string())?;
+) -> Result<Gateway, ConfigError> {
+    let router = cfg.build()?;
     let mut settings = Settings::new(cfg.model_names());
     // A bare model name stands for the first target serving it.
     let mut seen = std::collections::HashSet::new();
@@ -25,7 +59,7 @@ pub fn gateway(
             settings = settings.with_alias(t.model.clone(), format!("{}/{}", t.provider, t.model));
         }
     }
-    let digests = gateway_key_digests(&cfg.gateway).map_err(|e| e.to_string())?;
+    let digests = gateway_key_digests(&cfg.gateway)?;
     for ((name, digest), k) in digests.into_iter().zip(&cfg.gateway.keys) {
         settings = settings.with_key(
             Key::new(name, digest)
@@ -37,8 +71,86 @@ pub fn gateway(
                 .with_may_weaken_vouch(k.may_weaken_vouch),
         );
     }
-    settings = settings.with_shared_cache(cfg.gateway.shared_cache);
+    settings = settings
+        .with_shared_cache(cfg.gateway.shared_cache)
+        .with_ops_require_key(cfg.gateway.ops_require_key);
+    // What a call may cost at most: each target's price, each route's targets.
+    let ids: Vec<TargetId> = cfg
+        .targets
+        .iter()
+        .map(|t| TargetId::new(&t.provider, &t.model))
+        .collect();
+    for (t, id) in cfg.targets.iter().zip(&ids) {
+        if let Some(c) = t.cost {
+            let price = Price {
+                input_per_mtok: c.input_per_mtok,
+                output_per_mtok: c.output_per_mtok,
+            };
+            // A target is also a route of its own name, failing over to every other.
+            settings = settings
+                .with_price(id.clone(), price)
+                .with_route_targets(id.to_string(), ids.clone());
+        } else {
+            settings = settings.with_route_targets(id.to_string(), ids.clone());
+        }
+    }
+    for (name, r) in &cfg.routes {
+        let targets = r
+            .targets()
+            .iter()
+            .filter_map(|s| s.split_once('/'))
+            .map(|(p, m)| TargetId::new(p, m))
+            .collect();
+        settings = settings.with_route_targets(name.clone(), targets);
+    }
+    if let Some(n) = cfg.gateway.default_max_tokens {
+        settings = settings.with_default_max_tokens(n);
+    }
+    if let Some(url) = &cfg.store.redis {
+        let limited = cfg.gateway.keys.iter().any(|k| {
+            k.requests_per_minute.is_some()
+                || k.tokens_per_minute.is_some()
+                || k.spend_per_day.is_some()
+        });
+        if limited {
+            let ns = cfg.store.namespace.as_deref().unwrap_or("default");
+            let ledger =
+                RedisLedger::new(url, ns).map_err(|e| ConfigError(format!("store.redis: {e}")))?;
+            settings = settings.with_ledger(Arc::new(FleetLedger(ledger)));
+        }
+    }
     Ok(Gateway::new(router, settings, metrics))
+}
+
+/// The callers' budgets on Redis, for the gateway: every replica counts against the same
+/// limits.
+struct FleetLedger(RedisLedger);
+
+#[async_trait::async_trait]
+impl Ledger for FleetLedger {
+    async fn acquire(
+        &self,
+        caller: &str,
+        limits: PaceLimits,
+        tokens: u32,
+    ) -> Option<Result<(), Duration>> {
+        self.0
+            .acquire(
+                caller,
+                limits.requests_per_minute,
+                limits.tokens_per_minute,
+                tokens,
+            )
+            .await
+    }
+
+    async fn reserve(&self, caller: &str, amount: f64, limit: f64) -> Option<Result<(), Duration>> {
+        self.0.reserve(caller, amount, limit, SPEND_WINDOW).await
+    }
+
+    async fn settle(&self, caller: &str, reserved: f64, actual: f64) -> bool {
+        self.0.settle(caller, reserved, actual).await
+    }
 }
 
 async fn shutdown_signal() {
@@ -80,26 +192,32 @@ fn init_logs(json: bool) {
 
 /// `nb serve`: builds the router from `cfg`, installs the Prometheus recorder and serves
 /// until SIGTERM or Ctrl-C.
-pub async fn run(cfg: Config, listen: Option<String>) -> Result<(), String> {
+pub async fn run(cfg: Config, listen: Option<String>) -> Result<(), ServeError> {
     let addr: SocketAddr = listen
         .or_else(|| cfg.gateway.listen.clone())
         .unwrap_or_else(|| DEFAULT_LISTEN.into())
-        .parse()
-        .map_err(|e| format!("listen address: {e}"))?;
+        .parse()?;
     if cfg.gateway.keys.is_empty() && !addr.ip().is_loopback() {
-        return Err(format!(
-            "refusing to serve on {addr} without gateway keys: add [[gateway.keys]] or listen on loopback"
-        ));
+        return Err(ServeError::NoKeysOffLoopback(addr));
     }
     init_logs(cfg.gateway.json_logs);
+    // Prometheus conventions: counters end in `_total`, units are in names, and
+    // histograms are histograms (buckets from 5 ms to 2 min), not summaries.
     let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_recommended_naming(true)
+        .set_buckets(&[
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+        ])
+        .map_err(|e| ServeError::Metrics(e.to_string()))?
         .install_recorder()
-        .map_err(|e| format!("metrics recorder: {e}"))?;
+        .map_err(|e| ServeError::Metrics(e.to_string()))?;
     let g = Arc::new(gateway(&cfg, Some(handle))?);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(|source| ServeError::Listen { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| ServeError::Listen { addr, source })?;
     eprintln!(
         "nb serve: listening on http://{local} ({} routes: {}){}",
         g.models().len(),
@@ -110,12 +228,19 @@ pub async fn run(cfg: Config, listen: Option<String>) -> Result<(), String> {
             ""
         }
     );
-    serve(
-        listener,
-        g,
-        cfg.gateway.max_body_bytes.unwrap_or(8 << 20),
-        Duration::from_millis(cfg.gateway.shutdown_grace_ms.unwrap_or(10_000)),
-        shutdown_signal(),
-    )
-    .await
+    let mut options = ServeOptions::default();
+    let gw = &cfg.gateway;
+    options.max_body = gw.max_body_bytes.unwrap_or(options.max_body);
+    options.grace = gw
+        .shutdown_grace_ms
+        .map_or(options.grace, Duration::from_millis);
+    options.header_timeout = gw
+        .header_timeout_ms
+        .map_or(options.header_timeout, Duration::from_millis);
+    options.max_connections = gw.max_connections.unwrap_or(options.max_connections);
+    options.max_connections_per_client = gw
+        .max_connections_per_client
+        .unwrap_or(options.max_connections_per_client);
+    serve_with(listener, g, options, shutdown_signal()).await?;
+    Ok(())
 }

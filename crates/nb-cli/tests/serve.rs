@@ -194,11 +194,22 @@ async fn the_gateway_serves_both_formats_fails_over_and_reports() {
     assert!(header(&r, "x-nb-attempts").parse::<u32>().unwrap() >= 2);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["object"], "chat.completion");
+    // The model that answered, not the route.
+    assert_eq!(v["model"], "gpt-4o-mini");
     assert_eq!(v["choices"][0]["message"]["content"], "42");
     assert_eq!(v["choices"][0]["finish_reason"], "stop");
     assert!(v["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
     assert_eq!(v["nb_report"]["failed_over"], true);
     assert_eq!(v["nb_report"]["verdict"]["outcome"], "equivalent");
+    // Names, not Rust Debug strings.
+    assert_eq!(v["nb_report"]["attempts"][0]["role"], "answer");
+    for a in v["nb_report"]["attempts"].as_array().unwrap() {
+        let role = a["role"].as_str().unwrap();
+        assert!(
+            role.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            "{a}"
+        );
+    }
 
     // OpenAI, streamed: chunks, then [DONE].
     let r = openai(
@@ -265,6 +276,9 @@ async fn the_gateway_serves_both_formats_fails_over_and_reports() {
         if e["type"] == "content_block_delta" {
             content.push_str(e["delta"]["text"].as_str().unwrap());
         }
+        if e["type"] == "message_delta" {
+            assert!(e["usage"]["input_tokens"].as_u64().unwrap() > 0, "{e}");
+        }
     }
     assert_eq!(content.trim(), "42");
 
@@ -308,6 +322,29 @@ async fn the_gateway_serves_both_formats_fails_over_and_reports() {
     assert_eq!(r.status(), 200);
     let text = r.text().await.unwrap();
     assert!(text.contains("neuralbridge_calls"), "{text}");
+    // Prometheus conventions: HELP and TYPE, `_total` counters, histograms with units.
+    assert!(text.contains("# HELP nb_gateway_requests_total "), "{text}");
+    assert!(
+        text.contains("# TYPE nb_gateway_requests_total counter"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("nb_gateway_requests_total{")
+                && l.contains("status=\"200\"")
+                && l.contains("route=\"main\"")
+                && l.contains("key=\"tests\"")),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE nb_gateway_request_duration_seconds histogram"),
+        "{text}"
+    );
+    assert!(
+        text.contains("nb_gateway_request_duration_seconds_bucket{"),
+        "{text}"
+    );
+    assert!(!text.contains("quantile="), "summaries: {text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -379,6 +416,62 @@ async fn errors_come_in_the_callers_format() {
     assert_eq!(r.status(), 404);
     let v: Value = r.json().await.unwrap();
     assert!(v["error"]["message"].as_str().unwrap().contains("main"));
+
+    // No model: a 400 in the caller's format; fields the gateway cannot carry and
+    // impossible max_tokens: 400s naming the field; nothing sent upstream.
+    let before = s.handle().requests("openai");
+    for (body, says) in [
+        (
+            json!({"messages": [{"role": "user", "content": Q}]}),
+            "model",
+        ),
+        (
+            json!({"model": "main", "max_tokens": -1, "messages": [{"role": "user", "content": Q}]}),
+            "max_tokens",
+        ),
+        (
+            json!({"model": "main", "max_tokens": 1e30, "messages": [{"role": "user", "content": Q}]}),
+            "max_tokens",
+        ),
+        (
+            json!({"model": "main", "logit_bias": {"1": 5}, "messages": [{"role": "user", "content": Q}]}),
+            "logit_bias",
+        ),
+        (
+            json!({"model": "main", "frequency_penalty": 1.0, "messages": [{"role": "user", "content": Q}]}),
+            "frequency_penalty",
+        ),
+    ] {
+        let r = openai(&g, body).await;
+        assert_eq!(r.status(), 400);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["type"], "invalid_request_error");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(says),
+            "{v}"
+        );
+    }
+    let r = anthropic(
+        &g,
+        json!({"max_tokens": 5, "messages": [{"role": "user", "content": Q}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["type"], "error");
+    assert_eq!(s.handle().requests("openai"), before);
+
+    // Embeddings are not served: a 501 that says so, in OpenAI's format.
+    let r = client()
+        .post(format!("{}/v1/embeddings", g.base))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "main", "input": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 501);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "not_implemented");
 
     // A wrong answer nobody can vouch for: an error, never a 200.
     let r = openai(
@@ -576,16 +669,44 @@ requests_per_minute = 2
     drop(g);
 
     let g = start(
-        &cfg.replace("requests_per_minute = 2", "spend_per_day = 0.001"),
+        &cfg.replace("requests_per_minute = 2", "spend_per_day = 0.5"),
         "spend",
     );
-    // The first call spends more than the day's budget; the next is refused.
-    assert_eq!(openai(&g, req.clone()).await.status(), 200);
+    // A call whose worst case (its prompt and max_tokens at 1000 per million) is over
+    // the day's budget is refused as the caller's to fix, before anything goes upstream.
     let sent = s.handle().requests("openai");
-    let r = openai(&g, req).await;
+    let mut big = req.clone();
+    big["max_tokens"] = json!(1000);
+    let r = openai(&g, big).await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_tokens"),
+        "{v}"
+    );
+    assert_eq!(s.handle().requests("openai"), sent);
+    // Calls that fit are served until the day's budget is spent, then refused.
+    let mut small = req;
+    small["max_tokens"] = json!(5);
+    let mut served = 0;
+    let r = loop {
+        let r = openai(&g, small.clone()).await;
+        if r.status() != 200 {
+            break r;
+        }
+        served += 1;
+        assert!(served < 100, "the spend limit never refused");
+    };
     assert_eq!(r.status(), 429);
     let wait: u64 = header(&r, "retry-after").parse().unwrap();
     assert!(wait > 3600, "{wait}");
+    assert!(served >= 1);
+    let sent = s.handle().requests("openai");
+    let r = openai(&g, small).await;
+    assert_eq!(r.status(), 429);
     assert_eq!(s.handle().requests("openai"), sent);
 }
 
@@ -597,10 +718,17 @@ async fn json_logs_name_the_caller_never_the_key() {
     let g = start(
         &config(&s).replace(
             "[[gateway.keys]]",
-            "[gateway]\njson_logs = true\n\n[[gateway.keys]]",
+            "[gateway]\njson_logs = true\nops_require_key = true\n\n[[gateway.keys]]",
         ),
         "logs",
     );
+    // With ops_require_key, /metrics and /readyz need a gateway key.
+    for path in ["metrics", "readyz"] {
+        let url = format!("{}/{path}", g.base);
+        assert_eq!(client().get(&url).send().await.unwrap().status(), 401);
+        let r = client().get(&url).bearer_auth(KEY).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
     let r = openai(
         &g,
         json!({"model": "main", "messages": [{"role": "user", "content": Q}]}),
@@ -626,6 +754,38 @@ async fn json_logs_name_the_caller_never_the_key() {
     assert_eq!(v["fields"]["caller"], "tests");
     assert_eq!(v["fields"]["status"], 200);
     assert_eq!(v["fields"]["served_by"], "openai/gpt-4o-mini");
+    assert_eq!(v["fields"]["route"], "main");
+    assert!(v["fields"]["latency_ms"].as_f64().is_some(), "{v}");
+    // A refused request has its line too, with the reason.
+    let r = openai(
+        &g,
+        json!({"model": "nope", "messages": [{"role": "user", "content": Q}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    let t0 = std::time::Instant::now();
+    let line = loop {
+        let found = g
+            .logs
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains("\"request\"") && l.contains("\"status\":404"))
+            .cloned();
+        if let Some(l) = found {
+            break l;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "no log line for a refusal"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert!(
+        v["fields"]["reason"].as_str().unwrap().contains("nope"),
+        "{v}"
+    );
     for l in g.logs.lock().unwrap().iter() {
         assert!(
             !l.contains(KEY) && !l.contains("sk-upstream"),
@@ -688,5 +848,100 @@ async fn sigterm_lets_calls_in_flight_finish() {
     .await
     .unwrap()
     .0;
+    assert!(status.success(), "{status:?}");
+}
+
+/// A prompt longer than every target's context window is the caller's to fix: a 400
+/// `context_length_exceeded`, not a retryable 5xx; an upstream failure reaches the caller
+/// as its class and a short message, the provider's own text only in the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_too_long_everywhere_is_a_400_and_upstream_text_stays_in_the_log() {
+    let s = chaos().await;
+    let cfg = provider(
+        "openai",
+        "openai",
+        &format!("{}/v1", s.base_url("openai").unwrap()),
+    ) + &provider(
+        "down",
+        "openai",
+        &format!("{}/v1", s.base_url("down").unwrap()),
+    ) + "[[targets]]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\ncontext_window = 16\n\n[[targets]]\nprovider = \"down\"\nmodel = \"gpt-4o-mini\"\n\n[routes]\ndead = [\"down/gpt-4o-mini\"]\ntiny = [\"openai/gpt-4o-mini\"]\n\n[policy]\nattempt_timeout_ms = 2000\ndeadline_ms = 5000\n\n[[gateway.keys]]\nname = \"t\"\nenv = \"NB_GATEWAY_KEY\"\n";
+    let g = start(&cfg, "context");
+    let long = "word ".repeat(200);
+    let r = openai(
+        &g,
+        json!({"model": "tiny", "messages": [{"role": "user", "content": long}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "context_length_exceeded", "{v}");
+
+    let r = openai(
+        &g,
+        json!({"model": "dead", "messages": [{"role": "user", "content": Q}]}),
+    )
+    .await;
+    assert!(
+        r.status().is_server_error() || r.status() == 429,
+        "{}",
+        r.status()
+    );
+    let v: Value = r.json().await.unwrap();
+    let message = v["error"]["message"].as_str().unwrap();
+    eprintln!("the caller reads: {message}");
+    assert!(message.len() < 200, "{message}");
+}
+
+/// At the end of the SIGTERM grace a stream still in flight ends with the format's error
+/// event, then `[DONE]`: the client knows its answer is incomplete.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_still_running_at_the_end_of_the_grace_ends_with_an_error_then_done() {
+    let mut slow = ProviderSpec::new("openai", WireFormat::OpenAi, "gpt-4o-mini");
+    slow.tokens_per_second = 2.0;
+    let s = ChaosServer::start(Scenario::new(vec![slow])).await.unwrap();
+    let cfg = provider(
+        "openai",
+        "openai",
+        &format!("{}/v1", s.base_url("openai").unwrap()),
+    ) + "[[targets]]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\n\n[gateway]\nshutdown_grace_ms = 1000\n\n[[gateway.keys]]\nname = \"t\"\nenv = \"NB_GATEWAY_KEY\"\n";
+    let mut g = start(&cfg, "grace-stream");
+    let mut r = openai(
+        &g,
+        json!({"model": "gpt-4o-mini", "stream": true,
+               "messages": [{"role": "user", "content": "Tell me about the sea."}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let mut text = String::new();
+    while !text.contains("\"content\":\"") || text.matches("data: ").count() < 2 {
+        let chunk = r.chunk().await.unwrap().expect("a first chunk");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &g.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    while let Ok(Some(chunk)) = r.chunk().await {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let data: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert_eq!(data.last(), Some(&"[DONE]"), "{text}");
+    let error: Value = serde_json::from_str(data[data.len() - 2]).unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("shutting down"),
+        "{text}"
+    );
+    let status = tokio::task::spawn_blocking(move || g.child.wait().unwrap())
+        .await
+        .unwrap();
     assert!(status.success(), "{status:?}");
 }

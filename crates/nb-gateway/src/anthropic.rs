@@ -9,7 +9,9 @@ use nb_core::{
 };
 use serde_json::{Value, json};
 
-use super::{ErrorType, Format, Wire, error_body, items, strings};
+use crate::Format;
+use crate::error::{ErrorType, error_body};
+use crate::wire::{Wire, items, stream_error_message, strings};
 
 const F: Format = Format::Anthropic;
 
@@ -57,10 +59,13 @@ pub(crate) fn parse_request(v: &Value) -> Result<ChatRequest, String> {
         .get("messages")
         .and_then(Value::as_array)
         .ok_or("messages: Field required")?;
-    let max_tokens = v
-        .get("max_tokens")
-        .and_then(Value::as_u64)
-        .ok_or("max_tokens: Field required")?;
+    let max_tokens = match v.get("max_tokens") {
+        None | Some(Value::Null) => return Err("max_tokens: Field required".into()),
+        Some(n) => n
+            .as_u64()
+            .filter(|n| *n >= 1 && u32::try_from(*n).is_ok())
+            .ok_or("max_tokens: must be a whole number of at least 1")?,
+    };
     let mut out = Vec::new();
     if let Some(system) = v.get("system") {
         let s = blocks_text(system, "system")?;
@@ -345,7 +350,7 @@ fn stream(upstream: nb_core::ChatStream, id: String, model: String, _req: &Value
                     st.done = true;
                     out.push(event(
                         "error",
-                        &error_body(F, ErrorType::Upstream, &format!("the stream broke: {e}")),
+                        &error_body(F, ErrorType::Upstream, &stream_error_message(&e)),
                     ));
                 }
                 None => {
@@ -356,7 +361,8 @@ fn stream(upstream: nb_core::ChatStream, id: String, model: String, _req: &Value
                         "message_delta",
                         &json!({"type": "message_delta",
                                 "delta": {"stop_reason": reason, "stop_sequence": null},
-                                "usage": {"output_tokens": st.usage.map_or(0, |u| u.output_tokens)}}),
+                                "usage": {"input_tokens": st.usage.map_or(0, |u| u.input_tokens),
+                                          "output_tokens": st.usage.map_or(0, |u| u.output_tokens)}}),
                     ));
                     out.push(event("message_stop", &json!({"type": "message_stop"})));
                 }

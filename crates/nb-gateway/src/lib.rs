@@ -15,6 +15,12 @@
 //! `x-nb-attempts`, `x-nb-verdict` and `x-nb-request-id`; with `x-nb-report: full` the
 //! whole call report comes back as JSON too (`nb_report` in the body).
 //!
+//! Per-key limits hold under concurrency: a call's worst-case spend is held before it goes
+//! upstream and settled on its real usage ([`LocalLedger`], or any [`Ledger`] a fleet
+//! shares). Slow clients cannot starve others: [`serve_with`] closes a connection whose
+//! request head does not arrive within its [`ServeOptions`]' header timeout, and caps
+//! connections in total and per client address.
+//!
 //! Also `GET /v1/models` (the routes), `GET /healthz`, `GET /readyz` (some target's
 //! breaker is not open) and `GET /metrics` (Prometheus text of the router's metrics).
 //! Shutdown is graceful: [`serve`] stops accepting when its signal fires and lets calls
@@ -38,23 +44,59 @@
 //! ```
 
 mod anthropic;
+mod auth;
+mod endpoints;
+mod error;
+mod handler;
+mod ledger;
+mod limits;
 mod openai;
+mod report;
+mod server;
+mod vouch;
+mod wire;
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use nb_breaker::{GovernorPacer, PaceLimits, Pacer as _, SystemClock};
-use nb_core::{ChatRequest, ChatResponse, ChatStream, TargetId};
-use nb_router::{AttemptOutcome, CallOptions, CallReport, RouteError, RouteErrorKind, SmartRouter};
-use serde_json::{Value, json};
+use axum::http::StatusCode;
+use axum::response::Response;
+use nb_core::TargetId;
+use nb_router::{CallOptions, SmartRouter};
+
+pub use auth::Key;
+pub use error::ServeError;
+pub use ledger::{Ledger, LocalLedger, Price, SPEND_WINDOW};
+
+use ledger::{CallerLimits, pace};
+pub use server::{ServeOptions, app, serve, serve_with};
+
+use error::{ErrorType, error};
+
+/// The gateway's own series, described for `/metrics` (HELP and units).
+fn describe_metrics() {
+    use metrics::Unit;
+    metrics::describe_counter!(
+        "nb_gateway_requests",
+        Unit::Count,
+        "Requests answered by the gateway, by status, route and key name"
+    );
+    metrics::describe_histogram!(
+        "nb_gateway_request_duration",
+        Unit::Seconds,
+        "Time from a request's arrival to its response head, by status and route"
+    );
+    metrics::describe_counter!(
+        "nb_gateway_spend_microunits",
+        Unit::Count,
+        "What callers with a spend limit spent, in millionths of the targets' price currency, by key name"
+    );
+    metrics::describe_counter!(
+        "nb_gateway_connections_refused",
+        Unit::Count,
+        "Connections closed as accepted, over the total or per-client cap"
+    );
+}
 
 /// Which wire format a request came in, for its errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,11 +112,22 @@ pub struct Gateway {
     /// A bare model name (`gpt-4o-mini`) and the route of the first target serving it.
     aliases: Vec<(String, String)>,
     keys: Vec<(String, [u8; 32])>,
-    /// Per-caller request and token limits, keyed by `gateway-key/NAME`.
-    pacer: GovernorPacer,
-    /// Per-caller spend limits per day, and what each spent in its current day.
-    spend_limits: HashMap<String, f64>,
-    spent: Mutex<HashMap<String, (Instant, f64)>>,
+    /// Each limited caller's limits.
+    limits: HashMap<String, CallerLimits>,
+    /// This process's budgets (and the fallback while a shared ledger cannot answer).
+    local: Arc<LocalLedger>,
+    /// The fleet's budgets, when replicas share them.
+    shared: Option<Arc<dyn Ledger>>,
+    /// Targets' prices, for holding a call's worst case.
+    prices: HashMap<TargetId, Price>,
+    /// Each route's targets.
+    routes: HashMap<String, Vec<TargetId>>,
+    /// The `max_tokens` of a call that gives none from a caller with a spend limit.
+    default_max_tokens: u32,
+    /// `/readyz` and `/metrics` need a gateway key.
+    ops_require_key: bool,
+    /// Turns true when the shutdown grace runs out: streams in flight end with an error.
+    closing: tokio::sync::watch::Sender<bool>,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Callers allowed to ask for less vouching than their route's.
     may_weaken_vouch: std::collections::HashSet<String>,
@@ -82,81 +135,8 @@ pub struct Gateway {
     shared_cache: bool,
 }
 
-const DAY: Duration = Duration::from_secs(24 * 3600);
-
-fn caller_id(name: &str) -> TargetId {
-    TargetId::new("gateway-key", name)
-}
-
-/// A caller of the gateway: a name (for logs and limits; the key itself is never kept)
-/// and the SHA-256 of its key, with optional limits.
-#[derive(Clone)]
-#[non_exhaustive]
-pub struct Key {
-    /// Who it is.
-    pub name: String,
-    /// The SHA-256 of the key.
-    pub sha256: [u8; 32],
-    /// Requests per minute it may send.
-    pub requests_per_minute: Option<NonZeroU32>,
-    /// Tokens per minute (prompt estimate plus `max_tokens`).
-    pub tokens_per_minute: Option<NonZeroU32>,
-    /// The most it may spend per day, in the targets' price currency.
-    pub spend_per_day: Option<f64>,
-    /// It may ask for *less* vouching than its route's with `x-nb-vouch` (any key may
-    /// ask for more).
-    pub may_weaken_vouch: bool,
-}
-
-impl std::fmt::Debug for Key {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Key")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Key {
-    /// A key known by its SHA-256.
-    pub fn new(name: impl Into<String>, sha256: [u8; 32]) -> Self {
-        Self {
-            name: name.into(),
-            sha256,
-            requests_per_minute: None,
-            tokens_per_minute: None,
-            spend_per_day: None,
-            may_weaken_vouch: false,
-        }
-    }
-
-    /// A key given in clear (from the environment, say); only its digest is kept.
-    pub fn from_secret(name: impl Into<String>, key: &str) -> Self {
-        use sha2::Digest as _;
-        Self::new(name, sha2::Sha256::digest(key.as_bytes()).into())
-    }
-
-    /// Limits its requests and tokens per minute.
-    pub fn with_pace(mut self, requests: Option<NonZeroU32>, tokens: Option<NonZeroU32>) -> Self {
-        self.requests_per_minute = requests;
-        self.tokens_per_minute = tokens;
-        self
-    }
-
-    /// Limits its spend per day.
-    pub fn with_spend_per_day(mut self, limit: Option<f64>) -> Self {
-        self.spend_per_day = limit;
-        self
-    }
-
-    /// Lets it ask for less vouching than its route's.
-    pub fn with_may_weaken_vouch(mut self, may: bool) -> Self {
-        self.may_weaken_vouch = may;
-        self
-    }
-}
-
 /// What the gateway serves and to whom.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct Settings {
     /// The names a request's `model` may use: the router's routes.
@@ -168,6 +148,34 @@ pub struct Settings {
     /// Cached answers are shared by every caller. Off by default: each key has its own
     /// entries, so a hit tells a tenant nothing about what others asked.
     pub shared_cache: bool,
+    /// Targets' prices (per million tokens), to hold a call's worst-case spend.
+    pub prices: HashMap<TargetId, Price>,
+    /// Each route's targets, to know the highest price a call on it may pay.
+    pub routes: HashMap<String, Vec<TargetId>>,
+    /// The `max_tokens` given to a call without one from a caller with a spend limit, so
+    /// that its worst case is known (default 4096).
+    pub default_max_tokens: Option<u32>,
+    /// Budgets shared by the fleet (per-minute limits and spend); without one, each
+    /// process counts its own.
+    pub ledger: Option<Arc<dyn Ledger>>,
+    /// `/readyz` and `/metrics` need a gateway key too (default: open).
+    pub ops_require_key: bool,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("models", &self.models)
+            .field("aliases", &self.aliases)
+            .field("keys", &self.keys)
+            .field("shared_cache", &self.shared_cache)
+            .field("prices", &self.prices)
+            .field("routes", &self.routes)
+            .field("default_max_tokens", &self.default_max_tokens)
+            .field("ledger", &self.ledger.is_some())
+            .field("ops_require_key", &self.ops_require_key)
+            .finish()
+    }
 }
 
 impl Settings {
@@ -196,6 +204,36 @@ impl Settings {
         self.shared_cache = shared;
         self
     }
+
+    /// A target's price per million input and output tokens.
+    pub fn with_price(mut self, target: TargetId, price: Price) -> Self {
+        self.prices.insert(target, price);
+        self
+    }
+
+    /// A route's targets.
+    pub fn with_route_targets(mut self, route: impl Into<String>, targets: Vec<TargetId>) -> Self {
+        self.routes.insert(route.into(), targets);
+        self
+    }
+
+    /// Sets `default_max_tokens`.
+    pub fn with_default_max_tokens(mut self, n: u32) -> Self {
+        self.default_max_tokens = Some(n);
+        self
+    }
+
+    /// Sets `ops_require_key`.
+    pub fn with_ops_require_key(mut self, require: bool) -> Self {
+        self.ops_require_key = require;
+        self
+    }
+
+    /// Shares the callers' budgets through `ledger`.
+    pub fn with_ledger(mut self, ledger: Arc<dyn Ledger>) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
 }
 
 impl Gateway {
@@ -205,24 +243,23 @@ impl Gateway {
         settings: Settings,
         metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     ) -> Self {
+        describe_metrics();
         Self {
             router,
             models: settings.models,
             aliases: settings.aliases,
-            pacer: GovernorPacer::new(
-                settings
-                    .keys
-                    .iter()
-                    .map(|k| {
-                        let limits = PaceLimits {
-                            requests_per_minute: k.requests_per_minute,
-                            tokens_per_minute: k.tokens_per_minute,
-                        };
-                        (caller_id(&k.name), limits)
-                    })
-                    .collect(),
-                Arc::new(SystemClock),
-            ),
+            local: Arc::new(LocalLedger::new(settings.keys.iter().map(|k| {
+                (
+                    k.name.clone(),
+                    pace(k.requests_per_minute, k.tokens_per_minute),
+                )
+            }))),
+            shared: settings.ledger,
+            prices: settings.prices,
+            routes: settings.routes,
+            default_max_tokens: settings.default_max_tokens.unwrap_or(4096),
+            ops_require_key: settings.ops_require_key,
+            closing: tokio::sync::watch::channel(false).0,
             may_weaken_vouch: settings
                 .keys
                 .iter()
@@ -230,17 +267,23 @@ impl Gateway {
                 .map(|k| k.name.clone())
                 .collect(),
             shared_cache: settings.shared_cache,
-            spend_limits: settings
+            limits: settings
                 .keys
                 .iter()
-                .filter_map(|k| k.spend_per_day.map(|l| (k.name.clone(), l)))
+                .map(|k| {
+                    let l = CallerLimits {
+                        pace: pace(k.requests_per_minute, k.tokens_per_minute),
+                        spend_per_day: k.spend_per_day,
+                    };
+                    (k.name.clone(), l)
+                })
+                .filter(|(_, l)| l.paced() || l.spend_per_day.is_some())
                 .collect(),
             keys: settings
                 .keys
                 .into_iter()
                 .map(|k| (k.name, k.sha256))
                 .collect(),
-            spent: Mutex::new(HashMap::new()),
             metrics,
         }
     }
@@ -260,84 +303,12 @@ impl Gateway {
         &self.router
     }
 
-    /// Who is calling: the key's name, or `None` when the key is not one of ours. A
-    /// gateway without keys takes any caller.
-    fn caller(&self, headers: &HeaderMap) -> Option<String> {
-        use sha2::Digest as _;
-        if self.keys.is_empty() {
-            return Some("anonymous".into());
-        }
-        let key = headers
-            .get("x-api-key")
-            .and_then(|v| v.to_str().ok())
-            .or_else(|| {
-                headers
-                    .get("authorization")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| {
-                        // The scheme is case-insensitive (RFC 9110 §11.1).
-                        let (scheme, rest) = v.split_once(' ')?;
-                        scheme.eq_ignore_ascii_case("bearer").then_some(rest)
-                    })
-            })?;
-        let digest: [u8; 32] = sha2::Sha256::digest(key.trim().as_bytes()).into();
-        self.keys
-            .iter()
-            .find(|(_, d)| constant_time_eq(d, &digest))
-            .map(|(n, _)| n.clone())
-    }
-
-    /// Takes `caller`'s budget for `req`, or the 429 to send: its requests and tokens
-    /// per minute, and its spend for the day. Nothing goes upstream when it is refused.
-    fn admit(&self, caller: &str, req: &ChatRequest, format: Format) -> Result<(), Box<Response>> {
-        let tokens =
-            (req.prompt_chars() as u64).div_ceil(4) + u64::from(req.max_tokens.unwrap_or(256));
-        let refuse = |what: &str, wait: Duration| {
-            Box::new(error(
-                format,
-                StatusCode::TOO_MANY_REQUESTS,
-                ErrorType::RateLimited,
-                &format!("gateway key {caller:?} is over its {what}"),
-                Some(wait),
-            ))
-        };
-        if let Some(limit) = self.spend_limits.get(caller) {
-            let spent = lock(&self.spent);
-            if let Some((start, amount)) = spent.get(caller) {
-                let left = DAY.saturating_sub(start.elapsed());
-                if !left.is_zero() && amount >= limit {
-                    return Err(refuse("spend per day", left));
-                }
-            }
-        }
-        self.pacer
-            .try_acquire(
-                &caller_id(caller),
-                u32::try_from(tokens).unwrap_or(u32::MAX),
-            )
-            .map_err(|wait| refuse("requests or tokens per minute", wait))
-    }
-
-    /// Adds what a call cost to `caller`'s day.
-    fn spend(&self, caller: &str, report: &CallReport) {
-        let Some(cost) = report.total_cost.filter(|c| *c > 0.0) else {
-            return;
-        };
-        if !self.spend_limits.contains_key(caller) {
-            return;
-        }
-        let mut spent = lock(&self.spent);
-        let e = spent
-            .entry(caller.to_owned())
-            .or_insert_with(|| (Instant::now(), 0.0));
-        if e.0.elapsed() >= DAY {
-            *e = (Instant::now(), 0.0);
-        }
-        e.1 += cost;
-    }
-
     /// The call options for a request's `model`, or the error to send.
-    fn options(&self, model: Option<&str>, format: Format) -> Result<CallOptions, Box<Response>> {
+    pub(crate) fn options(
+        &self,
+        model: Option<&str>,
+        format: Format,
+    ) -> Result<CallOptions, Box<Response>> {
         match model {
             None | Some("") | Some("default") => Ok(CallOptions::default()),
             Some(m) if self.models.iter().any(|n| n == m) => {
@@ -361,597 +332,6 @@ impl Gateway {
                 ),
                 None,
             ))),
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// What kind of error a response is, named in each format's own words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ErrorType {
-    InvalidRequest,
-    Authentication,
-    Permission,
-    NotFound,
-    RateLimited,
-    Unvouched,
-    Upstream,
-    Timeout,
-    TooLarge,
-}
-
-impl ErrorType {
-    fn openai(self) -> (&'static str, &'static str) {
-        match self {
-            Self::InvalidRequest => ("invalid_request_error", "invalid_request"),
-            Self::Authentication => ("authentication_error", "invalid_api_key"),
-            Self::Permission => ("permission_error", "permission_denied"),
-            Self::NotFound => ("invalid_request_error", "model_not_found"),
-            Self::RateLimited => ("rate_limit_error", "all_targets_cooling_down"),
-            Self::Unvouched => ("unvouched_answer", "unvouched_answer"),
-            Self::Upstream => ("server_error", "upstream_failed"),
-            Self::Timeout => ("timeout_error", "deadline_exceeded"),
-            Self::TooLarge => ("invalid_request_error", "request_too_large"),
-        }
-    }
-
-    fn anthropic(self) -> &'static str {
-        match self {
-            Self::InvalidRequest => "invalid_request_error",
-            Self::Authentication => "authentication_error",
-            Self::Permission => "permission_error",
-            Self::NotFound => "not_found_error",
-            Self::RateLimited => "rate_limit_error",
-            Self::Unvouched => "unvouched_answer",
-            Self::Upstream => "api_error",
-            Self::Timeout => "timeout_error",
-            Self::TooLarge => "request_too_large",
-        }
-    }
-}
-
-/// The error body of `format`.
-pub(crate) fn error_body(format: Format, kind: ErrorType, message: &str) -> Value {
-    match format {
-        Format::OpenAi => {
-            let (t, code) = kind.openai();
-            json!({"error": {"message": message, "type": t, "param": null, "code": code}})
-        }
-        Format::Anthropic => {
-            json!({"type": "error", "error": {"type": kind.anthropic(), "message": message}})
-        }
-    }
-}
-
-/// An error response in `format`, with `retry-after` when given.
-pub(crate) fn error(
-    format: Format,
-    status: StatusCode,
-    kind: ErrorType,
-    message: &str,
-    retry_after: Option<Duration>,
-) -> Response {
-    let mut r = (status, axum::Json(error_body(format, kind, message))).into_response();
-    if let Some(d) = retry_after {
-        let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-        if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
-            r.headers_mut().insert("retry-after", v);
-        }
-        if let Ok(v) = HeaderValue::from_str(&d.as_millis().max(1).to_string()) {
-            r.headers_mut().insert("retry-after-ms", v);
-        }
-    }
-    if kind == ErrorType::Unvouched {
-        // Asking again at once meets the same disagreement: the caller decides.
-        r.headers_mut()
-            .insert("x-should-retry", HeaderValue::from_static("false"));
-    }
-    r
-}
-
-/// A routed call's failure as the caller's format says it.
-pub(crate) fn route_error(format: Format, e: &RouteError, request_id: &str) -> Response {
-    let message = e.to_string();
-    // The error says when the caller may come back: every target out of rotation, the
-    // budget spent, or every attempt turned away for capacity — a 429 with that wait.
-    let retry = e.retry_after();
-    let (status, kind) = match e.kind() {
-        RouteErrorKind::Exhausted
-        | RouteErrorKind::NoCandidate
-        | RouteErrorKind::BudgetExhausted
-            if retry.is_some() =>
-        {
-            (StatusCode::TOO_MANY_REQUESTS, ErrorType::RateLimited)
-        }
-        RouteErrorKind::Aborted => (StatusCode::BAD_REQUEST, ErrorType::InvalidRequest),
-        RouteErrorKind::NoRoute => (StatusCode::NOT_FOUND, ErrorType::NotFound),
-        RouteErrorKind::Unvouched => (StatusCode::BAD_GATEWAY, ErrorType::Unvouched),
-        RouteErrorKind::DeadlineExceeded => (StatusCode::GATEWAY_TIMEOUT, ErrorType::Timeout),
-        _ => (StatusCode::BAD_GATEWAY, ErrorType::Upstream),
-    };
-    let retry = retry.filter(|_| status == StatusCode::TOO_MANY_REQUESTS);
-    let mut r = error(format, status, kind, &message, retry);
-    report_headers(r.headers_mut(), e.report(), request_id);
-    r
-}
-
-/// `x-nb-*` headers from a call's report.
-pub(crate) fn report_headers(h: &mut HeaderMap, report: &CallReport, request_id: &str) {
-    let mut set = |name: &'static str, value: String| {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            h.insert(name, v);
-        }
-    };
-    if let Some(t) = &report.served_by {
-        set("x-nb-served-by", t.to_string());
-    }
-    set("x-nb-attempts", report.attempts.len().to_string());
-    // How far the answer was checked: `equivalent` (vouched for), `first-choice`,
-    // `unchecked` (a failover answer with vouching off), `unvouchable` (nothing could
-    // vouch; served flagged). A refusal says the verdict that refused it, or `none`.
-    let verdict = match (&report.served_by, report.check, &report.verdict) {
-        (Some(_), nb_router::AnswerCheck::Vouched, _) => "equivalent".to_owned(),
-        (Some(_), check, _) => check.as_str().to_owned(),
-        (None, _, Some(v)) => format!("{:?}", v.outcome).to_lowercase(),
-        (None, _, None) => "none".to_owned(),
-    };
-    set("x-nb-verdict", verdict);
-    set("x-nb-failed-over", report.failed_over.to_string());
-    set(
-        "x-nb-cache",
-        if report.cache_hit { "hit" } else { "miss" }.to_owned(),
-    );
-    set("x-nb-request-id", request_id.to_owned());
-}
-
-/// A call's report as JSON (`x-nb-report: full`).
-pub(crate) fn report_json(report: &CallReport) -> Value {
-    json!({
-        "served_by": report.served_by.as_ref().map(ToString::to_string),
-        "failed_over": report.failed_over,
-        "elapsed_ms": report.elapsed.as_secs_f64() * 1e3,
-        "attempts": report.attempts.iter().map(|a| json!({
-            "target": a.target.to_string(),
-            "role": format!("{:?}", a.role).to_lowercase(),
-            "started_after_ms": a.started_after.as_secs_f64() * 1e3,
-            "latency_ms": a.latency.as_secs_f64() * 1e3,
-            "outcome": match &a.outcome {
-                AttemptOutcome::Success => json!("success"),
-                AttemptOutcome::Failed { class, disposition, reason, .. } => json!({
-                    "failed": class.as_str(),
-                    "disposition": disposition.to_string(),
-                    "reason": reason,
-                }),
-                other => json!(format!("{other:?}").to_lowercase()),
-            },
-        })).collect::<Vec<_>>(),
-        "skipped": report.skipped.iter().map(|(t, why)| json!({
-            "target": t.to_string(),
-            "reason": format!("{why:?}"),
-        })).collect::<Vec<_>>(),
-        "verdict": report.verdict.as_ref().map(|v| json!({
-            "outcome": format!("{:?}", v.outcome).to_lowercase(),
-            "method": v.method,
-            "reason": v.reason,
-            "reference": v.reference.to_string(),
-        })),
-        "cost": report.cost,
-        "total_cost": report.total_cost,
-    })
-}
-
-/// `always`, `on-failover`, `off` or `sampled:0.1`.
-fn vouch_mode(v: &str) -> Option<nb_router::VouchMode> {
-    use nb_router::VouchMode;
-    match v.trim() {
-        "always" => Some(VouchMode::Always),
-        "on-failover" => Some(VouchMode::OnFailover),
-        "off" => Some(VouchMode::Off),
-        other => other
-            .strip_prefix("sampled:")
-            .and_then(|p| p.parse::<f64>().ok())
-            .filter(|p| (0.0..=1.0).contains(p))
-            .map(VouchMode::Sampled),
-    }
-}
-
-/// The items of the array at `key` in `v`, numbered (none when it is absent).
-pub(crate) fn items<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = (usize, &'a Value)> {
-    v.get(key)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-}
-
-/// The strings of an array (other items skipped).
-pub(crate) fn strings(a: &[Value]) -> Vec<String> {
-    a.iter()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect()
-}
-
-pub(crate) fn wants_report(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-nb-report")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("full"))
-}
-
-pub(crate) fn request_id() -> String {
-    use rand::Rng as _;
-    let n: u128 = rand::rng().random();
-    format!("nb-{n:032x}")
-}
-
-/// Checks the caller's key; `Err` is the 401 to send.
-pub(crate) fn authorize(
-    g: &Gateway,
-    headers: &HeaderMap,
-    format: Format,
-) -> Result<String, Box<Response>> {
-    g.caller(headers).ok_or_else(|| {
-        Box::new(error(
-            format,
-            StatusCode::UNAUTHORIZED,
-            ErrorType::Authentication,
-            "the gateway does not know this key (send it as `Authorization: Bearer KEY` or `x-api-key: KEY`)",
-            None,
-        ))
-    })
-}
-
-/// Parses a JSON body; `Err` is the 400 (or 413) to send.
-pub(crate) fn parse_json(
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-    format: Format,
-) -> Result<Value, Box<Response>> {
-    let body = body.map_err(|e| {
-        let status = e.status();
-        let kind = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ErrorType::TooLarge
-        } else {
-            ErrorType::InvalidRequest
-        };
-        Box::new(error(
-            format,
-            status,
-            kind,
-            &format!("cannot read the body: {}", e.body_text()),
-            None,
-        ))
-    })?;
-    serde_json::from_slice(&body).map_err(|e| {
-        Box::new(error(
-            format,
-            StatusCode::BAD_REQUEST,
-            ErrorType::InvalidRequest,
-            &format!("the body is not JSON: {e}"),
-            None,
-        ))
-    })
-}
-
-pub(crate) fn bad_request(format: Format, message: &str) -> Response {
-    error(
-        format,
-        StatusCode::BAD_REQUEST,
-        ErrorType::InvalidRequest,
-        message,
-        None,
-    )
-}
-
-/// One wire format's translation, for the request flow both endpoints share.
-#[derive(Clone, Copy)]
-pub(crate) struct Wire {
-    pub(crate) format: Format,
-    /// The request body as the router's request.
-    pub(crate) parse: fn(&Value) -> Result<ChatRequest, String>,
-    /// An answer as the format's response body (`id`, `model`).
-    pub(crate) render: fn(&ChatResponse, &str, &str) -> Value,
-    /// A committed stream as the format's SSE response (`id`, `model`, the request).
-    pub(crate) stream: fn(ChatStream, String, String, &Value) -> Response,
-}
-
-/// The flow of both endpoints: key, body, request, route; then the routed call, streamed
-/// or not, with the report in the headers (and the body on request).
-pub(crate) async fn handle(
-    g: Arc<Gateway>,
-    headers: HeaderMap,
-    body: Body,
-    wire: Wire,
-) -> Response {
-    let f = wire.format;
-    let caller = match authorize(&g, &headers, f) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    let v = match parse_json(body, f) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let req = match (wire.parse)(&v) {
-        Ok(r) => r,
-        Err(e) => return bad_request(f, &e),
-    };
-    let model = v
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let opts = match g.options(Some(&model), f) {
-        Ok(o) => o,
-        Err(r) => return *r,
-    };
-    let opts = match caller_vouching(&g, &headers, &caller, opts, f) {
-        Ok(o) => o,
-        Err(r) => return *r,
-    };
-    if let Err(r) = g.admit(&caller, &req, f) {
-        return *r;
-    }
-    let call = Prepared {
-        caller,
-        req,
-        opts,
-        body: v,
-        model,
-        id: request_id(),
-    };
-    let response = dispatch(&g, &headers, &call, &wire).await;
-    tracing::info!(
-        request_id = %call.id,
-        caller = %call.caller,
-        model = %call.model,
-        status = response.status().as_u16(),
-        served_by = response
-            .headers()
-            .get("x-nb-served-by")
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("-"),
-        "request"
-    );
-    response
-}
-
-/// The call's options with what the caller asked of vouching: `x-nb-vouch` may ask for
-/// more checking than the route's mode, and for less only from a key allowed to;
-/// `x-nb-require-equivalence: true` refuses any answer nothing could vouch for. The
-/// cache is scoped to the caller unless shared on purpose.
-fn caller_vouching(
-    g: &Gateway,
-    headers: &HeaderMap,
-    caller: &str,
-    mut opts: CallOptions,
-    f: Format,
-) -> Result<CallOptions, Box<Response>> {
-    if !g.shared_cache {
-        opts = opts.with_cache_scope(Some(caller.to_owned()));
-    }
-    if let Some(v) = headers.get("x-nb-vouch") {
-        let Some(mode) = v.to_str().ok().and_then(vouch_mode) else {
-            return Err(Box::new(bad_request(
-                f,
-                "x-nb-vouch: one of always, on-failover, off, sampled:SHARE (0 to 1)",
-            )));
-        };
-        let route_mode = g.router.vouch_mode_of(&opts);
-        if vouch_strength(mode) < vouch_strength(route_mode) && !g.may_weaken_vouch.contains(caller)
-        {
-            return Err(Box::new(error(
-                f,
-                StatusCode::FORBIDDEN,
-                ErrorType::Permission,
-                &format!(
-                    "x-nb-vouch: this key may not ask for less vouching than its route's ({})",
-                    vouch_name(route_mode)
-                ),
-                None,
-            )));
-        }
-        opts = opts.with_vouch(Some(mode));
-    }
-    match headers
-        .get("x-nb-require-equivalence")
-        .map(|v| v.to_str().map(str::trim))
-    {
-        None | Some(Ok("false")) => {}
-        Some(Ok("true")) => opts = opts.require_equivalence(),
-        Some(_) => {
-            return Err(Box::new(bad_request(
-                f,
-                "x-nb-require-equivalence: true or false",
-            )));
-        }
-    }
-    Ok(opts)
-}
-
-/// How much checking a vouching mode asks for, to compare a caller's with a route's.
-fn vouch_strength(m: nb_router::VouchMode) -> f64 {
-    use nb_router::VouchMode;
-    match m {
-        VouchMode::Off => 0.0,
-        VouchMode::OnFailover => 1.0,
-        VouchMode::Sampled(p) => 1.0 + p.clamp(0.0, 1.0),
-        _ => 3.0,
-    }
-}
-
-fn vouch_name(m: nb_router::VouchMode) -> String {
-    use nb_router::VouchMode;
-    match m {
-        VouchMode::Off => "off".into(),
-        VouchMode::OnFailover => "on-failover".into(),
-        VouchMode::Sampled(p) => format!("sampled:{p}"),
-        _ => "always".into(),
-    }
-}
-
-/// A request ready to route: who sent it, what it asks, where it goes.
-struct Prepared {
-    caller: String,
-    req: ChatRequest,
-    opts: CallOptions,
-    body: Value,
-    model: String,
-    id: String,
-}
-
-/// The routed call of one request, streamed or not, as the response to send.
-async fn dispatch(g: &Gateway, headers: &HeaderMap, call: &Prepared, wire: &Wire) -> Response {
-    let f = wire.format;
-    let id = &call.id;
-    if call.body.get("stream").and_then(Value::as_bool) == Some(true) {
-        return match g.router.stream_with(&call.req, &call.opts).await {
-            Ok(routed) => {
-                g.spend(&call.caller, &routed.report);
-                let mut r = (wire.stream)(routed.value, id.clone(), call.model.clone(), &call.body);
-                report_headers(r.headers_mut(), &routed.report, id);
-                r
-            }
-            Err(e) => {
-                g.spend(&call.caller, e.report());
-                route_error(f, &e, id)
-            }
-        };
-    }
-    match g.router.chat_with(&call.req, &call.opts).await {
-        Ok(routed) => {
-            g.spend(&call.caller, &routed.report);
-            let mut body = (wire.render)(&routed.value, id, &call.model);
-            if wants_report(headers) {
-                body["nb_report"] = report_json(&routed.report);
-            }
-            let mut r = axum::Json(body).into_response();
-            report_headers(r.headers_mut(), &routed.report, id);
-            r
-        }
-        Err(e) => {
-            g.spend(&call.caller, e.report());
-            route_error(f, &e, id)
-        }
-    }
-}
-
-async fn models(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorize(&g, &headers, Format::OpenAi) {
-        return *r;
-    }
-    let data: Vec<Value> = g
-        .models
-        .iter()
-        .map(|m| json!({"id": m, "object": "model", "created": 0, "owned_by": "neuralbridge"}))
-        .collect();
-    axum::Json(json!({"object": "list", "data": data})).into_response()
-}
-
-async fn healthz() -> &'static str {
-    "ok"
-}
-
-async fn readyz(State(g): State<Arc<Gateway>>) -> Response {
-    use nb_breaker::BreakerState;
-    let targets: Vec<(String, BreakerState)> = g
-        .router
-        .targets()
-        .map(|t| (t.to_string(), g.router.health(t).breaker))
-        .collect();
-    let ready = targets.iter().any(|(_, b)| *b != BreakerState::Open);
-    let body = json!({
-        "ready": ready,
-        "targets": targets.iter().map(|(t, b)| json!({"target": t, "breaker": b.to_string()})).collect::<Vec<_>>(),
-    });
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, axum::Json(body)).into_response()
-}
-
-async fn metrics(State(g): State<Arc<Gateway>>) -> Response {
-    match &g.metrics {
-        Some(h) => ([("content-type", "text/plain; version=0.0.4")], h.render()).into_response(),
-        None => (StatusCode::NOT_FOUND, "no metrics recorder in this process").into_response(),
-    }
-}
-
-type Body = Result<Bytes, axum::extract::rejection::BytesRejection>;
-
-/// The gateway's HTTP routes, with a request body limit of `max_body` bytes.
-pub fn app(g: Arc<Gateway>, max_body: usize) -> Router {
-    Router::new()
-        .route(
-            "/v1/chat/completions",
-            post(|g: State<Arc<Gateway>>, h: HeaderMap, b: Body| handle(g.0, h, b, openai::WIRE)),
-        )
-        .route(
-            "/v1/messages",
-            post(|g: State<Arc<Gateway>>, h: HeaderMap, b: Body| {
-                handle(g.0, h, b, anthropic::WIRE)
-            }),
-        )
-        .route("/v1/models", get(models))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(max_body))
-        .with_state(g)
-}
-
-/// Serves `g` on `listener` until `shutdown` resolves, then lets in-flight calls finish
-/// for at most `grace`.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    g: Arc<Gateway>,
-    max_body: usize,
-    grace: Duration,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), String> {
-    let (tx, mut rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = tx.send(true);
-    });
-    let mut rx2 = rx.clone();
-    let server = axum::serve(listener, app(g, max_body)).with_graceful_shutdown(async move {
-        let _ = rx.wait_for(|s| *s).await;
-    });
-    tokio::select! {
-        r = server => r.map_err(|e| format!("the gateway stopped: {e}")),
-        () = async move {
-            let _ = rx2.wait_for(|s| *s).await;
-            tokio::time::sleep(grace).await;
-        } => {
-            eprintln!("nb serve: calls still in flight after the {grace:?} grace period were dropped");
-            Ok(())
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_vouch_header_takes_each_mode_and_nothing_else() {
-        use nb_router::VouchMode;
-        assert_eq!(vouch_mode("always"), Some(VouchMode::Always));
-        assert_eq!(vouch_mode(" off "), Some(VouchMode::Off));
-        assert_eq!(vouch_mode("on-failover"), Some(VouchMode::OnFailover));
-        assert_eq!(vouch_mode("sampled:0.25"), Some(VouchMode::Sampled(0.25)));
-        for bad in ["sampled:2", "sampled:x", "yes", ""] {
-            assert_eq!(vouch_mode(bad), None, "{bad}");
         }
     }
 }

@@ -9,7 +9,9 @@ use nb_core::{
 };
 use serde_json::{Map, Value, json};
 
-use super::{ErrorType, Format, Wire, error_body, items, strings};
+use crate::Format;
+use crate::error::{ErrorType, error_body};
+use crate::wire::{Wire, items, stream_error_message, strings};
 
 const F: Format = Format::OpenAi;
 
@@ -111,10 +113,16 @@ pub(crate) fn parse_request(v: &Value) -> Result<ChatRequest, String> {
     if v.get("n").and_then(Value::as_u64).is_some_and(|n| n != 1) {
         return Err("`n` other than 1 is not supported by the gateway".into());
     }
+    refuse_uncarried(v)?;
     let mut out = Vec::new();
     for (i, m) in messages.iter().enumerate() {
         let at = format!("messages[{i}]");
         let role = m.get("role").and_then(Value::as_str).unwrap_or_default();
+        if role != "tool" && m.get("name").is_some_and(|n| !n.is_null()) {
+            return Err(format!(
+                "{at}.name cannot be carried by the gateway (its routes may fail over to providers without participant names): remove it"
+            ));
+        }
         let content = m.get("content").cloned().unwrap_or(Value::Null);
         let msg = match role {
             "system" | "developer" => {
@@ -164,12 +172,21 @@ pub(crate) fn parse_request(v: &Value) -> Result<ChatRequest, String> {
     if let Some(t) = v.get("top_p").and_then(Value::as_f64) {
         req.top_p = Some(t as f32);
     }
-    if let Some(n) = v
-        .get("max_completion_tokens")
-        .or_else(|| v.get("max_tokens"))
-        .and_then(Value::as_u64)
-    {
-        req.max_tokens = Some(u32::try_from(n).map_err(|_| "`max_tokens` is too large")?);
+    for field in ["max_completion_tokens", "max_tokens"] {
+        match v.get(field) {
+            None | Some(Value::Null) => {}
+            Some(n) => {
+                let n = n
+                    .as_u64()
+                    .filter(|n| *n >= 1)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or(format!(
+                        "`{field}` must be a whole number from 1 to {}",
+                        u32::MAX
+                    ))?;
+                req.max_tokens.get_or_insert(n);
+            }
+        }
     }
     match v.get("stop") {
         Some(Value::String(s)) => req.stop = vec![s.clone()],
@@ -237,6 +254,34 @@ pub(crate) fn parse_request(v: &Value) -> Result<ChatRequest, String> {
         Some(other) => return Err(format!("tool_choice {other} is not supported")),
     };
     Ok(req)
+}
+
+/// Fields the router's request cannot carry to every provider a route may fail over to:
+/// refused by name rather than silently dropped (their neutral values pass).
+const UNCARRIED: [&str; 6] = [
+    "logit_bias",
+    "presence_penalty",
+    "frequency_penalty",
+    "reasoning_effort",
+    "logprobs",
+    "top_logprobs",
+];
+
+fn refuse_uncarried(v: &Value) -> Result<(), String> {
+    for field in UNCARRIED {
+        let neutral = match v.get(field) {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => true,
+            Some(Value::Number(n)) => n.as_f64() == Some(0.0),
+            Some(Value::Object(o)) => o.is_empty(),
+            Some(_) => false,
+        };
+        if !neutral {
+            return Err(format!(
+                "`{field}` cannot be carried by the gateway (its routes may fail over to providers that do not take it): remove it"
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn finish(reason: &FinishReason) -> &'static str {
@@ -392,11 +437,14 @@ fn stream(upstream: nb_core::ChatStream, id: String, model: String, req: &Value)
                     Some(Ok(ChatChunk::Usage(u))) => usage = Some(u),
                     Some(Ok(_)) => {}
                     Some(Err(e)) => {
-                        let body =
-                            error_body(F, ErrorType::Upstream, &format!("the stream broke: {e}"));
+                        let body = error_body(F, ErrorType::Upstream, &stream_error_message(&e));
                         done = true;
+                        // The error object, then the terminator the clients wait for.
                         return Some((
-                            vec![Event::default().data(body.to_string())],
+                            vec![
+                                Event::default().data(body.to_string()),
+                                Event::default().data("[DONE]"),
+                            ],
                             Some((upstream, done, usage)),
                         ));
                     }
@@ -494,6 +542,26 @@ mod tests {
             (
                 json!({"messages": [{"role": "user", "content": [{"type": "audio"}]}]}),
                 "audio",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}], "max_tokens": -1}),
+                "max_tokens",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}], "max_tokens": 1e30}),
+                "max_tokens",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}], "logit_bias": {"50256": -100}}),
+                "logit_bias",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": "x"}], "presence_penalty": 0.5}),
+                "presence_penalty",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": "x", "name": "ann"}]}),
+                "messages[0].name",
             ),
         ] {
             let e = parse_request(&v).unwrap_err();

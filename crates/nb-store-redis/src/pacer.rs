@@ -21,26 +21,7 @@ use nb_breaker::{GovernorPacer, PaceLimits, Pacer, SystemClock};
 use nb_core::TargetId;
 use tokio::sync::mpsc;
 
-/// Leases up to `ARGV[3]` cells of a GCRA (emission interval `ARGV[1]` µs, tolerance
-/// `ARGV[2]` µs) on Redis's clock. Returns `{granted, wait_ms}`.
-const LEASE: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local want = tonumber(ARGV[3])
-local k = math.floor((now + burst - tat) / interval)
-if k > want then k = want end
-if k < 0 then k = 0 end
-if k > 0 then
-  tat = tat + k * interval
-  redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
-  return {k, 0}
-end
-return {0, math.ceil((tat + interval - burst - now) / 1000)}
-";
+use crate::scripts::LEASE;
 
 #[derive(Default)]
 struct Lease {

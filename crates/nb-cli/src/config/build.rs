@@ -1,0 +1,233 @@
+//! Building the router a file describes: adapters, targets, routes, the shared store.
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use neuralbridge::breaker::{InMemoryKnowledge, PaceLimits, SystemClock};
+use neuralbridge::core::{Provider, TargetId};
+use neuralbridge::providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset};
+use neuralbridge::router::{SmartRouter, Target};
+use neuralbridge::store_redis::{Bounds, RedisCache, RedisKnowledge, RedisPacer};
+
+use super::check::{route_vouch, target_id};
+use super::sections::strategy;
+use super::{Config, ConfigError, ProviderConfig, ProviderKind, RouteConfig, RouteSpec};
+
+impl Config {
+    /// Builds the adapters (reading keys from the environment) and the router; with
+    /// `[store] redis`, its health is shared through Redis (this needs a tokio runtime:
+    /// the connection is made in the background). Besides
+    /// the named routes, every target is a route of its own name (`provider/model`):
+    /// that target first, then the others in order, so a caller naming one model still
+    /// fails over.
+    pub fn build(&self) -> Result<SmartRouter, ConfigError> {
+        let mut builder = SmartRouter::builder();
+        let ids: Vec<TargetId> = self
+            .targets
+            .iter()
+            .map(|t| TargetId::new(&t.provider, &t.model))
+            .collect();
+        let mut pacing = std::collections::HashMap::new();
+        for (i, t) in self.targets.iter().enumerate() {
+            let p = &self.providers[&t.provider];
+            let provider = adapter(&t.provider, p, &t.model).map_err(|e| {
+                ConfigError(format!("targets[{i}] ({}/{}): {e}", t.provider, t.model))
+            })?;
+            let mut target = Target::shared(ids[i].clone(), provider);
+            if let Some(w) = t.weight {
+                target = target.with_weight(w);
+            }
+            if let Some(c) = t.cost {
+                target = target.with_cost(c.input_per_mtok, c.output_per_mtok);
+            }
+            if let Some(w) = t.context_window {
+                target = target.with_context_window(w);
+            }
+            for tag in &t.tags {
+                target = target.with_tag(tag);
+            }
+            if t.without_vision {
+                target = target.without_vision();
+            }
+            if t.without_documents {
+                target = target.without_documents();
+            }
+            builder = builder.target(target);
+            if t.requests_per_minute.is_some() || t.tokens_per_minute.is_some() {
+                let limits = PaceLimits {
+                    requests_per_minute: t.requests_per_minute.and_then(NonZeroU32::new),
+                    tokens_per_minute: t.tokens_per_minute.and_then(NonZeroU32::new),
+                };
+                pacing.insert(ids[i].clone(), limits);
+                builder = builder.pace(ids[i].clone(), limits);
+            }
+        }
+        for (name, r) in &self.routes {
+            let mut route = Vec::new();
+            for spec in r.targets() {
+                route.push(target_id(&format!("routes.{name}"), spec)?);
+            }
+            builder = builder.route(name, route);
+        }
+        for id in &ids {
+            let name = id.to_string();
+            if self.routes.contains_key(&name) {
+                continue;
+            }
+            let mut route = vec![id.clone()];
+            route.extend(ids.iter().filter(|o| *o != id).cloned());
+            builder = builder.route(name, route);
+        }
+        builder = builder
+            .policy(self.policy()?)
+            .breaker(self.breaker()?)
+            .cooldowns(self.cooldowns()?);
+        if let Some(url) = &self.store.redis {
+            let mut local =
+                InMemoryKnowledge::new(self.breaker()?, self.cooldowns()?, Arc::new(SystemClock));
+            let ns = self.store.namespace.as_deref().unwrap_or("default");
+            if !pacing.is_empty() {
+                // With a shared store, a target's pace holds for the whole fleet.
+                let fleet = RedisPacer::connect(url, ns, pacing)
+                    .map_err(|e| ConfigError(format!("store.redis: {e}")))?;
+                local = local.with_pacer(Arc::new(fleet));
+            }
+            let shared = RedisKnowledge::connect_with(url, ns, local, self.bounds(&ids)?)
+                .map_err(|e| ConfigError(format!("store.redis: {e}")))?;
+            builder = builder.knowledge(Arc::new(shared));
+        }
+        if let Some(s) = &self.policy.strategy {
+            builder = builder.strategy(strategy(s)?);
+        }
+        if let Some(v) = self.vouching() {
+            builder = builder.vouch(v);
+        }
+        for (name, r) in &self.routes {
+            if let RouteSpec::Table(t) = r {
+                if let Some(mode) = route_vouch(name, t)? {
+                    builder = builder.route_vouch(name, mode);
+                }
+                if let Some(schema) = self.route_schema(name, t)? {
+                    builder = builder.route_validator(name, schema);
+                }
+            }
+        }
+        let mut cached = false;
+        for (name, r) in &self.routes {
+            if let RouteSpec::Table(RouteConfig {
+                cache_ttl_ms: Some(ms),
+                ..
+            }) = r
+            {
+                builder = builder.cache_route(name, Duration::from_millis(*ms));
+                cached = true;
+            }
+        }
+        if cached {
+            let cache: Arc<dyn neuralbridge::router::AnswerCache> =
+                match (self.store.cache.as_deref(), &self.store.redis) {
+                    (Some("redis"), Some(url)) => Arc::new(
+                        RedisCache::new(url, self.store.namespace.as_deref().unwrap_or("default"))
+                            .map_err(|e| ConfigError(format!("store.redis: {e}")))?
+                            .with_bounds(self.bounds(&ids)?),
+                    ),
+                    _ => Arc::new(neuralbridge::router::InMemoryCache::new(
+                        self.store.cache_capacity.unwrap_or(10_000),
+                    )),
+                };
+            builder = builder.cache(cache);
+        }
+        builder.build().map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// A route's JSON Schema validator, read from its file.
+    /// What this config takes from Redis: facts and answers about its own targets,
+    /// cool-downs and open breakers no longer than its own maxima.
+    fn bounds(&self, ids: &[TargetId]) -> Result<Bounds, ConfigError> {
+        Ok(Bounds::new(&self.breaker()?, &self.cooldowns()?).with_targets(ids.iter().cloned()))
+    }
+
+    pub(super) fn route_schema(
+        &self,
+        name: &str,
+        r: &RouteConfig,
+    ) -> Result<Option<neuralbridge::guard::JsonSchema>, ConfigError> {
+        let Some(file) = &r.schema else {
+            return Ok(None);
+        };
+        let path = match &self.base_dir {
+            Some(dir) => dir.join(file),
+            None => PathBuf::from(file),
+        };
+        let at = format!("routes.{name}.schema");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| ConfigError(format!("{at}: cannot read {}: {e}", path.display())))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| ConfigError(format!("{at}: {} is not JSON: {e}", path.display())))?;
+        neuralbridge::guard::JsonSchema::new(&value)
+            .map(Some)
+            .map_err(|e| ConfigError(format!("{at}: {}: {e}", path.display())))
+    }
+}
+
+fn adapter(name: &str, p: &ProviderConfig, model: &str) -> Result<Arc<dyn Provider>, String> {
+    let key = match &p.api_key_env {
+        Some(var) => Some(ApiKey::from_env(var).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let openai = |preset: Preset| -> Result<Arc<dyn Provider>, String> {
+        let mut b = OpenAi::builder(preset, model).allow_insecure_http(p.allow_insecure_http);
+        if let Some(u) = &p.base_url {
+            b = b.base_url(u.clone());
+        }
+        if let Some(k) = key.clone() {
+            b = b.api_key(k);
+        }
+        Ok(Arc::new(b.build().map_err(|e| e.to_string())?))
+    };
+    match p.kind {
+        ProviderKind::Openai => openai(Preset::OpenAi),
+        ProviderKind::Deepseek => openai(Preset::DeepSeek),
+        ProviderKind::Mistral => openai(Preset::Mistral),
+        ProviderKind::Groq => openai(Preset::Groq),
+        ProviderKind::Ollama => openai(Preset::Ollama),
+        ProviderKind::Vllm => openai(Preset::Vllm),
+        ProviderKind::GeminiOpenai => openai(Preset::GeminiOpenAi),
+        ProviderKind::OpenaiCompatible => openai(Preset::Generic),
+        ProviderKind::Azure => {
+            let (Some(deployment), Some(api_version)) =
+                (p.deployment.clone(), p.api_version.clone())
+            else {
+                return Err(format!(
+                    "provider {name}: azure needs `deployment` and `api_version`"
+                ));
+            };
+            openai(Preset::Azure {
+                deployment,
+                api_version,
+            })
+        }
+        ProviderKind::Anthropic => {
+            let mut b = Anthropic::builder(model).allow_insecure_http(p.allow_insecure_http);
+            if let Some(u) = &p.base_url {
+                b = b.base_url(u.clone());
+            }
+            if let Some(k) = key {
+                b = b.api_key(k);
+            }
+            Ok(Arc::new(b.build().map_err(|e| e.to_string())?))
+        }
+        ProviderKind::Gemini => {
+            let mut b = Gemini::builder(model).allow_insecure_http(p.allow_insecure_http);
+            if let Some(u) = &p.base_url {
+                b = b.base_url(u.clone());
+            }
+            if let Some(k) = key {
+                b = b.api_key(k);
+            }
+            Ok(Arc::new(b.build().map_err(|e| e.to_string())?))
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The request flow both endpoints share.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use nb_core::ChatRequest;
+use nb_router::CallOptions;
+use serde_json::Value;
+
+use crate::Format;
+use crate::Gateway;
+use crate::auth::authorize;
+use crate::error::{ErrorType, Reason, bad_request, error, route_error};
+use crate::ledger::Reservation;
+use crate::report::{report_headers, report_json, request_id, wants_report};
+use crate::vouch::caller_vouching;
+use crate::wire::{Wire, until_closing};
+
+/// A request body, or why it could not be read.
+pub(crate) type Body = Result<Bytes, axum::extract::rejection::BytesRejection>;
+
+/// Parses a JSON body; `Err` is the 400 (or 413) to send.
+pub(crate) fn parse_json(
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    format: Format,
+) -> Result<Value, Box<Response>> {
+    let body = body.map_err(|e| {
+        let status = e.status();
+        let kind = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ErrorType::TooLarge
+        } else {
+            ErrorType::InvalidRequest
+        };
+        Box::new(error(
+            format,
+            status,
+            kind,
+            &format!("cannot read the body: {}", e.body_text()),
+            None,
+        ))
+    })?;
+    serde_json::from_slice(&body).map_err(|e| {
+        Box::new(error(
+            format,
+            StatusCode::BAD_REQUEST,
+            ErrorType::InvalidRequest,
+            &format!("the body is not JSON: {e}"),
+            None,
+        ))
+    })
+}
+
+/// The flow of both endpoints: key, body, request, route; then the routed call, streamed
+/// or not, with the report in the headers (and the body on request).
+pub(crate) async fn handle(
+    g: Arc<Gateway>,
+    headers: HeaderMap,
+    body: Body,
+    wire: Wire,
+) -> Response {
+    let started = std::time::Instant::now();
+    let mut seen = Seen::default();
+    let response = flow(g, headers, body, wire, &mut seen).await;
+    // One line per request, refused ones included.
+    let h = response.headers();
+    let header = |name: &str| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_owned()
+    };
+    let reason = response
+        .extensions()
+        .get::<Reason>()
+        .map_or("-", |r| r.0.as_str());
+    let route = seen.model.clone().unwrap_or_else(|| "-".into());
+    let key = seen.caller.clone().unwrap_or_else(|| "-".into());
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("nb_gateway_requests", "status" => status.clone(), "route" => route.clone(), "key" => key)
+        .increment(1);
+    metrics::histogram!("nb_gateway_request_duration", "status" => status, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    tracing::info!(
+        request_id = %header("x-nb-request-id"),
+        caller = %seen.caller.as_deref().unwrap_or("-"),
+        route = %seen.model.as_deref().unwrap_or("-"),
+        status = response.status().as_u16(),
+        reason = %reason,
+        served_by = %header("x-nb-served-by"),
+        verdict = %header("x-nb-verdict"),
+        latency_ms = started.elapsed().as_secs_f64() * 1e3,
+        "request"
+    );
+    response
+}
+
+/// What the log line can say of a request, as far as it got.
+#[derive(Default)]
+struct Seen {
+    caller: Option<String>,
+    model: Option<String>,
+}
+
+async fn flow(
+    g: Arc<Gateway>,
+    headers: HeaderMap,
+    body: Body,
+    wire: Wire,
+    seen: &mut Seen,
+) -> Response {
+    let f = wire.format;
+    let caller = match authorize(&g, &headers, f) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    seen.caller = Some(caller.clone());
+    let v = match parse_json(body, f) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let mut req = match (wire.parse)(&v) {
+        Ok(r) => r,
+        Err(e) => return bad_request(f, &e),
+    };
+    let model = match v.get("model").and_then(Value::as_str) {
+        Some(m) if !m.is_empty() => m.to_owned(),
+        _ => {
+            return bad_request(
+                f,
+                "`model` is required: a route of this gateway, or provider/model",
+            );
+        }
+    };
+    seen.model = Some(model.clone());
+    let opts = match g.options(Some(&model), f) {
+        Ok(o) => o,
+        Err(r) => return *r,
+    };
+    let opts = match caller_vouching(&g, &headers, &caller, opts, f) {
+        Ok(o) => o,
+        Err(r) => return *r,
+    };
+    if g.limits
+        .get(&caller)
+        .is_some_and(|l| l.spend_per_day.is_some())
+    {
+        // A call's worst case must be known to hold it.
+        req.max_tokens.get_or_insert(g.default_max_tokens);
+    }
+    let reservation = match g.admit(&caller, &req, &opts, f).await {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
+    let call = Prepared {
+        req,
+        opts,
+        body: v,
+        model,
+        id: request_id(),
+    };
+    dispatch(&g, &headers, &call, &wire, reservation).await
+}
+
+/// A request ready to route: who sent it, what it asks, where it goes.
+struct Prepared {
+    req: ChatRequest,
+    opts: CallOptions,
+    body: Value,
+    model: String,
+    id: String,
+}
+
+/// The routed call of one request, streamed or not, as the response to send.
+async fn dispatch(
+    g: &Gateway,
+    headers: &HeaderMap,
+    call: &Prepared,
+    wire: &Wire,
+    reservation: Option<Reservation>,
+) -> Response {
+    let f = wire.format;
+    let id = &call.id;
+    if call.body.get("stream").and_then(Value::as_bool) == Some(true) {
+        return match g.router.stream_with(&call.req, &call.opts).await {
+            Ok(routed) => {
+                let stream = until_closing(routed.value, g.closing.subscribe());
+                let stream = g.settle_stream(stream, reservation, &routed.report);
+                let model = served_model(&routed.report, &call.model);
+                let mut r = (wire.stream)(stream, id.clone(), model, &call.body);
+                report_headers(r.headers_mut(), &routed.report, id);
+                r
+            }
+            Err(e) => {
+                Gateway::settle(reservation, e.report());
+                route_error(f, &e, id)
+            }
+        };
+    }
+    match g.router.chat_with(&call.req, &call.opts).await {
+        Ok(routed) => {
+            Gateway::settle(reservation, &routed.report);
+            let model = served_model(&routed.report, &call.model);
+            let mut body = (wire.render)(&routed.value, id, &model);
+            if wants_report(headers) {
+                body["nb_report"] = report_json(&routed.report);
+            }
+            let mut r = axum::Json(body).into_response();
+            report_headers(r.headers_mut(), &routed.report, id);
+            r
+        }
+        Err(e) => {
+            Gateway::settle(reservation, e.report());
+            route_error(f, &e, id)
+        }
+    }
+}
+
+/// The model that answered (not the route the caller named, unless nothing answered).
+fn served_model(report: &nb_router::CallReport, asked: &str) -> String {
+    report
+        .served_by
+        .as_ref()
+        .map_or_else(|| asked.to_owned(), |t| t.model().to_owned())
+}
+
+/// `POST /v1/embeddings`: not served by this gateway, said in OpenAI's format.
+pub(crate) async fn embeddings() -> Response {
+    error(
+        crate::Format::OpenAi,
+        StatusCode::NOT_IMPLEMENTED,
+        ErrorType::NotImplemented,
+        "this gateway does not serve embeddings (only /v1/chat/completions and /v1/messages); call the provider directly",
+        None,
+    )
+}
