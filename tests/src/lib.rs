@@ -99,3 +99,34 @@ pub fn adapter_with(
     };
     built.unwrap_or_else(|e| panic!("adapter for {name}: {e}"))
 }
+
+/// Waits until simulated provider `name` refuses connections (`down`) or accepts them
+/// again: the simulator closes and reopens its listener on its next pass after
+/// `set_down` or the edge of an outage window (every 10–20 ms, later on a loaded
+/// machine), so a fixed sleep is a race. Polls for up to 30 s of real time.
+///
+/// # Panics
+/// When `name` is not a provider of the running simulator, or it never gets there.
+pub async fn until_down(chaos: &ChaosHandle, name: &str, down: bool) {
+    let addr = chaos
+        .addr(name)
+        .unwrap_or_else(|| panic!("no simulated provider {name}"));
+    let started = std::time::Instant::now();
+    loop {
+        let refused =
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err();
+        if refused == down {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{name} still {}",
+            if down {
+                "accepts connections"
+            } else {
+                "refuses connections"
+            }
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
