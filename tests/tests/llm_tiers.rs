@@ -51,7 +51,7 @@ async fn servers(fallback_faults: Vec<Fault>, judge_faults: Vec<Fault>) -> Chaos
     )
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    nb_tests::until_down(&server.handle(), "primary", true).await;
     server
 }
 
