@@ -216,7 +216,6 @@ async fn outage_opens_the_breaker_and_recovery_closes_it() {
         })
         .build()
         .unwrap();
-    let t0 = tokio::time::Instant::now();
     let mut events = router.subscribe();
     let req = ChatRequest::user("What is 3 * 3?");
     for _ in 0..10 {
