@@ -23,7 +23,7 @@ fn target(chaos: &nb_chaos::ChaosHandle, name: &str, format: WireFormat) -> Targ
 
 fn quick_policy() -> Policy {
     Policy::default()
-        .with_attempt_timeout(Duration::from_millis(300))
+        .with_attempt_timeout(Duration::from_secs(2))
         .with_deadline(Duration::from_secs(10))
         .with_backoff_base(Duration::from_millis(5))
         .with_backoff_max(Duration::from_millis(50))
@@ -651,6 +651,12 @@ async fn active_health_checks_see_recovery_without_user_traffic() {
 
 const MS: Duration = Duration::from_millis(1);
 
+/// `quick_policy` with the 300 ms attempt timeout it had before loopback needed room:
+/// on paused time it is exact.
+fn paused_policy() -> Policy {
+    quick_policy().with_attempt_timeout(300 * MS)
+}
+
 fn api_error(status: u16, ty: &str, message: &str, retry_after: Option<&str>) -> CallError {
     CallError::Api(Box::new(ApiError {
         status: Some(status),
@@ -695,7 +701,7 @@ async fn auth_broken_primary_gets_one_request_per_cooldown_window_on_paused_time
     let router = SmartRouter::builder()
         .target(timed_target("primary", &primary))
         .target(timed_target("fallback", &fallback))
-        .policy(quick_policy())
+        .policy(paused_policy())
         .cooldowns(CooldownPolicy {
             auth: window,
             ..CooldownPolicy::default()
@@ -743,7 +749,7 @@ async fn outage_opens_the_breaker_and_recovery_closes_it_on_paused_time() {
     let router = SmartRouter::builder()
         .target(timed_target("primary", &primary))
         .target(timed_target("fallback", &fallback))
-        .policy(quick_policy())
+        .policy(paused_policy())
         .breaker(BreakerConfig {
             consecutive_failures: 3,
             failure_rate: None,
@@ -856,7 +862,7 @@ async fn retry_after_is_respected_on_paused_time() {
     let router = SmartRouter::builder()
         .target(timed_target("primary", &primary))
         .target(timed_target("fallback", &fallback))
-        .policy(quick_policy())
+        .policy(paused_policy())
         .build()
         .unwrap();
     let start = tokio::time::Instant::now();
@@ -902,7 +908,7 @@ async fn active_health_checks_see_recovery_without_user_traffic_on_paused_time()
     let router = SmartRouter::builder()
         .target(timed_target("primary", &primary))
         .target(timed_target("fallback", &fallback))
-        .policy(quick_policy())
+        .policy(paused_policy())
         .breaker(BreakerConfig {
             consecutive_failures: 2,
             failure_rate: None,

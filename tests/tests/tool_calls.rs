@@ -50,7 +50,7 @@ fn truth() -> serde_json::Value {
 
 fn policy() -> Policy {
     Policy::default()
-        .with_attempt_timeout(Duration::from_millis(500))
+        .with_attempt_timeout(Duration::from_secs(2))
         .with_deadline(Duration::from_secs(10))
 }
 

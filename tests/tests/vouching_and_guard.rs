@@ -22,7 +22,7 @@ fn target(chaos: &nb_chaos::ChaosHandle, name: &str, format: WireFormat) -> Targ
 
 fn policy() -> Policy {
     Policy::default()
-        .with_attempt_timeout(Duration::from_millis(500))
+        .with_attempt_timeout(Duration::from_secs(2))
         .with_deadline(Duration::from_secs(10))
 }
 
