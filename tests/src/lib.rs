@@ -46,11 +46,13 @@ pub fn model_of(format: WireFormat) -> &'static str {
     }
 }
 
-/// Timeouts short enough for a hang to fail fast in a test.
+/// Timeouts short enough for a hang to fail in a test, and long enough that a healthy
+/// answer over loopback (a few milliseconds at rest) never hits them on a loaded machine:
+/// 300 ms did, at load 12.
 pub fn test_timeouts() -> Timeouts {
     Timeouts {
         connect: Duration::from_secs(2),
-        response_head: Duration::from_millis(300),
+        response_head: Duration::from_secs(2),
         ..Timeouts::default()
     }
 }
@@ -98,4 +100,35 @@ pub fn adapter_with(
             .map(|p| Box::new(p) as Box<dyn Provider>),
     };
     built.unwrap_or_else(|e| panic!("adapter for {name}: {e}"))
+}
+
+/// Waits until simulated provider `name` refuses connections (`down`) or accepts them
+/// again: the simulator closes and reopens its listener on its next pass after
+/// `set_down` or the edge of an outage window (every 10–20 ms, later on a loaded
+/// machine), so a fixed sleep is a race. Polls for up to 30 s of real time.
+///
+/// # Panics
+/// When `name` is not a provider of the running simulator, or it never gets there.
+pub async fn until_down(chaos: &ChaosHandle, name: &str, down: bool) {
+    let addr = chaos
+        .addr(name)
+        .unwrap_or_else(|| panic!("no simulated provider {name}"));
+    let started = std::time::Instant::now();
+    loop {
+        let refused =
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err();
+        if refused == down {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{name} still {}",
+            if down {
+                "accepts connections"
+            } else {
+                "refuses connections"
+            }
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }

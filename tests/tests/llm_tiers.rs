@@ -51,7 +51,7 @@ async fn servers(fallback_faults: Vec<Fault>, judge_faults: Vec<Fault>) -> Chaos
     )
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    nb_tests::until_down(&server.handle(), "primary", true).await;
     server
 }
 
@@ -73,7 +73,7 @@ fn router(h: &ChaosHandle, tier: Tier) -> SmartRouter {
         .target(router_target(h, "reference", WireFormat::Gemini))
         .policy(
             Policy::default()
-                .with_attempt_timeout(Duration::from_millis(500))
+                .with_attempt_timeout(Duration::from_secs(2))
                 .with_deadline(Duration::from_secs(10)),
         )
         .vouch(Vouching::consensus(Escalate(vec![Arc::new(Strict), stage])).with_tiebreak(false))

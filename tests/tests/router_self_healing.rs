@@ -10,9 +10,11 @@ use nb_breaker::{BreakerConfig, BreakerState, CooldownPolicy, HealthEvent, OpenB
 use nb_chaos::tasks::Task;
 use nb_chaos::{ChaosServer, Fault, FaultKind, Personality, ProviderSpec, Scenario, WireFormat};
 use nb_classify::classify;
-use nb_core::{ChatRequest, FailureClass, TargetId, collect};
+use nb_core::{
+    ApiError, CallError, ChatRequest, FailureClass, HeaderFacts, ProviderError, TargetId, collect,
+};
 use nb_router::{Policy, RetryBudget, RouteErrorKind, RouterEvent, SmartRouter, Target};
-use nb_tests::model_of;
+use nb_tests::{Behaviour, Timed, model_of};
 use rand::SeedableRng;
 
 fn target(chaos: &nb_chaos::ChaosHandle, name: &str, format: WireFormat) -> Target {
@@ -21,7 +23,7 @@ fn target(chaos: &nb_chaos::ChaosHandle, name: &str, format: WireFormat) -> Targ
 
 fn quick_policy() -> Policy {
     Policy::default()
-        .with_attempt_timeout(Duration::from_millis(300))
+        .with_attempt_timeout(Duration::from_secs(2))
         .with_deadline(Duration::from_secs(10))
         .with_backoff_base(Duration::from_millis(5))
         .with_backoff_max(Duration::from_millis(50))
@@ -230,7 +232,7 @@ async fn outage_opens_the_breaker_and_recovery_closes_it() {
         );
     }
     h.set_down("primary", true);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    nb_tests::until_down(&h, "primary", true).await;
     let outage = Instant::now();
     let mut primary_attempts = 0;
     let mut calls = 0;
@@ -262,7 +264,18 @@ async fn outage_opens_the_breaker_and_recovery_closes_it() {
         BreakerState::Closed
     );
     h.set_down("primary", false);
-    tokio::time::sleep(open_for + Duration::from_millis(100)).await;
+    nb_tests::until_down(&h, "primary", false).await;
+    // Over loopback, on the real clock: wait (up to 30 s) for the breaker to close;
+    // how soon it does is asserted exactly on paused time below.
+    let back_up = Instant::now();
+    while router
+        .health(&TargetId::new("primary", model_of(WireFormat::Anthropic)))
+        .breaker
+        != BreakerState::Closed
+    {
+        assert!(back_up.elapsed() < Duration::from_secs(30), "never closed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let mut back = 0;
     for _ in 0..20 {
         if router
@@ -321,7 +334,8 @@ async fn retry_after_is_respected() {
         .unwrap();
     let start = Instant::now();
     let mut served_by_primary_after = None;
-    while start.elapsed() < Duration::from_millis(2600) {
+    // Until the primary serves again (up to 30 s of real time on a loaded machine).
+    while served_by_primary_after.is_none() && start.elapsed() < Duration::from_secs(30) {
         let r = router
             .chat(&ChatRequest::user("What is 1 + 1?"))
             .await
@@ -539,7 +553,8 @@ fn dropping_a_call_closes_its_connection_and_leaves_no_task() {
                 .is_err()
         );
         let mut cancelled = 0;
-        for _ in 0..100 {
+        // Real time (loopback): polls for up to 30 s on a loaded machine.
+        for _ in 0..3000 {
             cancelled = h.stats("hang").unwrap().cancelled;
             if cancelled == 1 {
                 break;
@@ -548,7 +563,7 @@ fn dropping_a_call_closes_its_connection_and_leaves_no_task() {
         }
         assert_eq!(cancelled, 1, "the simulator saw the client go away");
         let mut after = usize::MAX;
-        for _ in 0..100 {
+        for _ in 0..3000 {
             after = tokio::runtime::Handle::current()
                 .metrics()
                 .num_alive_tasks();
@@ -595,7 +610,7 @@ async fn active_health_checks_see_recovery_without_user_traffic() {
         .unwrap();
     let primary = TargetId::new("primary", model_of(WireFormat::OpenAi));
     h.set_down("primary", true);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    nb_tests::until_down(&h, "primary", true).await;
     for _ in 0..3 {
         router
             .chat(&ChatRequest::user("What is 1 + 1?"))
@@ -611,7 +626,8 @@ async fn active_health_checks_see_recovery_without_user_traffic() {
     h.set_down("primary", false);
     let before = h.requests("primary");
     let mut closed = false;
-    for _ in 0..100 {
+    // Real time (loopback): up to 30 s on a loaded machine.
+    for _ in 0..1500 {
         tokio::time::sleep(Duration::from_millis(20)).await;
         if router.health(&primary).breaker == BreakerState::Closed {
             closed = true;
@@ -626,6 +642,315 @@ async fn active_health_checks_see_recovery_without_user_traffic() {
     assert_eq!(
         h.requests("primary") - before,
         probes,
+        "a healthy target is never probed, and dropping stops the loop"
+    );
+}
+
+// The same behaviours on tokio's paused time with in-process targets: every cool-down,
+// breaker interval and probe is exact, so the counts are exact too.
+
+const MS: Duration = Duration::from_millis(1);
+
+/// `quick_policy` with the 300 ms attempt timeout it had before loopback needed room:
+/// on paused time it is exact.
+fn paused_policy() -> Policy {
+    quick_policy().with_attempt_timeout(300 * MS)
+}
+
+fn api_error(status: u16, ty: &str, message: &str, retry_after: Option<&str>) -> CallError {
+    CallError::Api(Box::new(ApiError {
+        status: Some(status),
+        headers: HeaderFacts {
+            retry_after: retry_after.map(str::to_owned),
+            ..HeaderFacts::default()
+        },
+        error: ProviderError {
+            r#type: Some(ty.into()),
+            message: Some(message.into()),
+            ..ProviderError::default()
+        },
+        body_snippet: None,
+    }))
+}
+
+fn timed_target(name: &str, timed: &Timed) -> Target {
+    Target::new(TargetId::new(name, "m"), timed.clone())
+}
+
+fn user_arrivals(t: &Timed) -> Vec<Duration> {
+    t.arrivals()
+        .into_iter()
+        .filter(|a| a.prompt != "ping")
+        .map(|a| a.at)
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn auth_broken_primary_gets_one_request_per_cooldown_window_on_paused_time() {
+    let primary = Timed::new(vec![(
+        Duration::MAX,
+        Behaviour::Fail(api_error(
+            401,
+            "authentication_error",
+            "invalid x-api-key",
+            None,
+        )),
+    )]);
+    let fallback = Timed::new(vec![(Duration::MAX, Behaviour::answer(10 * MS, "4"))]);
+    let window = 500 * MS;
+    let router = SmartRouter::builder()
+        .target(timed_target("primary", &primary))
+        .target(timed_target("fallback", &fallback))
+        .policy(paused_policy())
+        .cooldowns(CooldownPolicy {
+            auth: window,
+            ..CooldownPolicy::default()
+        })
+        .build()
+        .unwrap();
+    let warm = router
+        .chat(&ChatRequest::user("What is 2 + 2?"))
+        .await
+        .unwrap();
+    assert!(warm.report.failed_over);
+    let start = tokio::time::Instant::now();
+    let mut calls = 0;
+    while start.elapsed() < 2000 * MS {
+        let req = ChatRequest::user("What is 2 + 2?");
+        let batch: Vec<_> = (0..8).map(|_| router.chat(&req)).collect();
+        for r in futures_util::future::join_all(batch).await {
+            assert_eq!(r.unwrap().report.served_by.unwrap().provider(), "fallback");
+            calls += 1;
+        }
+    }
+    // 200 batches of 8, one every 10 ms (the fallback's latency).
+    assert_eq!(calls, 1600);
+    let at = user_arrivals(&primary);
+    assert!(
+        at.windows(2).all(|w| w[1] - w[0] >= window),
+        "at most one request per window: {at:?}"
+    );
+    // Exactly: the warm call, one at the end of the first 500 ms window, and one when
+    // the doubled window (a key refused again) ends; none after 2 s of traffic.
+    assert_eq!(at, vec![Duration::ZERO, window, 3 * window]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn outage_opens_the_breaker_and_recovery_closes_it_on_paused_time() {
+    // Up for 1 s (the first ten calls), refusing from 1 s to 2 s, up again after.
+    let (down_at, up_at) = (1000 * MS, 2000 * MS);
+    let primary = Timed::new(vec![
+        (down_at, Behaviour::answer(10 * MS, "9")),
+        (up_at, Behaviour::Refuse),
+        (Duration::MAX, Behaviour::answer(10 * MS, "9")),
+    ]);
+    let fallback = Timed::new(vec![(Duration::MAX, Behaviour::answer(10 * MS, "9"))]);
+    let open_for = 200 * MS;
+    let router = SmartRouter::builder()
+        .target(timed_target("primary", &primary))
+        .target(timed_target("fallback", &fallback))
+        .policy(paused_policy())
+        .breaker(BreakerConfig {
+            consecutive_failures: 3,
+            failure_rate: None,
+            backoff: OpenBackoff {
+                initial: open_for,
+                max: open_for,
+                jitter: false,
+            },
+            half_open_probes: 1,
+            close_after: 1,
+            ..BreakerConfig::default()
+        })
+        .build()
+        .unwrap();
+    let t0 = tokio::time::Instant::now();
+    let mut events = router.subscribe();
+    let req = ChatRequest::user("What is 3 * 3?");
+    for _ in 0..10 {
+        let r = router.chat(&req).await.unwrap();
+        assert_eq!(r.report.served_by.unwrap().provider(), "primary");
+    }
+    tokio::time::sleep_until(t0 + down_at).await;
+    let mut primary_attempts = 0;
+    let mut calls = 0;
+    while t0.elapsed() < up_at {
+        let r = router.chat(&req).await.unwrap();
+        assert_eq!(r.report.served_by.as_ref().unwrap().provider(), "fallback");
+        primary_attempts += r
+            .report
+            .attempts
+            .iter()
+            .filter(|a| a.target.provider() == "primary")
+            .count();
+        calls += 1;
+        tokio::time::sleep(5 * MS).await;
+    }
+    // One call every 15 ms (10 ms on the fallback, 5 ms apart) for the 1 s outage.
+    assert_eq!(calls, 67);
+    // Exactly: three failures open the breaker, then one user call per half-open
+    // window (at 1.24, 1.51 and 1.81 s; the background recovery probes take the others).
+    assert_eq!(primary_attempts, 3 + 3, "{:?}", primary.arrivals());
+    assert!(primary_attempts <= 3 + (1000 / 200) + 1);
+    assert_ne!(
+        router.health(&TargetId::new("primary", "m")).breaker,
+        BreakerState::Closed
+    );
+    tokio::time::sleep(open_for + 100 * MS).await;
+    let mut back = 0;
+    for _ in 0..20 {
+        if router
+            .chat(&req)
+            .await
+            .unwrap()
+            .report
+            .served_by
+            .unwrap()
+            .provider()
+            == "primary"
+        {
+            back += 1;
+        }
+    }
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if let RouterEvent::Health(HealthEvent::Breaker { transition, .. }) = e {
+            seen.push((transition.from, transition.to));
+        }
+    }
+    assert_eq!(back, 20, "traffic returns to the primary: {back}/20");
+    // The first request after the primary came back was a recovery probe, and it
+    // closed the breaker: no user call was spent finding out.
+    let after: Vec<_> = primary
+        .arrivals()
+        .into_iter()
+        .filter(|a| a.at >= up_at)
+        .collect();
+    assert_eq!(after[0].prompt, "ping", "{after:?}");
+    assert!(after[1..].iter().all(|a| a.prompt != "ping"), "{after:?}");
+    assert_eq!(
+        seen.first(),
+        Some(&(BreakerState::Closed, BreakerState::Open))
+    );
+    assert!(
+        seen.contains(&(BreakerState::Open, BreakerState::HalfOpen)),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.last(),
+        Some(&(BreakerState::HalfOpen, BreakerState::Closed)),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_is_respected_on_paused_time() {
+    // The first request is told "retry after 2 s"; every later one is answered.
+    let primary = Timed::new(vec![
+        (
+            MS,
+            Behaviour::Fail(api_error(
+                429,
+                "rate_limit_error",
+                "Rate limit reached",
+                Some("2"),
+            )),
+        ),
+        (Duration::MAX, Behaviour::answer(10 * MS, "2")),
+    ]);
+    let fallback = Timed::new(vec![(Duration::MAX, Behaviour::answer(10 * MS, "2"))]);
+    let router = SmartRouter::builder()
+        .target(timed_target("primary", &primary))
+        .target(timed_target("fallback", &fallback))
+        .policy(paused_policy())
+        .build()
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    let mut served_by_primary_after = None;
+    while start.elapsed() < 2600 * MS {
+        let r = router
+            .chat(&ChatRequest::user("What is 1 + 1?"))
+            .await
+            .unwrap();
+        if served_by_primary_after.is_none()
+            && r.report.served_by.unwrap().provider() == "primary"
+            && !r.report.failed_over
+        {
+            served_by_primary_after = Some(start.elapsed());
+        }
+        tokio::time::sleep(20 * MS).await;
+    }
+    // Calls every 30 ms (10 ms on the fallback, 20 ms apart): the first one at or after
+    // the 2 s is at 2.01 s, and it is the primary's second request.
+    let at = user_arrivals(&primary);
+    assert_eq!(at[..2], [Duration::ZERO, 2010 * MS], "{at:?}");
+    assert!(
+        at[1] - at[0] >= 2000 * MS,
+        "a request reached the primary {:?} after retry-after: 2",
+        at[1] - at[0]
+    );
+    assert_eq!(
+        served_by_primary_after,
+        Some(2020 * MS),
+        "traffic returned after the cool-down"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn active_health_checks_see_recovery_without_user_traffic_on_paused_time() {
+    let up_at = 1000 * MS;
+    let primary = Timed::new(vec![
+        (up_at, Behaviour::Refuse),
+        (Duration::MAX, Behaviour::answer(10 * MS, "2")),
+    ]);
+    let fallback = Timed::new(vec![(Duration::MAX, Behaviour::answer(10 * MS, "2"))]);
+    let open_for = 100 * MS;
+    let router = SmartRouter::builder()
+        .target(timed_target("primary", &primary))
+        .target(timed_target("fallback", &fallback))
+        .policy(paused_policy())
+        .breaker(BreakerConfig {
+            consecutive_failures: 2,
+            failure_rate: None,
+            backoff: OpenBackoff {
+                initial: open_for,
+                max: open_for,
+                jitter: false,
+            },
+            half_open_probes: 1,
+            close_after: 1,
+            ..BreakerConfig::default()
+        })
+        .build()
+        .unwrap();
+    let id = TargetId::new("primary", "m");
+    for _ in 0..3 {
+        router
+            .chat(&ChatRequest::user("What is 1 + 1?"))
+            .await
+            .unwrap();
+    }
+    assert_ne!(router.health(&id).breaker, BreakerState::Closed);
+    let checks = router.spawn_health_checks(20 * MS, ChatRequest::user("ping").with_max_tokens(1));
+    let mut closed_at = None;
+    for _ in 0..100 {
+        tokio::time::sleep(20 * MS).await;
+        if router.health(&id).breaker == BreakerState::Closed {
+            closed_at = Some(primary.arrivals().last().unwrap().at);
+            break;
+        }
+    }
+    // Closed by the first probe after the primary came back (at 1.01 s): exactly one.
+    assert_eq!(closed_at, Some(up_at + 10 * MS), "{:?}", primary.arrivals());
+    let probes = primary.arrivals().iter().filter(|a| a.at >= up_at).count();
+    assert_eq!(probes, 1, "{:?}", primary.arrivals());
+    assert_eq!(user_arrivals(&primary).len(), 2, "no user call needed");
+    let n = primary.arrivals().len();
+    drop(checks);
+    tokio::time::sleep(100 * MS).await;
+    assert_eq!(
+        primary.arrivals().len(),
+        n,
         "a healthy target is never probed, and dropping stops the loop"
     );
 }

@@ -236,7 +236,7 @@ async fn observe(row: &Row) -> Result<FinishReason, Classification> {
         ProviderSpec::new("p", row.format, model_of(row.format)).with_fault(row.fault.clone());
     let server = ChaosServer::start(Scenario::new(vec![spec])).await.unwrap();
     if row.fault.kind == FaultKind::Outage {
-        tokio::time::sleep(Duration::from_millis(60)).await;
+        nb_tests::until_down(&server.handle(), "p", true).await;
     }
     let p = adapter_with(&server.handle(), "p", row.format, row.preset.clone());
     let req = ChatRequest::user("What is 2 + 2? Reply with the number only.");

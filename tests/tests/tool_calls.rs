@@ -50,7 +50,7 @@ fn truth() -> serde_json::Value {
 
 fn policy() -> Policy {
     Policy::default()
-        .with_attempt_timeout(Duration::from_millis(500))
+        .with_attempt_timeout(Duration::from_secs(2))
         .with_deadline(Duration::from_secs(10))
 }
 
@@ -214,7 +214,7 @@ async fn vouched_tool_call(
     .await
     .unwrap();
     let h = server.handle();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    nb_tests::until_down(&h, "primary", true).await;
     let router = SmartRouter::builder()
         .target(router_target(&h, "primary", WireFormat::OpenAi))
         .target(router_target(&h, "fallback", WireFormat::Anthropic))

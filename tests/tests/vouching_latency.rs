@@ -18,7 +18,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_vouched_failover_costs_about_one_call_of_latency() {
+async fn a_vouched_failover_asks_the_reference_over_loopback() {
     let slow = |name: &str, f: WireFormat| {
         ProviderSpec::new(name, f, model_of(f)).with_latency(Latency {
             base_ms: 60,
@@ -67,15 +67,12 @@ async fn a_vouched_failover_costs_about_one_call_of_latency() {
         );
         v.push(b.report.elapsed);
     }
+    // Printed only: on the real clock the ratio depends on the machine's load. That the
+    // reference is asked beside the failover (a ratio of exactly 1) is asserted on
+    // paused time below.
     let (pm, vm) = (median(p), median(v));
     let ratio = vm.as_secs_f64() / pm.as_secs_f64();
     eprintln!("p50 unvouched {pm:?}, vouched {vm:?}: {ratio:.2}x");
-    // Asked one after the other the ratio is about 2 (two 60 ms answers); concurrently,
-    // about 1. The bound leaves room for a noisy machine.
-    assert!(
-        ratio < 1.5,
-        "vouched p50 {vm:?} vs unvouched {pm:?} ({ratio:.2}x)"
-    );
 }
 
 /// When the failover attempt fails, the reference asked beside it has already answered:
@@ -131,4 +128,57 @@ async fn a_reference_answer_is_served_when_the_failover_attempt_beside_it_fails(
     // And vouched for by a target that had not answered yet.
     let verdict = r.report.verdict.as_ref().expect("vouched");
     assert_eq!(h.requests("third"), 1, "{verdict:?}");
+}
+
+/// The same on tokio's paused time with in-process targets answering in exactly 60 ms:
+/// the vouched failover takes exactly as long as the unvouched one.
+#[tokio::test(start_paused = true)]
+async fn a_vouched_failover_costs_exactly_one_call_of_latency_on_paused_time() {
+    use nb_core::TargetId;
+    use nb_router::Target;
+    use nb_tests::{Behaviour, Timed};
+    let answer = Behaviour::answer(Duration::from_millis(60), "42");
+    let build = |vouch: bool| {
+        let b = SmartRouter::builder()
+            .target(Target::new(
+                TargetId::new("primary", "m"),
+                Timed::new(vec![(Duration::MAX, Behaviour::Refuse)]),
+            ))
+            .target(Target::new(
+                TargetId::new("fallback", "m"),
+                Timed::new(vec![(Duration::MAX, answer.clone())]),
+            ))
+            .target(Target::new(
+                TargetId::new("reference", "m"),
+                Timed::new(vec![(Duration::MAX, answer.clone())]),
+            ));
+        if vouch {
+            b.vouch(Vouching::consensus(Strict)).build().unwrap()
+        } else {
+            b.build().unwrap()
+        }
+    };
+    let (plain, vouched) = (build(false), build(true));
+    let req = ChatRequest::user("What is 17 + 25? Reply with the number only.");
+    for _ in 0..15 {
+        let a = plain.chat(&req).await.unwrap();
+        assert!(a.report.failed_over);
+        let b = vouched.chat(&req).await.unwrap();
+        assert!(b.report.verdict.is_some());
+        assert!(
+            b.report
+                .attempts
+                .iter()
+                .any(|a| a.role == AttemptRole::Vouch),
+            "{:?}",
+            b.report.attempts
+        );
+        assert_eq!(a.report.elapsed, Duration::from_millis(60));
+        assert_eq!(
+            b.report.elapsed,
+            Duration::from_millis(60),
+            "the reference was asked beside the fallback: {}",
+            b.report
+        );
+    }
 }

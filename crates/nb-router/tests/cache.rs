@@ -36,7 +36,7 @@ impl Provider for Fixed {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_repeated_request_on_a_cached_route_is_served_without_an_upstream_call() {
     let p = Fixed::new("42");
     let router = SmartRouter::builder()
@@ -84,7 +84,7 @@ impl Provider for Down {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_unvouched_answer_is_never_cached() {
     let (a, b) = (Fixed::new("41"), Fixed::new("43"));
     let router = SmartRouter::builder()

@@ -38,7 +38,7 @@ impl Provider for Phases {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_call_dropped_while_it_holds_the_half_open_probe_gives_it_back() {
     let p = Arc::new(Phases {
         calls: AtomicU32::new(0),
@@ -109,7 +109,7 @@ impl Provider for Endless {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_deadline_holds_after_a_stream_has_committed() {
     // Regression: a 2 s deadline, and a stream that ran 8.1 s after its first token.
     use futures_util::StreamExt;
@@ -117,7 +117,7 @@ async fn the_deadline_holds_after_a_stream_has_committed() {
         .target(Target::new(TargetId::new("a", "m"), Endless))
         .policy(
             Policy::default()
-                .with_deadline(Duration::from_millis(800))
+                .with_deadline(Duration::from_millis(850))
                 .with_idle_timeout(Duration::from_secs(5)),
         )
         .build()
@@ -140,7 +140,8 @@ async fn the_deadline_holds_after_a_stream_has_committed() {
     .await
     .expect("the router's deadline ended the stream");
     let (texts, e) = ended;
-    assert!(texts >= 1, "it committed and streamed");
+    // On paused time: the chunks at 100, 200, ... 800 ms, then the 850 ms deadline.
+    assert_eq!(texts, 8, "it committed and streamed until its deadline");
     assert_eq!(e.root(), &CallError::timeout(TimeoutPhase::Total), "{e:?}");
     assert!(e.partial().is_some_and(|p| p.text.contains("la")), "{e:?}");
     assert!(s.next().await.is_none(), "nothing after the error");
@@ -175,7 +176,7 @@ impl Provider for BreaksEarly {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_stream_that_breaks_before_its_first_token_fails_over_instead_of_retrying() {
     // Regression: a server_error before the first token was retried on the same target,
     // which broke again (28 of 36 recovered where failing over recovers all).

@@ -68,7 +68,7 @@ fn t(name: &str) -> TargetId {
     TargetId::new(name, "m")
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn weighted_order_follows_the_weights_and_the_seed() {
     let (a, b) = (Fake::ok("a"), Fake::ok("b"));
     let build = |seed| {
@@ -105,7 +105,7 @@ async fn weighted_order_follows_the_weights_and_the_seed() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn cheapest_first_and_the_report_prices_the_answer() {
     let r = SmartRouter::builder()
         .target(Target::shared(t("dear"), Fake::ok("dear")).with_cost(10.0, 30.0))
@@ -123,7 +123,7 @@ async fn cheapest_first_and_the_report_prices_the_answer() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn prompts_too_large_skip_small_windows_and_context_errors_go_to_larger_ones_only() {
     let small = Fake::failing(
         "small",
@@ -162,7 +162,7 @@ async fn prompts_too_large_skip_small_windows_and_context_errors_go_to_larger_on
     assert_eq!(x.report.skipped.len(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn all_open_policies_fail_fast_or_use_the_last_resort() {
     let down = || {
         Fake::failing(
@@ -185,10 +185,8 @@ async fn all_open_policies_fail_fast_or_use_the_last_resort() {
     let e = fast.chat(&ChatRequest::user("x")).await.unwrap_err();
     assert_eq!(e.kind(), RouteErrorKind::NoCandidate);
     let wait = e.retry_after().unwrap();
-    assert!(
-        wait > Duration::from_secs(50) && wait <= Duration::from_secs(60),
-        "{wait:?}"
-    );
+    // On paused time no time passed between the two calls: the whole cool-down is left.
+    assert_eq!(wait, Duration::from_secs(60));
     assert!(e.to_string().contains("earliest retry"), "{e}");
 
     let backup = Fake::ok("backup");
@@ -212,7 +210,7 @@ async fn all_open_policies_fail_fast_or_use_the_last_resort() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn unknown_routes_and_missing_tags_are_no_route_errors() {
     let r = SmartRouter::builder()
         .target(Target::shared(t("a"), Fake::ok("a")).with_tag("eu"))
@@ -275,7 +273,7 @@ fn bad_configuration_is_an_error_not_a_panic() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_burst_into_a_total_outage_costs_at_most_one_fifth_extra() {
     // Regression: the default budget held 100 retries in reserve (10/s x 10 s), so a burst
     // into a total outage (or of hedges) cost 1.23 upstream calls per offered call.
@@ -324,7 +322,7 @@ async fn a_burst_into_a_total_outage_costs_at_most_one_fifth_extra() {
     assert!(upstream >= offered);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_unbounded_deadline_means_no_deadline_not_a_panic() {
     // Regression: `deadline = Duration::MAX` built, then panicked on every call
     // (`Instant + Duration::MAX` overflows).
@@ -343,7 +341,7 @@ async fn an_unbounded_deadline_means_no_deadline_not_a_panic() {
     assert_eq!(a.calls(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn routers_nest_and_serve_as_tower_services() {
     use tower::{Service, ServiceExt};
     let inner = SmartRouter::builder()
@@ -373,7 +371,7 @@ async fn routers_nest_and_serve_as_tower_services() {
     assert_eq!(routed.report.served_by, Some(t("inner-router")));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn hedging_takes_the_faster_answer_and_cancels_the_slower() {
     struct Slow(Duration, &'static str, Arc<AtomicU32>);
     #[async_trait]
@@ -415,7 +413,11 @@ async fn hedging_takes_the_faster_answer_and_cancels_the_slower() {
             .iter()
             .any(|a| a.role == AttemptRole::Answer && a.outcome == AttemptOutcome::Cancelled)
     );
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // On paused time: the hedge went out after exactly its 20 ms delay and answered
+    // 5 ms later.
+    assert_eq!(x.report.elapsed, Duration::from_millis(25));
+    // Long past the slow attempt's 2 s: had it been left running, it would have finished.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         finished.load(Ordering::SeqCst),
         1,
@@ -423,7 +425,7 @@ async fn hedging_takes_the_faster_answer_and_cancels_the_slower() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_revoked_key_rotates_to_the_providers_next_key_before_failing_over() {
     let revoked = Fake::failing(
         "key-a",
@@ -465,7 +467,7 @@ async fn a_revoked_key_rotates_to_the_providers_next_key_before_failing_over() {
     assert_eq!(other.calls(), 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_target_without_vision_is_skipped_for_an_image_with_a_reason() {
     let (blind, seeing) = (Fake::ok("blind"), Fake::ok("seeing"));
     let router = SmartRouter::builder()
@@ -505,7 +507,7 @@ async fn a_target_without_vision_is_skipped_for_an_image_with_a_reason() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_skipped_first_choice_is_a_failover_with_its_reason_and_failures_take_time() {
     // Regression: a call whose primary was skipped (cooling down) and served by a
     // fallback reported failed_over = false and skipped = [].
@@ -556,7 +558,7 @@ async fn a_skipped_first_choice_is_a_failover_with_its_reason_and_failures_take_
     assert!(!e.report().elapsed.is_zero(), "{e:?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_nested_router_out_of_candidates_keeps_its_retry_hint() {
     // Regression: "no candidate, retry in 4 s" became CallError::Unsupported, which the
     // outer router classified as an invalid request.
@@ -589,7 +591,7 @@ async fn a_nested_router_out_of_candidates_keeps_its_retry_hint() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn context_windows_are_learned_from_rejections_not_required() {
     // Regression: with only some targets declaring a window, the 128k fallbacks were never
     // tried after a context rejection ("every candidate failed").
@@ -661,7 +663,7 @@ async fn context_windows_are_learned_from_rejections_not_required() {
     assert!(text.contains("4096") && text.contains("8192"), "{text}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn usage_and_cost_count_every_upstream_call_by_purpose() {
     // Regression: usage and cost counted only the returned answer, not the vouching
     // calls (or retries, repairs, hedges) that were paid for too.
