@@ -54,6 +54,7 @@ impl Config {
             if t.without_documents {
                 target = target.without_documents();
             }
+            target = target.with_vouch_only(t.vouch_only);
             builder = builder.target(target);
             if t.requests_per_minute.is_some() || t.tokens_per_minute.is_some() {
                 let limits = PaceLimits {

@@ -96,6 +96,11 @@ pub struct TargetConfig {
     /// The target cannot read documents.
     #[serde(default)]
     pub without_documents: bool,
+    /// A reference target: asked only to vouch for other targets' answers (a cheap model
+    /// on a third provider gives a two-provider route an independent reference), never to
+    /// serve.
+    #[serde(default)]
+    pub vouch_only: bool,
 }
 
 /// A named route: its targets in order, as a list (`cheap = ["openai/gpt-4o-mini"]`) or
@@ -279,6 +284,11 @@ pub struct VouchConfig {
     /// Share of first-choice answers also asked of another target (0 to 1; default 0.05).
     #[serde(default)]
     pub shadow_rate: Option<f64>,
+    /// When no independent target can vouch, ask the serving target this many more
+    /// times (at temperature 0.7) and vouch, weakly, when every sample agrees (default 0:
+    /// off).
+    #[serde(default)]
+    pub self_consistency: Option<u32>,
 }
 
 /// `[store]`: health shared by replicas on Redis.
