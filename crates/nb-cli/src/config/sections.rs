@@ -200,9 +200,8 @@ impl Config {
             vouching.shadow_rate = r;
         }
         if let Some(n) = v.self_consistency.filter(|n| *n > 0) {
-            vouching = vouching.with_self_consistency(Some(
-                neuralbridge::router::SelfConsistency::new(n, 0.7),
-            ));
+            vouching = vouching
+                .with_self_consistency(Some(neuralbridge::router::SelfConsistency::new(n, 0.7)));
         }
         Some(vouching)
     }
