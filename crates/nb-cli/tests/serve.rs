@@ -5,70 +5,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use nb_chaos::{ChaosServer, Fault, FaultKind, ProviderSpec, Scenario, WireFormat};
 use serde_json::{Value, json};
 
-const KEY: &str = "nb-test-gateway-key";
-
-/// A running `nb serve`; killed (by its own PID) when dropped.
-struct Gateway {
-    child: Child,
-    base: String,
-    /// Its log lines so far (stderr, drained so it never blocks on a full pipe).
-    logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(config: &str, name: &str) -> Gateway {
-    let path =
-        std::env::temp_dir().join(format!("nb-serve-test-{}-{name}.toml", std::process::id()));
-    std::fs::write(&path, config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nb"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&path)
-        .env("NB_UPSTREAM_KEY", "sk-upstream")
-        .env("NB_GATEWAY_KEY", KEY)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut reader = BufReader::new(stderr);
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    {
-        let logs = logs.clone();
-        std::thread::spawn(move || {
-            for l in reader.lines().map_while(Result::ok) {
-                logs.lock().unwrap().push(l);
-            }
-        });
-    }
-    let base = line
-        .split("listening on ")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("nb serve did not start: {line}"))
-        .to_owned();
-    Gateway { child, base, logs }
-}
-
-fn provider(name: &str, kind: &str, base: &str) -> String {
-    format!(
-        "[providers.{name}]\nkind = \"{kind}\"\nbase_url = \"{base}\"\napi_key_env = \"NB_UPSTREAM_KEY\"\n\n"
-    )
-}
+mod support;
+use support::{Gateway, KEY, client, provider, start};
 
 async fn chaos() -> ChaosServer {
     ChaosServer::start(Scenario::new(vec![
@@ -137,10 +81,6 @@ name = "tests"
 env = "NB_GATEWAY_KEY"
 "#;
     c
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::new()
 }
 
 async fn openai(g: &Gateway, body: Value) -> reqwest::Response {

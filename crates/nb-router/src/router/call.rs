@@ -69,9 +69,9 @@ impl SmartRouter {
         opts: &CallOptions,
     ) -> Result<Routed<ChatResponse>, RouteError> {
         let cached = self.cache_for(req, opts);
-        let mode = self.vouch_mode(opts);
         if let Some((cache, key, _)) = &cached {
             // An entry is served only to a call whose vouching it meets.
+            let mode = self.vouch_mode(opts);
             match cache
                 .get(key)
                 .await
