@@ -64,10 +64,28 @@ faults = [{ kind = "rate_limit", retry_after_s = 30 }]
 """
 
 
-def start_chaos():
-    path = os.path.join(WORK, "scenario.toml")
+TWO_PROVIDERS = """
+description = "two providers, the usual setup: a flaky first choice, a fallback sometimes wrong"
+seed = 11
+
+[[providers]]
+name = "flaky"
+format = "openai"
+models = [{ name = "gpt-4o-mini" }]
+faults = [{ kind = "server_error", status = 500, probability = 0.3 }]
+
+[[providers]]
+name = "second"
+format = "anthropic"
+models = [{ name = "claude-sonnet-4-5" }]
+faults = [{ kind = "semantic_drift", probability = 0.1 }]
+"""
+
+
+def start_chaos(scenario=SCENARIO, name="scenario.toml"):
+    path = os.path.join(WORK, name)
     with open(path, "w") as f:
-        f.write(SCENARIO)
+        f.write(scenario)
     p = subprocess.Popen([NB_CHAOS, "serve", "--scenario", path],
                          stdout=subprocess.PIPE, text=True)
     bases = {}
@@ -115,6 +133,92 @@ env = "NB_GATEWAY_KEY"
     with open(path, "w") as f:
         f.write("\n".join(out))
     return path
+
+
+def two_provider_config(bases):
+    """Two providers and nothing else: no `[vouch]` section (the gateway's default)."""
+    out = f"""
+[providers.flaky]
+kind = "openai"
+base_url = "{bases['flaky']}/v1"
+api_key_env = "NB_UPSTREAM_KEY"
+
+[providers.second]
+kind = "anthropic"
+base_url = "{bases['second']}"
+api_key_env = "NB_UPSTREAM_KEY"
+
+[[targets]]
+provider = "flaky"
+model = "gpt-4o-mini"
+
+[[targets]]
+provider = "second"
+model = "claude-sonnet-4-5"
+
+[routes]
+two = ["flaky/gpt-4o-mini", "second/claude-sonnet-4-5"]
+
+[[gateway.keys]]
+name = "official-clients"
+env = "NB_GATEWAY_KEY"
+"""
+    path = os.path.join(WORK, "nb-two.toml")
+    with open(path, "w") as f:
+        f.write(out)
+    return path
+
+
+def two_providers(gw, n=300):
+    """Issue #17's bar with the official openai client and the gateway's defaults: over
+    a flaky first choice and a fallback that is sometimes wrong, >= 95% of requests are
+    answered, no wrong answer comes back as vouched or first choice, and every answer
+    nobody vouched for is flagged."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = openai.OpenAI(base_url=gw + "/v1", api_key=KEY, max_retries=0)
+
+    def ask(k):
+        a, b = 100 + k, 7 * k + 3
+        try:
+            raw = client.chat.completions.with_raw_response.create(
+                model="two", messages=[{"role": "user", "content":
+                                        f"What is {a} + {b}? Reply with the number only."}])
+        except openai.APIStatusError as e:
+            return ("refused", e.status_code, None, None, None)
+        c = raw.parse()
+        text = (c.choices[0].message.content or "").strip()
+        right = re.search(r"-?\d+", text)
+        right = right is not None and int(right.group()) == a + b
+        return ("answered", 200, right, raw.headers.get("x-nb-verdict"),
+                raw.headers.get("x-nb-served-by"))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(ask, range(n)))
+    answered = [r for r in results if r[0] == "answered"]
+    refused = [r for r in results if r[0] == "refused"]
+    trusted = {"first-choice", "equivalent", "vouched-by-reference", "self-consistent"}
+    flagged = {"unvouchable", "unchecked"}
+    wrong_trusted = [r for r in answered if not r[2] and r[3] in trusted]
+    silent = [r for r in answered if r[3] not in trusted | flagged]
+    failover_trusted = [r for r in answered
+                        if r[4] != "flaky/gpt-4o-mini" and r[3] == "first-choice"]
+    by_verdict = {}
+    for r in answered:
+        by_verdict[r[3]] = by_verdict.get(r[3], 0) + 1
+    wrong_flagged = sum(1 for r in answered if not r[2] and r[3] in flagged)
+    print(f"two providers: {len(answered)}/{n} answered ({by_verdict}), "
+          f"{len(refused)} refused {sorted({r[1] for r in refused})}, "
+          f"{wrong_flagged} wrong answers served flagged")
+    check("two providers: >= 95% answered", len(answered) >= 0.95 * n,
+          f"{len(answered)}/{n}; refused: {refused[:5]}")
+    check("two providers: no wrong answer returned as vouched or first choice",
+          not wrong_trusted, wrong_trusted[:5])
+    check("two providers: every answer says how it was checked", not silent, silent[:5])
+    check("two providers: a failover answer never claims first choice",
+          not failover_trusted, failover_trusted[:5])
+    check("two providers: refusals are unvouched answers, not retryable errors",
+          all(r[1] == 502 for r in refused), refused[:5])
 
 
 def start_gateway(cfg):
@@ -262,17 +366,23 @@ def run(gw, bases):
 
 def main():
     os.makedirs(WORK, exist_ok=True)
-    chaos, bases = start_chaos()
-    gateway = None
+    procs = []
     try:
+        chaos, bases = start_chaos()
+        procs.append(chaos)
         gateway, gw = start_gateway(config(bases))
+        procs.append(gateway)
         run(gw, bases)
+        chaos2, bases2 = start_chaos(TWO_PROVIDERS, "two-providers.toml")
+        procs.append(chaos2)
+        gateway2, gw2 = start_gateway(two_provider_config(bases2))
+        procs.append(gateway2)
+        two_providers(gw2)
         print("official clients: every check passed")
     finally:
-        for p in (gateway, chaos):
-            if p is not None:
-                p.kill()
-                p.wait()
+        for p in procs:
+            p.kill()
+            p.wait()
 
 
 if __name__ == "__main__":

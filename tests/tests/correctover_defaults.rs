@@ -303,3 +303,44 @@ async fn self_consistency_vouches_weakly_for_an_answer_the_target_repeats() {
         .await;
     assert!(e.is_err(), "refused when the call requires equivalence");
 }
+
+/// A source of reference that costs no call: the first choice's earlier answer to the
+/// same request, in the cache. With two providers and the first choice down, a call
+/// that requires equivalence is vouched for by it — or refused when it disagrees.
+#[tokio::test(start_paused = true)]
+async fn the_first_choices_cached_answer_vouches_for_a_failover_answer_to_the_same_request() {
+    for (fallback_says, agrees) in [("42", true), ("43", false)] {
+        let primary = Timed::new(vec![
+            (S, Behaviour::answer(10 * MS, "42")),
+            (Duration::MAX, Behaviour::Refuse),
+        ]);
+        let fallback = answering(fallback_says);
+        let r = cached(primary, fallback.clone());
+        let first = r.chat(&q()).await.unwrap();
+        assert_eq!(first.report.check, AnswerCheck::FirstChoice);
+        tokio::time::sleep(2 * S).await; // stored; and now the first choice is down
+        let strict = CallOptions::default().require_equivalence();
+        let out = r.chat_with(&q(), &strict).await;
+        let primary_id = TargetId::new("primary", "m");
+        if agrees {
+            let routed = out.unwrap();
+            assert!(!routed.report.cache_hit, "an unvouched entry is not served");
+            assert_eq!(
+                routed.report.served_by,
+                Some(TargetId::new("fallback", "m"))
+            );
+            assert_eq!(routed.report.check, AnswerCheck::Vouched);
+            assert_eq!(routed.report.vouched_by(), Some(&primary_id));
+            let v = routed.report.verdict.unwrap();
+            assert!(v.from_cache, "the reference came from the cache");
+            // The fallback's answer and no reference call: the primary is down.
+            assert_eq!(fallback.arrivals().len(), 1);
+        } else {
+            let e = out.unwrap_err();
+            assert_eq!(e.kind(), RouteErrorKind::Unvouched);
+            let v = e.report().verdict.clone().unwrap();
+            assert!(v.from_cache);
+            assert_eq!(v.reference, primary_id);
+        }
+    }
+}

@@ -356,16 +356,13 @@ pub trait Knowledge: Send + Sync {
     }
 
     /// Remembers that `target` rejected a request for being over `tokens` tokens, as
-    /// its rejection stated (the smallest stated limit wins). The default forgets.
-    fn learn_window(&self, target: &TargetId, tokens: u64) {
-        let _ = (target, tokens);
-    }
+    /// its rejection stated (the smallest stated limit wins). The router keeps learned
+    /// windows nowhere else: a store that forgets them lets each target reject the
+    /// same size again.
+    fn learn_window(&self, target: &TargetId, tokens: u64);
 
     /// The context window learned for `target`, if any.
-    fn learned_window(&self, target: &TargetId) -> Option<u64> {
-        let _ = target;
-        None
-    }
+    fn learned_window(&self, target: &TargetId) -> Option<u64>;
 }
 
 struct Cooldown {

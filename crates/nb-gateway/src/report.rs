@@ -25,6 +25,12 @@ pub(crate) fn report_headers(h: &mut HeaderMap, report: &CallReport, request_id:
         (None, _, None) => "none".to_owned(),
     };
     set("x-nb-verdict", verdict);
+    // Who vouched: a target's id, prefixed `cache:` when the reference was its earlier
+    // answer from the cache.
+    if let (Some(t), Some(v)) = (report.vouched_by(), &report.verdict) {
+        let from = if v.from_cache { "cache:" } else { "" };
+        set("x-nb-vouched-by", format!("{from}{t}"));
+    }
     set("x-nb-failed-over", report.failed_over.to_string());
     set(
         "x-nb-cache",
@@ -65,6 +71,7 @@ pub(crate) fn report_json(report: &CallReport) -> Value {
             "method": v.method,
             "reason": v.reason,
             "reference": v.reference.to_string(),
+            "from_cache": v.from_cache,
         })),
         "cost": report.cost,
         "total_cost": report.total_cost,

@@ -76,6 +76,9 @@ pub struct VerdictReport {
     pub reason: String,
     /// The target whose answer served as the reference.
     pub reference: TargetId,
+    /// The reference was that target's earlier answer to the same request, from the
+    /// answer cache (no upstream call was made for it).
+    pub from_cache: bool,
 }
 
 impl VerdictReport {
@@ -86,6 +89,7 @@ impl VerdictReport {
             score: v.score,
             reason: v.reason.clone(),
             reference: reference.clone(),
+            from_cache: false,
         }
     }
 }
@@ -264,6 +268,21 @@ impl CallReport {
     /// Upstream calls made (attempts, hedges included).
     pub fn upstream_calls(&self) -> usize {
         self.attempts.len()
+    }
+
+    /// Who vouched for the answer that came back: the target whose answer agreed with
+    /// it (a reference target, another serving target, the serving target itself asked
+    /// again for self-consistency, or an earlier answer from the cache —
+    /// [`VerdictReport::from_cache`]). `None` when the answer was not vouched for.
+    pub fn vouched_by(&self) -> Option<&TargetId> {
+        let vouched = matches!(
+            self.check,
+            AnswerCheck::Vouched | AnswerCheck::VouchedByReference | AnswerCheck::SelfConsistent
+        );
+        self.verdict
+            .as_ref()
+            .filter(|v| vouched && v.outcome == nb_semantic::Outcome::Equivalent)
+            .map(|v| &v.reference)
     }
 
     /// What the vouching checker's own model calls spent ([`checker`](Self::checker)),

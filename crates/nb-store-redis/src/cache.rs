@@ -124,7 +124,12 @@ impl nb_core::AnswerCache for RedisCache {
         let raw: Option<String> = self.run(redis::cmd("GET").arg(self.key(key))).await?;
         // Redis is input, not truth: an entry must say how it was checked and name a
         // target of this config.
-        let v: serde_json::Value = serde_json::from_str(&raw?).ok()?;
+        let raw = raw?;
+        let Some(body) = self.bounds.open(&raw) else {
+            tracing::debug!("response cache: an unsigned or forged entry was ignored");
+            return None;
+        };
+        let v: serde_json::Value = serde_json::from_str(body).ok()?;
         v.get("check")?;
         let answer: nb_core::CachedAnswer = serde_json::from_value(v).ok()?;
         if !self.bounds.knows_target(&answer.served_by) {
@@ -138,6 +143,7 @@ impl nb_core::AnswerCache for RedisCache {
         let Ok(body) = serde_json::to_string(answer) else {
             return;
         };
+        let body = self.bounds.seal(&body);
         let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let _: Option<()> = self
             .run(

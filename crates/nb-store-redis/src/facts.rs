@@ -141,12 +141,15 @@ impl Fact {
     }
 }
 
-/// A fact on the channel, with who sent it.
+/// A fact on the channel, with who sent it and, when the replicas share a secret, the
+/// fact's signature (of its JSON).
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Message {
     pub(crate) from: String,
     #[serde(flatten)]
     pub(crate) fact: Fact,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) sig: Option<String>,
 }
 
 #[cfg(test)]

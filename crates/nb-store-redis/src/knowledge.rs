@@ -308,12 +308,14 @@ async fn publish(
             let keys: Vec<String> = pending.keys().cloned().collect();
             for key in keys {
                 let Some(f) = pending.get(&key) else { continue };
+                let body = serde_json::to_string(f).unwrap_or_default();
                 let message = serde_json::to_string(&Message {
                     from: i.replica.clone(),
                     fact: f.clone(),
+                    sig: i.bounds.signature(&body),
                 })
                 .unwrap_or_default();
-                let body = serde_json::to_string(f).unwrap_or_default();
+                let body = i.bounds.seal(&body);
                 let mut invocation = script.key(&key);
                 invocation
                     .arg(f.until_ms())
@@ -382,7 +384,12 @@ async fn subscribe(inner: std::sync::Weak<Inner>, client: redis::Client) {
                 };
                 match serde_json::from_str::<Message>(&payload) {
                     Ok(m) if m.from != i.replica => {
-                        i.merge(&m.fact);
+                        let body = serde_json::to_string(&m.fact).unwrap_or_default();
+                        if i.bounds.verify(&body, m.sig.as_deref()) {
+                            i.merge(&m.fact);
+                        } else {
+                            tracing::debug!(about = %m.fact.about(), "shared store: an unsigned or forged message was ignored");
+                        }
                     }
                     Ok(_) => {}
                     Err(e) => {
@@ -436,7 +443,7 @@ async fn sync(
                 .await
                 .map_err(|e| ("sync", e.to_string()))?;
             let Some(value) = value else { continue };
-            let Some((_, body)) = value.split_once(' ') else {
+            let Some(body) = value.split_once(' ').and_then(|(_, b)| i.bounds.open(b)) else {
                 continue;
             };
             if let Ok(f) = serde_json::from_str::<Fact>(body) {

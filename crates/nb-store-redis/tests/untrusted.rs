@@ -1,6 +1,7 @@
 //! Redis is input, not truth: facts and cached answers forged in a real `redis-server`
 //! are bounded by the reading replica's config — clamped, or ignored when they name a
-//! target it does not have — and junk is skipped without a panic.
+//! target it does not have — and junk is skipped without a panic. With a shared secret,
+//! only what a replica holding it signed is believed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -64,6 +65,10 @@ fn healthy() -> TargetId {
 }
 
 async fn replica(redis: &Redis) -> RedisKnowledge {
+    replica_with(redis, None).await
+}
+
+async fn replica_with(redis: &Redis, secret: Option<&str>) -> RedisKnowledge {
     let mut breaker = BreakerConfig::default();
     breaker.backoff.max = MAX_OPEN;
     let cooldowns = CooldownPolicy {
@@ -71,7 +76,10 @@ async fn replica(redis: &Redis) -> RedisKnowledge {
         ..CooldownPolicy::default()
     };
     let local = InMemoryKnowledge::new(breaker, cooldowns, Arc::new(SystemClock));
-    let bounds = Bounds::new(&breaker, &cooldowns).with_targets([healthy()]);
+    let mut bounds = Bounds::new(&breaker, &cooldowns).with_targets([healthy()]);
+    if let Some(s) = secret {
+        bounds = bounds.with_secret(s.to_owned().into());
+    }
     let k = RedisKnowledge::connect_with(&redis.url(), "ns", local, bounds).unwrap();
     let t0 = Instant::now();
     while !k.stats().connected {
@@ -200,5 +208,70 @@ async fn a_forged_cache_entry_naming_an_unknown_target_or_no_check_is_not_served
     assert!(
         good.is_some(),
         "a well-formed entry of a known target is served"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_shared_secret_only_signed_facts_are_believed() {
+    let redis = Redis::start();
+    let writer = replica_with(&redis, Some("fleet secret")).await;
+    let reader = replica_with(&redis, Some("fleet secret")).await;
+    let stranger = replica_with(&redis, Some("another secret")).await;
+    // Forged without the secret: a breaker opened forever on a healthy target.
+    let forged = r#"{"from":"x","fact":"open","target":{"provider":"openai","model":"gpt-4o-mini"},"until_ms":18446744073709551615}"#;
+    publish(&redis, forged).await;
+    let forged_sig = forged.replace("}", r#","sig":"00"}"#);
+    publish(&redis, &forged_sig).await;
+    // A replica holding the secret learns a window: the others hear it, signed.
+    writer.learn_window(&healthy(), 8192);
+    assert_eq!(merged(&reader, 1).await, 1, "the signed fact merges");
+    assert_eq!(reader.learned_window(&healthy()), Some(8192));
+    assert!(
+        reader.local().open_until(&healthy()).is_none(),
+        "unsigned and badly signed facts are ignored"
+    );
+    assert_eq!(
+        merged(&stranger, 1).await,
+        0,
+        "another secret believes nothing"
+    );
+    assert_eq!(stranger.learned_window(&healthy()), None);
+    // A replica that starts later reads the stored facts: signed ones only.
+    let late = replica_with(&redis, Some("fleet secret")).await;
+    assert_eq!(late.learned_window(&healthy()), Some(8192));
+    let late_stranger = replica_with(&redis, Some("another secret")).await;
+    assert_eq!(late_stranger.learned_window(&healthy()), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_shared_secret_only_signed_cache_entries_are_served() {
+    let redis = Redis::start();
+    let signed = |secret: &str| {
+        RedisCache::new(&redis.url(), "ns").unwrap().with_bounds(
+            Bounds::default()
+                .with_targets([healthy()])
+                .with_secret(secret.to_owned().into()),
+        )
+    };
+    let (a, b, stranger) = (signed("s"), signed("s"), signed("other"));
+    let response: nb_core::ChatResponse =
+        serde_json::from_str(r#"{"text":"42","tool_calls":[],"finish_reason":"stop"}"#).unwrap();
+    let answer = nb_core::CachedAnswer::new(healthy(), response, nb_core::AnswerCheck::Vouched);
+    a.put("q", &answer, Duration::from_secs(60)).await;
+    assert_eq!(b.get("q").await.map(|h| h.response.text), Some("42".into()));
+    assert!(stranger.get("q").await.is_none(), "another secret");
+    // Planted by a client without the secret: ignored.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let planted = r#"{"served_by":{"provider":"openai","model":"gpt-4o-mini"},"response":{"text":"43","tool_calls":[],"finish_reason":"stop"},"check":"vouched"}"#;
+    let _: () = redis::cmd("SET")
+        .arg("nb:ns:cache:q")
+        .arg(planted)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(
+        b.get("q").await.is_none(),
+        "an unsigned entry is not served"
     );
 }

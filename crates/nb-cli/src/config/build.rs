@@ -143,13 +143,25 @@ impl Config {
         builder.build().map_err(|e| ConfigError(e.to_string()))
     }
 
-    /// A route's JSON Schema validator, read from its file.
     /// What this config takes from Redis: facts and answers about its own targets,
-    /// cool-downs and open breakers no longer than its own maxima.
+    /// cool-downs and open breakers no longer than its own maxima, signed with the
+    /// shared secret when `store.secret_env` names one.
     fn bounds(&self, ids: &[TargetId]) -> Result<Bounds, ConfigError> {
-        Ok(Bounds::new(&self.breaker()?, &self.cooldowns()?).with_targets(ids.iter().cloned()))
+        let bounds =
+            Bounds::new(&self.breaker()?, &self.cooldowns()?).with_targets(ids.iter().cloned());
+        let Some(var) = &self.store.secret_env else {
+            return Ok(bounds);
+        };
+        match std::env::var(var) {
+            Ok(s) if !s.is_empty() => Ok(bounds.with_secret(s.into())),
+            _ => Err(ConfigError(format!(
+                "store.secret_env: the environment variable {var} is not set (every replica \
+                 needs the same secret)"
+            ))),
+        }
     }
 
+    /// A route's JSON Schema validator, read from its file.
     pub(super) fn route_schema(
         &self,
         name: &str,

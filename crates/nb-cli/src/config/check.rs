@@ -186,6 +186,12 @@ impl Config {
                 route_vouch(name, t)?;
             }
         }
+        if self.store.secret_env.is_some() && self.store.redis.is_none() {
+            return Err(ConfigError(
+                "store.secret_env: a secret signs what is shared on Redis; it needs store.redis"
+                    .into(),
+            ));
+        }
         if let Some(url) = &self.store.redis {
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
                 return Err(ConfigError(

@@ -310,6 +310,12 @@ pub struct StoreConfig {
     /// The in-memory cache's size, in answers (default 10 000).
     #[serde(default)]
     pub cache_capacity: Option<u64>,
+    /// The environment variable holding a secret every replica of the namespace shares:
+    /// facts and cached answers written to Redis are signed with it (HMAC-SHA-256), and
+    /// what is read without a valid signature is ignored — a client that can write to
+    /// Redis cannot then open a breaker or plant an answer. Needs `redis`.
+    #[serde(default)]
+    pub secret_env: Option<String>,
 }
 
 impl std::fmt::Debug for StoreConfig {
@@ -318,6 +324,7 @@ impl std::fmt::Debug for StoreConfig {
             .field("redis", &self.redis.as_ref().map(|_| "<redacted>"))
             .field("namespace", &self.namespace)
             .field("cache", &self.cache)
+            .field("secret_env", &self.secret_env)
             .finish()
     }
 }

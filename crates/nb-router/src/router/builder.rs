@@ -1,7 +1,27 @@
 //! The builder: targets, routes, policies, health, validators, vouching — checked once,
 //! with every value that cannot work refused by name.
 
-use super::*;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nb_breaker::{
+    BreakerConfig, CooldownPolicy, GovernorPacer, InMemoryKnowledge, Knowledge, PaceLimits,
+    SharedClock,
+};
+use nb_classify::{Classifier, DefaultClassifier};
+use nb_core::TargetId;
+use nb_guard::Validator;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tokio::sync::broadcast;
+use tower::retry::budget::TpsBudget;
+
+use super::{
+    Health, Inner, RouteSettings, Routes, SmartRouter, Targets, VouchMode, VouchState, Vouching,
+};
+use crate::policy::{Policy, WhenAllOpen};
+use crate::target::{Strategy, Target};
 
 /// The router could not be built.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -11,23 +31,45 @@ pub struct BuildError(pub(super) String);
 /// Builds a [`SmartRouter`].
 #[must_use]
 pub struct RouterBuilder {
-    pub(super) targets: Vec<Target>,
-    pub(super) routes: Vec<(String, Vec<TargetId>)>,
-    pub(super) strategy: Strategy,
-    pub(super) policy: Policy,
-    pub(super) breaker: BreakerConfig,
-    pub(super) cooldowns: CooldownPolicy,
-    pub(super) pacing: HashMap<TargetId, PaceLimits>,
-    pub(super) classifier: Option<Arc<dyn Classifier>>,
-    pub(super) knowledge: Option<Arc<dyn Knowledge>>,
-    pub(super) clock: SharedClock,
-    pub(super) seed: u64,
-    pub(super) validators: Vec<Arc<dyn Validator>>,
-    pub(super) vouching: Option<Vouching>,
-    pub(super) cache: Option<Arc<dyn crate::AnswerCache>>,
-    pub(super) cache_routes: HashMap<String, Duration>,
-    pub(super) route_vouch: HashMap<String, VouchMode>,
-    pub(super) route_validators: HashMap<String, Vec<Arc<dyn Validator>>>,
+    targets: Vec<Target>,
+    routes: Vec<(String, Vec<TargetId>)>,
+    route_settings: HashMap<String, RouteSettings>,
+    strategy: Strategy,
+    policy: Policy,
+    breaker: BreakerConfig,
+    cooldowns: CooldownPolicy,
+    pacing: HashMap<TargetId, PaceLimits>,
+    classifier: Option<Arc<dyn Classifier>>,
+    knowledge: Option<Arc<dyn Knowledge>>,
+    clock: SharedClock,
+    seed: u64,
+    validators: Vec<Arc<dyn Validator>>,
+    vouching: Option<Vouching>,
+    cache: Option<Arc<dyn crate::AnswerCache>>,
+}
+
+impl SmartRouter {
+    /// A builder with tokio's clock ([`TokioClock`](crate::TokioClock)), default
+    /// policies and the default classifier.
+    pub fn builder() -> RouterBuilder {
+        RouterBuilder {
+            targets: Vec::new(),
+            routes: Vec::new(),
+            route_settings: HashMap::new(),
+            strategy: Strategy::default(),
+            policy: Policy::default(),
+            breaker: BreakerConfig::default(),
+            cooldowns: CooldownPolicy::default(),
+            pacing: HashMap::new(),
+            classifier: None,
+            knowledge: None,
+            clock: Arc::new(crate::TokioClock),
+            seed: 0,
+            validators: Vec::new(),
+            vouching: None,
+            cache: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for RouterBuilder {
@@ -102,17 +144,14 @@ impl RouterBuilder {
         route: impl Into<String>,
         v: impl Validator + 'static,
     ) -> Self {
-        self.route_validators
-            .entry(route.into())
-            .or_default()
-            .push(Arc::new(v));
+        self.settings(route).validators.push(Arc::new(v));
         self
     }
 
     /// Vouches for `route`'s answers as `mode` says (`"default"` for the default route);
     /// a call's own [`CallOptions::vouch`] wins.
     pub fn route_vouch(mut self, route: impl Into<String>, mode: VouchMode) -> Self {
-        self.route_vouch.insert(route.into(), mode);
+        self.settings(route).vouch = Some(mode);
         self
     }
 
@@ -124,7 +163,7 @@ impl RouterBuilder {
 
     /// Caches the answers of `route` (`"default"` for the default route) for `ttl`.
     pub fn cache_route(mut self, route: impl Into<String>, ttl: Duration) -> Self {
-        self.cache_routes.insert(route.into(), ttl);
+        self.settings(route).cache_ttl = Some(ttl);
         self
     }
 
@@ -161,37 +200,78 @@ impl RouterBuilder {
         self
     }
 
+    /// The settings of `route`, created empty.
+    fn settings(&mut self, route: impl Into<String>) -> &mut RouteSettings {
+        self.route_settings.entry(route.into()).or_default()
+    }
+
     /// Builds the router, checking the configuration.
-    pub fn build(self) -> Result<SmartRouter, BuildError> {
-        if self.targets.is_empty() {
-            return Err(BuildError("a router needs at least one target".into()));
-        }
-        let mut index = HashMap::new();
-        for (i, t) in self.targets.iter().enumerate() {
-            if index.insert(t.id.clone(), i).is_some() {
-                return Err(BuildError(format!("target {} is added twice", t.id)));
-            }
-        }
-        let mut routes = HashMap::new();
+    pub fn build(mut self) -> Result<SmartRouter, BuildError> {
+        self.check()?;
+        let targets = indexed(std::mem::take(&mut self.targets))?;
+        let mut members = HashMap::new();
         for (name, ids) in self.routes {
             let mut r = Vec::new();
             for id in ids {
-                let Some(&i) = index.get(&id) else {
+                let Some(i) = targets.position(&id) else {
                     return Err(BuildError(format!(
                         "route {name:?} names unknown target {id}"
                     )));
                 };
                 r.push(i);
             }
-            routes.insert(name, r);
+            members.insert(name, r);
         }
         if let WhenAllOpen::LastResort(id) = &self.policy.when_all_open {
-            if !index.contains_key(id) {
+            if targets.position(id).is_none() {
                 return Err(BuildError(format!(
                     "last-resort target {id} is not a target"
                 )));
             }
         }
+        let knowledge = self.knowledge.unwrap_or_else(|| {
+            let mut k = InMemoryKnowledge::new(self.breaker, self.cooldowns, self.clock.clone());
+            if !self.pacing.is_empty() {
+                k = k.with_pacer(Arc::new(GovernorPacer::new(
+                    self.pacing,
+                    self.clock.clone(),
+                )));
+            }
+            Arc::new(k)
+        });
+        let b = self.policy.budget;
+        Ok(SmartRouter {
+            inner: Arc::new(Inner {
+                targets,
+                routes: Routes {
+                    members,
+                    settings: self.route_settings,
+                },
+                strategy: self.strategy,
+                budget: TpsBudget::new(b.ttl, b.min_per_second, b.ratio),
+                policy: self.policy,
+                classifier: self
+                    .classifier
+                    .unwrap_or_else(|| Arc::new(DefaultClassifier::new())),
+                health: Health {
+                    knowledge,
+                    clock: self.clock,
+                    recovering: Mutex::new(HashSet::new()),
+                },
+                events: broadcast::channel(1024).0,
+                rng: Mutex::new(ChaCha8Rng::seed_from_u64(self.seed)),
+                validators: self.validators,
+                vouching: self.vouching.map(|config| VouchState {
+                    config,
+                    trust: Default::default(),
+                }),
+                cache: self.cache,
+            }),
+        })
+    }
+
+    /// Refuses, by name, policy values that cannot work, rather than failing every call.
+    fn check(&self) -> Result<(), BuildError> {
         let b = self.policy.budget;
         if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&b.ttl) {
             return Err(BuildError(format!(
@@ -208,8 +288,6 @@ impl RouterBuilder {
         if self.policy.max_attempts == 0 {
             return Err(BuildError("max_attempts must be at least 1".into()));
         }
-        // Values that cannot work are refused here, with the field named, rather than
-        // failing every call.
         let p = &self.policy;
         for (name, d) in [
             ("policy.attempt_timeout", p.attempt_timeout),
@@ -230,45 +308,20 @@ impl RouterBuilder {
                 self.breaker.backoff.initial, self.breaker.backoff.max
             )));
         }
-        let knowledge = match self.knowledge {
-            Some(k) => k,
-            None => {
-                let mut k =
-                    InMemoryKnowledge::new(self.breaker, self.cooldowns, self.clock.clone());
-                if !self.pacing.is_empty() {
-                    k = k.with_pacer(Arc::new(GovernorPacer::new(
-                        self.pacing,
-                        self.clock.clone(),
-                    )));
-                }
-                Arc::new(k)
-            }
-        };
-        Ok(SmartRouter {
-            inner: Arc::new(Inner {
-                targets: self.targets,
-                index,
-                routes,
-                strategy: self.strategy,
-                budget: TpsBudget::new(b.ttl, b.min_per_second, b.ratio),
-                policy: self.policy,
-                knowledge,
-                classifier: self
-                    .classifier
-                    .unwrap_or_else(|| Arc::new(DefaultClassifier::new())),
-                clock: self.clock,
-                events: broadcast::channel(1024).0,
-                rng: Mutex::new(ChaCha8Rng::seed_from_u64(self.seed)),
-                validators: self.validators,
-                vouching: self.vouching,
-                agreement: Mutex::new(HashMap::new()),
-                learned_windows: Mutex::new(HashMap::new()),
-                recovering: Mutex::new(HashSet::new()),
-                cache: self.cache,
-                cache_routes: self.cache_routes,
-                route_vouch: self.route_vouch,
-                route_validators: self.route_validators,
-            }),
-        })
+        Ok(())
     }
+}
+
+/// The targets with their positions, each id once.
+fn indexed(list: Vec<Target>) -> Result<Targets, BuildError> {
+    if list.is_empty() {
+        return Err(BuildError("a router needs at least one target".into()));
+    }
+    let mut index = HashMap::new();
+    for (i, t) in list.iter().enumerate() {
+        if index.insert(t.id.clone(), i).is_some() {
+            return Err(BuildError(format!("target {} is added twice", t.id)));
+        }
+    }
+    Ok(Targets { list, index })
 }

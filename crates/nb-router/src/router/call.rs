@@ -1,39 +1,41 @@
 //! The call loop: plan, admit, attempt, classify, decide (retry, repair, fail over, abort), report.
 
-use super::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nb_breaker::{Admission, HealthEvent, Observed, TargetHealth};
+use nb_classify::{Classification, Disposition, Failure, hint_from_headers};
+use nb_core::{
+    AnswerCheck, CachedAnswer, CallError, ChatRequest, ChatResponse, TargetId, TimeoutPhase,
+};
+use rand::Rng;
+use tokio::sync::broadcast;
+use tower::retry::budget::Budget as _;
+
+use super::{
+    AttemptFuture, Call, CallOptions, Ended, Launched, Next, Prefetched, RouterEvent, SmartRouter,
+    VouchMode, lock,
+};
+use crate::report::{
+    AttemptAt, AttemptOutcome, AttemptRole, CallReport, RouteError, RouteErrorKind, Routed,
+};
+
+/// What one ended attempt means for its call. (Not boxed: it lives on the stack for one
+/// attempt, and boxing the answer would cost every healthy call an allocation.)
+#[allow(clippy::large_enum_variant)]
+enum Settled {
+    /// It answered (validated).
+    Answered(usize, ChatResponse),
+    /// It failed, and the call goes on or stops.
+    Failed(Next),
+    /// Another attempt won; it was dropped.
+    Cancelled,
+}
 
 impl SmartRouter {
-    /// A builder with tokio's clock ([`TokioClock`](crate::TokioClock)), default policies and the default classifier.
-    pub fn builder() -> RouterBuilder {
-        RouterBuilder {
-            targets: Vec::new(),
-            routes: Vec::new(),
-            strategy: Strategy::default(),
-            policy: Policy::default(),
-            breaker: BreakerConfig::default(),
-            cooldowns: CooldownPolicy::default(),
-            pacing: HashMap::new(),
-            classifier: None,
-            knowledge: None,
-            clock: Arc::new(crate::TokioClock),
-            seed: 0,
-            validators: Vec::new(),
-            vouching: None,
-            cache: None,
-            cache_routes: HashMap::new(),
-            route_vouch: HashMap::new(),
-            route_validators: HashMap::new(),
-        }
-    }
-
     /// A draw with probability `p` from the router's seeded generator.
     pub(super) fn sample(&self, p: f64) -> bool {
-        let mut rng = self
-            .inner
-            .rng
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        rng.random::<f64>() < p
+        lock(&self.inner.rng).random::<f64>() < p
     }
 
     /// The vouching mode a call with `opts` gets: its own, else its route's, else the
@@ -49,7 +51,7 @@ impl SmartRouter {
 
     /// A snapshot of one target's health.
     pub fn health(&self, target: &TargetId) -> TargetHealth {
-        self.inner.knowledge.health(target)
+        self.inner.health.knowledge.health(target)
     }
 
     /// The targets, in the order added.
@@ -62,81 +64,6 @@ impl SmartRouter {
         self.chat_with(req, &CallOptions::default()).await
     }
 
-    /// Routes a request with per-call options.
-    pub async fn chat_with(
-        &self,
-        req: &ChatRequest,
-        opts: &CallOptions,
-    ) -> Result<Routed<ChatResponse>, RouteError> {
-        let cached = self.cache_for(req, opts);
-        if let Some((cache, key, _)) = &cached {
-            // An entry is served only to a call whose vouching it meets.
-            let mode = self.vouch_mode(opts);
-            match cache
-                .get(key)
-                .await
-                .filter(|hit| crate::cache::serves(hit.check, mode))
-            {
-                Some(hit) => {
-                    crate::telemetry::record_cache(true);
-                    let report = CallReport {
-                        served_by: Some(hit.served_by),
-                        cache_hit: true,
-                        check: hit.check,
-                        ..CallReport::default()
-                    };
-                    return Ok(Routed {
-                        value: hit.response,
-                        report,
-                    });
-                }
-                None => crate::telemetry::record_cache(false),
-            }
-        }
-        // Boxed: passed by value into `observed`, the call's state would be held twice.
-        let out = self
-            .observed(opts, Box::pin(self.chat_within(req, opts)))
-            .await;
-        if let (Some((cache, key, ttl)), Ok(r)) = (cached, &out) {
-            // Only answers nobody doubted are stored: the first choice's or a vouched one.
-            let keep = matches!(
-                r.report.check,
-                AnswerCheck::FirstChoice
-                    | AnswerCheck::Vouched
-                    | AnswerCheck::VouchedByReference
-                    | AnswerCheck::SelfConsistent
-            );
-            if let (true, Some(t)) = (keep, &r.report.served_by) {
-                let answer = crate::CachedAnswer::new(t.clone(), r.value.clone(), r.report.check);
-                let put = async move { cache.put(&key, &answer, ttl).await };
-                match tokio::runtime::Handle::try_current() {
-                    Ok(h) => {
-                        h.spawn(put);
-                    }
-                    Err(_) => put.await,
-                }
-            }
-        }
-        out
-    }
-
-    /// The cache, key and time to live for this call, if its route opted in (a call with
-    /// validators of its own bypasses the cache: a stored answer was not checked by them).
-    fn cache_for(
-        &self,
-        req: &ChatRequest,
-        opts: &CallOptions,
-    ) -> Option<(Arc<dyn crate::AnswerCache>, String, Duration)> {
-        let cache = self.inner.cache.as_ref()?;
-        if !opts.validators.is_empty() {
-            return None;
-        }
-        let route = opts.route.as_deref().unwrap_or("default");
-        let ttl = *self.inner.cache_routes.get(route)?;
-        let scope = opts.cache_scope.as_deref().unwrap_or("");
-        Some((cache.clone(), crate::cache_key(scope, route, req), ttl))
-    }
-
     /// Runs one call inside its span (entered only while the call runs, so other tasks'
     /// events are never attributed to it), then records its outcome on the span and in
     /// the metrics, and how long a failure took.
@@ -147,7 +74,7 @@ impl SmartRouter {
     ) -> Result<Routed<T>, RouteError> {
         use tracing::Instrument as _;
         let span = crate::telemetry::call_span(opts.route.as_deref().unwrap_or("default"));
-        let start = self.inner.clock.now();
+        let start = self.inner.health.clock.now();
         let out = call
             .instrument(span.clone())
             .await
@@ -164,17 +91,27 @@ impl SmartRouter {
     /// Sets how long a failed call took, when the failure path did not.
     pub(super) fn with_elapsed(&self, mut e: RouteError, start: Instant) -> RouteError {
         if e.report.elapsed.is_zero() {
-            e.report.elapsed = self.inner.clock.now().saturating_duration_since(start);
+            e.report.elapsed = self
+                .inner
+                .health
+                .clock
+                .now()
+                .saturating_duration_since(start);
         }
         e
     }
 
+    /// One call's loop: the next admitted target is asked (hedged, or with a vouching
+    /// reference beside it), each ended attempt is settled, and the first answer is
+    /// checked and returned — or the failure that stopped the call.
     pub(super) async fn chat_within(
         &self,
         req: &ChatRequest,
         opts: &CallOptions,
+        cached: Option<Box<CachedAnswer>>,
     ) -> Result<Routed<ChatResponse>, RouteError> {
         let mut call = self.plan(req, opts)?;
+        call.cached = cached;
         self.inner.budget.deposit();
         let mut wait = None;
         loop {
@@ -190,145 +127,189 @@ impl SmartRouter {
             let launched = Launched {
                 target: i,
                 admission,
-                started: self.inner.clock.now(),
+                started: self.now(),
             };
-            let primary = self.attempt(i, req_i, &call);
-            let hedge_plan = self
-                .inner
-                .policy
-                .hedging
-                .filter(|_| repaired.is_none())
-                .map(|h| {
-                    let p95 = self
-                        .inner
-                        .knowledge
-                        .health(&self.inner.targets[i].id)
-                        .p95_latency;
-                    h.fixed_delay
-                        .unwrap_or_else(|| p95.map_or(h.min_delay, |p| p.max(h.min_delay)))
-                });
-            let outcome = match hedge_plan {
-                None => match self.speculative_reference(&mut call, i, repaired.is_some()) {
-                    // A failover answer will need vouching: its reference is asked now, at
-                    // the same time, not after the answer arrives.
-                    Some((j, adm_j)) => {
-                        let t_ref = self.inner.clock.now();
-                        let reference = self.attempt(j, req, &call);
-                        let (answer, reference) =
-                            futures_util::future::join(primary, reference).await;
-                        if answer.is_err() && reference.is_ok() && !self.inner.targets[j].vouch_only
-                        {
-                            // The failover attempt failed but the reference asked beside
-                            // it answered: that answer was paid for, and it is as good a
-                            // failover answer as any — served, and vouched for, as one.
-                            let asked = Launched {
-                                target: j,
-                                admission: adm_j,
-                                started: t_ref,
-                            };
-                            vec![
-                                Outcome::new(launched, false, Some(answer)),
-                                Outcome::new(asked, false, Some(reference)),
-                            ]
-                        } else {
-                            call.prefetched = Some(Box::new(Prefetched {
-                                target: j,
-                                admission: adm_j,
-                                started: t_ref,
-                                latency: self.inner.clock.now().saturating_duration_since(t_ref),
-                                result: reference,
-                            }));
-                            vec![Outcome::new(launched, false, Some(answer))]
-                        }
-                    }
-                    None => vec![Outcome::new(launched, false, Some(primary.await))],
-                },
-                Some(delay) => {
-                    // Boxed: a hedge's state is only held while one is raced.
-                    Box::pin(self.race(launched, primary, delay, req_i, &mut call)).await
-                }
-            };
+            let ended = self
+                .launch(&mut call, launched, req, req_i, repaired.is_some())
+                .await;
             let mut next = None;
-            for Outcome {
-                launched:
-                    Launched {
-                        target: idx,
-                        admission: adm,
-                        started: t0,
-                    },
-                hedge,
-                result,
-            } in outcome
-            {
-                let role = if hedge { AttemptRole::Hedge } else { role };
-                let latency = self.inner.clock.now().saturating_duration_since(t0);
-                let at = self.attempt_at(call.start, idx, t0, latency, adm.as_ref(), role);
-                // An answer a validator rejects is a failure like any other.
-                let result = result.map(|r| r.and_then(|resp| self.validate(&call, resp)));
-                match result {
-                    None => {
-                        self.observe(idx, adm, latency, &Observed::Cancelled);
-                        let at = AttemptAt { probe: false, ..at };
-                        self.push_attempt(&mut call, at, AttemptOutcome::Cancelled, None);
-                    }
-                    Some(Ok(resp)) => {
-                        let budget_reset = resp
-                            .headers
-                            .as_ref()
-                            .and_then(|h| hint_from_headers(h, std::time::SystemTime::now()));
-                        self.observe(idx, adm, latency, &Observed::Success { budget_reset });
-                        self.push_attempt(&mut call, at, AttemptOutcome::Success, resp.usage);
-                        next = Some(Ok((idx, resp)));
-                    }
-                    Some(Err(e)) => {
-                        let c = self.classify(&e);
-                        self.observe_failure(idx, adm, latency, &c);
-                        match self.absorb(&mut call, idx, at, &c, &e, req_i) {
-                            Next::Continue(w) => wait = wait.max(w),
-                            Next::Stop(err) if next.is_none() => next = Some(Err(*err)),
-                            Next::Stop(_) => {}
-                        }
-                    }
+            for e in ended {
+                let role = if e.hedge { AttemptRole::Hedge } else { role };
+                match self.settle(&mut call, e, role, req_i) {
+                    // An answer wins over another attempt's failure.
+                    Settled::Answered(idx, resp) => next = Some(Ok((idx, resp))),
+                    Settled::Failed(Next::Continue(w)) => wait = wait.max(w),
+                    Settled::Failed(Next::Stop(err)) => next = next.or(Some(Err(*err))),
+                    Settled::Cancelled => {}
                 }
             }
-            match next {
-                Some(Ok((idx, resp))) => {
-                    // A first choice the drift test has on alert, or demoted, is vouched
-                    // for too, until the test clears it.
-                    let failover = call.first_target.is_some_and(|f| f != idx)
-                        || call.candidates.first() != Some(&idx)
-                        || self.distrusted(idx)
-                        || self.on_alert(idx);
-                    let vouch_needed = self.inner.vouching.is_some()
-                        && match call.vouch {
-                            VouchMode::Always => true,
-                            VouchMode::OnFailover => failover,
-                            VouchMode::Sampled(p) => failover || self.sample(p),
-                            VouchMode::Off => false,
-                        };
-                    if call.candidates.first() == Some(&idx) {
-                        self.shadow(&call, idx, req, &resp);
-                    }
-                    if !vouch_needed {
-                        // A failover answer nobody was asked to check says so.
-                        let check = if failover {
-                            crate::telemetry::record_unchecked();
-                            AnswerCheck::Unchecked
-                        } else {
-                            AnswerCheck::FirstChoice
-                        };
-                        return Ok(self.finish(call, idx, resp, check));
-                    }
-                    // Boxed: vouching's state is only held by the calls that vouch.
-                    return match Box::pin(self.vouch(&mut call, idx, resp, req)).await {
-                        Ok((winner, resp, check)) => Ok(self.finish(call, winner, resp, check)),
-                        Err(e) => Err(self.fail(call, e)),
-                    };
-                }
+            let (idx, resp) = match next {
+                Some(Ok(answer)) => answer,
                 Some(Err(e)) => return Err(self.fail(call, e)),
-                None => {}
+                None => continue,
+            };
+            let answered = match self.check_needed(&call, idx, req, &resp) {
+                Some(check) => Ok((idx, resp, check)),
+                // Boxed: vouching's state is only held by the calls that vouch.
+                None => Box::pin(self.vouch(&mut call, idx, resp, req)).await,
+            };
+            return match answered {
+                Ok((winner, resp, check)) => Ok(self.finish(call, winner, resp, check)),
+                Err(e) => Err(self.fail(call, e)),
+            };
+        }
+    }
+
+    /// Sends attempt `launched`: hedged when the policy hedges, with a vouching reference
+    /// asked beside it when its answer will need one, or alone.
+    async fn launch(
+        &self,
+        call: &mut Call,
+        launched: Launched,
+        req: &ChatRequest,
+        req_i: &ChatRequest,
+        repair: bool,
+    ) -> Vec<Ended> {
+        let i = launched.target;
+        let primary = self.attempt(i, req_i, call);
+        if let Some(delay) = self.hedge_delay(i).filter(|_| !repair) {
+            // Boxed: a hedge's state is only held while one is raced.
+            return Box::pin(self.race(launched, primary, delay, req_i, call)).await;
+        }
+        // A failover answer will need vouching: its reference is asked now, at the same
+        // time, not after the answer arrives.
+        let Some((j, adm_j)) = self.speculative_reference(call, i, repair) else {
+            return vec![Ended::new(launched, false, Some(primary.await))];
+        };
+        // Boxed: only failovers that vouch hold two attempts' state.
+        Box::pin(self.with_reference(call, launched, primary, (j, adm_j), req)).await
+    }
+
+    /// Runs attempt `launched` and, at the same time, target `j` as the reference its
+    /// answer will be vouched against.
+    async fn with_reference(
+        &self,
+        call: &mut Call,
+        launched: Launched,
+        primary: AttemptFuture<'_>,
+        (j, adm_j): (usize, Option<Admission>),
+        req: &ChatRequest,
+    ) -> Vec<Ended> {
+        let t_ref = self.now();
+        let reference = self.attempt(j, req, call);
+        let (answer, reference) = futures_util::future::join(primary, reference).await;
+        if answer.is_err() && reference.is_ok() && !self.inner.targets[j].vouch_only {
+            // The failover attempt failed but the reference asked beside it answered:
+            // that answer was paid for, and it is as good a failover answer as any —
+            // served, and vouched for, as one.
+            let asked = Launched {
+                target: j,
+                admission: adm_j,
+                started: t_ref,
+            };
+            return vec![
+                Ended::new(launched, false, Some(answer)),
+                Ended::new(asked, false, Some(reference)),
+            ];
+        }
+        call.prefetched = Some(Box::new(Prefetched {
+            target: j,
+            admission: adm_j,
+            started: t_ref,
+            latency: self.now().saturating_duration_since(t_ref),
+            result: reference,
+        }));
+        vec![Ended::new(launched, false, Some(answer))]
+    }
+
+    /// How long to wait before hedging an attempt on target `i` (`None`: no hedging).
+    fn hedge_delay(&self, i: usize) -> Option<Duration> {
+        let h = self.inner.policy.hedging?;
+        Some(h.fixed_delay.unwrap_or_else(|| {
+            let p95 = self
+                .inner
+                .health
+                .knowledge
+                .health(&self.inner.targets[i].id)
+                .p95_latency;
+            p95.map_or(h.min_delay, |p| p.max(h.min_delay))
+        }))
+    }
+
+    /// Records one ended attempt — health, report line, validation, classification —
+    /// and says what it means for the call.
+    fn settle(&self, call: &mut Call, e: Ended, role: AttemptRole, req: &ChatRequest) -> Settled {
+        let Launched {
+            target: idx,
+            admission: adm,
+            started: t0,
+        } = e.launched;
+        let latency = self.now().saturating_duration_since(t0);
+        let at = self.attempt_at(call.start, idx, t0, latency, adm.as_ref(), role);
+        // An answer a validator rejects is a failure like any other.
+        match e
+            .result
+            .map(|r| r.and_then(|resp| self.validate(call, resp)))
+        {
+            None => {
+                self.observe(idx, adm, latency, &Observed::Cancelled);
+                let at = AttemptAt { probe: false, ..at };
+                self.push_attempt(call, at, AttemptOutcome::Cancelled, None);
+                Settled::Cancelled
+            }
+            Some(Ok(resp)) => {
+                let budget_reset = resp
+                    .headers
+                    .as_ref()
+                    .and_then(|h| hint_from_headers(h, std::time::SystemTime::now()));
+                self.observe(idx, adm, latency, &Observed::Success { budget_reset });
+                self.push_attempt(call, at, AttemptOutcome::Success, resp.usage);
+                Settled::Answered(idx, resp)
+            }
+            Some(Err(err)) => {
+                let c = self.classify(&err);
+                self.observe_failure(idx, adm, latency, &c);
+                Settled::Failed(self.absorb(call, idx, at, &c, &err, req))
             }
         }
+    }
+
+    /// How the call's answer, from target `idx`, is checked: `Some` when it comes back
+    /// as it is — the first choice's, or a failover answer nobody is to vouch for
+    /// (unchecked, and counted) — `None` when it must be vouched for first (a failover
+    /// answer; or the call vouches for every answer, samples this one, or the drift test
+    /// has the first choice on alert). A first-choice answer may be shadow-sampled.
+    fn check_needed(
+        &self,
+        call: &Call,
+        idx: usize,
+        req: &ChatRequest,
+        resp: &ChatResponse,
+    ) -> Option<AnswerCheck> {
+        let failover = call.first_target.is_some_and(|f| f != idx)
+            || call.candidates.first() != Some(&idx)
+            || self.distrusted(idx)
+            || self.on_alert(idx);
+        let vouch_needed = self.inner.vouching.is_some()
+            && match call.vouch {
+                VouchMode::Always => true,
+                VouchMode::OnFailover => failover,
+                VouchMode::Sampled(p) => failover || self.sample(p),
+                VouchMode::Off => false,
+            };
+        if call.candidates.first() == Some(&idx) {
+            self.shadow(call, idx, req, resp);
+        }
+        if vouch_needed {
+            return None;
+        }
+        // A failover answer nobody was asked to check says so.
+        Some(if failover {
+            crate::telemetry::record_unchecked();
+            AnswerCheck::Unchecked
+        } else {
+            AnswerCheck::FirstChoice
+        })
     }
 
     /// Adds an ended attempt's line to the call's report and tells subscribers.
@@ -351,7 +332,7 @@ impl SmartRouter {
         call: &Call,
     ) -> AttemptFuture<'a> {
         let inner = &self.inner;
-        let now = inner.clock.now();
+        let now = inner.health.clock.now();
         let until_deadline = call.deadline.saturating_duration_since(now);
         // When less than two full attempts' time is left and another candidate could
         // still answer, this attempt gets half of it: a hang on the first choice leaves
@@ -398,6 +379,7 @@ impl SmartRouter {
         let Some(adm) = adm else { return };
         for ev in self
             .inner
+            .health
             .knowledge
             .record(&self.inner.targets[i].id, adm, latency, o)
         {
@@ -409,7 +391,7 @@ impl SmartRouter {
                     }
                 }
                 HealthEvent::Cooldown { key, until, cause } => {
-                    let left = until.saturating_duration_since(self.inner.clock.now());
+                    let left = until.saturating_duration_since(self.inner.health.clock.now());
                     tracing::info!(scope = ?key, ?left, cause = ?cause, "cool-down");
                 }
             }
@@ -466,22 +448,7 @@ impl SmartRouter {
         let target = at.target.clone();
         call.first_target.get_or_insert(i);
         let retries = call.retries.get(&i).copied().unwrap_or(0);
-        let mut disposition = c.disposition;
-        // A repair needs the rejected answer and a round left; otherwise fail over.
-        let repair = match (disposition, e) {
-            (Disposition::Repair, CallError::Rejected(r))
-                if call.repairs < inner.policy.max_repairs =>
-            {
-                Some(nb_guard::repair_request(req, &r.response, &r.violation))
-            }
-            _ => None,
-        };
-        if disposition == Disposition::Repair && repair.is_none() {
-            disposition = Disposition::FailOver;
-        }
-        if disposition == Disposition::RetryHere && retries >= inner.policy.max_retries_per_target {
-            disposition = Disposition::FailOver;
-        }
+        let (disposition, repair) = self.decide(call, c, e, req, retries);
         tracing::debug!(%target, class = %c.class, %disposition, reason = %c.reason, "attempt failed");
         if matches!(
             disposition,
@@ -521,45 +488,12 @@ impl SmartRouter {
             }
             Disposition::RetryHere => {
                 call.retries.insert(i, retries + 1);
-                let wait = c.retry_after.unwrap_or_else(|| {
-                    let cap = inner.policy.backoff_max.min(
-                        inner
-                            .policy
-                            .backoff_base
-                            .saturating_mul(1 << retries.min(16)),
-                    );
-                    let mut rng = inner
-                        .rng
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    cap.mul_f64(rng.random::<f64>())
-                });
+                let wait = c.retry_after.unwrap_or_else(|| self.backoff(retries));
                 Next::Continue(Some(wait))
             }
             Disposition::FailOverLargerContext => {
                 call.excluded.insert(i);
-                // The rejection says the limit (and often the request's true size):
-                // remember the limit for this target, and need more than it.
-                let msg = e
-                    .provider_error()
-                    .and_then(|p| p.message.clone())
-                    .unwrap_or_default();
-                let (limit, size) = nb_classify::context_sizes(&msg);
-                if let Some(l) = limit {
-                    let mut learned = inner
-                        .learned_windows
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    let w = learned.entry(i).or_insert(l);
-                    *w = (*w).min(l);
-                    // A shared store tells the other replicas too.
-                    inner.knowledge.learn_window(&inner.targets[i].id, l);
-                }
-                let needed = limit
-                    .or(inner.targets[i].context_window)
-                    .unwrap_or(call.prompt_tokens)
-                    .max(size.unwrap_or(0).saturating_sub(1));
-                call.min_window = Some(call.min_window.map_or(needed, |w| w.max(needed)));
+                self.learn_window(call, i, e);
                 Next::Continue(None)
             }
             _ => {
@@ -569,10 +503,67 @@ impl SmartRouter {
         }
     }
 
+    /// What the call does about a failure classified `c`: the classifier's disposition,
+    /// unless the call has no round left for it — a repair needs the rejected answer and
+    /// a repair round, a retry here a retry left on this target; otherwise it fails
+    /// over. With the repair request when it repairs.
+    fn decide(
+        &self,
+        call: &Call,
+        c: &Classification,
+        e: &CallError,
+        req: &ChatRequest,
+        retries: u32,
+    ) -> (Disposition, Option<ChatRequest>) {
+        let p = &self.inner.policy;
+        let repair = match (c.disposition, e) {
+            (Disposition::Repair, CallError::Rejected(r)) if call.repairs < p.max_repairs => {
+                Some(nb_guard::repair_request(req, &r.response, &r.violation))
+            }
+            _ => None,
+        };
+        let disposition = match c.disposition {
+            Disposition::Repair if repair.is_none() => Disposition::FailOver,
+            Disposition::RetryHere if retries >= p.max_retries_per_target => Disposition::FailOver,
+            d => d,
+        };
+        (disposition, repair)
+    }
+
+    /// A full-jitter exponential backoff before retry number `retries + 1`.
+    fn backoff(&self, retries: u32) -> Duration {
+        let p = &self.inner.policy;
+        let cap = p
+            .backoff_max
+            .min(p.backoff_base.saturating_mul(1 << retries.min(16)));
+        cap.mul_f64(lock(&self.inner.rng).random::<f64>())
+    }
+
+    /// Target `i` rejected the request as too long: its rejection says the limit (and
+    /// often the request's true size). The limit is remembered for the target — in the
+    /// health store, which tells other replicas too — and the call now needs a target
+    /// with a larger window.
+    fn learn_window(&self, call: &mut Call, i: usize, e: &CallError) {
+        let msg = e
+            .provider_error()
+            .and_then(|p| p.message.as_deref())
+            .unwrap_or_default();
+        let (limit, size) = nb_classify::context_sizes(msg);
+        let target = &self.inner.targets[i];
+        if let Some(l) = limit {
+            self.inner.health.knowledge.learn_window(&target.id, l);
+        }
+        let needed = limit
+            .or(target.context_window)
+            .unwrap_or(call.prompt_tokens)
+            .max(size.unwrap_or(0).saturating_sub(1));
+        call.min_window = Some(call.min_window.map_or(needed, |w| w.max(needed)));
+    }
+
     pub(super) async fn sleep_within(&self, call: &Call, d: Duration) {
         let left = call
             .deadline
-            .saturating_duration_since(self.inner.clock.now());
+            .saturating_duration_since(self.inner.health.clock.now());
         tokio::time::sleep(d.min(left)).await;
     }
 
@@ -599,7 +590,12 @@ impl SmartRouter {
             _ => None,
         };
         call.report.total_cost = self.total_cost(&call.report);
-        call.report.elapsed = self.inner.clock.now().saturating_duration_since(call.start);
+        call.report.elapsed = self
+            .inner
+            .health
+            .clock
+            .now()
+            .saturating_duration_since(call.start);
         Routed {
             value: resp,
             report: call.report,
@@ -610,7 +606,12 @@ impl SmartRouter {
         if let Some(p) = call.prefetched.take() {
             self.settle_prefetched(*p, &mut e.report, call.start);
         }
-        e.report.elapsed = self.inner.clock.now().saturating_duration_since(call.start);
+        e.report.elapsed = self
+            .inner
+            .health
+            .clock
+            .now()
+            .saturating_duration_since(call.start);
         e.report.total_cost = self.total_cost(&e.report);
         e
     }
@@ -619,7 +620,7 @@ impl SmartRouter {
     pub(super) fn total_cost(&self, report: &CallReport) -> Option<f64> {
         let mut total = None;
         for a in &report.attempts {
-            let (Some(u), Some(&i)) = (a.usage, self.inner.index.get(&a.target)) else {
+            let (Some(u), Some(i)) = (a.usage, self.inner.targets.position(&a.target)) else {
                 continue;
             };
             if let Some(c) = self.inner.targets[i].cost {
@@ -647,4 +648,54 @@ fn moves_away_for_free(class: nb_core::FailureClass) -> bool {
             | C::ContextTooLong
             | C::ContentFiltered
     )
+}
+
+#[cfg(test)]
+mod state_size {
+    //! Every in-flight call holds this state (in its task and one boxed future): the
+    //! memory bench (`tests/memory.rs`) measures the whole; these bounds say which part
+    //! grew when it does.
+    use super::*;
+
+    struct Up;
+
+    #[async_trait::async_trait]
+    impl nb_core::Provider for Up {
+        async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse, CallError> {
+            Ok(ChatResponse::text("x"))
+        }
+    }
+
+    #[test]
+    fn a_calls_state_stays_small() {
+        let r = SmartRouter::builder()
+            .target(crate::Target::new(TargetId::new("a", "m"), Up))
+            .build()
+            .unwrap();
+        let req = ChatRequest::user("x");
+        let opts = CallOptions::default();
+        let mut call = r.plan(&req, &opts).unwrap();
+        let sizes = [
+            ("Call", std::mem::size_of::<Call>(), 1024),
+            (
+                "chat_within",
+                std::mem::size_of_val(&r.chat_within(&req, &opts, None)),
+                2048,
+            ),
+            (
+                "chat_with",
+                std::mem::size_of_val(&r.chat_with(&req, &opts)),
+                1536,
+            ),
+            (
+                "next_attempt",
+                std::mem::size_of_val(&r.next_attempt(&mut call, None)),
+                512,
+            ),
+        ];
+        for (what, size, bound) in sizes {
+            eprintln!("{what}: {size} bytes (at most {bound})");
+            assert!(size <= bound, "{what} is {size} bytes, over {bound}");
+        }
+    }
 }

@@ -1,11 +1,31 @@
 //! Planning: which targets may take a call (routes, tags, parts, context windows, trust), in what order, and which one health admits next.
 
-use super::*;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nb_breaker::{Admission, Refusal};
+use nb_core::{ChatRequest, TargetId};
+use rand::Rng;
+
+use super::{Call, CallOptions, SmartRouter, VouchMode, estimate_tokens, lock};
+use crate::policy::WhenAllOpen;
+use crate::report::{CallReport, RouteError, RouteErrorKind, SkipReason};
+use crate::target::Strategy;
+
+/// The targets that may take a call, before ordering: those that may answer, and the
+/// route's reference targets (vouch-only).
+struct Eligible {
+    candidates: Vec<usize>,
+    references: Vec<usize>,
+}
 
 impl SmartRouter {
+    /// Plans a call: its deadline, its candidates in order (those the route names and
+    /// the request's tags, parts and size allow), its validators and vouching.
     pub(super) fn plan(&self, req: &ChatRequest, opts: &CallOptions) -> Result<Call, RouteError> {
         let inner = &self.inner;
-        let now = inner.clock.now();
+        let now = self.now();
         // `Duration::MAX` (or any span past what the clock can hold) means no deadline.
         let span = opts
             .deadline
@@ -16,54 +36,24 @@ impl SmartRouter {
             .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
             .unwrap_or(now);
         let mut report = CallReport::default();
-        let base: Vec<usize> = match &opts.route {
-            None => (0..inner.targets.len()).collect(),
-            Some(name) => match inner.routes.get(name) {
-                Some(r) => r.clone(),
-                None => {
-                    report
-                        .skipped
-                        .push((TargetId::new("router", name), SkipReason::UnknownRoute));
-                    return Err(RouteError::new(RouteErrorKind::NoRoute, report));
-                }
-            },
-        };
         let (prompt_tokens, tokens) = estimate_tokens(req);
-        let media = req.media_kinds();
-        let mut candidates = Vec::new();
-        let mut references = Vec::new();
-        for i in base {
-            let t = &inner.targets[i];
-            if !opts.require_tags.iter().all(|tag| t.tags.contains(tag)) {
-                continue;
-            }
-            // A target that cannot take a part is never sent a request it must reject.
-            if let Some(kind) = media.iter().find(|k| t.refuses.contains(k)) {
-                report
-                    .skipped
-                    .push((t.id.clone(), SkipReason::CannotTake { kind }));
-                continue;
-            }
-            if let Some(w) = self.window(i).filter(|w| prompt_tokens > *w) {
-                report.skipped.push((
-                    t.id.clone(),
-                    SkipReason::WindowTooSmall {
-                        window: w,
-                        prompt: prompt_tokens,
-                    },
-                ));
-                continue;
-            }
-            if t.vouch_only {
-                references.push(i);
-            } else {
-                candidates.push(i);
-            }
-        }
+        let Eligible {
+            mut candidates,
+            references,
+        } = self.eligible_targets(req, opts, prompt_tokens, &mut report)?;
         self.order(&mut candidates);
         if candidates.is_empty() {
             return Err(RouteError::new(RouteErrorKind::NoRoute, report));
         }
+        let settings = inner.routes.settings(opts.route.as_deref());
+        let validators = settings
+            .into_iter()
+            .flat_map(|s| &s.validators)
+            .chain(&opts.validators)
+            .cloned()
+            // An answer in text where the request required a tool call is a violation.
+            .chain(nb_guard::ToolChoiceHonoured::of(req).map(|v| Arc::new(v) as _))
+            .collect();
         Ok(Call {
             start: now,
             deadline,
@@ -81,34 +71,77 @@ impl SmartRouter {
             prompt_tokens,
             repair: None,
             repairs: 0,
-            validators: self
-                .inner
-                .route_validators
-                .get(opts.route.as_deref().unwrap_or("default"))
-                .into_iter()
-                .flatten()
-                .chain(&opts.validators)
-                .cloned()
-                // An answer in text where the request required a tool call is a violation.
-                .chain(nb_guard::ToolChoiceHonoured::of(req).map(|v| Arc::new(v) as _))
-                .collect(),
+            validators,
             prefetched: None,
+            cached: None,
             vouch: self.vouch_mode(opts),
             on_unvouchable: opts
                 .on_unvouchable
-                .or_else(|| self.inner.vouching.as_ref().map(|v| v.on_unvouchable))
+                .or_else(|| self.vouching().map(|v| v.on_unvouchable))
                 .unwrap_or_default(),
         })
+    }
+
+    /// The route's targets that may take this request: those with the call's tags, able
+    /// to take its parts, with a window large enough; the others are in the report.
+    fn eligible_targets(
+        &self,
+        req: &ChatRequest,
+        opts: &CallOptions,
+        prompt_tokens: u64,
+        report: &mut CallReport,
+    ) -> Result<Eligible, RouteError> {
+        let inner = &self.inner;
+        let base: Vec<usize> = match &opts.route {
+            None => (0..inner.targets.len()).collect(),
+            Some(name) => match inner.routes.members.get(name) {
+                Some(r) => r.clone(),
+                None => {
+                    report
+                        .skipped
+                        .push((TargetId::new("router", name), SkipReason::UnknownRoute));
+                    let report = std::mem::take(report);
+                    return Err(RouteError::new(RouteErrorKind::NoRoute, report));
+                }
+            },
+        };
+        let media = req.media_kinds();
+        let mut eligible = Eligible {
+            candidates: Vec::new(),
+            references: Vec::new(),
+        };
+        for i in base {
+            let t = &inner.targets[i];
+            if !opts.require_tags.iter().all(|tag| t.tags.contains(tag)) {
+                continue;
+            }
+            // A target that cannot take a part is never sent a request it must reject.
+            if let Some(kind) = media.iter().find(|k| t.refuses.contains(k)) {
+                report
+                    .skipped
+                    .push((t.id.clone(), SkipReason::CannotTake { kind }));
+                continue;
+            }
+            if let Some(w) = self.window(i).filter(|w| prompt_tokens > *w) {
+                let prompt = prompt_tokens;
+                let why = SkipReason::WindowTooSmall { window: w, prompt };
+                report.skipped.push((t.id.clone(), why));
+                continue;
+            }
+            if t.vouch_only {
+                eligible.references.push(i);
+            } else {
+                eligible.candidates.push(i);
+            }
+        }
+        Ok(eligible)
     }
 
     /// The call's vouching mode: its own, else its route's, else the router's.
     pub(super) fn vouch_mode(&self, opts: &CallOptions) -> VouchMode {
         opts.vouch
-            .or_else(|| {
-                let route = opts.route.as_deref().unwrap_or("default");
-                self.inner.route_vouch.get(route).copied()
-            })
-            .unwrap_or_else(|| match &self.inner.vouching {
+            .or_else(|| self.inner.routes.settings(opts.route.as_deref())?.vouch)
+            .unwrap_or_else(|| match self.vouching() {
                 Some(v) if v.always => VouchMode::Always,
                 _ => VouchMode::OnFailover,
             })
@@ -119,10 +152,7 @@ impl SmartRouter {
         match inner.strategy {
             Strategy::Priority => {}
             Strategy::Weighted => {
-                let mut rng = inner
-                    .rng
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut rng = lock(&inner.rng);
                 let mut pool: Vec<usize> = std::mem::take(c);
                 while !pool.is_empty() {
                     let total: u64 = pool
@@ -148,6 +178,7 @@ impl SmartRouter {
             Strategy::LowestLatency => {
                 c.sort_by_key(|&i| {
                     inner
+                        .health
                         .knowledge
                         .health(&inner.targets[i].id)
                         .ewma_latency
@@ -178,23 +209,12 @@ impl SmartRouter {
         }
     }
 
-    /// A target's context window: declared, or learned from a rejection.
+    /// A target's context window: declared, or learned from a rejection (the health
+    /// store keeps what was learned).
     pub(super) fn window(&self, i: usize) -> Option<u64> {
-        let learned = self
-            .inner
-            .learned_windows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&i)
-            .copied()
-            .into_iter()
-            .chain(
-                self.inner
-                    .knowledge
-                    .learned_window(&self.inner.targets[i].id),
-            )
-            .min();
-        match (self.inner.targets[i].context_window, learned) {
+        let t = &self.inner.targets[i];
+        let learned = self.inner.health.knowledge.learned_window(&t.id);
+        match (t.context_window, learned) {
             (Some(d), Some(l)) => Some(d.min(l)),
             (d, l) => d.or(l),
         }
@@ -231,93 +251,85 @@ impl SmartRouter {
         let inner = &self.inner;
         loop {
             if call.attempts >= inner.policy.max_attempts {
-                return Err(RouteError::new(
-                    RouteErrorKind::Exhausted,
-                    std::mem::take(&mut call.report),
-                ));
+                let report = std::mem::take(&mut call.report);
+                return Err(RouteError::new(RouteErrorKind::Exhausted, report));
             }
-            let now = inner.clock.now();
+            let now = self.now();
             if now >= call.deadline {
-                return Err(RouteError::new(
-                    RouteErrorKind::DeadlineExceeded,
-                    std::mem::take(&mut call.report),
-                ));
+                let report = std::mem::take(&mut call.report);
+                return Err(RouteError::new(RouteErrorKind::DeadlineExceeded, report));
             }
-            let mut earliest: Option<Instant> = None;
-            let mut any = false;
-            for &i in &call.candidates {
-                if !self.eligible(call, i) {
-                    let id = &inner.targets[i].id;
-                    if !call.excluded.contains(&i)
-                        && call.candidates.first() != Some(&i)
-                        && self.distrusted(i)
-                        && !call.report.skipped.iter().any(|(t, _)| t == id)
-                    {
-                        call.report
-                            .skipped
-                            .push((id.clone(), SkipReason::Distrusted));
-                    }
-                    continue;
+            let earliest = match self.admit_first(call, now) {
+                Admitted::Target(i, a) => return Ok((i, Some(a))),
+                Admitted::NoneEligible => {
+                    let kind = if call.report.attempts.is_empty() {
+                        RouteErrorKind::NoRoute
+                    } else {
+                        RouteErrorKind::Exhausted
+                    };
+                    return Err(RouteError::new(kind, std::mem::take(&mut call.report)));
                 }
-                any = true;
-                match inner.knowledge.admit(&inner.targets[i].id, call.tokens) {
-                    Ok(a) => return Ok((i, Some(a))),
-                    Err(r) => {
-                        tracing::trace!(target = %inner.targets[i].id, refusal = ?r, "not admitted");
-                        let id = &inner.targets[i].id;
-                        if !call.report.skipped.iter().any(|(t, _)| t == id) {
-                            let left = r.until().saturating_duration_since(now);
-                            let why = match &r {
-                                nb_breaker::Refusal::BreakerOpen { .. } => {
-                                    SkipReason::BreakerOpen { left }
-                                }
-                                nb_breaker::Refusal::CoolingDown { key, .. } => {
-                                    SkipReason::CoolingDown {
-                                        scope: format!("{key:?}"),
-                                        left,
-                                    }
-                                }
-                                nb_breaker::Refusal::Paced { .. } => SkipReason::Paced { left },
-                            };
-                            call.report.skipped.push((id.clone(), why));
-                        }
-                        earliest = Some(earliest.map_or(r.until(), |e| e.min(r.until())));
-                    }
-                }
-            }
-            if !any {
-                let kind = if call.report.attempts.is_empty() {
-                    RouteErrorKind::NoRoute
-                } else {
-                    RouteErrorKind::Exhausted
-                };
-                return Err(RouteError::new(kind, std::mem::take(&mut call.report)));
-            }
-            let earliest = earliest.unwrap_or(now);
+                Admitted::NoneUntil(earliest) => earliest,
+            };
             match &inner.policy.when_all_open {
                 WhenAllOpen::WaitForEarliest if earliest < call.deadline => {
-                    tokio::time::sleep(
-                        earliest
-                            .saturating_duration_since(now)
-                            .max(Duration::from_millis(1)),
-                    )
-                    .await;
+                    let left = earliest.saturating_duration_since(now);
+                    tokio::time::sleep(left.max(Duration::from_millis(1))).await;
                 }
                 WhenAllOpen::LastResort(id) => {
-                    match inner.index.get(id) {
+                    return match inner.targets.position(id) {
                         // Health is bypassed for the last resort: no admission, no record.
-                        Some(&i) if !call.excluded.contains(&i) => {
+                        Some(i) if !call.excluded.contains(&i) => {
                             call.excluded.insert(i);
-                            call.report
-                                .skipped
-                                .push((id.clone(), SkipReason::LastResort));
-                            return Ok((i, None));
+                            let why = SkipReason::LastResort;
+                            call.report.skipped.push((id.clone(), why));
+                            Ok((i, None))
                         }
-                        _ => return Err(self.no_candidate(call, earliest, now)),
-                    }
+                        _ => Err(self.no_candidate(call, earliest, now)),
+                    };
                 }
                 _ => return Err(self.no_candidate(call, earliest, now)),
             }
+        }
+    }
+
+    /// The first eligible candidate health admits now; the others' reasons go in the
+    /// report.
+    fn admit_first(&self, call: &mut Call, now: Instant) -> Admitted {
+        let inner = &self.inner;
+        let mut earliest: Option<Instant> = None;
+        let mut any = false;
+        for k in 0..call.candidates.len() {
+            let i = call.candidates[k];
+            let id = &inner.targets[i].id;
+            if !self.eligible(call, i) {
+                if !call.excluded.contains(&i)
+                    && k != 0
+                    && self.distrusted(i)
+                    && !call.report.skipped.iter().any(|(t, _)| t == id)
+                {
+                    call.report
+                        .skipped
+                        .push((id.clone(), SkipReason::Distrusted));
+                }
+                continue;
+            }
+            any = true;
+            match inner.health.knowledge.admit(id, call.tokens) {
+                Ok(a) => return Admitted::Target(i, a),
+                Err(r) => {
+                    tracing::trace!(target = %id, refusal = ?r, "not admitted");
+                    if !call.report.skipped.iter().any(|(t, _)| t == id) {
+                        let why = skip_reason(&r, now);
+                        call.report.skipped.push((id.clone(), why));
+                    }
+                    earliest = Some(earliest.map_or(r.until(), |e| e.min(r.until())));
+                }
+            }
+        }
+        match (any, earliest) {
+            (false, _) => Admitted::NoneEligible,
+            (true, e) => Admitted::NoneUntil(e.unwrap_or(now)),
         }
     }
 
@@ -332,5 +344,28 @@ impl SmartRouter {
             std::mem::take(&mut call.report),
         )
         .with_wait(earliest.saturating_duration_since(now))
+    }
+}
+
+/// What health said of a call's candidates.
+enum Admitted {
+    /// This one may go now.
+    Target(usize, Admission),
+    /// None may take the call at all.
+    NoneEligible,
+    /// None now; the first may from then.
+    NoneUntil(Instant),
+}
+
+/// Why health refused a target, for the report.
+fn skip_reason(r: &Refusal, now: Instant) -> SkipReason {
+    let left = r.until().saturating_duration_since(now);
+    match r {
+        Refusal::BreakerOpen { .. } => SkipReason::BreakerOpen { left },
+        Refusal::CoolingDown { key, .. } => SkipReason::CoolingDown {
+            scope: format!("{key:?}"),
+            left,
+        },
+        Refusal::Paced { .. } => SkipReason::Paced { left },
     }
 }

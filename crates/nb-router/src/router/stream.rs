@@ -1,6 +1,18 @@
 //! Streams: fail over freely before the first content delta, then commit; the deadline and idle gaps bound the rest.
 
-use super::*;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use nb_breaker::Observed;
+use nb_classify::Disposition;
+use nb_core::{
+    AnswerCheck, CallError, ChatChunk, ChatRequest, ChatStream, StreamAccumulator, TimeoutPhase,
+};
+use tower::retry::budget::Budget as _;
+
+use super::{Call, CallOptions, Next, SmartRouter};
+use crate::report::{AttemptOutcome, AttemptRole, RouteError, Routed};
 
 impl SmartRouter {
     /// Routes a streamed request. Before the first content delta reaches the caller, a
@@ -32,10 +44,10 @@ impl SmartRouter {
         let mut wait = None;
         loop {
             let (i, admission) = self.next_attempt(&mut call, wait.take()).await?;
-            let t0 = self.inner.clock.now();
+            let t0 = self.inner.health.clock.now();
             match self.open_stream(i, req, &call).await {
                 Ok((held, rest)) => {
-                    let latency = self.inner.clock.now().saturating_duration_since(t0);
+                    let latency = self.inner.health.clock.now().saturating_duration_since(t0);
                     let at = self.attempt_at(
                         call.start,
                         i,
@@ -55,7 +67,7 @@ impl SmartRouter {
                     // bounds the rest of the stream.
                     let left = call
                         .deadline
-                        .saturating_duration_since(self.inner.clock.now());
+                        .saturating_duration_since(self.inner.health.clock.now());
                     let committed =
                         committed_stream(held, rest, self.inner.policy.idle_timeout, left);
                     let t = &self.inner.targets[i];
@@ -68,15 +80,19 @@ impl SmartRouter {
                         call.report.check = AnswerCheck::Unchecked;
                         crate::telemetry::record_unchecked();
                     }
-                    call.report.elapsed =
-                        self.inner.clock.now().saturating_duration_since(call.start);
+                    call.report.elapsed = self
+                        .inner
+                        .health
+                        .clock
+                        .now()
+                        .saturating_duration_since(call.start);
                     return Ok(Routed {
                         value: committed,
                         report: call.report,
                     });
                 }
                 Err(e) => {
-                    let latency = self.inner.clock.now().saturating_duration_since(t0);
+                    let latency = self.inner.health.clock.now().saturating_duration_since(t0);
                     let at = self.attempt_at(
                         call.start,
                         i,
@@ -111,7 +127,7 @@ impl SmartRouter {
         call: &Call,
     ) -> Result<(VecDeque<ChatChunk>, ChatStream), CallError> {
         let inner = &self.inner;
-        let now = inner.clock.now();
+        let now = inner.health.clock.now();
         let left = call.deadline.saturating_duration_since(now);
         let provider = inner.targets[i].provider.clone();
         let mut stream = match tokio::time::timeout(

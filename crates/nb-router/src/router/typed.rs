@@ -1,6 +1,11 @@
 //! Typed calls (a schema sent natively, validated, repaired, deserialized) and the validators every answer passes.
 
-use super::*;
+use std::sync::Arc;
+
+use nb_core::{CallError, ChatRequest, ChatResponse};
+
+use super::{Call, CallOptions, SmartRouter};
+use crate::report::{RouteError, RouteErrorKind, Routed};
 
 impl SmartRouter {
     /// Routes a request for a typed answer: the JSON Schema of `T` (derived with

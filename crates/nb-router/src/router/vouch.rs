@@ -1,6 +1,18 @@
 //! Vouching: an answer that did not come from the first choice is compared with an independent target's, with a tie-break.
 
-use super::*;
+use std::time::{Duration, Instant};
+
+use nb_breaker::{Admission, Observed};
+use nb_classify::Disposition;
+use nb_core::{AnswerCheck, CallError, ChatRequest, ChatResponse};
+use nb_semantic::Outcome as Equiv;
+
+use super::{
+    Call, OnUnvouchable, Prefetched, RouterEvent, SelfConsistency, SmartRouter, VouchMode,
+};
+use crate::report::{
+    AttemptAt, AttemptOutcome, AttemptRole, CallReport, RouteError, RouteErrorKind, VerdictReport,
+};
 
 /// Compares two answers ([`nb_semantic::check_answers`]), counting the checker's own
 /// model calls (a judge's, an entailment model's) in the call's report.
@@ -33,7 +45,7 @@ impl SmartRouter {
         resp: ChatResponse,
         req: &ChatRequest,
     ) -> Result<(usize, ChatResponse, AnswerCheck), RouteError> {
-        let Some(v) = self.inner.vouching.clone() else {
+        let Some(v) = self.vouching() else {
             return Ok((idx, resp, AnswerCheck::Unchecked));
         };
         let question = nb_semantic::Question::of(req);
@@ -42,11 +54,7 @@ impl SmartRouter {
             .push((self.inner.targets[idx].id.clone(), resp.text.clone()));
         call.excluded.insert(idx);
         call.vouch_used.insert(idx);
-        let reference = match self.take_prefetched(call) {
-            Some(r) => Some(r),
-            None => self.reference_answer(call, req).await,
-        };
-        let Some((j, reference)) = reference else {
+        let Some((j, reference, from_cache)) = self.first_reference(call, idx, req).await else {
             if let Some(sc) = v.self_consistency {
                 return Box::pin(self.self_consistent(call, idx, resp, req, sc)).await;
             }
@@ -60,7 +68,10 @@ impl SmartRouter {
         // Tool calls and typed answers compare as data; text goes to the checker.
         let checker = v.equivalence.as_ref();
         let verdict = compare(call, checker, &question, &reference, &resp).await;
-        call.report.verdict = Some(VerdictReport::new(&verdict, &self.inner.targets[j].id));
+        call.report.verdict = Some(VerdictReport {
+            from_cache,
+            ..VerdictReport::new(&verdict, &self.inner.targets[j].id)
+        });
         // The first choice's own answer checked: evidence for the drift test.
         let under_test = call.candidates.first() == Some(&idx);
         if verdict.outcome == Equiv::Equivalent {
@@ -70,29 +81,18 @@ impl SmartRouter {
             return Ok((idx, resp, self.vouched_by(j)));
         }
         if v.tiebreak {
-            if let Some((k, third)) = self.reference_answer(call, req).await {
-                let with_first = compare(call, checker, &question, &third, &resp).await;
-                let with_second = compare(call, checker, &question, &third, &reference).await;
-                if under_test && with_first.outcome == Equiv::Equivalent {
-                    self.record_agreement(idx, true);
-                    self.record_agreement(j, false);
-                } else if under_test && with_second.outcome == Equiv::Equivalent {
-                    self.record_agreement(idx, false);
-                    self.record_agreement(j, true);
+            let pair = Disputed {
+                answer: (idx, &resp),
+                reference: (j, &reference),
+                under_test,
+            };
+            match self.tiebreak(call, checker, &question, pair, req).await {
+                Some(Side::Answer(k)) => return Ok((idx, resp, self.vouched_by(k))),
+                // A reference target never serves: its answer is not returned.
+                Some(Side::Reference(k)) if !self.inner.targets[j].vouch_only => {
+                    return Ok((j, reference, self.vouched_by(k)));
                 }
-                if with_first.outcome == Equiv::Equivalent {
-                    call.report.verdict =
-                        Some(VerdictReport::new(&with_first, &self.inner.targets[k].id));
-                    return Ok((idx, resp, self.vouched_by(k)));
-                }
-                if with_second.outcome == Equiv::Equivalent {
-                    call.report.verdict =
-                        Some(VerdictReport::new(&with_second, &self.inner.targets[k].id));
-                    // A reference target never serves: its answer is not returned.
-                    if !self.inner.targets[j].vouch_only {
-                        return Ok((j, reference, self.vouched_by(k)));
-                    }
-                }
+                _ => {}
             }
         }
         let reason = format!(
@@ -104,6 +104,76 @@ impl SmartRouter {
             return Err(self.unvouched(call, resp, &reason));
         }
         self.unvouchable(call, idx, resp, &reason)
+    }
+
+    /// The reference for the answer of target `idx`: one already paid for (asked beside
+    /// the answer), else one that costs nothing (the cache's earlier answer from
+    /// another target; the flag says so), else a new call.
+    async fn first_reference(
+        &self,
+        call: &mut Call,
+        idx: usize,
+        req: &ChatRequest,
+    ) -> Option<(usize, ChatResponse, bool)> {
+        if let Some((j, r)) = self.take_prefetched(call) {
+            return Some((j, r, false));
+        }
+        if let Some((j, r)) = self.cached_reference(call, idx) {
+            return Some((j, r, true));
+        }
+        let (j, r) = self.reference_answer(call, req).await?;
+        Some((j, r, false))
+    }
+
+    /// The answer and its reference disagree: a third target's answer breaks the tie,
+    /// and the side it agrees with (if either) wins — and, when the answer is the first
+    /// choice's, gains agreement in the drift test while the other loses it.
+    async fn tiebreak(
+        &self,
+        call: &mut Call,
+        checker: &dyn nb_semantic::Checker,
+        question: &nb_semantic::Question<'_>,
+        pair: Disputed<'_>,
+        req: &ChatRequest,
+    ) -> Option<Side> {
+        let (k, third) = self.reference_answer(call, req).await?;
+        let ((i, answer), (j, reference)) = (pair.answer, pair.reference);
+        let with_answer = compare(call, checker, question, &third, answer).await;
+        let with_reference = compare(call, checker, question, &third, reference).await;
+        let (agree_a, agree_r) = (
+            with_answer.outcome == Equiv::Equivalent,
+            with_reference.outcome == Equiv::Equivalent,
+        );
+        if pair.under_test && (agree_a || agree_r) {
+            self.record_agreement(i, agree_a);
+            self.record_agreement(j, !agree_a);
+        }
+        let id = &self.inner.targets[k].id;
+        if agree_a {
+            call.report.verdict = Some(VerdictReport::new(&with_answer, id));
+            return Some(Side::Answer(k));
+        }
+        if agree_r {
+            call.report.verdict = Some(VerdictReport::new(&with_reference, id));
+            return Some(Side::Reference(k));
+        }
+        None
+    }
+
+    /// The cache's earlier answer to this request, when another target (still
+    /// configured) gave it: a reference that costs no upstream call.
+    fn cached_reference(&self, call: &mut Call, idx: usize) -> Option<(usize, ChatResponse)> {
+        let hit = *call.cached.take()?;
+        let j = self.inner.targets.position(&hit.served_by)?;
+        if j == idx || call.vouch_used.contains(&j) {
+            return None;
+        }
+        call.vouch_used.insert(j);
+        call.excluded.insert(j);
+        call.report
+            .evidence
+            .push((hit.served_by, hit.response.text.clone()));
+        Some((j, hit.response))
     }
 
     /// The check an answer gets when target `j`'s answer agreed with it.
@@ -127,7 +197,7 @@ impl SmartRouter {
         req: &ChatRequest,
         sc: SelfConsistency,
     ) -> Result<(usize, ChatResponse, AnswerCheck), RouteError> {
-        let checker = self.inner.vouching.as_ref().map(|v| v.equivalence.clone());
+        let checker = self.vouching().map(|v| v.equivalence.clone());
         let Some(checker) = checker else {
             return Ok((idx, resp, AnswerCheck::Unchecked));
         };
@@ -188,9 +258,10 @@ impl SmartRouter {
         Option<Admission>,
         Duration,
     ) {
-        let t0 = self.inner.clock.now();
+        let t0 = self.now();
         let adm = self
             .inner
+            .health
             .knowledge
             .admit(&self.inner.targets[idx].id, call.tokens);
         let (result, adm) = match adm {
@@ -208,7 +279,7 @@ impl SmartRouter {
                 None,
             ),
         };
-        let latency = self.inner.clock.now().saturating_duration_since(t0);
+        let latency = self.now().saturating_duration_since(t0);
         let at = self.attempt_at(
             call.start,
             idx,
@@ -254,62 +325,29 @@ impl SmartRouter {
             if call.attempts >= self.inner.policy.max_attempts + 2 {
                 return None;
             }
-            let wait = self
-                .inner
-                .vouching
-                .as_ref()
-                .map_or(Duration::ZERO, |v| v.wait);
-            let mut earliest: Option<Instant> = None;
-            let mut picked = None;
-            // Independence means another target than those whose answers are compared —
-            // not one that never failed in this call: a primary that failed on a
-            // transient error can vouch, if health admits it.
-            let reference_ok = |j: usize| {
-                !call.vouch_used.contains(&j)
-                    && (call.candidates.first() == Some(&j) || !self.distrusted(j))
-                    && call
-                        .min_window
-                        .is_none_or(|w| self.window(j).is_none_or(|tw| tw > w))
-            };
-            let pool = call.references.iter().chain(&call.candidates);
-            for &j in pool.filter(|&&j| reference_ok(j)) {
-                match self
-                    .inner
-                    .knowledge
-                    .admit(&self.inner.targets[j].id, call.tokens)
-                {
-                    Ok(a) => {
-                        picked = Some((j, Some(a)));
-                        break;
-                    }
-                    Err(r) => earliest = Some(earliest.map_or(r.until(), |e| e.min(r.until()))),
-                }
-            }
-            let (j, adm) = match (picked, earliest) {
-                (Some(p), _) => p,
-                (None, Some(e)) => {
-                    let now = self.inner.clock.now();
+            let wait = self.vouching().map_or(Duration::ZERO, |v| v.wait);
+            let (j, adm) = match self.pick_reference(call) {
+                Ok((j, a)) => (j, Some(a)),
+                Err(Some(e)) => {
+                    let now = self.now();
                     if e < call.deadline && e.saturating_duration_since(now) <= wait {
-                        tokio::time::sleep(
-                            e.saturating_duration_since(now)
-                                .max(Duration::from_millis(1)),
-                        )
-                        .await;
+                        let left = e.saturating_duration_since(now);
+                        tokio::time::sleep(left.max(Duration::from_millis(1))).await;
                         continue;
                     }
                     return None;
                 }
-                (None, None) => return None,
+                Err(None) => return None,
             };
             call.attempts += 1;
             call.excluded.insert(j);
             call.vouch_used.insert(j);
-            let t0 = self.inner.clock.now();
+            let t0 = self.now();
             let result = self
                 .attempt(j, req, call)
                 .await
                 .and_then(|r| self.validate(call, r));
-            let latency = self.inner.clock.now().saturating_duration_since(t0);
+            let latency = self.now().saturating_duration_since(t0);
             let at = self.attempt_at(call.start, j, t0, latency, adm.as_ref(), AttemptRole::Vouch);
             match result {
                 Ok(r) => {
@@ -327,6 +365,32 @@ impl SmartRouter {
                 }
             }
         }
+    }
+
+    /// The first possible reference that health admits now: not yet used in this
+    /// call's vouching, trusted, with a large enough window. Else when the first may be
+    /// admitted (`None`: none may).
+    fn pick_reference(&self, call: &Call) -> Result<(usize, Admission), Option<Instant>> {
+        // Independence means another target than those whose answers are compared —
+        // not one that never failed in this call: a primary that failed on a transient
+        // error can vouch, if health admits it.
+        let reference_ok = |j: usize| {
+            !call.vouch_used.contains(&j)
+                && (call.candidates.first() == Some(&j) || !self.distrusted(j))
+                && call
+                    .min_window
+                    .is_none_or(|w| self.window(j).is_none_or(|tw| tw > w))
+        };
+        let mut earliest: Option<Instant> = None;
+        let pool = call.references.iter().chain(&call.candidates);
+        for &j in pool.filter(|&&j| reference_ok(j)) {
+            let id = &self.inner.targets[j].id;
+            match self.inner.health.knowledge.admit(id, call.tokens) {
+                Ok(a) => return Ok((j, a)),
+                Err(r) => earliest = Some(earliest.map_or(r.until(), |e| e.min(r.until()))),
+            }
+        }
+        Err(earliest)
     }
 
     pub(super) fn unvouched(
@@ -375,6 +439,7 @@ impl SmartRouter {
                 return None;
             }
             self.inner
+                .health
                 .knowledge
                 .admit(&self.inner.targets[j].id, call.tokens)
                 .ok()
@@ -459,4 +524,18 @@ impl SmartRouter {
             }
         }
     }
+}
+
+/// Two answers that disagree: the one to vouch for and its reference, each with its
+/// target, and whether the answer is the first choice's (under the drift test).
+struct Disputed<'a> {
+    answer: (usize, &'a ChatResponse),
+    reference: (usize, &'a ChatResponse),
+    under_test: bool,
+}
+
+/// The side of a dispute a third answer (from target `k`) agreed with.
+enum Side {
+    Answer(usize),
+    Reference(usize),
 }

@@ -1,0 +1,118 @@
+//! The answer cache around a call, not inside it: a call whose route caches is looked
+//! up first, served from the cache when an entry meets its vouching mode, and its
+//! answer stored after when nobody doubted it. An entry that cannot be served to this
+//! call (the call vouches for every answer; the entry is the first choice's, unvouched)
+//! is handed to the call as a reference: the first choice's earlier answer to the same
+//! request can vouch for a failover answer without another upstream call.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nb_core::{AnswerCheck, ChatRequest, ChatResponse};
+
+use super::{CallOptions, SmartRouter};
+use crate::report::{CallReport, RouteError, Routed};
+use crate::{AnswerCache, CachedAnswer};
+
+/// One call's place in the cache: which cache, under which key, for how long.
+struct Slot {
+    cache: Arc<dyn AnswerCache>,
+    key: String,
+    ttl: Duration,
+}
+
+impl SmartRouter {
+    /// Routes a request with per-call options.
+    pub async fn chat_with(
+        &self,
+        req: &ChatRequest,
+        opts: &CallOptions,
+    ) -> Result<Routed<ChatResponse>, RouteError> {
+        let slot = self.cache_slot(req, opts);
+        let mut unserved = None;
+        if let Some(slot) = &slot {
+            let entry = slot.cache.get(&slot.key).await;
+            match entry {
+                Some(hit) if crate::cache::serves(hit.check, self.vouch_mode(opts)) => {
+                    crate::telemetry::record_cache(true);
+                    return Ok(Routed {
+                        report: CallReport {
+                            served_by: Some(hit.served_by),
+                            cache_hit: true,
+                            check: hit.check,
+                            ..CallReport::default()
+                        },
+                        value: hit.response,
+                    });
+                }
+                entry => {
+                    crate::telemetry::record_cache(false);
+                    unserved = entry.map(Box::new);
+                }
+            }
+        }
+        // One await of the call (its future is part of every call's state).
+        let out = self.routed(req, opts, unserved).await;
+        if let (Some(slot), Ok(r)) = (slot, &out) {
+            // Boxed: only calls on a caching route hold a store's state.
+            Box::pin(slot.store(r)).await;
+        }
+        out
+    }
+
+    /// One call, observed (its span and metrics), with a cached answer it may use as a
+    /// reference.
+    async fn routed(
+        &self,
+        req: &ChatRequest,
+        opts: &CallOptions,
+        cached: Option<Box<CachedAnswer>>,
+    ) -> Result<Routed<ChatResponse>, RouteError> {
+        // Boxed: passed by value into `observed`, the call's state would be held twice.
+        self.observed(opts, Box::pin(self.chat_within(req, opts, cached)))
+            .await
+    }
+
+    /// This call's place in the cache, if its route opted in (a call with validators
+    /// of its own bypasses the cache: a stored answer was not checked by them).
+    fn cache_slot(&self, req: &ChatRequest, opts: &CallOptions) -> Option<Slot> {
+        let cache = self.inner.cache.as_ref()?;
+        if !opts.validators.is_empty() {
+            return None;
+        }
+        let route = opts.route.as_deref();
+        let ttl = self.inner.routes.settings(route)?.cache_ttl?;
+        let scope = opts.cache_scope.as_deref().unwrap_or("");
+        let route = route.unwrap_or(super::DEFAULT_ROUTE);
+        Some(Slot {
+            cache: cache.clone(),
+            key: crate::cache_key(scope, route, req),
+            ttl,
+        })
+    }
+}
+
+impl Slot {
+    /// Stores an answer nobody doubted — the first choice's or a vouched one — in the
+    /// background when a runtime is there to run it.
+    async fn store(self, r: &Routed<ChatResponse>) {
+        let keep = matches!(
+            r.report.check,
+            AnswerCheck::FirstChoice
+                | AnswerCheck::Vouched
+                | AnswerCheck::VouchedByReference
+                | AnswerCheck::SelfConsistent
+        );
+        let (true, Some(t)) = (keep, &r.report.served_by) else {
+            return;
+        };
+        let answer = CachedAnswer::new(t.clone(), r.value.clone(), r.report.check);
+        let put = async move { self.cache.put(&self.key, &answer, self.ttl).await };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => {
+                h.spawn(put);
+            }
+            Err(_) => put.await,
+        }
+    }
+}
