@@ -8,8 +8,6 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use failsafe::FailurePolicy;
 use failsafe::failure_policy::consecutive_failures;
 use rand::{Rng, SeedableRng};
@@ -136,8 +134,9 @@ struct RateWindow {
     cfg: FailureRate,
     clock: SharedClock,
     events: VecDeque<(Instant, bool)>,
-    backoff: Box<dyn Iterator<Item = Duration> + Send>,
-    fresh: fn(OpenBackoff) -> Box<dyn Iterator<Item = Duration> + Send>,
+    backoff: Backoff,
+    /// The next fresh backoff's seed.
+    seed: u64,
     open: OpenBackoff,
 }
 
@@ -174,7 +173,8 @@ impl FailurePolicy for RateWindow {
 
     fn revived(&mut self) {
         self.events.clear();
-        self.backoff = (self.fresh)(self.open);
+        self.seed = self.seed.wrapping_add(1);
+        self.backoff = Backoff::new(self.open, self.seed);
     }
 }
 
@@ -190,12 +190,13 @@ struct Backoff {
 }
 
 impl Backoff {
-    fn new(cfg: OpenBackoff) -> Self {
-        static SEED: AtomicU64 = AtomicU64::new(0x6e62_6272_6b72);
+    /// Open periods drawn from `seed`: the same seed, the same periods (tests replay
+    /// exactly whatever ran before them).
+    fn new(cfg: OpenBackoff, seed: u64) -> Self {
         Self {
             cfg,
             next: cfg.initial.max(Duration::from_millis(1)),
-            rng: ChaCha8Rng::seed_from_u64(SEED.fetch_add(1, Ordering::Relaxed)),
+            rng: ChaCha8Rng::seed_from_u64(seed),
         }
     }
 }
@@ -217,10 +218,6 @@ impl Iterator for Backoff {
             d
         })
     }
-}
-
-fn backoff_iter(b: OpenBackoff) -> Box<dyn Iterator<Item = Duration> + Send> {
-    Box::new(Backoff::new(b))
 }
 
 enum State {
@@ -290,18 +287,25 @@ impl fmt::Debug for Breaker {
 }
 
 impl Breaker {
-    /// A closed breaker.
+    /// A closed breaker, its open periods' jitter drawn from a fixed seed.
     pub fn new(cfg: BreakerConfig, clock: SharedClock) -> Self {
+        Self::seeded(cfg, clock, 0x6e62_6272_6b72)
+    }
+
+    /// A closed breaker whose open periods' jitter is drawn from `seed` (the health
+    /// store seeds each target's breaker from its id, so targets are decorrelated and
+    /// a run replays exactly).
+    pub fn seeded(cfg: BreakerConfig, clock: SharedClock, seed: u64) -> Self {
         let window = |rate| RateWindow {
             cfg: rate,
             clock: clock.clone(),
             events: VecDeque::new(),
-            backoff: backoff_iter(cfg.backoff),
-            fresh: backoff_iter,
+            backoff: Backoff::new(cfg.backoff, seed ^ 0x5157),
+            seed: seed ^ 0x5157,
             open: cfg.backoff,
         };
         let consecutive =
-            || consecutive_failures(cfg.consecutive_failures, Backoff::new(cfg.backoff));
+            || consecutive_failures(cfg.consecutive_failures, Backoff::new(cfg.backoff, seed));
         let policy: Box<dyn FailurePolicy + Send> =
             match (cfg.consecutive_failures > 0, cfg.failure_rate) {
                 (true, Some(rate)) => Box::new(consecutive().or_else(window(rate))),

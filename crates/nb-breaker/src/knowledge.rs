@@ -249,6 +249,10 @@ pub enum Refusal {
         key: ScopeKey,
         /// When it ends.
         until: Instant,
+        /// It followed a failure that waiting does not heal (a bad key, an exhausted
+        /// quota, a missing model): when it ends, one probe finds out while the rest
+        /// stay away — a caller gains nothing by waiting for it.
+        sticky: bool,
     },
     /// The pacer says wait.
     Paced {
@@ -417,6 +421,20 @@ struct Shared {
     /// Overloads without a hint not yet cooled for, by scope: how many in a row, and
     /// when the last one was.
     strikes: Mutex<HashMap<ScopeKey, (u32, Instant)>>,
+    /// Seeds each target's breaker jitter, with the target's id.
+    seed: u64,
+}
+
+impl Shared {
+    /// A closed breaker for `target`, its jitter seeded from the store's seed and the
+    /// target's id (FNV-1a: stable across runs and builds).
+    fn breaker_for(&self, target: &TargetId) -> Breaker {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in target.to_string().bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        Breaker::seeded(self.breaker, self.clock.clone(), h ^ self.seed)
+    }
 }
 
 impl Release for Shared {
@@ -457,7 +475,29 @@ impl InMemoryKnowledge {
                 pending: Mutex::new(Vec::new()),
                 windows: Mutex::new(HashMap::new()),
                 strikes: Mutex::new(HashMap::new()),
+                seed: 0,
             }),
+        }
+    }
+
+    /// Seeds the breakers' jitter (each target's breaker from this and its id; default
+    /// 0). Replicas given different seeds open their breakers for different periods.
+    /// Call before the store is shared.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        match Arc::get_mut(&mut self.shared) {
+            Some(s) => {
+                s.seed = seed;
+                self
+            }
+            None => {
+                let old = &self.shared;
+                let mut fresh = Self::new(old.breaker, old.cooldowns_policy, old.clock.clone());
+                if let Some(s) = Arc::get_mut(&mut fresh.shared) {
+                    s.seed = seed;
+                    s.pacer = old.pacer.clone();
+                }
+                fresh
+            }
         }
     }
 
@@ -471,6 +511,7 @@ impl InMemoryKnowledge {
                 let mut fresh = Self::new(old.breaker, old.cooldowns_policy, old.clock.clone());
                 if let Some(s) = Arc::get_mut(&mut fresh.shared) {
                     s.pacer = Some(pacer);
+                    s.seed = old.seed;
                 }
                 return fresh;
             }
@@ -522,7 +563,7 @@ impl InMemoryKnowledge {
     pub fn merge_open(&self, target: &TargetId, until: Instant) -> Option<Transition> {
         let mut targets = lock(&self.shared.targets);
         let e = targets.entry(target.clone()).or_insert_with(|| Entry {
-            breaker: Breaker::new(self.shared.breaker, self.shared.clock.clone()),
+            breaker: self.shared.breaker_for(target),
             latency: LatencyStats::default(),
             successes: 0,
             failures: HashMap::new(),
@@ -644,6 +685,7 @@ impl Knowledge for InMemoryKnowledge {
                     return Err(Refusal::CoolingDown {
                         until: c.until,
                         key,
+                        sticky: c.sticky,
                     });
                 }
             }
@@ -690,6 +732,7 @@ impl Shared {
                         return Err(Refusal::CoolingDown {
                             until: c.until,
                             key,
+                            sticky: c.sticky,
                         });
                     }
                     if !c.sticky {
@@ -703,6 +746,7 @@ impl Shared {
                             return Err(Refusal::CoolingDown {
                                 until: now + c.last.max(Duration::from_millis(1)).min(cap),
                                 key,
+                                sticky: true,
                             });
                         }
                     }
@@ -719,7 +763,7 @@ impl Shared {
         let permit = {
             let mut targets = lock(&self.targets);
             let e = targets.entry(target.clone()).or_insert_with(|| Entry {
-                breaker: Breaker::new(self.breaker, self.clock.clone()),
+                breaker: self.breaker_for(target),
                 latency: LatencyStats::default(),
                 successes: 0,
                 failures: HashMap::new(),

@@ -14,7 +14,9 @@ use neuralbridge::breaker::{BreakerConfig, CooldownPolicy, HealthEvent, OpenBack
 use neuralbridge::core::{ChatRequest, Provider, TargetId, Violation, ViolationKind};
 use neuralbridge::guard::NotRefused;
 use neuralbridge::providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset};
-use neuralbridge::router::{Policy, RouterEvent, SmartRouter, Target, Vouching};
+use neuralbridge::router::{
+    AnswerCheck, Policy, RouterEvent, SmartRouter, Target, Vouching, WaitReport,
+};
 use neuralbridge::semantic::Strict;
 use rand::SeedableRng;
 use serde::Serialize;
@@ -101,6 +103,28 @@ pub struct PhaseTally {
     pub blind: Counts,
     /// neuralbridge.
     pub neuralbridge: Counts,
+    /// neuralbridge's 99th percentile latency in this phase, milliseconds.
+    pub neuralbridge_p99_ms: f64,
+    /// What neuralbridge's calls in this phase waited for (the part of their latency
+    /// that was no upstream call), by reason: `retry`, `all-out-of-rotation`,
+    /// `reference`.
+    pub neuralbridge_waits: BTreeMap<&'static str, WaitTally>,
+    /// neuralbridge's answers in this phase that nobody could vouch for (served
+    /// flagged).
+    pub neuralbridge_unvouchable: u64,
+}
+
+/// The waits of one reason in one phase.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WaitTally {
+    /// Calls that waited for it.
+    pub calls: u64,
+    /// Their waits in all, milliseconds.
+    pub total_ms: f64,
+    /// The longest, milliseconds.
+    pub max_ms: f64,
+    /// The targets waited for, by how often.
+    pub targets: BTreeMap<String, u64>,
 }
 
 /// How one call ended.
@@ -172,6 +196,8 @@ struct Outcome {
     upstream: u64,
     served_by: Option<String>,
     failed_over: bool,
+    waits: Vec<WaitReport>,
+    unvouchable: bool,
 }
 
 /// What most code does today: call one provider, retry up to three times on any error,
@@ -389,6 +415,8 @@ pub async fn run_scenario(
                     upstream,
                     served_by,
                     failed_over: false,
+                    waits: Vec::new(),
+                    unvouchable: false,
                 });
             }));
         }
@@ -419,6 +447,13 @@ pub async fn run_scenario(
                         false,
                     ),
                 };
+                let (waits, unvouchable) = match &r {
+                    Ok(routed) => (
+                        routed.report.waits.clone(),
+                        routed.report.check == AnswerCheck::Unvouchable,
+                    ),
+                    Err(e) => (e.report().waits.clone(), false),
+                };
                 let _ = tx.send(Outcome {
                     t_s,
                     client: "neuralbridge",
@@ -427,6 +462,8 @@ pub async fn run_scenario(
                     upstream,
                     served_by,
                     failed_over,
+                    waits,
+                    unvouchable,
                 });
             }));
         }
@@ -497,6 +534,20 @@ pub async fn run_scenario(
             name: p.name.clone(),
             from_s: p.from_s,
             to_s: p.to_s,
+            neuralbridge_p99_ms: {
+                let mut lat: Vec<f64> = outcomes
+                    .iter()
+                    .filter(|o| o.client == "neuralbridge" && o.t_s >= p.from_s && o.t_s < p.to_s)
+                    .map(|o| o.latency.as_secs_f64() * 1000.0)
+                    .collect();
+                lat.sort_by(f64::total_cmp);
+                percentile(&lat, 0.99)
+            },
+            neuralbridge_waits: waits_in(&outcomes, p.from_s, p.to_s),
+            neuralbridge_unvouchable: outcomes
+                .iter()
+                .filter(|o| o.unvouchable && o.t_s >= p.from_s && o.t_s < p.to_s)
+                .count() as u64,
             blind: count("blind", p.from_s, p.to_s),
             neuralbridge: count("neuralbridge", p.from_s, p.to_s),
         })
@@ -526,6 +577,50 @@ pub async fn run_scenario(
         result.report = Some(path.clone());
     }
     Ok(result)
+}
+
+/// What neuralbridge's calls issued between `from` and `to` waited for, by reason.
+fn waits_in(outcomes: &[Outcome], from: f64, to: f64) -> BTreeMap<&'static str, WaitTally> {
+    let mut by: BTreeMap<&'static str, WaitTally> = BTreeMap::new();
+    for o in outcomes
+        .iter()
+        .filter(|o| o.client == "neuralbridge" && o.t_s >= from && o.t_s < to)
+    {
+        let mut seen = Vec::new();
+        for w in &o.waits {
+            let t = by.entry(w.reason.as_str()).or_default();
+            if !seen.contains(&w.reason) {
+                seen.push(w.reason);
+                t.calls += 1;
+            }
+            let ms = w.waited.as_secs_f64() * 1000.0;
+            t.total_ms += ms;
+            t.max_ms = t.max_ms.max(ms);
+            *t.targets.entry(w.target.provider().to_owned()).or_default() += 1;
+        }
+    }
+    by
+}
+
+/// What the calls of a phase waited for, in one line (`—` when nothing).
+fn waits_line(p: &PhaseTally) -> String {
+    if p.neuralbridge_waits.is_empty() {
+        return "—".into();
+    }
+    p.neuralbridge_waits
+        .iter()
+        .map(|(why, t)| {
+            let on: Vec<String> = t.targets.keys().cloned().collect();
+            format!(
+                "{why} on {}: {} calls, {:.0} ms in all, longest {:.0} ms",
+                on.join("+"),
+                t.calls,
+                t.total_ms,
+                t.max_ms
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The final table, as text.
@@ -587,7 +682,22 @@ pub fn table(r: &DemoResult) -> String {
             p.neuralbridge.errors
         ));
     }
+    s.push_str("\nwhat neuralbridge waited for, by phase (p99; served flagged unvouchable):\n");
+    for p in &r.phases {
+        s.push_str(&format!(
+            "  {:<30} p99 {:>5.0} ms; {} unvouchable; {}\n",
+            p.name,
+            p.neuralbridge_p99_ms,
+            p.neuralbridge_unvouchable,
+            waits_line(p)
+        ));
+    }
     s
+}
+
+/// The waits of a phase, for the HTML report.
+pub(crate) fn waits_html(p: &PhaseTally) -> String {
+    waits_line(p)
 }
 
 fn pct(a: u64, b: u64) -> String {

@@ -197,7 +197,7 @@ pub(crate) fn html(r: &DemoResult) -> String {
     for p in &r.phases {
         let _ = write!(
             phases,
-            "<tr><td>{}</td><td>{:.1}–{:.1} s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{:.1}–{:.1} s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0} ms</td><td>{}</td><td>{}</td></tr>",
             esc(&p.name),
             p.from_s,
             p.to_s,
@@ -206,7 +206,10 @@ pub(crate) fn html(r: &DemoResult) -> String {
             p.blind.errors,
             p.neuralbridge.correct,
             p.neuralbridge.silent,
-            p.neuralbridge.errors
+            p.neuralbridge.errors,
+            p.neuralbridge_p99_ms,
+            p.neuralbridge_unvouchable,
+            esc(&crate::demo::waits_html(p))
         );
     }
     let (b, n) = (&r.blind, &r.neuralbridge);
@@ -239,7 +242,7 @@ td:first-child, th:first-child {{ text-align: left; }}
 </table>
 <h2>By phase</h2>
 <table>
-<tr><th>phase</th><th>time</th><th>blind correct</th><th>blind silent</th><th>blind errors</th><th>nb correct</th><th>nb silent</th><th>nb errors</th></tr>
+<tr><th>phase</th><th>time</th><th>blind correct</th><th>blind silent</th><th>blind errors</th><th>nb correct</th><th>nb silent</th><th>nb errors</th><th>nb p99</th><th>nb served flagged (unvouchable)</th><th>what neuralbridge waited for</th></tr>
 {phases}
 </table>
 <h2>Every call over time</h2>

@@ -82,7 +82,7 @@ pub use nb_core::AnswerCheck;
 pub use policy::{Hedging, Policy, RetryBudget, WhenAllOpen};
 pub use report::{
     AttemptOutcome, AttemptReport, AttemptRole, CallReport, RouteError, RouteErrorKind, Routed,
-    SkipReason, VerdictReport,
+    SkipReason, VerdictReport, WaitReason, WaitReport,
 };
 pub use router::{
     BuildError, CallOptions, Canaries, HealthChecks, OnUnvouchable, RouterBuilder, RouterEvent,

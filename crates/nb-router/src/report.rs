@@ -94,6 +94,43 @@ impl VerdictReport {
     }
 }
 
+/// Why a call waited instead of sending an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WaitReason {
+    /// Before a retry on the same target: its retry hint, or backoff with jitter.
+    Retry,
+    /// Every candidate was out of rotation (cooling down, breaker open, paced), and the
+    /// policy (`WhenAllOpen::WaitForEarliest`) waits for the first one back.
+    AllOutOfRotation,
+    /// The only possible reference to vouch with was briefly out of rotation, and
+    /// vouching waits for it (`Vouching::wait`; never for a key, quota or model that
+    /// waiting does not heal).
+    Reference,
+}
+
+impl WaitReason {
+    /// The reason's name in reports: `retry`, `all-out-of-rotation`, `reference`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Retry => "retry",
+            Self::AllOutOfRotation => "all-out-of-rotation",
+            Self::Reference => "reference",
+        }
+    }
+}
+
+/// A wait inside a call: why, for which target, how long.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitReport {
+    /// Why.
+    pub reason: WaitReason,
+    /// The target waited for.
+    pub target: TargetId,
+    /// How long.
+    pub waited: Duration,
+}
+
 /// Why a candidate was passed over without an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -233,6 +270,10 @@ pub struct CallReport {
     /// no checker called a model (boxed: most calls never do). They are not router
     /// targets, so they are not in `attempts` nor priced in `total_cost`.
     pub checker: Option<Box<nb_semantic::CheckerSpend>>,
+    /// What the call waited for, in order (a retry's backoff, every target out of
+    /// rotation, a reference briefly out of rotation): the part of its latency that was
+    /// no upstream call.
+    pub waits: Vec<WaitReport>,
 }
 
 /// Where and when an attempt ran, for its line in a report.
@@ -265,6 +306,11 @@ impl AttemptAt {
 }
 
 impl CallReport {
+    /// How long the call waited in all ([`waits`](Self::waits)).
+    pub fn waited(&self) -> Duration {
+        self.waits.iter().map(|w| w.waited).sum()
+    }
+
     /// Upstream calls made (attempts, hedges included).
     pub fn upstream_calls(&self) -> usize {
         self.attempts.len()

@@ -274,9 +274,12 @@ fn bad_configuration_is_an_error_not_a_panic() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_burst_into_a_total_outage_costs_at_most_one_fifth_extra() {
+async fn a_burst_into_a_total_outage_costs_one_free_failover_and_at_most_one_fifth_more() {
     // Regression: the default budget held 100 retries in reserve (10/s x 10 s), so a burst
-    // into a total outage (or of hedges) cost 1.23 upstream calls per offered call.
+    // into a total outage (or of hedges) cost 1.23 upstream calls per offered call on top
+    // of what was free. A call's first failover is free (the budget limits retries, not
+    // the move away from a failing target); everything after it draws on the budget. With
+    // the breakers on, they stop the sending instead (tested in router_self_healing).
     use futures_util::StreamExt;
     let boom = || {
         api(
@@ -316,7 +319,7 @@ async fn a_burst_into_a_total_outage_costs_at_most_one_fifth_extra() {
     assert_eq!(errors, offered as usize);
     let upstream = a.calls() + b.calls() + c.calls();
     assert!(
-        f64::from(upstream) / f64::from(offered) <= 1.2 + 11.0 / f64::from(offered),
+        f64::from(upstream) / f64::from(offered) <= 2.2 + 11.0 / f64::from(offered),
         "{upstream} upstream calls for {offered} offered"
     );
     assert!(upstream >= offered);

@@ -230,7 +230,8 @@ impl RouterBuilder {
             }
         }
         let knowledge = self.knowledge.unwrap_or_else(|| {
-            let mut k = InMemoryKnowledge::new(self.breaker, self.cooldowns, self.clock.clone());
+            let mut k = InMemoryKnowledge::new(self.breaker, self.cooldowns, self.clock.clone())
+                .with_seed(self.seed);
             if !self.pacing.is_empty() {
                 k = k.with_pacer(Arc::new(GovernorPacer::new(
                     self.pacing,

@@ -18,6 +18,7 @@ use super::{
 };
 use crate::report::{
     AttemptAt, AttemptOutcome, AttemptRole, CallReport, RouteError, RouteErrorKind, Routed,
+    WaitReason, WaitReport,
 };
 
 /// What one ended attempt means for its call. (Not boxed: it lives on the stack for one
@@ -444,42 +445,34 @@ impl SmartRouter {
         e: &CallError,
         req: &ChatRequest,
     ) -> Next {
-        let inner = &self.inner;
         let target = at.target.clone();
         call.first_target.get_or_insert(i);
         let retries = call.retries.get(&i).copied().unwrap_or(0);
         let (disposition, repair) = self.decide(call, c, e, req, retries);
+        let Some(disposition) = self.pay(call, disposition) else {
+            call.report.failed(at, c, disposition, e);
+            self.emit_last_attempt(call);
+            let report = std::mem::take(&mut call.report);
+            return Next::Stop(Box::new(RouteError::new(
+                RouteErrorKind::BudgetExhausted,
+                report,
+            )));
+        };
         tracing::debug!(%target, class = %c.class, %disposition, reason = %c.reason, "attempt failed");
         if matches!(
             disposition,
             Disposition::FailOver | Disposition::FailOverLargerContext
         ) {
             tracing::info!(%target, class = %c.class, reason = %c.reason, "failing over");
+            call.failed_over = true;
         }
         call.report.failed(at, c, disposition, e);
-        if let Some(a) = call.report.attempts.last() {
-            self.emit(RouterEvent::Attempt(a.clone()));
-        }
-        let stop = |kind, call: &mut Call| {
-            Next::Stop(Box::new(RouteError::new(
-                kind,
-                std::mem::take(&mut call.report),
-            )))
-        };
-        // The budget limits retries, not the move away from a target that is dead or
-        // refuses this call: a call's first such failover is free, so a hanging or
-        // refused outage costs no call even while retries have drained the budget.
-        // Failovers after a server's own error or overload still draw on it: in an
-        // outage of every target those are what multiply the load.
-        let moving = matches!(
-            disposition,
-            Disposition::FailOver | Disposition::FailOverLargerContext
-        );
-        let free = moving && !call.failed_over && moves_away_for_free(c.class);
-        call.failed_over |= moving;
+        self.emit_last_attempt(call);
         match disposition {
-            Disposition::Abort => stop(RouteErrorKind::Aborted, call),
-            _ if !free && !inner.budget.withdraw() => stop(RouteErrorKind::BudgetExhausted, call),
+            Disposition::Abort => {
+                let report = std::mem::take(&mut call.report);
+                Next::Stop(Box::new(RouteError::new(RouteErrorKind::Aborted, report)))
+            }
             Disposition::Repair => {
                 call.repairs += 1;
                 call.report.repairs = call.repairs;
@@ -500,6 +493,35 @@ impl SmartRouter {
                 call.excluded.insert(i);
                 Next::Continue(None)
             }
+        }
+    }
+
+    /// Pays for what the call does next out of the retry budget, which limits retries,
+    /// not the move away from a failing target: a call's first failover is free (an
+    /// outage of one target costs no call even while retries have drained the budget),
+    /// and a retry here that the budget refuses becomes that move. Later failovers,
+    /// retries and repairs draw on the budget; an outage of every target is bounded by
+    /// the breakers, which stop sending to targets that keep failing. `None`: the budget
+    /// refused it.
+    fn pay(&self, call: &Call, disposition: Disposition) -> Option<Disposition> {
+        let first_move = !call.failed_over;
+        match disposition {
+            Disposition::Abort => Some(disposition),
+            Disposition::FailOver | Disposition::FailOverLargerContext if first_move => {
+                Some(disposition)
+            }
+            _ if self.inner.budget.withdraw() => Some(disposition),
+            Disposition::RetryHere | Disposition::Repair if first_move => {
+                Some(Disposition::FailOver)
+            }
+            _ => None,
+        }
+    }
+
+    /// Tells subscribers of the call's last attempt line.
+    fn emit_last_attempt(&self, call: &Call) {
+        if let Some(a) = call.report.attempts.last() {
+            self.emit(RouterEvent::Attempt(a.clone()));
         }
     }
 
@@ -560,11 +582,23 @@ impl SmartRouter {
         call.min_window = Some(call.min_window.map_or(needed, |w| w.max(needed)));
     }
 
-    pub(super) async fn sleep_within(&self, call: &Call, d: Duration) {
-        let left = call
-            .deadline
-            .saturating_duration_since(self.inner.health.clock.now());
-        tokio::time::sleep(d.min(left)).await;
+    /// Waits `d` (never past the call's deadline) for target `i`, and says so in the
+    /// report.
+    pub(super) async fn sleep_within(
+        &self,
+        call: &mut Call,
+        d: Duration,
+        reason: WaitReason,
+        i: usize,
+    ) {
+        let left = call.deadline.saturating_duration_since(self.now());
+        let waited = d.min(left);
+        tokio::time::sleep(waited).await;
+        call.report.waits.push(WaitReport {
+            reason,
+            target: self.inner.targets[i].id.clone(),
+            waited,
+        });
     }
 
     pub(super) fn finish(
@@ -629,25 +663,6 @@ impl SmartRouter {
         }
         total
     }
-}
-
-/// Failures after which a call's first failover is not drawn from the retry budget: the
-/// target did not answer at all, or refused this call for a reason of its own (a limit,
-/// a key, a model, a window, a policy) that says nothing about the next target's load.
-fn moves_away_for_free(class: nb_core::FailureClass) -> bool {
-    use nb_core::FailureClass as C;
-    matches!(
-        class,
-        C::Timeout
-            | C::Network
-            | C::RateLimited
-            | C::QuotaExhausted
-            | C::AuthFailure
-            | C::InvalidModel
-            | C::EndpointNotFound
-            | C::ContextTooLong
-            | C::ContentFiltered
-    )
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use rand::Rng;
 
 use super::{Call, CallOptions, SmartRouter, VouchMode, estimate_tokens, lock};
 use crate::policy::WhenAllOpen;
-use crate::report::{CallReport, RouteError, RouteErrorKind, SkipReason};
+use crate::report::{CallReport, RouteError, RouteErrorKind, SkipReason, WaitReason};
 use crate::target::Strategy;
 
 /// The targets that may take a call, before ordering: those that may answer, and the
@@ -237,8 +237,10 @@ impl SmartRouter {
         call: &mut Call,
         wait: Option<Duration>,
     ) -> Result<(usize, Option<Admission>), RouteError> {
-        if let Some(w) = wait {
-            self.sleep_within(call, w).await;
+        // The wait a failed attempt asked for is its target's retry.
+        let last = call.report.attempts.last().map(|a| a.target.clone());
+        if let (Some(w), Some(i)) = (wait, last.and_then(|t| self.inner.targets.position(&t))) {
+            self.sleep_within(call, w, WaitReason::Retry, i).await;
         }
         let next = self.next_target(call).await?;
         call.attempts += 1;
@@ -269,12 +271,15 @@ impl SmartRouter {
                     };
                     return Err(RouteError::new(kind, std::mem::take(&mut call.report)));
                 }
-                Admitted::NoneUntil(earliest) => earliest,
+                Admitted::NoneUntil(earliest, first) => (earliest, first),
             };
+            let (earliest, first) = earliest;
             match &inner.policy.when_all_open {
                 WhenAllOpen::WaitForEarliest if earliest < call.deadline => {
                     let left = earliest.saturating_duration_since(now);
-                    tokio::time::sleep(left.max(Duration::from_millis(1))).await;
+                    let why = WaitReason::AllOutOfRotation;
+                    self.sleep_within(call, left.max(Duration::from_millis(1)), why, first)
+                        .await;
                 }
                 WhenAllOpen::LastResort(id) => {
                     return match inner.targets.position(id) {
@@ -297,7 +302,7 @@ impl SmartRouter {
     /// report.
     fn admit_first(&self, call: &mut Call, now: Instant) -> Admitted {
         let inner = &self.inner;
-        let mut earliest: Option<Instant> = None;
+        let mut earliest: Option<(Instant, usize)> = None;
         let mut any = false;
         for k in 0..call.candidates.len() {
             let i = call.candidates[k];
@@ -323,13 +328,16 @@ impl SmartRouter {
                         let why = skip_reason(&r, now);
                         call.report.skipped.push((id.clone(), why));
                     }
-                    earliest = Some(earliest.map_or(r.until(), |e| e.min(r.until())));
+                    if earliest.is_none_or(|(e, _)| r.until() < e) {
+                        earliest = Some((r.until(), i));
+                    }
                 }
             }
         }
         match (any, earliest) {
             (false, _) => Admitted::NoneEligible,
-            (true, e) => Admitted::NoneUntil(e.unwrap_or(now)),
+            (true, Some((e, i))) => Admitted::NoneUntil(e, i),
+            (true, None) => Admitted::NoneUntil(now, call.candidates[0]),
         }
     }
 
@@ -353,8 +361,8 @@ enum Admitted {
     Target(usize, Admission),
     /// None may take the call at all.
     NoneEligible,
-    /// None now; the first may from then.
-    NoneUntil(Instant),
+    /// None now; the first (this one) may from then.
+    NoneUntil(Instant, usize),
 }
 
 /// Why health refused a target, for the report.

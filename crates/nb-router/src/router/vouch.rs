@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use nb_breaker::{Admission, Observed};
+use nb_breaker::{Admission, Observed, Refusal};
 use nb_classify::Disposition;
 use nb_core::{AnswerCheck, CallError, ChatRequest, ChatResponse};
 use nb_semantic::Outcome as Equiv;
@@ -12,6 +12,7 @@ use super::{
 };
 use crate::report::{
     AttemptAt, AttemptOutcome, AttemptRole, CallReport, RouteError, RouteErrorKind, VerdictReport,
+    WaitReason,
 };
 
 /// Compares two answers ([`nb_semantic::check_answers`]), counting the checker's own
@@ -84,7 +85,6 @@ impl SmartRouter {
             let pair = Disputed {
                 answer: (idx, &resp),
                 reference: (j, &reference),
-                under_test,
             };
             match self.tiebreak(call, checker, &question, pair, req).await {
                 Some(Side::Answer(k)) => return Ok((idx, resp, self.vouched_by(k))),
@@ -125,9 +125,11 @@ impl SmartRouter {
         Some((j, r, false))
     }
 
-    /// The answer and its reference disagree: a third target's answer breaks the tie,
-    /// and the side it agrees with (if either) wins — and, when the answer is the first
-    /// choice's, gains agreement in the drift test while the other loses it.
+    /// The answer and its reference disagree: a third answer breaks the tie, and the
+    /// side it agrees with (if either) wins. The third is another target's, else the
+    /// answering target's own, asked again: siding with the reference, it contradicted
+    /// itself. The drift test learns which side lost, whichever target it was — so a
+    /// fallback that drifts is demoted, not only a first choice.
     async fn tiebreak(
         &self,
         call: &mut Call,
@@ -136,17 +138,32 @@ impl SmartRouter {
         pair: Disputed<'_>,
         req: &ChatRequest,
     ) -> Option<Side> {
-        let (k, third) = self.reference_answer(call, req).await?;
         let ((i, answer), (j, reference)) = (pair.answer, pair.reference);
+        let (k, third) = self.third_opinion(call, i, req).await?;
         let with_answer = compare(call, checker, question, &third, answer).await;
         let with_reference = compare(call, checker, question, &third, reference).await;
         let (agree_a, agree_r) = (
             with_answer.outcome == Equiv::Equivalent,
             with_reference.outcome == Equiv::Equivalent,
         );
-        if pair.under_test && (agree_a || agree_r) {
+        if k == i {
+            // The answering target asked again: agreeing with itself settles nothing;
+            // siding with the reference, it contradicted its own answer.
+            if !agree_r {
+                return None;
+            }
+            self.record_agreement(i, false);
+            self.record_agreement(j, true);
+            let id = &self.inner.targets[i].id;
+            call.report.verdict = Some(VerdictReport::new(&with_reference, id));
+            return Some(Side::Reference(i));
+        }
+        // A majority of two independent targets attributes the disagreement: the drift
+        // test learns of it, whichever target was the first choice.
+        if agree_a != agree_r {
             self.record_agreement(i, agree_a);
-            self.record_agreement(j, !agree_a);
+            self.record_agreement(j, agree_r);
+            self.record_agreement(k, true);
         }
         let id = &self.inner.targets[k].id;
         if agree_a {
@@ -158,6 +175,56 @@ impl SmartRouter {
             return Some(Side::Reference(k));
         }
         None
+    }
+
+    /// A third answer to break a tie: another target's, else — when no other target can
+    /// answer — the answering target `i` asked once more (a target that answers
+    /// differently when asked again contradicted itself).
+    async fn third_opinion(
+        &self,
+        call: &mut Call,
+        i: usize,
+        req: &ChatRequest,
+    ) -> Option<(usize, ChatResponse)> {
+        if let Some(third) = self.reference_answer(call, req).await {
+            return Some(third);
+        }
+        if call.attempts >= self.inner.policy.max_attempts + 2 {
+            return None;
+        }
+        call.attempts += 1;
+        let (sample, at, adm, latency) = self.sample_answer(call, i, req).await;
+        let s = self.record_sample(call, i, sample, at, adm, latency)?;
+        Some((i, s))
+    }
+
+    /// Records one more answer from target `i` (health, report, evidence); the answer,
+    /// when it came.
+    fn record_sample(
+        &self,
+        call: &mut Call,
+        i: usize,
+        sample: Result<ChatResponse, CallError>,
+        at: AttemptAt,
+        adm: Option<Admission>,
+        latency: Duration,
+    ) -> Option<ChatResponse> {
+        match sample {
+            Ok(s) => {
+                self.observe(i, adm, latency, &Observed::Success { budget_reset: None });
+                self.push_attempt(call, at, AttemptOutcome::Success, s.usage);
+                call.report
+                    .evidence
+                    .push((self.inner.targets[i].id.clone(), s.text.clone()));
+                Some(s)
+            }
+            Err(e) => {
+                let c = self.classify(&e);
+                self.observe_failure(i, adm, latency, &c);
+                call.report.failed(at, &c, Disposition::FailOver, &e);
+                None
+            }
+        }
     }
 
     /// The cache's earlier answer to this request, when another target (still
@@ -209,34 +276,20 @@ impl SmartRouter {
         .await;
         let mut last = None;
         for (sample, at, adm, latency) in samples {
-            match sample {
-                Ok(s) => {
-                    self.observe(idx, adm, latency, &Observed::Success { budget_reset: None });
-                    self.push_attempt(call, at, AttemptOutcome::Success, s.usage);
-                    call.report
-                        .evidence
-                        .push((self.inner.targets[idx].id.clone(), s.text.clone()));
-                    let verdict =
-                        nb_semantic::check_answers(checker.as_ref(), &question, &s, &resp).await;
-                    let agreed = verdict.outcome == Equiv::Equivalent;
-                    call.report.verdict =
-                        Some(VerdictReport::new(&verdict, &self.inner.targets[idx].id));
-                    if !agreed {
-                        last = Some(format!(
-                            "the serving target, asked again, answered differently: {} ({})",
-                            verdict.reason, verdict.method
-                        ));
-                    }
-                }
-                Err(e) => {
-                    let c = self.classify(&e);
-                    self.observe_failure(idx, adm, latency, &c);
-                    call.report.failed(at, &c, Disposition::FailOver, &e);
-                    last.get_or_insert_with(|| {
-                        "no independent target could vouch, and a self-consistency sample failed"
-                            .to_owned()
-                    });
-                }
+            let Some(s) = self.record_sample(call, idx, sample, at, adm, latency) else {
+                last.get_or_insert_with(|| {
+                    "no independent target could vouch, and a self-consistency sample failed"
+                        .to_owned()
+                });
+                continue;
+            };
+            let verdict = compare(call, checker.as_ref(), &question, &s, &resp).await;
+            call.report.verdict = Some(VerdictReport::new(&verdict, &self.inner.targets[idx].id));
+            if verdict.outcome != Equiv::Equivalent {
+                last = Some(format!(
+                    "the serving target, asked again, answered differently: {} ({})",
+                    verdict.reason, verdict.method
+                ));
             }
         }
         match last {
@@ -328,11 +381,14 @@ impl SmartRouter {
             let wait = self.vouching().map_or(Duration::ZERO, |v| v.wait);
             let (j, adm) = match self.pick_reference(call) {
                 Ok((j, a)) => (j, Some(a)),
-                Err(Some(e)) => {
+                Err(Some((e, k))) => {
                     let now = self.now();
                     if e < call.deadline && e.saturating_duration_since(now) <= wait {
-                        let left = e.saturating_duration_since(now);
-                        tokio::time::sleep(left.max(Duration::from_millis(1))).await;
+                        let left = e
+                            .saturating_duration_since(now)
+                            .max(Duration::from_millis(1));
+                        self.sleep_within(call, left, WaitReason::Reference, k)
+                            .await;
                         continue;
                     }
                     return None;
@@ -369,8 +425,9 @@ impl SmartRouter {
 
     /// The first possible reference that health admits now: not yet used in this
     /// call's vouching, trusted, with a large enough window. Else when the first may be
-    /// admitted (`None`: none may).
-    fn pick_reference(&self, call: &Call) -> Result<(usize, Admission), Option<Instant>> {
+    /// admitted, and which (`None`: none may — a key, quota or model cooling down is not
+    /// waited for: waiting does not heal it).
+    fn pick_reference(&self, call: &Call) -> Result<(usize, Admission), Option<(Instant, usize)>> {
         // Independence means another target than those whose answers are compared —
         // not one that never failed in this call: a primary that failed on a transient
         // error can vouch, if health admits it.
@@ -381,13 +438,18 @@ impl SmartRouter {
                     .min_window
                     .is_none_or(|w| self.window(j).is_none_or(|tw| tw > w))
         };
-        let mut earliest: Option<Instant> = None;
+        let mut earliest: Option<(Instant, usize)> = None;
         let pool = call.references.iter().chain(&call.candidates);
         for &j in pool.filter(|&&j| reference_ok(j)) {
             let id = &self.inner.targets[j].id;
             match self.inner.health.knowledge.admit(id, call.tokens) {
                 Ok(a) => return Ok((j, a)),
-                Err(r) => earliest = Some(earliest.map_or(r.until(), |e| e.min(r.until()))),
+                Err(Refusal::CoolingDown { sticky: true, .. }) => {}
+                Err(r) => {
+                    if earliest.is_none_or(|(e, _)| r.until() < e) {
+                        earliest = Some((r.until(), j));
+                    }
+                }
             }
         }
         Err(earliest)
@@ -527,11 +589,10 @@ impl SmartRouter {
 }
 
 /// Two answers that disagree: the one to vouch for and its reference, each with its
-/// target, and whether the answer is the first choice's (under the drift test).
+/// target.
 struct Disputed<'a> {
     answer: (usize, &'a ChatResponse),
     reference: (usize, &'a ChatResponse),
-    under_test: bool,
 }
 
 /// The side of a dispute a third answer (from target `k`) agreed with.
