@@ -106,7 +106,7 @@ pub struct PhaseTally {
 /// How one call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub enum Grade {
     /// Correct.
     Correct,
     /// Wrong (or empty) but returned as a success.
@@ -123,7 +123,7 @@ pub struct CallMark {
     /// `"blind"` or `"neuralbridge"`.
     pub client: &'static str,
     /// How it ended.
-    pub verdict: Verdict,
+    pub grade: Grade,
     /// Its latency, milliseconds.
     pub latency_ms: f64,
     /// The provider that answered, if one did.
@@ -164,10 +164,10 @@ pub struct DemoResult {
     pub report: Option<PathBuf>,
 }
 
-struct Outcome {
+struct CallRecord {
     t_s: f64,
     client: &'static str,
-    verdict: Verdict,
+    grade: Grade,
     latency: Duration,
     upstream: u64,
     served_by: Option<String>,
@@ -347,7 +347,7 @@ pub async fn run_scenario(
         }
         b
     });
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Outcome>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<CallRecord>();
     let start = Instant::now();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed);
     let interval = Duration::from_secs_f64(1.0 / f64::from(opts.rate.max(1)));
@@ -375,16 +375,16 @@ pub async fn run_scenario(
             tasks.push(tokio::spawn(async move {
                 let t0 = Instant::now();
                 let (text, upstream) = blind_call(blind.as_ref(), &prompt).await;
-                let verdict = match text {
-                    Some(t) if task.check(&t) => Verdict::Correct,
-                    Some(_) => Verdict::Silent,
-                    None => Verdict::Error,
+                let grade = match text {
+                    Some(t) if task.check(&t) => Grade::Correct,
+                    Some(_) => Grade::Silent,
+                    None => Grade::Error,
                 };
-                let served_by = (verdict != Verdict::Error).then_some(name);
-                let _ = tx.send(Outcome {
+                let served_by = (grade != Grade::Error).then_some(name);
+                let _ = tx.send(CallRecord {
                     t_s,
                     client: "blind",
-                    verdict,
+                    grade,
                     latency: t0.elapsed(),
                     upstream,
                     served_by,
@@ -397,12 +397,12 @@ pub async fn run_scenario(
             tasks.push(tokio::spawn(async move {
                 let t0 = Instant::now();
                 let r = router.chat(&ChatRequest::user(prompt)).await;
-                let (verdict, upstream, served_by, failed_over) = match &r {
+                let (grade, upstream, served_by, failed_over) = match &r {
                     Ok(routed) => (
                         if task.check(&routed.value.text) {
-                            Verdict::Correct
+                            Grade::Correct
                         } else {
-                            Verdict::Silent
+                            Grade::Silent
                         },
                         routed.report.upstream_calls() as u64,
                         routed
@@ -413,16 +413,16 @@ pub async fn run_scenario(
                         routed.report.failed_over,
                     ),
                     Err(e) => (
-                        Verdict::Error,
+                        Grade::Error,
                         e.report().upstream_calls() as u64,
                         None,
                         false,
                     ),
                 };
-                let _ = tx.send(Outcome {
+                let _ = tx.send(CallRecord {
                     t_s,
                     client: "neuralbridge",
-                    verdict,
+                    grade,
                     latency: t0.elapsed(),
                     upstream,
                     served_by,
@@ -448,7 +448,7 @@ pub async fn run_scenario(
     }
     outcomes.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
     let tally = |client: &'static str, name: &str| {
-        let mine: Vec<&Outcome> = outcomes.iter().filter(|o| o.client == client).collect();
+        let mine: Vec<&CallRecord> = outcomes.iter().filter(|o| o.client == client).collect();
         let mut lat: Vec<f64> = mine
             .iter()
             .map(|o| o.latency.as_secs_f64() * 1000.0)
@@ -459,12 +459,9 @@ pub async fn run_scenario(
         ClientTally {
             name: name.to_owned(),
             calls,
-            correct: mine
-                .iter()
-                .filter(|o| o.verdict == Verdict::Correct)
-                .count() as u64,
-            silent_corruptions: mine.iter().filter(|o| o.verdict == Verdict::Silent).count() as u64,
-            explicit_errors: mine.iter().filter(|o| o.verdict == Verdict::Error).count() as u64,
+            correct: mine.iter().filter(|o| o.grade == Grade::Correct).count() as u64,
+            silent_corruptions: mine.iter().filter(|o| o.grade == Grade::Silent).count() as u64,
+            explicit_errors: mine.iter().filter(|o| o.grade == Grade::Error).count() as u64,
             p50_ms: percentile(&lat, 0.5),
             p99_ms: percentile(&lat, 0.99),
             upstream_calls: upstream,
@@ -483,10 +480,10 @@ pub async fn run_scenario(
             .filter(|o| o.client == client && o.t_s >= from && o.t_s < to)
         {
             c.calls += 1;
-            match o.verdict {
-                Verdict::Correct => c.correct += 1,
-                Verdict::Silent => c.silent += 1,
-                Verdict::Error => c.errors += 1,
+            match o.grade {
+                Grade::Correct => c.correct += 1,
+                Grade::Silent => c.silent += 1,
+                Grade::Error => c.errors += 1,
             }
         }
         c
@@ -513,7 +510,7 @@ pub async fn run_scenario(
             .map(|o| CallMark {
                 t_s: o.t_s,
                 client: o.client,
-                verdict: o.verdict,
+                grade: o.grade,
                 latency_ms: o.latency.as_secs_f64() * 1000.0,
                 served_by: o.served_by.clone(),
             })

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use nb_core::{ChatRequest, Embedder, Message, Provider};
 
-use crate::{Equivalence, Outcome, Verdict};
+use crate::{Equivalence, EquivalenceOutcome, Verdict};
 
 /// An equivalence check that may need I/O (an embedding model, a judge). Every
 /// synchronous [`Equivalence`] is a `Checker`.
@@ -103,7 +103,7 @@ impl<E: Embedder> Checker for EmbeddingCheck<E> {
             "neither close nor far"
         };
         Verdict {
-            outcome: Outcome::Undecided,
+            outcome: EquivalenceOutcome::Undecided,
             score: Some(score),
             method: "embedding",
             reason: format!(
@@ -145,16 +145,16 @@ pub fn judge_prompt(question: &str, a: &str, b: &str) -> String {
 }
 
 /// Reads a judge's reply: the first word, case-insensitive.
-pub fn parse_judgement(reply: &str) -> Outcome {
+pub fn parse_judgement(reply: &str) -> EquivalenceOutcome {
     let first = reply
         .split(|c: char| !c.is_alphabetic())
         .find(|w| !w.is_empty())
         .unwrap_or("")
         .to_uppercase();
     match first.as_str() {
-        "SAME" | "EQUIVALENT" => Outcome::Equivalent,
-        "DIFFERENT" => Outcome::NotEquivalent,
-        _ => Outcome::Undecided,
+        "SAME" | "EQUIVALENT" => EquivalenceOutcome::Equivalent,
+        "DIFFERENT" => EquivalenceOutcome::NotEquivalent,
+        _ => EquivalenceOutcome::Undecided,
     }
 }
 
@@ -174,7 +174,7 @@ impl<P: Provider> Checker for Judge<P> {
             return Verdict::undecided("judge", "the judge could not be asked");
         };
         match (parse_judgement(&first.text), parse_judgement(&second.text)) {
-            (a, b) if a == b && a != Outcome::Undecided => Verdict {
+            (a, b) if a == b && a != EquivalenceOutcome::Undecided => Verdict {
                 outcome: a,
                 score: None,
                 method: "judge",
@@ -249,17 +249,17 @@ impl<P: Provider> Checker for Entailment<P> {
             parse_entailment(&backward.text),
         ) {
             (Some(true), Some(true)) => Verdict::new(
-                Outcome::Equivalent,
+                EquivalenceOutcome::Equivalent,
                 "entailment",
                 "each answer entails the other",
             ),
             (Some(false), _) => Verdict::new(
-                Outcome::NotEquivalent,
+                EquivalenceOutcome::NotEquivalent,
                 "entailment",
                 "the reference does not entail the candidate",
             ),
             (_, Some(false)) => Verdict::new(
-                Outcome::NotEquivalent,
+                EquivalenceOutcome::NotEquivalent,
                 "entailment",
                 "the candidate does not entail the reference",
             ),

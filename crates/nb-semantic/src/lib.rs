@@ -34,19 +34,19 @@
 //!   [`Escalate`] (cheap stages first).
 //!
 //! ```
-//! use nb_semantic::{Equivalence, Outcome, Strict};
+//! use nb_semantic::{Equivalence, EquivalenceOutcome, Strict};
 //! let prompt = "What is 17 + 25? Reply with the number only.";
-//! assert_eq!(Strict.compare(prompt, "42", "The answer is 42.").outcome, Outcome::Equivalent);
-//! assert_eq!(Strict.compare(prompt, "42", "**Answer:** 43").outcome, Outcome::NotEquivalent);
+//! assert_eq!(Strict.compare(prompt, "42", "The answer is 42.").outcome, EquivalenceOutcome::Equivalent);
+//! assert_eq!(Strict.compare(prompt, "42", "**Answer:** 43").outcome, EquivalenceOutcome::NotEquivalent);
 //! let v = Strict.compare("Write a poem about rain.", "Rain taps...", "Grey skies...");
-//! assert_eq!(v.outcome, Outcome::Undecided);
+//! assert_eq!(v.outcome, EquivalenceOutcome::Undecided);
 //! // The same numbers, different words: never equivalent.
 //! let v = Strict.compare("Summarise", "The board approved the $2M budget 5-4.",
 //!                        "The board rejected the $2M budget 5-4.");
-//! assert_eq!(v.outcome, Outcome::Undecided);
+//! assert_eq!(v.outcome, EquivalenceOutcome::Undecided);
 //! // Units are part of the value.
-//! assert_eq!(Strict.compare("How long?", "1.5 s", "1500 ms").outcome, Outcome::Equivalent);
-//! assert_eq!(Strict.compare("How heavy?", "3 kg", "3 g").outcome, Outcome::NotEquivalent);
+//! assert_eq!(Strict.compare("How long?", "1.5 s", "1500 ms").outcome, EquivalenceOutcome::Equivalent);
+//! assert_eq!(Strict.compare("How heavy?", "3 kg", "3 g").outcome, EquivalenceOutcome::NotEquivalent);
 //! ```
 
 mod code;
@@ -74,7 +74,7 @@ use text::words;
 
 /// Whether two answers mean the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Outcome {
+pub enum EquivalenceOutcome {
     /// They do.
     Equivalent,
     /// They do not.
@@ -87,7 +87,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
     /// The outcome.
-    pub outcome: Outcome,
+    pub outcome: EquivalenceOutcome,
     /// A similarity in `0.0..=1.0`, where the method has one.
     pub score: Option<f64>,
     /// Which method decided (`"json"`, `"number"`, `"yes_no"`, `"label"`, ...).
@@ -97,7 +97,11 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    pub(crate) fn new(outcome: Outcome, method: &'static str, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        outcome: EquivalenceOutcome,
+        method: &'static str,
+        reason: impl Into<String>,
+    ) -> Self {
         Self {
             outcome,
             score: None,
@@ -116,11 +120,11 @@ impl Verdict {
         reason: String,
     ) -> Self {
         let outcome = if score >= accept {
-            Outcome::Equivalent
+            EquivalenceOutcome::Equivalent
         } else if score <= reject {
-            Outcome::NotEquivalent
+            EquivalenceOutcome::NotEquivalent
         } else {
-            Outcome::Undecided
+            EquivalenceOutcome::Undecided
         };
         Self {
             outcome,
@@ -132,12 +136,12 @@ impl Verdict {
 
     /// An undecided verdict.
     pub fn undecided(method: &'static str, reason: impl Into<String>) -> Self {
-        Self::new(Outcome::Undecided, method, reason)
+        Self::new(EquivalenceOutcome::Undecided, method, reason)
     }
 
     /// Whether it decided either way.
     pub fn is_decided(&self) -> bool {
-        self.outcome != Outcome::Undecided
+        self.outcome != EquivalenceOutcome::Undecided
     }
 }
 
@@ -191,7 +195,7 @@ impl Equivalence for ExactText {
     fn compare(&self, _: &str, reference: &str, candidate: &str) -> Verdict {
         if normalise(reference) == normalise(candidate) && !normalise(reference).is_empty() {
             Verdict::new(
-                Outcome::Equivalent,
+                EquivalenceOutcome::Equivalent,
                 "normalised_text",
                 "equal after normalisation",
             )
@@ -254,7 +258,7 @@ impl Equivalence for Strict {
         let (r_refuses, c_refuses) = (is_refusal(reference), is_refusal(candidate));
         if r_refuses != c_refuses {
             return Verdict::new(
-                Outcome::NotEquivalent,
+                EquivalenceOutcome::NotEquivalent,
                 "refusal",
                 "one answer is a refusal, the other is not",
             );
@@ -282,7 +286,7 @@ fn truncated(reference: &str, candidate: &str) -> Option<Verdict> {
     let ends_cleanly = short.ends_with(['.', '!', '?', '}', ']', '`', '"', ')']);
     (ws.len() >= 3 && ws.len() < wl.len() && wl.starts_with(&ws) && !ends_cleanly).then(|| {
         Verdict::new(
-            Outcome::NotEquivalent,
+            EquivalenceOutcome::NotEquivalent,
             "truncation",
             "one answer is the other cut short",
         )
@@ -311,11 +315,11 @@ fn is_refusal(s: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn s(p: &str, a: &str, b: &str) -> Outcome {
+    fn s(p: &str, a: &str, b: &str) -> EquivalenceOutcome {
         Strict.compare(p, a, b).outcome
     }
 
-    use Outcome::*;
+    use EquivalenceOutcome::*;
 
     #[test]
     fn numbers_in_every_phrasing() {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use nb_breaker::{BreakerConfig, CooldownPolicy};
 use nb_core::TargetId;
 
-use crate::facts::Scope;
+use crate::facts::WireScope;
 
 /// What a fact or entry read from Redis may say, at most. A fact beyond a bound is
 /// clamped to it (an open breaker or a cool-down never lasts longer than this replica's
@@ -15,7 +15,7 @@ use crate::facts::Scope;
 /// ignored.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct Bounds {
+pub struct TrustBounds {
     /// The longest cool-down a fact may start (`cooldowns.max_ms`).
     pub max_cooldown: Duration,
     /// The longest a fact may open a breaker for (the breaker's longest open period).
@@ -25,7 +25,7 @@ pub struct Bounds {
     pub targets: HashSet<TargetId>,
 }
 
-impl Default for Bounds {
+impl Default for TrustBounds {
     fn default() -> Self {
         Self {
             max_cooldown: CooldownPolicy::default().max,
@@ -35,7 +35,7 @@ impl Default for Bounds {
     }
 }
 
-impl Bounds {
+impl TrustBounds {
     /// The bounds of a replica with these breakers and cool-downs.
     pub fn new(breaker: &BreakerConfig, cooldowns: &CooldownPolicy) -> Self {
         Self {
@@ -56,17 +56,17 @@ impl Bounds {
         self.targets.is_empty() || self.targets.contains(t)
     }
 
-    pub(crate) fn knows_scope(&self, s: &Scope) -> bool {
+    pub(crate) fn knows_scope(&self, s: &WireScope) -> bool {
         if self.targets.is_empty() {
             return true;
         }
         match s {
-            Scope::Target { target } => self.targets.contains(target),
-            Scope::Model { provider, model } => self
+            WireScope::Target { target } => self.targets.contains(target),
+            WireScope::Model { provider, model } => self
                 .targets
                 .iter()
                 .any(|t| t.provider() == provider && t.model() == model),
-            Scope::Credential { provider, .. } | Scope::Provider { provider } => {
+            WireScope::Credential { provider, .. } | WireScope::Provider { provider } => {
                 self.targets.iter().any(|t| t.provider() == provider)
             }
         }

@@ -12,7 +12,7 @@ use nb_breaker::{
     BreakerConfig, CooldownPolicy, InMemoryKnowledge, Knowledge, Refusal, SystemClock,
 };
 use nb_core::{AnswerCache, TargetId};
-use nb_store_redis::{Bounds, RedisCache, RedisKnowledge};
+use nb_store_redis::{RedisCache, RedisKnowledge, TrustBounds};
 
 struct Redis {
     child: Child,
@@ -71,7 +71,7 @@ async fn replica(redis: &Redis) -> RedisKnowledge {
         ..CooldownPolicy::default()
     };
     let local = InMemoryKnowledge::new(breaker, cooldowns, Arc::new(SystemClock));
-    let bounds = Bounds::new(&breaker, &cooldowns).with_targets([healthy()]);
+    let bounds = TrustBounds::new(&breaker, &cooldowns).with_targets([healthy()]);
     let k = RedisKnowledge::connect_with(&redis.url(), "ns", local, bounds).unwrap();
     let t0 = Instant::now();
     while !k.stats().connected {
@@ -161,7 +161,7 @@ async fn a_forged_cache_entry_naming_an_unknown_target_or_no_check_is_not_served
     let redis = Redis::start();
     let cache = RedisCache::new(&redis.url(), "ns")
         .unwrap()
-        .with_bounds(Bounds::default().with_targets([healthy()]));
+        .with_bounds(TrustBounds::default().with_targets([healthy()]));
     let client = redis::Client::open(redis.url()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
     let response = r#"{"text":"42","tool_calls":[],"finish_reason":"stop"}"#;

@@ -227,8 +227,8 @@ impl SmartRouter {
                                 started: t_ref,
                             };
                             vec![
-                                Outcome::new(launched, false, Some(answer)),
-                                Outcome::new(asked, false, Some(reference)),
+                                Finished::new(launched, false, Some(answer)),
+                                Finished::new(asked, false, Some(reference)),
                             ]
                         } else {
                             call.prefetched = Some(Box::new(Prefetched {
@@ -238,10 +238,10 @@ impl SmartRouter {
                                 latency: self.inner.clock.now().saturating_duration_since(t_ref),
                                 result: reference,
                             }));
-                            vec![Outcome::new(launched, false, Some(answer))]
+                            vec![Finished::new(launched, false, Some(answer))]
                         }
                     }
-                    None => vec![Outcome::new(launched, false, Some(primary.await))],
+                    None => vec![Finished::new(launched, false, Some(primary.await))],
                 },
                 Some(delay) => {
                     // Boxed: a hedge's state is only held while one is raced.
@@ -249,7 +249,7 @@ impl SmartRouter {
                 }
             };
             let mut next = None;
-            for Outcome {
+            for Finished {
                 launched:
                     Launched {
                         target: idx,

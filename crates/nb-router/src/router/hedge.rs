@@ -12,11 +12,11 @@ impl SmartRouter {
         delay: Duration,
         req: &'a ChatRequest,
         call: &mut Call,
-    ) -> Vec<Outcome> {
+    ) -> Vec<Finished> {
         let i = launched.target;
         let sleep = Box::pin(tokio::time::sleep(delay));
         if let Either::Left((r, _)) = select(primary.as_mut(), sleep).await {
-            return vec![Outcome::new(launched, false, Some(r))];
+            return vec![Finished::new(launched, false, Some(r))];
         }
         call.excluded.insert(i);
         let hedge = self.hedge_target(call).filter(|_| {
@@ -25,7 +25,7 @@ impl SmartRouter {
         call.excluded.remove(&i);
         let Some((j, adm_j)) = hedge else {
             let r = primary.await;
-            return vec![Outcome::new(launched, false, Some(r))];
+            return vec![Finished::new(launched, false, Some(r))];
         };
         call.attempts += 1;
         let hedged_at = Launched {
@@ -37,27 +37,27 @@ impl SmartRouter {
         match select(primary, hedged.as_mut()).await {
             Either::Left((r, hedge_fut)) => match r {
                 Ok(_) => vec![
-                    Outcome::new(launched, false, Some(r)),
-                    Outcome::new(hedged_at, true, None),
+                    Finished::new(launched, false, Some(r)),
+                    Finished::new(hedged_at, true, None),
                 ],
                 Err(_) => {
                     let rj = hedge_fut.await;
                     vec![
-                        Outcome::new(launched, false, Some(r)),
-                        Outcome::new(hedged_at, true, Some(rj)),
+                        Finished::new(launched, false, Some(r)),
+                        Finished::new(hedged_at, true, Some(rj)),
                     ]
                 }
             },
             Either::Right((rj, primary_fut)) => match rj {
                 Ok(_) => vec![
-                    Outcome::new(hedged_at, true, Some(rj)),
-                    Outcome::new(launched, false, None),
+                    Finished::new(hedged_at, true, Some(rj)),
+                    Finished::new(launched, false, None),
                 ],
                 Err(_) => {
                     let ri = primary_fut.await;
                     vec![
-                        Outcome::new(hedged_at, true, Some(rj)),
-                        Outcome::new(launched, false, Some(ri)),
+                        Finished::new(hedged_at, true, Some(rj)),
+                        Finished::new(launched, false, Some(ri)),
                     ]
                 }
             },

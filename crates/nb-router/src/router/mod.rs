@@ -20,7 +20,7 @@ use nb_core::{
     TimeoutPhase,
 };
 use nb_guard::Validator;
-use nb_semantic::{Checker, Equivalence as _, Outcome as Equiv};
+use nb_semantic::{Checker, Equivalence as _, EquivalenceOutcome as Equiv};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::broadcast;
@@ -551,7 +551,7 @@ struct Launched {
 }
 
 /// One attempt's end.
-struct Outcome {
+struct Finished {
     launched: Launched,
     /// It was a hedge.
     hedge: bool,
@@ -559,7 +559,7 @@ struct Outcome {
     result: Option<Result<ChatResponse, CallError>>,
 }
 
-impl Outcome {
+impl Finished {
     fn new(
         launched: Launched,
         hedge: bool,
