@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nb_semantic::{Equivalence, EquivalenceOutcome, Strict, compare_data};
+use nb_semantic::{EquivalenceOutcome, Strict, compare_data};
 
 fuzz_target!(|data: &[u8]| {
     let mut parts = data.splitn(3, |b| *b == 0xFF).map(String::from_utf8_lossy);

@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nb_semantic::{Equivalence, EquivalenceOutcome, Strict};
+use nb_semantic::{EquivalenceOutcome, Strict};
 
 #[derive(Default)]
 struct Tally {

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use nb_semantic::{Equivalence, EquivalenceOutcome, Strict};
+use nb_semantic::{EquivalenceOutcome, Strict};
 use serde_json::Value;
 
 #[test]

@@ -10,7 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nb_semantic::{Equivalence, EquivalenceOutcome, Strict};
+use nb_semantic::{EquivalenceOutcome, Strict};
 use serde_json::Value;
 
 struct Pair {

@@ -11,7 +11,7 @@ use nb_chaos::{ChaosServer, ProviderSpec, Scenario, WireFormat};
 use nb_core::{CallError, ChatRequest, ChatResponse, Provider};
 use nb_providers::{ApiKey, OpenAiEmbeddings};
 use nb_semantic::{
-    Checker, EmbeddingCheck, Entailment, EquivalenceOutcome, Escalate, Judge, Strict,
+    EmbeddingCheck, Entailment, Equivalence, EquivalenceOutcome, Escalate, Judge, Strict,
 };
 use nb_tests::adapter;
 

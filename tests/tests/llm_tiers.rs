@@ -16,7 +16,7 @@ use nb_chaos::{
 };
 use nb_core::{ChatRequest, ChatResponse, Provider};
 use nb_router::{Policy, RouteError, RouteErrorKind, Routed, SmartRouter, Vouching};
-use nb_semantic::{Checker, Entailment, EquivalenceOutcome, Escalate, Judge, Strict};
+use nb_semantic::{Entailment, Equivalence, EquivalenceOutcome, Escalate, Judge, Strict};
 use nb_tests::{adapter, model_of, router_target};
 
 /// Primary down; `fallback` shows its working (`6 * 7 = 42`), `reference` answers tersely
@@ -63,7 +63,7 @@ enum Tier {
 
 fn router(h: &ChaosHandle, tier: Tier) -> SmartRouter {
     let model: Arc<dyn Provider> = Arc::from(adapter(h, "judge", WireFormat::OpenAi));
-    let stage: Arc<dyn Checker> = match tier {
+    let stage: Arc<dyn Equivalence> = match tier {
         Tier::Entailment => Arc::new(Entailment::new(model)),
         Tier::Judge => Arc::new(Judge::new(model)),
     };

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use nb_core::Provider;
 use nb_providers::{Anthropic, ApiKey, OpenAi, Preset};
-use nb_semantic::{Checker, Entailment, EquivalenceOutcome, Escalate, Judge, Strict};
+use nb_semantic::{Entailment, Equivalence, EquivalenceOutcome, Escalate, Judge, Strict};
 use serde_json::{Value, json};
 
 /// The model behind the escalation stage, from the command line.
@@ -87,7 +87,7 @@ pub(crate) fn parse_args(args: &[String]) -> Result<Args, String> {
 }
 
 /// The checker to score: `Strict`, or `Escalate(Strict, stage)` over the given model.
-fn checker(j: &JudgeArgs) -> Result<Arc<dyn Checker>, String> {
+fn checker(j: &JudgeArgs) -> Result<Arc<dyn Equivalence>, String> {
     let (Some(url), Some(model)) = (&j.base_url, &j.model) else {
         return Ok(Arc::new(Strict));
     };
@@ -113,7 +113,7 @@ fn checker(j: &JudgeArgs) -> Result<Arc<dyn Checker>, String> {
             Arc::new(b.build().map_err(|e| format!("the judge: {e}"))?)
         }
     };
-    let stage: Arc<dyn Checker> = if j.stage == "judge" {
+    let stage: Arc<dyn Equivalence> = if j.stage == "judge" {
         Arc::new(Judge::new(provider))
     } else {
         Arc::new(Entailment::new(provider))

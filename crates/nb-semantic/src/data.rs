@@ -11,7 +11,7 @@ use serde_json::Value;
 use nb_core::{ChatRequest, ChatResponse, ResponseFormat, ToolCall, ToolSpec};
 
 use crate::quantity::Cmp;
-use crate::{Checker, EquivalenceOutcome, Verdict};
+use crate::{Equivalence, EquivalenceOutcome, Verdict};
 
 /// A value, shortened for a reason string.
 pub(crate) fn short(v: &Value) -> String {
@@ -339,7 +339,7 @@ impl<'a> Question<'a> {
 /// - The call asked for JSON and both answers hold it → [`compare_data`] with its schema.
 /// - Otherwise → `checker.check(prompt, reference text, candidate text)`.
 pub async fn check_answers(
-    checker: &(dyn Checker + '_),
+    checker: &(dyn Equivalence + '_),
     question: &Question<'_>,
     reference: &ChatResponse,
     candidate: &ChatResponse,

@@ -8,21 +8,6 @@ use nb_core::{ChatRequest, Embedder, Message, Provider};
 
 use crate::{Equivalence, EquivalenceOutcome, Verdict};
 
-/// An equivalence check that may need I/O (an embedding model, a judge). Every
-/// synchronous [`Equivalence`] is a `Checker`.
-#[async_trait]
-pub trait Checker: Send + Sync {
-    /// The verdict on `candidate` against `reference`.
-    async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict;
-}
-
-#[async_trait]
-impl<E: Equivalence + ?Sized> Checker for E {
-    async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
-        self.compare(prompt, reference, candidate)
-    }
-}
-
 /// Cosine similarity of embeddings. At or below `reject` the answers are *not
 /// equivalent*; anything higher is *undecided*, with the similarity as its score.
 ///
@@ -72,7 +57,7 @@ fn cosine(a: &[f32], b: &[f32]) -> Option<f64> {
 }
 
 #[async_trait]
-impl<E: Embedder> Checker for EmbeddingCheck<E> {
+impl<E: Embedder> Equivalence for EmbeddingCheck<E> {
     async fn check(&self, _prompt: &str, reference: &str, candidate: &str) -> Verdict {
         let vs = self
             .embedder
@@ -159,7 +144,7 @@ pub fn parse_judgement(reply: &str) -> EquivalenceOutcome {
 }
 
 #[async_trait]
-impl<P: Provider> Checker for Judge<P> {
+impl<P: Provider> Equivalence for Judge<P> {
     async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
         let ask = |a: &str, b: &str| {
             ChatRequest::new(vec![Message::user(judge_prompt(prompt, a, b))])
@@ -230,7 +215,7 @@ fn parse_entailment(reply: &str) -> Option<bool> {
 }
 
 #[async_trait]
-impl<P: Provider> Checker for Entailment<P> {
+impl<P: Provider> Equivalence for Entailment<P> {
     async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
         let ask = |a: &str, b: &str| {
             ChatRequest::new(vec![Message::user(entailment_prompt(prompt, a, b))])
@@ -268,13 +253,14 @@ impl<P: Provider> Checker for Entailment<P> {
     }
 }
 
-/// Stages in order, cheapest first; the first decided verdict wins and records its
+/// Checkers in order, cheapest first; the first decided verdict wins and records its
 /// stage (`method`). Only what the cheap checks leave undecided reaches the expensive
-/// ones.
-pub struct Escalate(pub Vec<Arc<dyn Checker>>);
+/// ones: `Escalate(vec![Arc::new(Strict), Arc::new(Entailment::new(model))])`.
+/// Escalates nest (an `Escalate` is itself an [`Equivalence`]).
+pub struct Escalate(pub Vec<Arc<dyn Equivalence>>);
 
 #[async_trait]
-impl Checker for Escalate {
+impl Equivalence for Escalate {
     async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
         let mut last = Verdict::undecided("escalate", "no stage decided");
         for stage in &self.0 {

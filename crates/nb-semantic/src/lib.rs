@@ -3,7 +3,10 @@
 //! "Failover is not correctover." An [`Equivalence`] checker compares a candidate answer
 //! with a reference, for a given prompt, and returns a [`Verdict`]. *Undecided* is a
 //! first-class outcome: a checker that cannot tell says so instead of guessing, and the
-//! router refuses an answer it cannot vouch for.
+//! router refuses an answer it cannot vouch for. There is one trait for every checker,
+//! deterministic or model-backed, and one way to combine them ([`Escalate`]); the trait
+//! is async because some checkers ask a model, and the deterministic ones also answer
+//! synchronously through their own `compare` method.
 //!
 //! - [`Strict`]: deterministic comparators that **account for everything**: each answer
 //!   is read into the values it states — quantities with their units (`1.5 s` =
@@ -24,17 +27,16 @@
 //!   value), and [`check_answers`], which the router uses to vouch for a whole answer;
 //! - [`Lexical`]: token overlap with calibrated thresholds, for tolerant free text;
 //! - [`Unvouchable`]: for creative tasks, always undecided, and says why;
-//! - [`Cascade`]: runs checkers in order and keeps the first decided verdict, recording
-//!   which stage decided;
-//! - escalation, for what stays undecided: [`Checker`] (async; every [`Equivalence`] is
-//!   one), [`Entailment`] (an LLM asked whether each answer entails the other, separately:
+//! - model-backed checkers, for what the deterministic ones leave undecided:
+//!   [`Entailment`] (an LLM asked whether each answer entails the other, separately:
 //!   only two agreeing "yes" decide *equivalent*), [`Judge`] (an LLM through any
 //!   [`nb_core::Provider`], asked in both orders), [`EmbeddingCheck`] (cosine similarity
-//!   through any [`nb_core::Embedder`]; it can reject, never accept on its own), and
-//!   [`Escalate`] (cheap stages first).
+//!   through any [`nb_core::Embedder`]; it can reject, never accept on its own);
+//! - [`Escalate`]: runs checkers in order, cheapest first, and keeps the first decided
+//!   verdict, recording which stage decided (`Escalate(Strict, Entailment)`).
 //!
 //! ```
-//! use nb_semantic::{Equivalence, EquivalenceOutcome, Strict};
+//! use nb_semantic::{EquivalenceOutcome, Strict};
 //! let prompt = "What is 17 + 25? Reply with the number only.";
 //! assert_eq!(Strict.compare(prompt, "42", "The answer is 42.").outcome, EquivalenceOutcome::Equivalent);
 //! assert_eq!(Strict.compare(prompt, "42", "**Answer:** 43").outcome, EquivalenceOutcome::NotEquivalent);
@@ -61,14 +63,15 @@ mod text;
 
 pub use data::{Question, check_answers, compare_data, compare_tool_calls};
 pub use escalate::{
-    Checker, EmbeddingCheck, Entailment, Escalate, Judge, entailment_prompt, judge_prompt,
-    parse_judgement,
+    EmbeddingCheck, Entailment, Escalate, Judge, entailment_prompt, judge_prompt, parse_judgement,
 };
 pub use spend::{CheckerSpend, metered, record_checker_call};
 pub use text::FRAMING;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+
+use async_trait::async_trait;
 
 use text::words;
 
@@ -145,41 +148,46 @@ impl Verdict {
     }
 }
 
-/// Compares a candidate answer with a reference, for a prompt.
+/// Compares a candidate answer with a reference, for a prompt: the one trait every
+/// checker implements, from [`Strict`] (which answers at once and never calls anything)
+/// to [`Entailment`] and [`Judge`] (which ask a model). It is async so that both kinds
+/// compose in one [`Escalate`] and one router setting; the deterministic checkers also
+/// offer their verdict synchronously, as an inherent `compare` method.
+#[async_trait]
 pub trait Equivalence: Send + Sync {
     /// The verdict on `candidate` against `reference`.
-    fn compare(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict;
+    async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict;
 }
 
+#[async_trait]
 impl<E: Equivalence + ?Sized> Equivalence for Arc<E> {
-    fn compare(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
-        (**self).compare(prompt, reference, candidate)
+    async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
+        (**self).check(prompt, reference, candidate).await
     }
 }
 
-/// Checkers in order; the first decided verdict wins.
-pub struct Cascade(pub Vec<Arc<dyn Equivalence>>);
-
-impl Equivalence for Cascade {
-    fn compare(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
-        let mut last = Verdict::undecided("cascade", "no checker decided");
-        for c in &self.0 {
-            let v = c.compare(prompt, reference, candidate);
-            if v.is_decided() {
-                return v;
+/// Implements [`Equivalence`] for deterministic checkers through their inherent
+/// `compare`.
+macro_rules! equivalence_by_compare {
+    ($($t:ty),*) => {$(
+        #[async_trait]
+        impl Equivalence for $t {
+            async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
+                self.compare(prompt, reference, candidate)
             }
-            last = v;
         }
-        last
-    }
+    )*};
 }
+
+equivalence_by_compare!(Unvouchable, ExactText, Lexical, Strict);
 
 /// For creative tasks: equivalence cannot be claimed, and the verdict says so.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Unvouchable;
 
-impl Equivalence for Unvouchable {
-    fn compare(&self, _: &str, _: &str, _: &str) -> Verdict {
+impl Unvouchable {
+    /// The verdict on `candidate` against `reference`, at once.
+    pub fn compare(&self, _: &str, _: &str, _: &str) -> Verdict {
         Verdict::undecided(
             "unvouchable",
             "this route's answers are creative: no checker can vouch for a substitute",
@@ -191,8 +199,9 @@ impl Equivalence for Unvouchable {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ExactText;
 
-impl Equivalence for ExactText {
-    fn compare(&self, _: &str, reference: &str, candidate: &str) -> Verdict {
+impl ExactText {
+    /// The verdict on `candidate` against `reference`, at once.
+    pub fn compare(&self, _: &str, reference: &str, candidate: &str) -> Verdict {
         if normalise(reference) == normalise(candidate) && !normalise(reference).is_empty() {
             Verdict::new(
                 EquivalenceOutcome::Equivalent,
@@ -227,8 +236,9 @@ impl Default for Lexical {
     }
 }
 
-impl Equivalence for Lexical {
-    fn compare(&self, _: &str, reference: &str, candidate: &str) -> Verdict {
+impl Lexical {
+    /// The verdict on `candidate` against `reference`, at once.
+    pub fn compare(&self, _: &str, reference: &str, candidate: &str) -> Verdict {
         let a: BTreeSet<String> = words(reference).into_iter().collect();
         let b: BTreeSet<String> = words(candidate).into_iter().collect();
         let union = a.union(&b).count();
@@ -253,8 +263,9 @@ impl Equivalence for Lexical {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Strict;
 
-impl Equivalence for Strict {
-    fn compare(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
+impl Strict {
+    /// The verdict on `candidate` against `reference`, at once.
+    pub fn compare(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
         let (r_refuses, c_refuses) = (is_refusal(reference), is_refusal(candidate));
         if r_refuses != c_refuses {
             return Verdict::new(
@@ -561,8 +572,8 @@ mod tests {
         assert_eq!(s(p, "1. flour\n2. sugar", "1. sugar\n2. flour"), Undecided);
     }
 
-    #[test]
-    fn lexical_and_cascade_and_unvouchable() {
+    #[tokio::test]
+    async fn lexical_and_escalate_and_unvouchable() {
         let l = Lexical::default();
         assert_eq!(
             l.compare("", "the cat sat on the mat", "the cat sat on the mat")
@@ -579,14 +590,16 @@ mod tests {
                 .outcome,
             Undecided
         );
-        let c = Cascade(vec![
+        let c = Escalate(vec![
             Arc::new(ExactText),
             Arc::new(Lexical {
                 accept: 0.5,
                 reject: 0.0,
             }),
         ]);
-        let v = c.compare("", "the cat sat on the mat", "the cat sat on a mat");
+        let v = c
+            .check("", "the cat sat on the mat", "the cat sat on a mat")
+            .await;
         assert_eq!((v.outcome, v.method), (Equivalent, "lexical"));
         assert_eq!(Unvouchable.compare("", "a", "a").outcome, Undecided);
     }

@@ -1,7 +1,7 @@
 //! The strict checker reads text from the network: no input makes it panic, and it is
 //! symmetric in what it accepts (an answer equivalent to another is so both ways round).
 
-use nb_semantic::{Equivalence, EquivalenceOutcome, Strict};
+use nb_semantic::{EquivalenceOutcome, Strict};
 use proptest::prelude::*;
 
 /// Text built from pieces that exercise every reader: multi-byte currency and degree

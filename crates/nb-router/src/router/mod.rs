@@ -20,7 +20,7 @@ use nb_core::{
     TimeoutPhase,
 };
 use nb_guard::Validator;
-use nb_semantic::{Checker, Equivalence as _, EquivalenceOutcome as Equiv};
+use nb_semantic::{Equivalence, EquivalenceOutcome as Equiv};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::broadcast;
@@ -237,7 +237,7 @@ struct Inner {
 #[non_exhaustive]
 pub struct Vouching {
     /// The checker comparing two answers (`nb_semantic::Strict` for strict domains).
-    pub equivalence: Arc<dyn Checker>,
+    pub equivalence: Arc<dyn Equivalence>,
     /// Vouch for every answer, not only failovers.
     pub always: bool,
     /// On disagreement, ask a third target to break the tie.
@@ -370,7 +370,7 @@ impl std::fmt::Debug for Vouching {
 
 impl Vouching {
     /// Consensus with `equivalence` on failover answers, with a tie-break.
-    pub fn consensus(equivalence: impl Checker + 'static) -> Self {
+    pub fn consensus(equivalence: impl Equivalence + 'static) -> Self {
         Self {
             equivalence: Arc::new(equivalence),
             always: false,

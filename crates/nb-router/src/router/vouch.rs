@@ -6,7 +6,7 @@ use super::*;
 /// model calls (a judge's, an entailment model's) in the call's report.
 async fn compare(
     call: &mut Call,
-    checker: &dyn nb_semantic::Checker,
+    checker: &dyn nb_semantic::Equivalence,
     question: &nb_semantic::Question<'_>,
     reference: &ChatResponse,
     candidate: &ChatResponse,
