@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::demo::{DemoResult, Grade};
+use super::tally::{DemoResult, Grade};
 
 const W: f64 = 900.0;
 const LEFT: f64 = 120.0;
