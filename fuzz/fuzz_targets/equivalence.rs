@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nb_semantic::{Equivalence, Outcome, Strict, compare_data};
+use nb_semantic::{EquivalenceOutcome, Strict, compare_data};
 
 fuzz_target!(|data: &[u8]| {
     let mut parts = data.splitn(3, |b| *b == 0xFF).map(String::from_utf8_lossy);
@@ -13,8 +13,8 @@ fuzz_target!(|data: &[u8]| {
     let ab = Strict.compare(&prompt, &a, &b);
     let ba = Strict.compare(&prompt, &b, &a);
     assert_eq!(
-        ab.outcome == Outcome::Equivalent,
-        ba.outcome == Outcome::Equivalent,
+        ab.outcome == EquivalenceOutcome::Equivalent,
+        ba.outcome == EquivalenceOutcome::Equivalent,
         "{ab:?} / {ba:?}"
     );
     if let (Ok(x), Ok(y)) = (

@@ -19,7 +19,9 @@
 
 use std::time::Duration;
 
+mod answers;
 mod timed;
+pub use answers::TaskAnswers;
 pub use timed::{Arrival, Behaviour, Timed};
 
 use nb_chaos::{ChaosHandle, WireFormat};

@@ -84,7 +84,8 @@ async fn require_equivalence_refuses_what_nobody_could_vouch_for() {
 #[tokio::test(start_paused = true)]
 async fn a_failover_answer_a_reference_contradicts_is_refused_even_when_flagging_is_allowed() {
     // The primary hangs past the attempt timeout, then answers (wrongly, or differently)
-    // when asked to vouch: the two answers disagree and no third target can break the tie.
+    // when asked to vouch: the two answers disagree and no third target can break the tie
+    // (the fallback, asked again, stands by its answer).
     let primary = Timed::new(vec![
         (500 * MS, Behaviour::Hang),
         (Duration::MAX, Behaviour::answer(10 * MS, "41")),
@@ -92,7 +93,13 @@ async fn a_failover_answer_a_reference_contradicts_is_refused_even_when_flagging
     let r = two(primary, answering("42"), true);
     let e = r.chat(&q()).await.unwrap_err();
     assert_eq!(e.kind(), RouteErrorKind::Unvouched, "{e}");
-    assert_eq!(e.report().evidence.len(), 2, "both answers are kept");
+    let texts: Vec<&str> = e
+        .report()
+        .evidence
+        .iter()
+        .map(|(_, t)| t.as_str())
+        .collect();
+    assert_eq!(texts, ["42", "41", "42"], "every answer is kept");
 }
 
 #[tokio::test(start_paused = true)]

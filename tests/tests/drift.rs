@@ -1,47 +1,41 @@
 //! A drifting first choice is caught: shadow samples compare its answers with another
 //! target's, a third settles disagreements, and once it is outvoted its answers are no
-//! longer returned unchecked.
+//! longer returned unchecked. On tokio's paused time with in-process targets answering
+//! the simulator's tasks, so the run — which requests drift, when the shadow samples
+//! land — is the same every time.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
+use nb_chaos::Personality;
 use nb_chaos::tasks::Task;
-use nb_chaos::{ChaosServer, Fault, FaultKind, Personality, ProviderSpec, Scenario, WireFormat};
 use nb_core::{ChatRequest, TargetId};
-use nb_router::{SmartRouter, Vouching};
+use nb_router::{SmartRouter, Target, Vouching};
 use nb_semantic::Strict;
-use nb_tests::{model_of, router_target};
+use nb_tests::TaskAnswers;
 use rand::SeedableRng;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_primary_wrong_30_percent_of_the_time_is_caught_within_200_calls() {
-    let server = ChaosServer::start(
-        Scenario::new(vec![
-            ProviderSpec::new("primary", WireFormat::OpenAi, model_of(WireFormat::OpenAi))
-                .with_fault(Fault::always(FaultKind::SemanticDrift).with_probability(0.3)),
-            ProviderSpec::new(
-                "second",
-                WireFormat::Anthropic,
-                model_of(WireFormat::Anthropic),
-            )
-            .with_personality(Personality::Chatty),
-            ProviderSpec::new("third", WireFormat::Gemini, model_of(WireFormat::Gemini))
-                .with_personality(Personality::Markdown),
-        ])
-        .with_seed(7),
-    )
-    .await
-    .unwrap();
-    let h = server.handle();
+    let latency = Duration::from_millis(20);
+    let primary = TargetId::new("primary", "m");
+    let drifting = TaskAnswers::new(Personality::Terse)
+        .with_drift(0.3, 7)
+        .with_latency(latency);
     let router = SmartRouter::builder()
-        .target(router_target(&h, "primary", WireFormat::OpenAi))
-        .target(router_target(&h, "second", WireFormat::Anthropic))
-        .target(router_target(&h, "third", WireFormat::Gemini))
+        .target(Target::new(primary.clone(), drifting.clone()))
+        .target(Target::new(
+            TargetId::new("second", "m"),
+            TaskAnswers::new(Personality::Chatty).with_latency(latency),
+        ))
+        .target(Target::new(
+            TargetId::new("third", "m"),
+            TaskAnswers::new(Personality::Markdown).with_latency(latency),
+        ))
         .vouch(Vouching::consensus(Strict).with_shadow_rate(0.1))
         .build()
         .unwrap();
-    let primary = TargetId::new("primary", model_of(WireFormat::OpenAi));
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
     let (mut detected_at, mut silent_before, mut silent_after) = (None, 0, 0);
     for n in 1..=400 {
@@ -55,8 +49,9 @@ async fn a_primary_wrong_30_percent_of_the_time_is_caught_within_200_calls() {
         } else {
             silent_before += usize::from(silent);
         }
-        // Shadow samples run in the background: give them a moment to land.
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        // Shadow samples run in the background: a few answers' time lets them land
+        // (paused time: it costs nothing).
+        tokio::time::sleep(latency * 4).await;
         if detected_at.is_none()
             && router
                 .agreement(&primary)
@@ -67,7 +62,8 @@ async fn a_primary_wrong_30_percent_of_the_time_is_caught_within_200_calls() {
     }
     let detected_at = detected_at.expect("the drifting primary was caught");
     eprintln!(
-        "caught after {detected_at} calls; silent corruptions: {silent_before} before, {silent_after} after"
+        "caught after {detected_at} calls; silent corruptions: {silent_before} before, {silent_after} after; {} requests to the primary",
+        drifting.requests()
     );
     assert!(detected_at <= 200, "caught after {detected_at} calls");
     assert_eq!(

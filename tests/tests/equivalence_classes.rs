@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nb_semantic::{Equivalence, Outcome, Strict};
+use nb_semantic::{EquivalenceOutcome, Strict};
 
 #[derive(Default)]
 struct Tally {
@@ -24,10 +24,10 @@ impl Tally {
         for (x, y) in [(a, b), (b, a)] {
             let v = Strict.compare(prompt, x, y);
             self.changed += 1;
-            if v.outcome == Outcome::NotEquivalent {
+            if v.outcome == EquivalenceOutcome::NotEquivalent {
                 self.decided_changed += 1;
             }
-            if v.outcome == Outcome::Equivalent {
+            if v.outcome == EquivalenceOutcome::Equivalent {
                 self.wrong.push(format!(
                     "[{class}] changed, judged equivalent: {prompt:?} {x:?} vs {y:?}: {}",
                     v.reason
@@ -41,7 +41,7 @@ impl Tally {
         for (x, y) in [(a, b), (b, a)] {
             let v = Strict.compare(prompt, x, y);
             self.preserved += 1;
-            if v.outcome == Outcome::NotEquivalent {
+            if v.outcome == EquivalenceOutcome::NotEquivalent {
                 self.wrong.push(format!(
                     "[{class}] preserved, judged not equivalent: {prompt:?} {x:?} vs {y:?}: {}",
                     v.reason
@@ -549,7 +549,7 @@ fn role_swaps_and_comparatives() {
             let a = format!("{x} {v} {y}.");
             let b = format!("{y} {v} {x}.");
             let o = Strict.compare("What happened?", &a, &b).outcome;
-            assert_ne!(o, Outcome::NotEquivalent, "{a} / {b}");
+            assert_ne!(o, EquivalenceOutcome::NotEquivalent, "{a} / {b}");
         }
     }
     t.check("relations", 400, 150, 0.9);

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use nb_semantic::{Equivalence, Outcome, Strict};
+use nb_semantic::{EquivalenceOutcome, Strict};
 use serde_json::Value;
 
 #[test]
@@ -37,14 +37,14 @@ fn strict_never_accepts_a_non_equivalent_pair_and_decides_most() {
         structured += u32::from(is_structured);
         structured_decided += u32::from(is_structured && verdict.is_decided());
         match verdict.outcome {
-            Outcome::Undecided => {}
-            Outcome::Equivalent => {
+            EquivalenceOutcome::Undecided => {}
+            EquivalenceOutcome::Equivalent => {
                 decided += 1;
                 if !label {
                     false_accepts.push(s("id").to_owned());
                 }
             }
-            Outcome::NotEquivalent => {
+            EquivalenceOutcome::NotEquivalent => {
                 decided += 1;
                 if label {
                     wrong += 1;

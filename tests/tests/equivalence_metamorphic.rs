@@ -10,7 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nb_semantic::{Equivalence, Outcome, Strict};
+use nb_semantic::{EquivalenceOutcome, Strict};
 use serde_json::Value;
 
 struct Pair {
@@ -378,7 +378,7 @@ fn meaning_changing_edits_are_never_equivalent_and_preserving_ones_never_rejecte
                 let (r, c) = if flip { (&e, fixed) } else { (fixed, &e) };
                 let v = Strict.compare(&p.prompt, r, c);
                 changed += 1;
-                if v.outcome == Outcome::Equivalent {
+                if v.outcome == EquivalenceOutcome::Equivalent {
                     false_accepts.push(format!("{} [{kind}] {r:?} vs {c:?}: {}", p.id, v.reason));
                 }
             }
@@ -386,7 +386,7 @@ fn meaning_changing_edits_are_never_equivalent_and_preserving_ones_never_rejecte
                 let (r, c) = if flip { (&e, fixed) } else { (fixed, &e) };
                 let v = Strict.compare(&p.prompt, r, c);
                 preserved += 1;
-                if v.outcome == Outcome::NotEquivalent {
+                if v.outcome == EquivalenceOutcome::NotEquivalent {
                     false_rejects.push(format!("{} [{kind}] {r:?} vs {c:?}: {}", p.id, v.reason));
                 }
             }

@@ -10,7 +10,9 @@ use nb_chaos::tasks::Task;
 use nb_chaos::{ChaosServer, ProviderSpec, Scenario, WireFormat};
 use nb_core::{CallError, ChatRequest, ChatResponse, Provider};
 use nb_providers::{ApiKey, OpenAiEmbeddings};
-use nb_semantic::{Checker, EmbeddingCheck, Entailment, Escalate, Judge, Outcome, Strict};
+use nb_semantic::{
+    EmbeddingCheck, Entailment, Equivalence, EquivalenceOutcome, Escalate, Judge, Strict,
+};
 use nb_tests::adapter;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,14 +34,14 @@ async fn embeddings_from_the_simulator_separate_close_and_far_texts() {
         .check("q", "the cat sat on the mat", "The mat: the cat sat on it")
         .await;
     // Close texts are scored as similar, but similarity alone never vouches.
-    assert_eq!(same.outcome, Outcome::Undecided, "{same:?}");
+    assert_eq!(same.outcome, EquivalenceOutcome::Undecided, "{same:?}");
     assert!(same.score.unwrap() >= 0.9, "{same:?}");
     let swapped = check
         .check("q", "the dog bit the man", "the man bit the dog")
         .await;
     assert_eq!(
         swapped.outcome,
-        Outcome::Undecided,
+        EquivalenceOutcome::Undecided,
         "swapped roles look identical to a bag of words: {swapped:?}"
     );
     let far = check
@@ -49,7 +51,7 @@ async fn embeddings_from_the_simulator_separate_close_and_far_texts() {
             "quarterly revenue grew strongly",
         )
         .await;
-    assert_eq!(far.outcome, Outcome::NotEquivalent, "{far:?}");
+    assert_eq!(far.outcome, EquivalenceOutcome::NotEquivalent, "{far:?}");
     assert_eq!(server.handle().requests("emb"), 3);
 }
 
@@ -76,17 +78,20 @@ async fn a_judge_decides_what_the_strict_checks_leave_undecided() {
         .await;
     assert_eq!(
         (v.outcome, v.method),
-        (Outcome::Equivalent, "judge"),
+        (EquivalenceOutcome::Equivalent, "judge"),
         "{v:?}"
     );
     let v = cascade
         .check(&t.prompt(), "6 * 7 = 42", "42? No: 6 * 7 = 48")
         .await;
-    assert_eq!(v.outcome, Outcome::NotEquivalent, "{v:?}");
+    assert_eq!(v.outcome, EquivalenceOutcome::NotEquivalent, "{v:?}");
     // The cheap stage decides what it can, without calling the judge.
     let before = server.handle().requests("judge");
     let v = cascade.check(&t.prompt(), "42", "The answer is 42.").await;
-    assert_eq!((v.outcome, v.method), (Outcome::Equivalent, "number"));
+    assert_eq!(
+        (v.outcome, v.method),
+        (EquivalenceOutcome::Equivalent, "number")
+    );
     assert_eq!(server.handle().requests("judge"), before);
 }
 
@@ -111,7 +116,7 @@ async fn entailment_both_ways_decides_free_text_the_strict_checks_leave_open() {
         .await;
     assert_eq!(
         (v.outcome, v.method),
-        (Outcome::Equivalent, "entailment"),
+        (EquivalenceOutcome::Equivalent, "entailment"),
         "{v:?}"
     );
     // Two separate questions, one per direction.
@@ -121,7 +126,7 @@ async fn entailment_both_ways_decides_free_text_the_strict_checks_leave_open() {
         .await;
     assert_eq!(
         (v.outcome, v.method),
-        (Outcome::NotEquivalent, "entailment"),
+        (EquivalenceOutcome::NotEquivalent, "entailment"),
         "{v:?}"
     );
 }
@@ -146,7 +151,7 @@ async fn one_way_entailment_is_not_equivalence() {
     let v = Entailment::new(OneWay)
         .check("q", "long answer with more detail", "short")
         .await;
-    assert_eq!(v.outcome, Outcome::NotEquivalent, "{v:?}");
+    assert_eq!(v.outcome, EquivalenceOutcome::NotEquivalent, "{v:?}");
     assert!(v.reason.contains("candidate does not entail"), "{v:?}");
 }
 
@@ -168,6 +173,6 @@ impl Provider for Biased {
 #[tokio::test]
 async fn swapping_the_order_cancels_position_bias() {
     let v = Judge::new(Biased).check("q", "alpha", "beta").await;
-    assert_eq!(v.outcome, Outcome::Undecided, "{v:?}");
+    assert_eq!(v.outcome, EquivalenceOutcome::Undecided, "{v:?}");
     assert!(v.reason.contains("swapped"));
 }

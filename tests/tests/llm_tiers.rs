@@ -16,7 +16,7 @@ use nb_chaos::{
 };
 use nb_core::{ChatRequest, ChatResponse, Provider};
 use nb_router::{Policy, RouteError, RouteErrorKind, Routed, SmartRouter, Vouching};
-use nb_semantic::{Checker, Entailment, Escalate, Judge, Outcome, Strict};
+use nb_semantic::{Entailment, Equivalence, EquivalenceOutcome, Escalate, Judge, Strict};
 use nb_tests::{adapter, model_of, router_target};
 
 /// Primary down; `fallback` shows its working (`6 * 7 = 42`), `reference` answers tersely
@@ -63,7 +63,7 @@ enum Tier {
 
 fn router(h: &ChaosHandle, tier: Tier) -> SmartRouter {
     let model: Arc<dyn Provider> = Arc::from(adapter(h, "judge", WireFormat::OpenAi));
-    let stage: Arc<dyn Checker> = match tier {
+    let stage: Arc<dyn Equivalence> = match tier {
         Tier::Entailment => Arc::new(Entailment::new(model)),
         Tier::Judge => Arc::new(Judge::new(model)),
     };
@@ -98,10 +98,10 @@ async fn the_strict_checks_leave_shown_working_open_but_settle_a_different_resul
     // The premise of this file: without a tier, a right answer shown with its working
     // cannot be vouched for against a terse one...
     let v = Strict.check(&sum(6).prompt(), "42", "6 * 7 = 42").await;
-    assert_eq!(v.outcome, Outcome::Undecided, "{v:?}");
+    assert_eq!(v.outcome, EquivalenceOutcome::Undecided, "{v:?}");
     // ...while a wrong result is settled by the cheap stage alone.
     let v = Strict.check(&sum(6).prompt(), "42", "6 * 7 = 43").await;
-    assert_eq!(v.outcome, Outcome::NotEquivalent, "{v:?}");
+    assert_eq!(v.outcome, EquivalenceOutcome::NotEquivalent, "{v:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,7 +118,7 @@ async fn entailment_both_ways_vouches_for_a_free_text_failover_and_its_calls_are
     let v = routed.report.verdict.as_ref().unwrap();
     assert_eq!(
         (v.outcome, v.method),
-        (Outcome::Equivalent, "entailment"),
+        (EquivalenceOutcome::Equivalent, "entailment"),
         "{v:?}"
     );
     // Both directions asked: two questions, each recognised as an entailment prompt.
@@ -147,7 +147,7 @@ async fn a_drifted_failover_is_refused_by_the_strict_stage_without_asking_the_ti
     let v = err.report().verdict.as_ref().unwrap();
     assert_eq!(
         (v.outcome, v.method),
-        (Outcome::NotEquivalent, "number"),
+        (EquivalenceOutcome::NotEquivalent, "number"),
         "{v:?}"
     );
     assert_eq!(h.requests("judge"), 0);
@@ -175,7 +175,7 @@ async fn entailment_one_way_only_is_refused() {
     let v = err.report().verdict.as_ref().unwrap();
     assert_eq!(
         (v.outcome, v.method),
-        (Outcome::NotEquivalent, "entailment"),
+        (EquivalenceOutcome::NotEquivalent, "entailment"),
         "{v:?}"
     );
     assert!(v.reason.contains("does not entail"), "{v:?}");
@@ -196,7 +196,7 @@ async fn a_judge_vouches_in_both_orders_and_a_disagreement_between_them_is_refus
     let v = routed.report.verdict.as_ref().unwrap();
     assert_eq!(
         (v.outcome, v.method),
-        (Outcome::Equivalent, "judge"),
+        (EquivalenceOutcome::Equivalent, "judge"),
         "{v:?}"
     );
     assert_eq!(judge_requests(&h), 2, "asked once in each order");
@@ -227,7 +227,7 @@ async fn a_judge_vouches_in_both_orders_and_a_disagreement_between_them_is_refus
         .unwrap_err();
     assert_eq!(err.kind(), RouteErrorKind::Unvouched, "{err}");
     let v = err.report().verdict.as_ref().unwrap();
-    assert_eq!(v.outcome, Outcome::Undecided, "{v:?}");
+    assert_eq!(v.outcome, EquivalenceOutcome::Undecided, "{v:?}");
     assert!(v.reason.contains("swapped"), "{v:?}");
     assert_eq!(
         judge_requests(&h),

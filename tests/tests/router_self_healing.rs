@@ -441,7 +441,9 @@ async fn the_retry_budget_bounds_load_when_everything_fails() {
     }
     let secs = start.elapsed().as_secs_f64().ceil() as u64;
     let upstream = h.requests("a") + h.requests("b");
-    let bound = (calls as f64 * (1.0 + f64::from(ratio))) as u64 + secs + 5;
+    // Each call's first failover is free (the budget limits retries, not the move away
+    // from a failing target); beyond it the budget holds the rest to `ratio`.
+    let bound = (calls as f64 * (2.0 + f64::from(ratio))) as u64 + secs + 5;
     assert!(
         upstream <= bound,
         "{upstream} upstream calls for {calls} calls (bound {bound})"

@@ -14,7 +14,7 @@ use nb_core::{
     CallError, ChatRequest, FinishReason, StreamAccumulator, ToolChoice, ToolSpec, ViolationKind,
 };
 use nb_router::{AttemptOutcome, Policy, RouteErrorKind, SmartRouter, Vouching};
-use nb_semantic::{Outcome, Strict};
+use nb_semantic::{EquivalenceOutcome, Strict};
 use nb_tests::{adapter, model_of, router_target};
 use serde_json::json;
 
@@ -255,7 +255,7 @@ async fn a_failover_tool_call_with_agreeing_arguments_is_vouched_for_as_data() {
         .expect("a failover answer carries its verdict");
     assert_eq!(
         (v.outcome, v.method),
-        (Outcome::Equivalent, "tool_call"),
+        (EquivalenceOutcome::Equivalent, "tool_call"),
         "{v:?}"
     );
     assert_eq!(v.reference.provider(), "reference");
@@ -269,7 +269,7 @@ async fn a_failover_tool_call_with_a_wrong_argument_is_refused() {
     let v = err.report().verdict.as_ref().unwrap();
     assert_eq!(
         (v.outcome, v.method),
-        (Outcome::NotEquivalent, "tool_call"),
+        (EquivalenceOutcome::NotEquivalent, "tool_call"),
         "{v:?}"
     );
     assert!(v.reason.contains("age"), "{v:?}");

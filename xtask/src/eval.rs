@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use nb_core::Provider;
 use nb_providers::{Anthropic, ApiKey, OpenAi, Preset};
-use nb_semantic::{Checker, Entailment, Escalate, Judge, Outcome, Strict};
+use nb_semantic::{Entailment, Equivalence, EquivalenceOutcome, Escalate, Judge, Strict};
 use serde_json::{Value, json};
 
 /// The model behind the escalation stage, from the command line.
@@ -87,7 +87,7 @@ pub(crate) fn parse_args(args: &[String]) -> Result<Args, String> {
 }
 
 /// The checker to score: `Strict`, or `Escalate(Strict, stage)` over the given model.
-fn checker(j: &JudgeArgs) -> Result<Arc<dyn Checker>, String> {
+fn checker(j: &JudgeArgs) -> Result<Arc<dyn Equivalence>, String> {
     let (Some(url), Some(model)) = (&j.base_url, &j.model) else {
         return Ok(Arc::new(Strict));
     };
@@ -113,7 +113,7 @@ fn checker(j: &JudgeArgs) -> Result<Arc<dyn Checker>, String> {
             Arc::new(b.build().map_err(|e| format!("the judge: {e}"))?)
         }
     };
-    let stage: Arc<dyn Checker> = if j.stage == "judge" {
+    let stage: Arc<dyn Equivalence> = if j.stage == "judge" {
         Arc::new(Judge::new(provider))
     } else {
         Arc::new(Entailment::new(provider))
@@ -245,7 +245,7 @@ struct Score {
 }
 
 impl Score {
-    fn add(&mut self, outcome: Outcome, label: bool) {
+    fn add(&mut self, outcome: EquivalenceOutcome, label: bool) {
         self.n += 1;
         if label {
             self.positives += 1;
@@ -253,8 +253,8 @@ impl Score {
             self.negatives += 1;
         }
         match outcome {
-            Outcome::Undecided => {}
-            Outcome::Equivalent => {
+            EquivalenceOutcome::Undecided => {}
+            EquivalenceOutcome::Equivalent => {
                 self.decided += 1;
                 if label {
                     self.right += 1;
@@ -262,7 +262,7 @@ impl Score {
                     self.false_accepts += 1;
                 }
             }
-            Outcome::NotEquivalent => {
+            EquivalenceOutcome::NotEquivalent => {
                 self.decided += 1;
                 if label {
                     self.false_rejects += 1;
@@ -420,9 +420,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         ));
         if let Some(f) = &mut out {
             let outcome = match verdict.outcome {
-                Outcome::Equivalent => "equivalent",
-                Outcome::NotEquivalent => "not_equivalent",
-                Outcome::Undecided => "undecided",
+                EquivalenceOutcome::Equivalent => "equivalent",
+                EquivalenceOutcome::NotEquivalent => "not_equivalent",
+                EquivalenceOutcome::Undecided => "undecided",
             };
             writeln!(f, "{}", json!({"id": id, "outcome": outcome, "score": verdict.score, "method": verdict.method}))
                 .map_err(|e| e.to_string())?;
@@ -441,8 +441,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             .or_default()
             .add(verdict.outcome, label);
         all.add(verdict.outcome, label);
-        if verdict.outcome != Outcome::Undecided
-            && (verdict.outcome == Outcome::Equivalent) != label
+        if verdict.outcome != EquivalenceOutcome::Undecided
+            && (verdict.outcome == EquivalenceOutcome::Equivalent) != label
         {
             mistakes.push(format!(
                 "{id}: judged {:?} by {} ({}), labelled {}",

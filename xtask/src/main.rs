@@ -36,6 +36,7 @@
 //!   machine (`RUSTFLAGS="--cfg loom"`, in its own target directory so the normal build
 //!   stays cached).
 
+mod demo;
 mod eval;
 mod fuzz;
 
@@ -60,6 +61,7 @@ fn main() -> ExitCode {
         Some("doc-check") => doc_check(),
         Some("msrv") => msrv(),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("demo-phases") => demo::run(&args[1..]),
         Some("soak") => {
             let mut a = vec![
                 "run",
@@ -76,7 +78,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [cargo bench filter] | bench-summary | eval-equivalence [--data FILE] [--predictions OUT] [--judge-base-url URL --judge-model M [--judge-key-env VAR] [--judge-format openai|anthropic] [--judge-stage entailment|judge]] | loom | doc-check | msrv | fuzz [--secs N] [TARGET...] | soak [--secs N]>"
+                "usage: cargo xtask <ci | bench [cargo bench filter] | bench-summary | eval-equivalence [--data FILE] [--predictions OUT] [--judge-base-url URL --judge-model M [--judge-key-env VAR] [--judge-format openai|anthropic] [--judge-stage entailment|judge]] | loom | doc-check | msrv | fuzz [--secs N] [TARGET...] | soak [--secs N] | demo-phases [--seeds 1,2,3] [--full]>"
             );
             return ExitCode::from(2);
         }
@@ -97,7 +99,7 @@ pub(crate) fn root() -> PathBuf {
         .unwrap_or_default()
 }
 
-fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+pub(crate) fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
     println!("\n== {program} {}", args.join(" "));
     let status = Command::new(program)
         .args(args)
@@ -112,7 +114,7 @@ fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String>
     }
 }
 
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|p| if p.is_absolute() { p } else { root().join(p) })

@@ -45,7 +45,7 @@ impl fmt::Display for BreakerState {
 
 /// What an attempt means for the breaker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Outcome {
+pub enum BreakerOutcome {
     /// The target answered.
     Success,
     /// The target failed in a way that says something about its health.
@@ -248,7 +248,7 @@ pub struct Permit {
 /// ```
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use nb_breaker::{Breaker, BreakerConfig, BreakerState, ManualClock, OpenBackoff, Outcome};
+/// use nb_breaker::{Breaker, BreakerConfig, BreakerState, ManualClock, OpenBackoff, BreakerOutcome};
 ///
 /// let clock = ManualClock::new();
 /// let cfg = BreakerConfig {
@@ -260,14 +260,14 @@ pub struct Permit {
 /// let mut b = Breaker::new(cfg, Arc::new(clock.clone()));
 /// for _ in 0..2 {
 ///     let p = b.try_acquire().unwrap();
-///     b.record(p, Outcome::Failure);
+///     b.record(p, BreakerOutcome::Failure);
 /// }
 /// assert_eq!(b.state(), BreakerState::Open);
 /// clock.advance(Duration::from_secs(1));
 /// let probe = b.try_acquire().unwrap();
 /// assert!(probe.probe);
 /// assert!(b.try_acquire().is_err(), "one probe at a time");
-/// b.record(probe, Outcome::Success);
+/// b.record(probe, BreakerOutcome::Success);
 /// assert_eq!(b.state(), BreakerState::Closed);
 /// ```
 pub struct Breaker {
@@ -456,7 +456,7 @@ impl Breaker {
     }
 
     /// Records how a permitted call went; returns the transition it caused, if any.
-    pub fn record(&mut self, permit: Permit, outcome: Outcome) -> Option<Transition> {
+    pub fn record(&mut self, permit: Permit, outcome: BreakerOutcome) -> Option<Transition> {
         let now = self.clock.now();
         if permit.probe {
             let State::HalfOpen {
@@ -470,8 +470,8 @@ impl Breaker {
             };
             *in_flight = in_flight.saturating_sub(1);
             return match outcome {
-                Outcome::Ignored => None,
-                Outcome::Success => {
+                BreakerOutcome::Ignored => None,
+                BreakerOutcome::Success => {
                     *successes += 1;
                     if *successes >= self.cfg.close_after.max(1) {
                         self.policy.revived();
@@ -485,7 +485,7 @@ impl Breaker {
                         None
                     }
                 }
-                Outcome::Failure => {
+                BreakerOutcome::Failure => {
                     let next = self
                         .policy
                         .mark_dead_on_failure()
@@ -503,11 +503,11 @@ impl Breaker {
             };
         }
         match (outcome, &self.state) {
-            (Outcome::Success, State::Closed) => {
+            (BreakerOutcome::Success, State::Closed) => {
                 self.policy.record_success();
                 None
             }
-            (Outcome::Failure, State::Closed) => {
+            (BreakerOutcome::Failure, State::Closed) => {
                 let d = self.policy.mark_dead_on_failure()?;
                 self.state = State::Open {
                     until: now + d,
@@ -562,7 +562,7 @@ mod tests {
         let clock = ManualClock::new();
         let mut b = Breaker::new(cfg(1, None), Arc::new(clock.clone()));
         let p = b.try_acquire().unwrap();
-        b.record(p, Outcome::Failure);
+        b.record(p, BreakerOutcome::Failure);
         clock.advance(Duration::from_secs(1));
         let lost = b.try_acquire().unwrap();
         assert!(lost.probe);
@@ -573,16 +573,16 @@ mod tests {
         clock.advance(Duration::from_secs(1));
         let again = b.try_acquire().unwrap();
         assert!(again.probe);
-        b.record(again, Outcome::Success);
+        b.record(again, BreakerOutcome::Success);
         assert_eq!(b.state(), BreakerState::Closed);
         // The stale permit reporting late changes nothing.
-        assert!(b.record(lost, Outcome::Failure).is_none());
+        assert!(b.record(lost, BreakerOutcome::Failure).is_none());
         assert_eq!(b.state(), BreakerState::Closed);
     }
 
     fn fail(b: &mut Breaker) -> Option<Transition> {
         let p = b.try_acquire().unwrap();
-        b.record(p, Outcome::Failure)
+        b.record(p, BreakerOutcome::Failure)
     }
 
     #[test]
@@ -599,7 +599,7 @@ mod tests {
             clock.advance(Duration::from_secs(10));
             let probe = b.try_acquire().unwrap();
             assert!(probe.probe);
-            let t = b.record(probe, Outcome::Failure).unwrap();
+            let t = b.record(probe, BreakerOutcome::Failure).unwrap();
             assert_eq!(t.to, BreakerState::Open);
             let want = Duration::from_secs(expected.next().unwrap());
             assert_eq!(b.open_until(), Some(clock.now() + want), "{}", t.cause);
@@ -626,7 +626,7 @@ mod tests {
             );
             clock.advance(Duration::from_secs(1));
             let p = b.try_acquire().unwrap();
-            b.record(p, Outcome::Failure);
+            b.record(p, BreakerOutcome::Failure);
         }
         // A zero configuration does not panic: periods are at least a millisecond.
         let mut z = cfg(1, None);
@@ -647,13 +647,13 @@ mod tests {
         fail(&mut b);
         for _ in 0..10 {
             let p = b.try_acquire().unwrap();
-            assert!(b.record(p, Outcome::Ignored).is_none());
+            assert!(b.record(p, BreakerOutcome::Ignored).is_none());
         }
         // The ignored calls did not reset the consecutive count: one more failure trips.
         assert!(fail(&mut b).is_some());
         clock.advance(Duration::from_secs(1));
         let probe = b.try_acquire().unwrap();
-        assert!(b.record(probe, Outcome::Ignored).is_none());
+        assert!(b.record(probe, BreakerOutcome::Ignored).is_none());
         assert_eq!(
             b.state(),
             BreakerState::HalfOpen,
@@ -661,7 +661,7 @@ mod tests {
         );
         let probe = b.try_acquire().unwrap();
         assert_eq!(
-            b.record(probe, Outcome::Success).unwrap().to,
+            b.record(probe, BreakerOutcome::Success).unwrap().to,
             BreakerState::Closed
         );
     }
@@ -672,7 +672,7 @@ mod tests {
         let mut b = Breaker::new(cfg(2, None), Arc::new(clock));
         fail(&mut b);
         let p = b.try_acquire().unwrap();
-        b.record(p, Outcome::Success);
+        b.record(p, BreakerOutcome::Success);
         assert!(fail(&mut b).is_none());
         assert_eq!(b.state(), BreakerState::Closed);
     }
@@ -692,9 +692,9 @@ mod tests {
             let t = b.record(
                 p,
                 if i % 2 == 0 {
-                    Outcome::Success
+                    BreakerOutcome::Success
                 } else {
-                    Outcome::Failure
+                    BreakerOutcome::Failure
                 },
             );
             assert!(t.is_none());
@@ -703,7 +703,7 @@ mod tests {
         clock.advance(Duration::from_secs(11));
         for _ in 0..2 {
             let p = b.try_acquire().unwrap();
-            b.record(p, Outcome::Success);
+            b.record(p, BreakerOutcome::Success);
         }
         for _ in 0..3 {
             assert!(fail(&mut b).is_none(), "3 of 5 in window, below min calls");
@@ -727,11 +727,11 @@ mod tests {
         b.release(p2);
         let p3 = b.try_acquire().unwrap();
         assert!(
-            b.record(p1, Outcome::Success).is_none(),
+            b.record(p1, BreakerOutcome::Success).is_none(),
             "needs two successes"
         );
         assert_eq!(
-            b.record(p3, Outcome::Success).unwrap().to,
+            b.record(p3, BreakerOutcome::Success).unwrap().to,
             BreakerState::Closed
         );
         assert!(!b.try_acquire().unwrap().probe);

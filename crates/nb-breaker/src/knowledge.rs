@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use nb_core::{FailureClass, Scope, TargetId};
 
-use crate::breaker::{Breaker, BreakerConfig, BreakerState, Outcome, Permit, Transition};
+use crate::breaker::{Breaker, BreakerConfig, BreakerOutcome, BreakerState, Permit, Transition};
 use crate::clock::SharedClock;
 use crate::pacer::Pacer;
 use crate::stats::LatencyStats;
@@ -153,14 +153,14 @@ impl CooldownPolicy {
 /// What the breaker makes of a failure class: health failures count; failures that say
 /// nothing about the target's health (the caller's request, a policy, a cool-down's
 /// business) are ignored.
-pub fn breaker_outcome(class: FailureClass) -> Outcome {
+pub fn breaker_outcome(class: FailureClass) -> BreakerOutcome {
     match class {
         FailureClass::Timeout
         | FailureClass::Overloaded
         | FailureClass::ServerError
         | FailureClass::Network
-        | FailureClass::MalformedResponse => Outcome::Failure,
-        _ => Outcome::Ignored,
+        | FailureClass::MalformedResponse => BreakerOutcome::Failure,
+        _ => BreakerOutcome::Ignored,
     }
 }
 
@@ -812,9 +812,9 @@ impl Shared {
         let now = self.clock.now();
         let mut events = std::mem::take(&mut *lock(&self.pending));
         let outcome = match observed {
-            Observed::Success { .. } => Outcome::Success,
+            Observed::Success { .. } => BreakerOutcome::Success,
             Observed::Failure { class, .. } => breaker_outcome(*class),
-            Observed::Cancelled => Outcome::Ignored,
+            Observed::Cancelled => BreakerOutcome::Ignored,
         };
         let (permit, probing) = admission.into_parts();
         {

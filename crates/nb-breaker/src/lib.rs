@@ -2,7 +2,7 @@
 //! knowledge store they live in.
 //!
 //! - [`Breaker`]: closed → open → half-open with a bounded number of probes; outcomes are
-//!   three-way ([`Outcome`]: failure, success, ignored); state is observable and every
+//!   three-way ([`BreakerOutcome`]: failure, success, ignored); state is observable and every
 //!   change is a [`Transition`] with its cause. Failure policies (consecutive failures;
 //!   a failure rate over a window with a minimum number of calls) and open-period
 //!   backoffs come from `failsafe`; the state machine is ours.
@@ -41,7 +41,8 @@ mod pacer;
 mod stats;
 
 pub use breaker::{
-    Breaker, BreakerConfig, BreakerState, FailureRate, OpenBackoff, Outcome, Permit, Transition,
+    Breaker, BreakerConfig, BreakerOutcome, BreakerState, FailureRate, OpenBackoff, Permit,
+    Transition,
 };
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use knowledge::{

@@ -16,5 +16,4 @@
 
 pub mod config;
 pub mod demo;
-mod report;
 pub mod serve;

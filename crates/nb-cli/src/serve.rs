@@ -11,7 +11,7 @@ use neuralbridge::breaker::PaceLimits;
 use neuralbridge::core::TargetId;
 use neuralbridge::store_redis::RedisLedger;
 
-use crate::config::{Config, ConfigError, DEFAULT_LISTEN, gateway_key_digests};
+use crate::config::{Config, ConfigFileError, DEFAULT_LISTEN, gateway_key_digests};
 
 /// Why `nb serve` could not start, or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -19,7 +19,7 @@ use crate::config::{Config, ConfigError, DEFAULT_LISTEN, gateway_key_digests};
 pub enum ServeError {
     /// The configuration cannot build the gateway.
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Config(#[from] ConfigFileError),
     /// The listen address is not `host:port`.
     #[error("listen address: {0}")]
     Address(#[from] std::net::AddrParseError),
@@ -49,7 +49,7 @@ pub enum ServeError {
 pub fn gateway(
     cfg: &Config,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
-) -> Result<Gateway, ConfigError> {
+) -> Result<Gateway, ConfigFileError> {
     let router = cfg.build()?;
     let mut settings = Settings::new(cfg.model_names());
     // A bare model name stands for the first target serving it.
@@ -114,8 +114,8 @@ pub fn gateway(
         });
         if limited {
             let ns = cfg.store.namespace.as_deref().unwrap_or("default");
-            let ledger =
-                RedisLedger::new(url, ns).map_err(|e| ConfigError(format!("store.redis: {e}")))?;
+            let ledger = RedisLedger::new(url, ns)
+                .map_err(|e| ConfigFileError(format!("store.redis: {e}")))?;
             settings = settings.with_ledger(Arc::new(FleetLedger(ledger)));
         }
     }

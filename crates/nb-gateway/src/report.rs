@@ -92,11 +92,11 @@ pub(crate) fn request_id() -> String {
 }
 
 /// A verdict's outcome as the headers and the report JSON name it.
-fn outcome_name(o: nb_semantic::Outcome) -> &'static str {
+fn outcome_name(o: nb_semantic::EquivalenceOutcome) -> &'static str {
     match o {
-        nb_semantic::Outcome::Equivalent => "equivalent",
-        nb_semantic::Outcome::NotEquivalent => "notequivalent",
-        nb_semantic::Outcome::Undecided => "undecided",
+        nb_semantic::EquivalenceOutcome::Equivalent => "equivalent",
+        nb_semantic::EquivalenceOutcome::NotEquivalent => "notequivalent",
+        nb_semantic::EquivalenceOutcome::Undecided => "undecided",
     }
 }
 

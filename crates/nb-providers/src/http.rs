@@ -15,10 +15,7 @@ use url::Url;
 
 use crate::config::{ConfigError, ConfigErrorKind, Limits, Timeouts};
 use crate::error_body::parse_error_body;
-use crate::sse::Decoder;
-
-/// A boxed stream of body bytes whose failures are already [`CallError`]s.
-pub(crate) type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, CallError>> + Send>>;
+use crate::sse::{ByteStream, Decoder};
 
 /// One request, ready to send.
 pub(crate) struct Outgoing {

@@ -11,11 +11,16 @@
 //! standard says, and returns errors instead of panicking.
 
 use std::collections::VecDeque;
+use std::pin::Pin;
 
+use bytes::Bytes;
+use futures_core::Stream;
 use futures_util::StreamExt;
 use nb_core::{CallError, ChatChunk, ChatStream, StreamAccumulator};
 
-use crate::http::ByteStream;
+/// What the decoder reads: a boxed stream of body bytes whose failures are already
+/// [`CallError`]s (the HTTP exchange makes one, bounded, from a response body).
+pub(crate) type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, CallError>> + Send>>;
 
 /// Whether the stream goes on after an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -25,8 +25,11 @@
 //! delta; after it, a failure surfaces in the stream with the partial output. Dropping a
 //! call's future cancels its attempts (no task is spawned per call).
 //!
-//! `SmartRouter` implements [`Provider`], so routers nest, and
-//! `tower::Service<ChatRequest>`, so tower middleware composes with it.
+//! `SmartRouter` implements [`Provider`], so routers nest. Tower composes both ways:
+//! `SmartRouter` is a `tower::Service<ChatRequest>`, so middleware goes around it, and
+//! [`RouterLayer`] is a `tower::Layer`, so the router goes around an inner service
+//! (which becomes one of its targets; [`ServiceProvider`] makes any such service a
+//! target). An outer `tower::timeout` always wins: dropping a call drops its attempts.
 //!
 //! ```
 //! use async_trait::async_trait;
@@ -66,12 +69,9 @@ mod clock;
 mod policy;
 mod report;
 mod router;
+mod service;
 mod target;
 mod telemetry;
-
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 use nb_core::{CallError, ChatRequest, ChatResponse, ChatStream, Provider};
@@ -88,6 +88,7 @@ pub use router::{
     BuildError, CallOptions, Canaries, HealthChecks, OnUnvouchable, RouterBuilder, RouterEvent,
     SelfConsistency, SmartRouter, VouchMode, Vouching,
 };
+pub use service::{RouterLayer, ServiceProvider};
 pub use target::{Cost, Strategy, Target};
 
 /// The channel type [`SmartRouter::subscribe`] returns (`tokio::sync::broadcast`),
@@ -108,20 +109,5 @@ impl Provider for SmartRouter {
             .await
             .map(|r| r.value)
             .map_err(RouteError::into_call_error)
-    }
-}
-
-impl tower::Service<ChatRequest> for SmartRouter {
-    type Response = Routed<ChatResponse>;
-    type Error = RouteError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: ChatRequest) -> Self::Future {
-        let router = self.clone();
-        Box::pin(async move { router.chat(&req).await })
     }
 }

@@ -67,7 +67,7 @@ pub enum AttemptRole {
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerdictReport {
     /// Whether the answers agreed.
-    pub outcome: nb_semantic::Outcome,
+    pub outcome: nb_semantic::EquivalenceOutcome,
     /// The method that decided.
     pub method: &'static str,
     /// Its score, where it has one.
@@ -327,7 +327,7 @@ impl CallReport {
         );
         self.verdict
             .as_ref()
-            .filter(|v| vouched && v.outcome == nb_semantic::Outcome::Equivalent)
+            .filter(|v| vouched && v.outcome == nb_semantic::EquivalenceOutcome::Equivalent)
             .map(|v| &v.reference)
     }
 

@@ -150,9 +150,9 @@ pub(crate) fn record_call_metrics(
     .increment(1);
     let vouching = match (&report.verdict, error) {
         (Some(v), _) => Some(match v.outcome {
-            nb_semantic::Outcome::Equivalent => "equivalent",
-            nb_semantic::Outcome::NotEquivalent => "not_equivalent",
-            nb_semantic::Outcome::Undecided => "undecided",
+            nb_semantic::EquivalenceOutcome::Equivalent => "equivalent",
+            nb_semantic::EquivalenceOutcome::NotEquivalent => "not_equivalent",
+            nb_semantic::EquivalenceOutcome::Undecided => "undecided",
         }),
         (None, Some(crate::RouteErrorKind::Unvouched)) => Some("no_reference"),
         _ => None,

@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use nb_semantic::{Equivalence, Lexical, Strict};
+use nb_semantic::{Lexical, Strict};
 
 fn bench(c: &mut Criterion) {
     let cases = [

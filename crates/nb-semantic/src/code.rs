@@ -26,7 +26,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::{Outcome, Verdict};
+use crate::{EquivalenceOutcome, Verdict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -511,7 +511,7 @@ pub(crate) fn compare(prompt: &str, reference: &str, candidate: &str) -> Verdict
     }
     if ta == tb {
         return Verdict::new(
-            Outcome::Equivalent,
+            EquivalenceOutcome::Equivalent,
             "code",
             format!("the same code, token by token ({mode:?})"),
         );
@@ -528,7 +528,7 @@ pub(crate) fn compare(prompt: &str, reference: &str, candidate: &str) -> Verdict
         });
         if literal_change {
             return Verdict::new(
-                Outcome::NotEquivalent,
+                EquivalenceOutcome::NotEquivalent,
                 "code",
                 "the same code with a different literal value",
             );
@@ -537,7 +537,7 @@ pub(crate) fn compare(prompt: &str, reference: &str, candidate: &str) -> Verdict
             if let (Some(a), Some(b)) = (text_of(x), text_of(y)) {
                 if OPPOSITES.iter().any(|g| g.contains(&a) && g.contains(&b)) {
                     return Verdict::new(
-                        Outcome::NotEquivalent,
+                        EquivalenceOutcome::NotEquivalent,
                         "code",
                         format!("the same code with `{a}` in place of `{b}`"),
                     );
@@ -555,7 +555,7 @@ pub(crate) fn compare(prompt: &str, reference: &str, candidate: &str) -> Verdict
 mod tests {
     use super::*;
 
-    fn c(p: &str, a: &str, b: &str) -> Outcome {
+    fn c(p: &str, a: &str, b: &str) -> EquivalenceOutcome {
         compare(p, a, b).outcome
     }
 
@@ -564,7 +564,7 @@ mod tests {
         let p = "Write it in Python.";
         assert_eq!(
             c(p, "def f(x):\n    return x", "def f(x):\n  return x"),
-            Outcome::Equivalent
+            EquivalenceOutcome::Equivalent
         );
         assert_ne!(
             c(
@@ -572,40 +572,61 @@ mod tests {
                 "for i in a:\n    f(i)\ng()",
                 "for i in a:\n    f(i)\n    g()"
             ),
-            Outcome::Equivalent
+            EquivalenceOutcome::Equivalent
         );
         assert_eq!(
             c("YAML", "a:\n  b: 1\n  c: 2", "a:\n    b: 1\n    c: 2"),
-            Outcome::Equivalent
+            EquivalenceOutcome::Equivalent
         );
         assert_ne!(
             c("YAML", "a:\n  b: 1\n  c: 2", "a:\n  b: 1\nc: 2"),
-            Outcome::Equivalent
+            EquivalenceOutcome::Equivalent
         );
-        assert_ne!(c("YAML", "a:\n  b: 1", "a:\n  b:1"), Outcome::Equivalent);
+        assert_ne!(
+            c("YAML", "a:\n  b: 1", "a:\n  b:1"),
+            EquivalenceOutcome::Equivalent
+        );
     }
 
     #[test]
     fn literals_are_exact_and_spaces_between_tokens_are_not() {
         assert_eq!(
             c("x", "print('a  b')", "print('a b')"),
-            Outcome::NotEquivalent
+            EquivalenceOutcome::NotEquivalent
         );
-        assert_eq!(c("x", "print('hi')", "print( 'hi' )"), Outcome::Equivalent);
-        assert_eq!(c("x", "const x = 1;", "const x=1;"), Outcome::Equivalent);
-        assert_eq!(c("x", "a - -b;", "a --b;"), Outcome::Undecided);
-        assert_eq!(c("x", "f(1, 2);", "f(1, 3);"), Outcome::NotEquivalent);
-        assert_eq!(c("x", "f(1);", "f(1.0);"), Outcome::Undecided);
+        assert_eq!(
+            c("x", "print('hi')", "print( 'hi' )"),
+            EquivalenceOutcome::Equivalent
+        );
+        assert_eq!(
+            c("x", "const x = 1;", "const x=1;"),
+            EquivalenceOutcome::Equivalent
+        );
+        assert_eq!(c("x", "a - -b;", "a --b;"), EquivalenceOutcome::Undecided);
+        assert_eq!(
+            c("x", "f(1, 2);", "f(1, 3);"),
+            EquivalenceOutcome::NotEquivalent
+        );
+        assert_eq!(c("x", "f(1);", "f(1.0);"), EquivalenceOutcome::Undecided);
         assert_eq!(
             c("x", "if a > b {}", "if a >= b {}"),
-            Outcome::NotEquivalent
+            EquivalenceOutcome::NotEquivalent
         );
-        assert_eq!(c("x", "`Vec::new()`", "`vec![]`"), Outcome::Undecided);
-        assert_eq!(c("shell command", "ls -a", "`ls -a`"), Outcome::Equivalent);
-        assert_eq!(c("shell command", "ls -a", "ls - a"), Outcome::Undecided);
+        assert_eq!(
+            c("x", "`Vec::new()`", "`vec![]`"),
+            EquivalenceOutcome::Undecided
+        );
+        assert_eq!(
+            c("shell command", "ls -a", "`ls -a`"),
+            EquivalenceOutcome::Equivalent
+        );
+        assert_eq!(
+            c("shell command", "ls -a", "ls - a"),
+            EquivalenceOutcome::Undecided
+        );
         assert_eq!(
             c("shell command", "echo 'a  b'", "echo 'a b'"),
-            Outcome::NotEquivalent
+            EquivalenceOutcome::NotEquivalent
         );
     }
 
@@ -618,7 +639,7 @@ mod tests {
                 "SELECT COUNT(*) FROM users;",
                 "select count(*)\nfrom users"
             ),
-            Outcome::Equivalent
+            EquivalenceOutcome::Equivalent
         );
         assert_eq!(
             c(
@@ -626,7 +647,7 @@ mod tests {
                 "SELECT * FROM t WHERE city = 'New York'",
                 "SELECT * FROM t WHERE city = 'new york'"
             ),
-            Outcome::NotEquivalent
+            EquivalenceOutcome::NotEquivalent
         );
         assert_eq!(
             c(
@@ -634,11 +655,11 @@ mod tests {
                 "SELECT a FROM t ORDER BY a DESC",
                 "SELECT a FROM t ORDER BY a ASC"
             ),
-            Outcome::NotEquivalent
+            EquivalenceOutcome::NotEquivalent
         );
         assert_eq!(
             c(p, "SELECT name FROM Users", "SELECT name FROM users"),
-            Outcome::Undecided,
+            EquivalenceOutcome::Undecided,
             "identifiers keep their case"
         );
         assert_eq!(
@@ -647,7 +668,7 @@ mod tests {
                 "SELECT id FROM t WHERE a = 1 AND b = 2",
                 "SELECT id FROM t WHERE b = 2 AND a = 1"
             ),
-            Outcome::Undecided
+            EquivalenceOutcome::Undecided
         );
     }
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 use nb_core::{ChatRequest, ChatResponse, ResponseFormat, ToolCall, ToolSpec};
 
 use crate::quantity::Cmp;
-use crate::{Checker, Outcome, Verdict};
+use crate::{Equivalence, EquivalenceOutcome, Verdict};
 
 /// A value, shortened for a reason string.
 pub(crate) fn short(v: &Value) -> String {
@@ -186,8 +186,8 @@ pub(crate) fn compare_values(schema: Option<&Value>, a: &Value, b: &Value) -> Cm
 
 fn to_verdict(c: Cmp, method: &'static str, same: &str) -> Verdict {
     match c {
-        Cmp::Same => Verdict::new(Outcome::Equivalent, method, same),
-        Cmp::Different(why) => Verdict::new(Outcome::NotEquivalent, method, why),
+        Cmp::Same => Verdict::new(EquivalenceOutcome::Equivalent, method, same),
+        Cmp::Different(why) => Verdict::new(EquivalenceOutcome::NotEquivalent, method, why),
         Cmp::Incomparable(why) => Verdict::undecided(method, why),
     }
 }
@@ -196,13 +196,13 @@ fn to_verdict(c: Cmp, method: &'static str, same: &str) -> Verdict {
 /// is one.
 ///
 /// ```
-/// use nb_semantic::{Outcome, compare_data};
+/// use nb_semantic::{EquivalenceOutcome, compare_data};
 /// use serde_json::json;
 /// let schema = json!({"type": "object", "properties": {"tags": {"type": "array", "uniqueItems": true}}});
 /// let v = compare_data(Some(&schema), &json!({"tags": ["a", "b"]}), &json!({"tags": ["b", "a"]}));
-/// assert_eq!(v.outcome, Outcome::Equivalent);
+/// assert_eq!(v.outcome, EquivalenceOutcome::Equivalent);
 /// let v = compare_data(None, &json!({"tags": ["a", "b"]}), &json!({"tags": ["b", "a"]}));
-/// assert_eq!(v.outcome, Outcome::Undecided);
+/// assert_eq!(v.outcome, EquivalenceOutcome::Undecided);
 /// ```
 pub fn compare_data(schema: Option<&Value>, reference: &Value, candidate: &Value) -> Verdict {
     to_verdict(
@@ -217,12 +217,12 @@ pub fn compare_data(schema: Option<&Value>, reference: &Value, candidate: &Value
 ///
 /// ```
 /// use nb_core::ToolCall;
-/// use nb_semantic::{Outcome, compare_tool_calls};
+/// use nb_semantic::{EquivalenceOutcome, compare_tool_calls};
 /// let a = [ToolCall::from_raw(Some("1".into()), "get_weather", r#"{"city":"Paris","days":3}"#)];
 /// let b = [ToolCall::from_raw(Some("x".into()), "get_weather", r#"{"days": 3, "city": "Paris"}"#)];
-/// assert_eq!(compare_tool_calls(&[], &a, &b).outcome, Outcome::Equivalent);
+/// assert_eq!(compare_tool_calls(&[], &a, &b).outcome, EquivalenceOutcome::Equivalent);
 /// let c = [ToolCall::from_raw(None, "get_weather", r#"{"city":"Lyon","days":3}"#)];
-/// assert_eq!(compare_tool_calls(&[], &a, &c).outcome, Outcome::NotEquivalent);
+/// assert_eq!(compare_tool_calls(&[], &a, &c).outcome, EquivalenceOutcome::NotEquivalent);
 /// ```
 pub fn compare_tool_calls(
     tools: &[ToolSpec],
@@ -231,7 +231,7 @@ pub fn compare_tool_calls(
 ) -> Verdict {
     if reference.len() != candidate.len() {
         return Verdict::new(
-            Outcome::NotEquivalent,
+            EquivalenceOutcome::NotEquivalent,
             "tool_call",
             format!("{} tool call(s) vs {}", reference.len(), candidate.len()),
         );
@@ -264,13 +264,13 @@ pub fn compare_tool_calls(
         return if permuted {
             Verdict::undecided("tool_call", "the same calls in another order")
         } else {
-            Verdict::new(Outcome::NotEquivalent, "tool_call", why)
+            Verdict::new(EquivalenceOutcome::NotEquivalent, "tool_call", why)
         };
     }
     match unsure {
         Some(why) => Verdict::undecided("tool_call", why),
         None => Verdict::new(
-            Outcome::Equivalent,
+            EquivalenceOutcome::Equivalent,
             "tool_call",
             "the same tool calls with the same arguments",
         ),
@@ -339,7 +339,7 @@ impl<'a> Question<'a> {
 /// - The call asked for JSON and both answers hold it → [`compare_data`] with its schema.
 /// - Otherwise → `checker.check(prompt, reference text, candidate text)`.
 pub async fn check_answers(
-    checker: &(dyn Checker + '_),
+    checker: &(dyn Equivalence + '_),
     question: &Question<'_>,
     reference: &ChatResponse,
     candidate: &ChatResponse,
@@ -376,25 +376,25 @@ mod tests {
         let b = json!({"due": "June 1, 2025", "steps": ["a", "b"], "roles": ["dev", "admin"]});
         assert_eq!(
             compare_data(Some(&schema), &a, &b).outcome,
-            Outcome::Equivalent
+            EquivalenceOutcome::Equivalent
         );
         let c = json!({"roles": ["admin", "dev"], "steps": ["b", "a"], "due": "2025-06-01"});
         assert_eq!(
             compare_data(Some(&schema), &a, &c).outcome,
-            Outcome::NotEquivalent
+            EquivalenceOutcome::NotEquivalent
         );
         let d = json!({"roles": ["admin", "dev"], "steps": ["a", "b"], "due": "2025-06-02"});
         assert_eq!(
             compare_data(Some(&schema), &a, &d).outcome,
-            Outcome::NotEquivalent
+            EquivalenceOutcome::NotEquivalent
         );
         assert_eq!(
             compare_data(None, &json!([1, 2]), &json!([2, 1])).outcome,
-            Outcome::Undecided
+            EquivalenceOutcome::Undecided
         );
         assert_eq!(
             compare_data(None, &json!({"a": 1}), &json!({"a": 1.0})).outcome,
-            Outcome::Equivalent
+            EquivalenceOutcome::Equivalent
         );
     }
 
@@ -403,21 +403,27 @@ mod tests {
         let call = |n: &str, a: &str| ToolCall::from_raw(None, n, a);
         let a = [call("f", r#"{"x": 1}"#), call("g", "{}")];
         let b = [call("g", "{}"), call("f", r#"{"x": 1}"#)];
-        assert_eq!(compare_tool_calls(&[], &a, &b).outcome, Outcome::Undecided);
-        assert_eq!(compare_tool_calls(&[], &a, &a).outcome, Outcome::Equivalent);
+        assert_eq!(
+            compare_tool_calls(&[], &a, &b).outcome,
+            EquivalenceOutcome::Undecided
+        );
+        assert_eq!(
+            compare_tool_calls(&[], &a, &a).outcome,
+            EquivalenceOutcome::Equivalent
+        );
         assert_eq!(
             compare_tool_calls(&[], &a[..1], &a).outcome,
-            Outcome::NotEquivalent
+            EquivalenceOutcome::NotEquivalent
         );
         let c = [call("f", r#"{"x": 2}"#), call("g", "{}")];
         assert_eq!(
             compare_tool_calls(&[], &a, &c).outcome,
-            Outcome::NotEquivalent
+            EquivalenceOutcome::NotEquivalent
         );
         let raw = [call("f", "not json")];
         assert_eq!(
             compare_tool_calls(&[], &raw, &raw).outcome,
-            Outcome::Equivalent
+            EquivalenceOutcome::Equivalent
         );
     }
 }

@@ -6,22 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use nb_core::{ChatRequest, Embedder, Message, Provider};
 
-use crate::{Equivalence, Outcome, Verdict};
-
-/// An equivalence check that may need I/O (an embedding model, a judge). Every
-/// synchronous [`Equivalence`] is a `Checker`.
-#[async_trait]
-pub trait Checker: Send + Sync {
-    /// The verdict on `candidate` against `reference`.
-    async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict;
-}
-
-#[async_trait]
-impl<E: Equivalence + ?Sized> Checker for E {
-    async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
-        self.compare(prompt, reference, candidate)
-    }
-}
+use crate::{Equivalence, EquivalenceOutcome, Verdict};
 
 /// Cosine similarity of embeddings. At or below `reject` the answers are *not
 /// equivalent*; anything higher is *undecided*, with the similarity as its score.
@@ -72,7 +57,7 @@ fn cosine(a: &[f32], b: &[f32]) -> Option<f64> {
 }
 
 #[async_trait]
-impl<E: Embedder> Checker for EmbeddingCheck<E> {
+impl<E: Embedder> Equivalence for EmbeddingCheck<E> {
     async fn check(&self, _prompt: &str, reference: &str, candidate: &str) -> Verdict {
         let vs = self
             .embedder
@@ -103,7 +88,7 @@ impl<E: Embedder> Checker for EmbeddingCheck<E> {
             "neither close nor far"
         };
         Verdict {
-            outcome: Outcome::Undecided,
+            outcome: EquivalenceOutcome::Undecided,
             score: Some(score),
             method: "embedding",
             reason: format!(
@@ -145,21 +130,21 @@ pub fn judge_prompt(question: &str, a: &str, b: &str) -> String {
 }
 
 /// Reads a judge's reply: the first word, case-insensitive.
-pub fn parse_judgement(reply: &str) -> Outcome {
+pub fn parse_judgement(reply: &str) -> EquivalenceOutcome {
     let first = reply
         .split(|c: char| !c.is_alphabetic())
         .find(|w| !w.is_empty())
         .unwrap_or("")
         .to_uppercase();
     match first.as_str() {
-        "SAME" | "EQUIVALENT" => Outcome::Equivalent,
-        "DIFFERENT" => Outcome::NotEquivalent,
-        _ => Outcome::Undecided,
+        "SAME" | "EQUIVALENT" => EquivalenceOutcome::Equivalent,
+        "DIFFERENT" => EquivalenceOutcome::NotEquivalent,
+        _ => EquivalenceOutcome::Undecided,
     }
 }
 
 #[async_trait]
-impl<P: Provider> Checker for Judge<P> {
+impl<P: Provider> Equivalence for Judge<P> {
     async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
         let ask = |a: &str, b: &str| {
             ChatRequest::new(vec![Message::user(judge_prompt(prompt, a, b))])
@@ -174,7 +159,7 @@ impl<P: Provider> Checker for Judge<P> {
             return Verdict::undecided("judge", "the judge could not be asked");
         };
         match (parse_judgement(&first.text), parse_judgement(&second.text)) {
-            (a, b) if a == b && a != Outcome::Undecided => Verdict {
+            (a, b) if a == b && a != EquivalenceOutcome::Undecided => Verdict {
                 outcome: a,
                 score: None,
                 method: "judge",
@@ -230,7 +215,7 @@ fn parse_entailment(reply: &str) -> Option<bool> {
 }
 
 #[async_trait]
-impl<P: Provider> Checker for Entailment<P> {
+impl<P: Provider> Equivalence for Entailment<P> {
     async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
         let ask = |a: &str, b: &str| {
             ChatRequest::new(vec![Message::user(entailment_prompt(prompt, a, b))])
@@ -249,17 +234,17 @@ impl<P: Provider> Checker for Entailment<P> {
             parse_entailment(&backward.text),
         ) {
             (Some(true), Some(true)) => Verdict::new(
-                Outcome::Equivalent,
+                EquivalenceOutcome::Equivalent,
                 "entailment",
                 "each answer entails the other",
             ),
             (Some(false), _) => Verdict::new(
-                Outcome::NotEquivalent,
+                EquivalenceOutcome::NotEquivalent,
                 "entailment",
                 "the reference does not entail the candidate",
             ),
             (_, Some(false)) => Verdict::new(
-                Outcome::NotEquivalent,
+                EquivalenceOutcome::NotEquivalent,
                 "entailment",
                 "the candidate does not entail the reference",
             ),
@@ -268,13 +253,14 @@ impl<P: Provider> Checker for Entailment<P> {
     }
 }
 
-/// Stages in order, cheapest first; the first decided verdict wins and records its
+/// Checkers in order, cheapest first; the first decided verdict wins and records its
 /// stage (`method`). Only what the cheap checks leave undecided reaches the expensive
-/// ones.
-pub struct Escalate(pub Vec<Arc<dyn Checker>>);
+/// ones: `Escalate(vec![Arc::new(Strict), Arc::new(Entailment::new(model))])`.
+/// Escalates nest (an `Escalate` is itself an [`Equivalence`]).
+pub struct Escalate(pub Vec<Arc<dyn Equivalence>>);
 
 #[async_trait]
-impl Checker for Escalate {
+impl Equivalence for Escalate {
     async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
         let mut last = Verdict::undecided("escalate", "no stage decided");
         for stage in &self.0 {

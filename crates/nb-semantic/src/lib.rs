@@ -3,7 +3,10 @@
 //! "Failover is not correctover." An [`Equivalence`] checker compares a candidate answer
 //! with a reference, for a given prompt, and returns a [`Verdict`]. *Undecided* is a
 //! first-class outcome: a checker that cannot tell says so instead of guessing, and the
-//! router refuses an answer it cannot vouch for.
+//! router refuses an answer it cannot vouch for. There is one trait for every checker,
+//! deterministic or model-backed, and one way to combine them ([`Escalate`]); the trait
+//! is async because some checkers ask a model, and the deterministic ones also answer
+//! synchronously through their own `compare` method.
 //!
 //! - [`Strict`]: deterministic comparators that **account for everything**: each answer
 //!   is read into the values it states — quantities with their units (`1.5 s` =
@@ -24,29 +27,28 @@
 //!   value), and [`check_answers`], which the router uses to vouch for a whole answer;
 //! - [`Lexical`]: token overlap with calibrated thresholds, for tolerant free text;
 //! - [`Unvouchable`]: for creative tasks, always undecided, and says why;
-//! - [`Cascade`]: runs checkers in order and keeps the first decided verdict, recording
-//!   which stage decided;
-//! - escalation, for what stays undecided: [`Checker`] (async; every [`Equivalence`] is
-//!   one), [`Entailment`] (an LLM asked whether each answer entails the other, separately:
+//! - model-backed checkers, for what the deterministic ones leave undecided:
+//!   [`Entailment`] (an LLM asked whether each answer entails the other, separately:
 //!   only two agreeing "yes" decide *equivalent*), [`Judge`] (an LLM through any
 //!   [`nb_core::Provider`], asked in both orders), [`EmbeddingCheck`] (cosine similarity
-//!   through any [`nb_core::Embedder`]; it can reject, never accept on its own), and
-//!   [`Escalate`] (cheap stages first).
+//!   through any [`nb_core::Embedder`]; it can reject, never accept on its own);
+//! - [`Escalate`]: runs checkers in order, cheapest first, and keeps the first decided
+//!   verdict, recording which stage decided (`Escalate(Strict, Entailment)`).
 //!
 //! ```
-//! use nb_semantic::{Equivalence, Outcome, Strict};
+//! use nb_semantic::{EquivalenceOutcome, Strict};
 //! let prompt = "What is 17 + 25? Reply with the number only.";
-//! assert_eq!(Strict.compare(prompt, "42", "The answer is 42.").outcome, Outcome::Equivalent);
-//! assert_eq!(Strict.compare(prompt, "42", "**Answer:** 43").outcome, Outcome::NotEquivalent);
+//! assert_eq!(Strict.compare(prompt, "42", "The answer is 42.").outcome, EquivalenceOutcome::Equivalent);
+//! assert_eq!(Strict.compare(prompt, "42", "**Answer:** 43").outcome, EquivalenceOutcome::NotEquivalent);
 //! let v = Strict.compare("Write a poem about rain.", "Rain taps...", "Grey skies...");
-//! assert_eq!(v.outcome, Outcome::Undecided);
+//! assert_eq!(v.outcome, EquivalenceOutcome::Undecided);
 //! // The same numbers, different words: never equivalent.
 //! let v = Strict.compare("Summarise", "The board approved the $2M budget 5-4.",
 //!                        "The board rejected the $2M budget 5-4.");
-//! assert_eq!(v.outcome, Outcome::Undecided);
+//! assert_eq!(v.outcome, EquivalenceOutcome::Undecided);
 //! // Units are part of the value.
-//! assert_eq!(Strict.compare("How long?", "1.5 s", "1500 ms").outcome, Outcome::Equivalent);
-//! assert_eq!(Strict.compare("How heavy?", "3 kg", "3 g").outcome, Outcome::NotEquivalent);
+//! assert_eq!(Strict.compare("How long?", "1.5 s", "1500 ms").outcome, EquivalenceOutcome::Equivalent);
+//! assert_eq!(Strict.compare("How heavy?", "3 kg", "3 g").outcome, EquivalenceOutcome::NotEquivalent);
 //! ```
 
 mod code;
@@ -61,8 +63,7 @@ mod text;
 
 pub use data::{Question, check_answers, compare_data, compare_tool_calls};
 pub use escalate::{
-    Checker, EmbeddingCheck, Entailment, Escalate, Judge, entailment_prompt, judge_prompt,
-    parse_judgement,
+    EmbeddingCheck, Entailment, Escalate, Judge, entailment_prompt, judge_prompt, parse_judgement,
 };
 pub use spend::{CheckerSpend, metered, record_checker_call};
 pub use text::FRAMING;
@@ -70,11 +71,13 @@ pub use text::FRAMING;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use text::words;
 
 /// Whether two answers mean the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Outcome {
+pub enum EquivalenceOutcome {
     /// They do.
     Equivalent,
     /// They do not.
@@ -87,7 +90,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
     /// The outcome.
-    pub outcome: Outcome,
+    pub outcome: EquivalenceOutcome,
     /// A similarity in `0.0..=1.0`, where the method has one.
     pub score: Option<f64>,
     /// Which method decided (`"json"`, `"number"`, `"yes_no"`, `"label"`, ...).
@@ -97,7 +100,11 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    pub(crate) fn new(outcome: Outcome, method: &'static str, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        outcome: EquivalenceOutcome,
+        method: &'static str,
+        reason: impl Into<String>,
+    ) -> Self {
         Self {
             outcome,
             score: None,
@@ -116,11 +123,11 @@ impl Verdict {
         reason: String,
     ) -> Self {
         let outcome = if score >= accept {
-            Outcome::Equivalent
+            EquivalenceOutcome::Equivalent
         } else if score <= reject {
-            Outcome::NotEquivalent
+            EquivalenceOutcome::NotEquivalent
         } else {
-            Outcome::Undecided
+            EquivalenceOutcome::Undecided
         };
         Self {
             outcome,
@@ -132,50 +139,55 @@ impl Verdict {
 
     /// An undecided verdict.
     pub fn undecided(method: &'static str, reason: impl Into<String>) -> Self {
-        Self::new(Outcome::Undecided, method, reason)
+        Self::new(EquivalenceOutcome::Undecided, method, reason)
     }
 
     /// Whether it decided either way.
     pub fn is_decided(&self) -> bool {
-        self.outcome != Outcome::Undecided
+        self.outcome != EquivalenceOutcome::Undecided
     }
 }
 
-/// Compares a candidate answer with a reference, for a prompt.
+/// Compares a candidate answer with a reference, for a prompt: the one trait every
+/// checker implements, from [`Strict`] (which answers at once and never calls anything)
+/// to [`Entailment`] and [`Judge`] (which ask a model). It is async so that both kinds
+/// compose in one [`Escalate`] and one router setting; the deterministic checkers also
+/// offer their verdict synchronously, as an inherent `compare` method.
+#[async_trait]
 pub trait Equivalence: Send + Sync {
     /// The verdict on `candidate` against `reference`.
-    fn compare(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict;
+    async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict;
 }
 
+#[async_trait]
 impl<E: Equivalence + ?Sized> Equivalence for Arc<E> {
-    fn compare(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
-        (**self).compare(prompt, reference, candidate)
+    async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
+        (**self).check(prompt, reference, candidate).await
     }
 }
 
-/// Checkers in order; the first decided verdict wins.
-pub struct Cascade(pub Vec<Arc<dyn Equivalence>>);
-
-impl Equivalence for Cascade {
-    fn compare(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
-        let mut last = Verdict::undecided("cascade", "no checker decided");
-        for c in &self.0 {
-            let v = c.compare(prompt, reference, candidate);
-            if v.is_decided() {
-                return v;
+/// Implements [`Equivalence`] for deterministic checkers through their inherent
+/// `compare`.
+macro_rules! equivalence_by_compare {
+    ($($t:ty),*) => {$(
+        #[async_trait]
+        impl Equivalence for $t {
+            async fn check(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
+                self.compare(prompt, reference, candidate)
             }
-            last = v;
         }
-        last
-    }
+    )*};
 }
+
+equivalence_by_compare!(Unvouchable, ExactText, Lexical, Strict);
 
 /// For creative tasks: equivalence cannot be claimed, and the verdict says so.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Unvouchable;
 
-impl Equivalence for Unvouchable {
-    fn compare(&self, _: &str, _: &str, _: &str) -> Verdict {
+impl Unvouchable {
+    /// The verdict on `candidate` against `reference`, at once.
+    pub fn compare(&self, _: &str, _: &str, _: &str) -> Verdict {
         Verdict::undecided(
             "unvouchable",
             "this route's answers are creative: no checker can vouch for a substitute",
@@ -187,11 +199,12 @@ impl Equivalence for Unvouchable {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ExactText;
 
-impl Equivalence for ExactText {
-    fn compare(&self, _: &str, reference: &str, candidate: &str) -> Verdict {
+impl ExactText {
+    /// The verdict on `candidate` against `reference`, at once.
+    pub fn compare(&self, _: &str, reference: &str, candidate: &str) -> Verdict {
         if normalise(reference) == normalise(candidate) && !normalise(reference).is_empty() {
             Verdict::new(
-                Outcome::Equivalent,
+                EquivalenceOutcome::Equivalent,
                 "normalised_text",
                 "equal after normalisation",
             )
@@ -223,8 +236,9 @@ impl Default for Lexical {
     }
 }
 
-impl Equivalence for Lexical {
-    fn compare(&self, _: &str, reference: &str, candidate: &str) -> Verdict {
+impl Lexical {
+    /// The verdict on `candidate` against `reference`, at once.
+    pub fn compare(&self, _: &str, reference: &str, candidate: &str) -> Verdict {
         let a: BTreeSet<String> = words(reference).into_iter().collect();
         let b: BTreeSet<String> = words(candidate).into_iter().collect();
         let union = a.union(&b).count();
@@ -249,12 +263,13 @@ impl Equivalence for Lexical {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Strict;
 
-impl Equivalence for Strict {
-    fn compare(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
+impl Strict {
+    /// The verdict on `candidate` against `reference`, at once.
+    pub fn compare(&self, prompt: &str, reference: &str, candidate: &str) -> Verdict {
         let (r_refuses, c_refuses) = (is_refusal(reference), is_refusal(candidate));
         if r_refuses != c_refuses {
             return Verdict::new(
-                Outcome::NotEquivalent,
+                EquivalenceOutcome::NotEquivalent,
                 "refusal",
                 "one answer is a refusal, the other is not",
             );
@@ -282,7 +297,7 @@ fn truncated(reference: &str, candidate: &str) -> Option<Verdict> {
     let ends_cleanly = short.ends_with(['.', '!', '?', '}', ']', '`', '"', ')']);
     (ws.len() >= 3 && ws.len() < wl.len() && wl.starts_with(&ws) && !ends_cleanly).then(|| {
         Verdict::new(
-            Outcome::NotEquivalent,
+            EquivalenceOutcome::NotEquivalent,
             "truncation",
             "one answer is the other cut short",
         )
@@ -311,11 +326,11 @@ fn is_refusal(s: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn s(p: &str, a: &str, b: &str) -> Outcome {
+    fn s(p: &str, a: &str, b: &str) -> EquivalenceOutcome {
         Strict.compare(p, a, b).outcome
     }
 
-    use Outcome::*;
+    use EquivalenceOutcome::*;
 
     #[test]
     fn numbers_in_every_phrasing() {
@@ -557,8 +572,8 @@ mod tests {
         assert_eq!(s(p, "1. flour\n2. sugar", "1. sugar\n2. flour"), Undecided);
     }
 
-    #[test]
-    fn lexical_and_cascade_and_unvouchable() {
+    #[tokio::test]
+    async fn lexical_and_escalate_and_unvouchable() {
         let l = Lexical::default();
         assert_eq!(
             l.compare("", "the cat sat on the mat", "the cat sat on the mat")
@@ -575,14 +590,16 @@ mod tests {
                 .outcome,
             Undecided
         );
-        let c = Cascade(vec![
+        let c = Escalate(vec![
             Arc::new(ExactText),
             Arc::new(Lexical {
                 accept: 0.5,
                 reject: 0.0,
             }),
         ]);
-        let v = c.compare("", "the cat sat on the mat", "the cat sat on a mat");
+        let v = c
+            .check("", "the cat sat on the mat", "the cat sat on a mat")
+            .await;
         assert_eq!((v.outcome, v.method), (Equivalent, "lexical"));
         assert_eq!(Unvouchable.compare("", "a", "a").outcome, Undecided);
     }

@@ -13,7 +13,7 @@
 //! round, is *not equivalent*. Anything else — a name written differently, a word left
 //! over — stays undecided.
 
-use crate::Outcome;
+use crate::EquivalenceOutcome;
 use crate::text::Tok;
 
 /// Verbs whose subject and object cannot change places without changing the meaning.
@@ -344,10 +344,14 @@ fn swapped(a: &[Tok], b: &[Tok]) -> bool {
 
 /// The verdict on two residues (labels as words), if role or comparative reading
 /// decides; `values_same` says whether the values in them matched.
-pub(crate) fn compare(a: &[Tok], b: &[Tok], values_same: bool) -> Option<(Outcome, String)> {
+pub(crate) fn compare(
+    a: &[Tok],
+    b: &[Tok],
+    values_same: bool,
+) -> Option<(EquivalenceOutcome, String)> {
     if swapped(a, b) {
         return Some((
-            Outcome::NotEquivalent,
+            EquivalenceOutcome::NotEquivalent,
             "two names changed places around a relation that is not symmetric".into(),
         ));
     }
@@ -366,7 +370,7 @@ pub(crate) fn compare(a: &[Tok], b: &[Tok], values_same: bool) -> Option<(Outcom
     let conv = converse(&ra.relation, &rb.relation);
     match (same_rel, conv, same_way, other_way) {
         (true, _, true, _) | (_, true, _, true) if values_same => Some((
-            Outcome::Equivalent,
+            EquivalenceOutcome::Equivalent,
             format!(
                 "the same relation between the same two ({} {} {})",
                 ra.subject.join(" "),
@@ -375,7 +379,7 @@ pub(crate) fn compare(a: &[Tok], b: &[Tok], values_same: bool) -> Option<(Outcom
             ),
         )),
         (true, _, _, true) | (_, true, true, _) => Some((
-            Outcome::NotEquivalent,
+            EquivalenceOutcome::NotEquivalent,
             format!(
                 "{} {} {} is the other way round",
                 ra.subject.join(" "),
@@ -395,13 +399,13 @@ mod tests {
         crate::text::words(s).into_iter().map(Tok::Word).collect()
     }
 
-    fn c(a: &str, b: &str) -> Option<Outcome> {
+    fn c(a: &str, b: &str) -> Option<EquivalenceOutcome> {
         compare(&toks(a), &toks(b), true).map(|x| x.0)
     }
 
     #[test]
     fn role_swaps_and_converses() {
-        use Outcome::*;
+        use EquivalenceOutcome::*;
         assert_eq!(
             c("Spain beat Italy", "Italy beat Spain"),
             Some(NotEquivalent)
@@ -450,7 +454,7 @@ mod tests {
 
     #[test]
     fn comparatives() {
-        use Outcome::*;
+        use EquivalenceOutcome::*;
         let x = "Jupiter is larger than Saturn";
         assert_eq!(c(x, "Saturn is smaller than Jupiter"), Some(Equivalent));
         assert_eq!(c(x, "Jupiter is smaller than Saturn"), Some(NotEquivalent));

@@ -1,9 +1,9 @@
 //! What the checkers' own model calls spend (a judge's, an entailment model's, an
-//! embedding model's), counted per comparison without changing the [`Checker`] trait:
+//! embedding model's), counted per comparison without changing the [`Equivalence`] trait:
 //! [`metered`] runs a comparison and returns its spend; the model-calling checkers
 //! report each call with [`record_checker_call`].
 //!
-//! [`Checker`]: crate::Checker
+//! [`Equivalence`]: crate::Equivalence
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -79,7 +79,7 @@ thread_local! {
 }
 
 /// Counts one checker model call (and its usage) in the spend of the [`metered`] future
-/// it runs in; outside one, it does nothing. A [`Checker`](crate::Checker) of your own
+/// it runs in; outside one, it does nothing. An [`Equivalence`](crate::Equivalence) of your own
 /// that calls a model reports each call with it.
 pub fn record_checker_call(usage: Option<&Usage>) {
     METER.with(|m| {

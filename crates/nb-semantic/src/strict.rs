@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::datetime::{self, DateTime};
 use crate::quantity::{self, Cmp, Exact, NumCtx, Quantity};
 use crate::text::{self, PromptWords, Tok};
-use crate::{Outcome, Verdict};
+use crate::{EquivalenceOutcome, Verdict};
 
 /// A value recognised in an answer.
 #[derive(Debug, Clone)]
@@ -96,9 +96,9 @@ fn item_compare(a: &str, b: &str, ctx: &Ctx) -> Cmp {
     }
     let v = account(ctx, read_values(a, ctx), read_values(b, ctx));
     match v.outcome {
-        Outcome::Equivalent => Cmp::Same,
-        Outcome::NotEquivalent => Cmp::Different(format!("{a} vs {b}")),
-        Outcome::Undecided => Cmp::Different(format!("{a} vs {b}")),
+        EquivalenceOutcome::Equivalent => Cmp::Same,
+        EquivalenceOutcome::NotEquivalent => Cmp::Different(format!("{a} vs {b}")),
+        EquivalenceOutcome::Undecided => Cmp::Different(format!("{a} vs {b}")),
     }
 }
 
@@ -810,7 +810,7 @@ pub(crate) fn account(ctx: &Ctx, mut a: Reading, mut b: Reading) -> Verdict {
     if a.vals.is_empty() && b.vals.is_empty() {
         return if !a.residue.is_empty() && a.residue == b.residue {
             Verdict::new(
-                Outcome::Equivalent,
+                EquivalenceOutcome::Equivalent,
                 "normalised_text",
                 "equal after normalisation",
             )
@@ -830,7 +830,7 @@ pub(crate) fn account(ctx: &Ctx, mut a: Reading, mut b: Reading) -> Verdict {
     if same_template && a.vals.len() == b.vals.len() {
         return match cmp_all(&a.vals, &b.vals, ctx) {
             Cmp::Same => Verdict::new(
-                Outcome::Equivalent,
+                EquivalenceOutcome::Equivalent,
                 method,
                 format!(
                     "the same {}; nothing else differs",
@@ -845,7 +845,7 @@ pub(crate) fn account(ctx: &Ctx, mut a: Reading, mut b: Reading) -> Verdict {
                 method,
                 "the same values in another order; whether order matters is not known",
             ),
-            Cmp::Different(why) => Verdict::new(Outcome::NotEquivalent, method, why),
+            Cmp::Different(why) => Verdict::new(EquivalenceOutcome::NotEquivalent, method, why),
             Cmp::Incomparable(why) => Verdict::undecided(method, why),
         };
     }
@@ -882,7 +882,7 @@ pub(crate) fn account(ctx: &Ctx, mut a: Reading, mut b: Reading) -> Verdict {
         }
         if x.len() == 1 && y.len() == 1 {
             if let Cmp::Different(why) = x[0].compare(&y[0], ctx) {
-                return Verdict::new(Outcome::NotEquivalent, x[0].kind(), why);
+                return Verdict::new(EquivalenceOutcome::NotEquivalent, x[0].kind(), why);
             }
         }
         if kind == "number" && !x.is_empty() && !y.is_empty() {
@@ -894,7 +894,7 @@ pub(crate) fn account(ctx: &Ctx, mut a: Reading, mut b: Reading) -> Verdict {
             };
             if !shares(lx, &y) && !shares(ly, &x) {
                 return Verdict::new(
-                    Outcome::NotEquivalent,
+                    EquivalenceOutcome::NotEquivalent,
                     lx.kind(),
                     format!(
                         "no number in common with the final answers {} and {}",

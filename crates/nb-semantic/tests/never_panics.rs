@@ -1,7 +1,7 @@
 //! The strict checker reads text from the network: no input makes it panic, and it is
 //! symmetric in what it accepts (an answer equivalent to another is so both ways round).
 
-use nb_semantic::{Equivalence, Outcome, Strict};
+use nb_semantic::{EquivalenceOutcome, Strict};
 use proptest::prelude::*;
 
 /// Text built from pieces that exercise every reader: multi-byte currency and degree
@@ -45,9 +45,9 @@ fn fuzz_finding_overlapping_value_spans() {
         "the freezing point of water?",
         "  of water?\u{FFFD} 0°C$0:K",
     );
-    assert_ne!(v.outcome, Outcome::Equivalent);
+    assert_ne!(v.outcome, EquivalenceOutcome::Equivalent);
     let v = Strict.compare("q", "0°C$0", "0°C$0");
-    assert_ne!(v.outcome, Outcome::NotEquivalent);
+    assert_ne!(v.outcome, EquivalenceOutcome::NotEquivalent);
 }
 
 proptest! {
@@ -60,8 +60,8 @@ proptest! {
         let ab = Strict.compare(&prompt, &a, &b);
         let ba = Strict.compare(&prompt, &b, &a);
         prop_assert_eq!(
-            ab.outcome == Outcome::Equivalent,
-            ba.outcome == Outcome::Equivalent,
+            ab.outcome == EquivalenceOutcome::Equivalent,
+            ba.outcome == EquivalenceOutcome::Equivalent,
             "{:?} / {:?}", ab, ba
         );
     }
@@ -69,6 +69,6 @@ proptest! {
     #[test]
     fn an_answer_is_never_rejected_against_itself(prompt in answer(), a in answer()) {
         let v = Strict.compare(&prompt, &a, &a);
-        prop_assert_ne!(v.outcome, Outcome::NotEquivalent, "{:?}", v);
+        prop_assert_ne!(v.outcome, EquivalenceOutcome::NotEquivalent, "{:?}", v);
     }
 }

@@ -13,7 +13,7 @@ use sha2::Sha256;
 use nb_breaker::{BreakerConfig, CooldownPolicy};
 use nb_core::TargetId;
 
-use crate::facts::Scope;
+use crate::facts::WireScope;
 
 /// What a fact or entry read from Redis may say, at most. A fact beyond a bound is
 /// clamped to it (an open breaker or a cool-down never lasts longer than this replica's
@@ -21,7 +21,7 @@ use crate::facts::Scope;
 /// ignored.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct Bounds {
+pub struct TrustBounds {
     /// The longest cool-down a fact may start (`cooldowns.max_ms`).
     pub max_cooldown: Duration,
     /// The longest a fact may open a breaker for (the breaker's longest open period).
@@ -35,7 +35,7 @@ pub struct Bounds {
     secret: Option<Arc<SecretString>>,
 }
 
-impl Default for Bounds {
+impl Default for TrustBounds {
     fn default() -> Self {
         Self {
             max_cooldown: CooldownPolicy::default().max,
@@ -46,7 +46,7 @@ impl Default for Bounds {
     }
 }
 
-impl Bounds {
+impl TrustBounds {
     /// The bounds of a replica with these breakers and cool-downs.
     pub fn new(breaker: &BreakerConfig, cooldowns: &CooldownPolicy) -> Self {
         Self {
@@ -135,17 +135,17 @@ impl Bounds {
         self.targets.is_empty() || self.targets.contains(t)
     }
 
-    pub(crate) fn knows_scope(&self, s: &Scope) -> bool {
+    pub(crate) fn knows_scope(&self, s: &WireScope) -> bool {
         if self.targets.is_empty() {
             return true;
         }
         match s {
-            Scope::Target { target } => self.targets.contains(target),
-            Scope::Model { provider, model } => self
+            WireScope::Target { target } => self.targets.contains(target),
+            WireScope::Model { provider, model } => self
                 .targets
                 .iter()
                 .any(|t| t.provider() == provider && t.model() == model),
-            Scope::Credential { provider, .. } | Scope::Provider { provider } => {
+            WireScope::Credential { provider, .. } | WireScope::Provider { provider } => {
                 self.targets.iter().any(|t| t.provider() == provider)
             }
         }
@@ -178,11 +178,11 @@ mod tests {
 
     #[test]
     fn only_what_the_secret_signed_is_opened() {
-        let plain = Bounds::default();
+        let plain = TrustBounds::default();
         assert_eq!(plain.seal("{}"), "{}");
         assert_eq!(plain.open("{}"), Some("{}"));
-        let a = Bounds::default().with_secret(SecretString::from("one secret"));
-        let b = Bounds::default().with_secret(SecretString::from("another"));
+        let a = TrustBounds::default().with_secret(SecretString::from("one secret"));
+        let b = TrustBounds::default().with_secret(SecretString::from("another"));
         let sealed = a.seal(r#"{"until_ms":1}"#);
         assert_eq!(a.open(&sealed), Some(r#"{"until_ms":1}"#));
         assert_eq!(b.open(&sealed), None, "another secret does not open it");

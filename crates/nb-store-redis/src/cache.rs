@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::connection::redact;
-use crate::{Bounds, StoreError};
+use crate::{StoreError, TrustBounds};
 
 /// The router's response cache in Redis, shared by every replica of a namespace
 /// (`nb:NAMESPACE:cache:KEY`, expiring with the route's time to live). A Redis that is
@@ -17,7 +17,7 @@ pub struct RedisCache {
     client: redis::Client,
     conn: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
     down_until: std::sync::Mutex<Option<Instant>>,
-    bounds: Bounds,
+    bounds: TrustBounds,
 }
 
 /// The longest a cache lookup or store waits on Redis.
@@ -43,12 +43,12 @@ impl RedisCache {
             client,
             conn: tokio::sync::Mutex::new(None),
             down_until: std::sync::Mutex::new(None),
-            bounds: Bounds::default(),
+            bounds: TrustBounds::default(),
         })
     }
 
     /// Serves only entries whose `served_by` is one of `bounds`' targets.
-    pub fn with_bounds(mut self, bounds: Bounds) -> Self {
+    pub fn with_bounds(mut self, bounds: TrustBounds) -> Self {
         self.bounds = bounds;
         self
     }

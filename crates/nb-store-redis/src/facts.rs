@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// A scope, as it travels between replicas.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "scope", rename_all = "snake_case")]
-pub(crate) enum Scope {
+pub(crate) enum WireScope {
     Target {
         target: TargetId,
     },
@@ -24,7 +24,7 @@ pub(crate) enum Scope {
     },
 }
 
-impl Scope {
+impl WireScope {
     pub(crate) fn of(key: &ScopeKey) -> Self {
         match key {
             ScopeKey::Target(t) => Self::Target { target: t.clone() },
@@ -88,7 +88,7 @@ pub(crate) enum Fact {
     /// A cool-down, until then.
     Cool {
         #[serde(flatten)]
-        scope: Scope,
+        scope: WireScope,
         until_ms: u64,
         cause: Option<FailureClass>,
     },
@@ -114,7 +114,7 @@ impl Fact {
             Self::Open { target, .. } => {
                 format!(
                     "nb:{ns}:{{{}}}:open",
-                    Scope::Target {
+                    WireScope::Target {
                         target: target.clone()
                     }
                     .tag()
@@ -124,7 +124,7 @@ impl Fact {
             Self::Window { target, .. } => {
                 format!(
                     "nb:{ns}:{{{}}}:window",
-                    Scope::Target {
+                    WireScope::Target {
                         target: target.clone()
                     }
                     .tag()
@@ -167,7 +167,7 @@ mod tests {
         };
         assert_eq!(open.redis_key("prod"), "nb:prod:{t=openai/gpt-4o}:open");
         let cool = Fact::Cool {
-            scope: Scope::of(&ScopeKey::Credential {
+            scope: WireScope::of(&ScopeKey::Credential {
                 provider: "openai".into(),
                 credential: "default".into(),
             }),

@@ -15,9 +15,9 @@ use secrecy::{ExposeSecret as _, SecretString};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::connection::{MAX_BACKOFF, OP_TIMEOUT, redact, replica_id, unix_ms_now};
-use crate::facts::{Fact, Message, Scope};
+use crate::facts::{Fact, Message, WireScope};
 use crate::scripts::EXTEND;
-use crate::{Bounds, StoreError, StoreEvent, StoreStats};
+use crate::{StoreError, StoreEvent, StoreStats, TrustBounds};
 
 #[derive(Default)]
 struct Counters {
@@ -29,7 +29,7 @@ struct Counters {
 
 struct Inner {
     local: Arc<InMemoryKnowledge>,
-    bounds: Bounds,
+    bounds: TrustBounds,
     ns: String,
     replica: String,
     url: SecretString,
@@ -133,7 +133,7 @@ impl RedisKnowledge {
         namespace: &str,
         local: InMemoryKnowledge,
     ) -> Result<Self, StoreError> {
-        Self::connect_with(url, namespace, local, Bounds::default())
+        Self::connect_with(url, namespace, local, TrustBounds::default())
     }
 
     /// [`connect`](Self::connect), taking from Redis only what `bounds` allow: facts
@@ -142,7 +142,7 @@ impl RedisKnowledge {
         url: &str,
         namespace: &str,
         local: InMemoryKnowledge,
-        bounds: Bounds,
+        bounds: TrustBounds,
     ) -> Result<Self, StoreError> {
         let client = redis::Client::open(url)
             .map_err(|e| StoreError::Url(format!("{} ({:?})", redact(url), e.kind())))?;
@@ -200,7 +200,7 @@ impl RedisKnowledge {
                     }
                 }
                 HealthEvent::Cooldown { key, until, cause } => Fact::Cool {
-                    scope: Scope::of(key),
+                    scope: WireScope::of(key),
                     until_ms: self.inner.to_unix_ms(*until),
                     cause: *cause,
                 },

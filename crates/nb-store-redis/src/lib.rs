@@ -58,14 +58,14 @@ mod ledger;
 mod pacer;
 mod scripts;
 
-pub use bounds::Bounds;
+pub use bounds::TrustBounds;
 pub use cache::{CACHE_TIMEOUT, RedisCache};
 pub use knowledge::RedisKnowledge;
 pub use ledger::RedisLedger;
 pub use pacer::RedisPacer;
 
 pub(crate) use connection::{OP_TIMEOUT, redact};
-pub(crate) use facts::Scope;
+pub(crate) use facts::WireScope;
 
 /// The store could not be set up.
 #[derive(Debug, thiserror::Error)]

@@ -182,7 +182,7 @@ async fn refill(
                     l.map_or(0, |l| l.tokens_wanted),
                 )
             };
-            let tag = crate::Scope::Target {
+            let tag = crate::WireScope::Target {
                 target: target.clone(),
             }
             .tag();

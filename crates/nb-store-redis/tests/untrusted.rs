@@ -13,7 +13,7 @@ use nb_breaker::{
     BreakerConfig, CooldownPolicy, InMemoryKnowledge, Knowledge, Refusal, SystemClock,
 };
 use nb_core::{AnswerCache, TargetId};
-use nb_store_redis::{Bounds, RedisCache, RedisKnowledge};
+use nb_store_redis::{RedisCache, RedisKnowledge, TrustBounds};
 
 struct Redis {
     child: Child,
@@ -76,7 +76,7 @@ async fn replica_with(redis: &Redis, secret: Option<&str>) -> RedisKnowledge {
         ..CooldownPolicy::default()
     };
     let local = InMemoryKnowledge::new(breaker, cooldowns, Arc::new(SystemClock));
-    let mut bounds = Bounds::new(&breaker, &cooldowns).with_targets([healthy()]);
+    let mut bounds = TrustBounds::new(&breaker, &cooldowns).with_targets([healthy()]);
     if let Some(s) = secret {
         bounds = bounds.with_secret(s.to_owned().into());
     }
@@ -169,7 +169,7 @@ async fn a_forged_cache_entry_naming_an_unknown_target_or_no_check_is_not_served
     let redis = Redis::start();
     let cache = RedisCache::new(&redis.url(), "ns")
         .unwrap()
-        .with_bounds(Bounds::default().with_targets([healthy()]));
+        .with_bounds(TrustBounds::default().with_targets([healthy()]));
     let client = redis::Client::open(redis.url()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
     let response = r#"{"text":"42","tool_calls":[],"finish_reason":"stop"}"#;
@@ -248,7 +248,7 @@ async fn with_a_shared_secret_only_signed_cache_entries_are_served() {
     let redis = Redis::start();
     let signed = |secret: &str| {
         RedisCache::new(&redis.url(), "ns").unwrap().with_bounds(
-            Bounds::default()
+            TrustBounds::default()
                 .with_targets([healthy()])
                 .with_secret(secret.to_owned().into()),
         )

@@ -135,7 +135,7 @@ pub mod prelude {
     pub use nb_guard::{JsonSchema, Validator};
 
     #[cfg(feature = "semantic")]
-    pub use nb_semantic::{Checker, Equivalence, Outcome, Strict, Verdict};
+    pub use nb_semantic::{Equivalence, EquivalenceOutcome, Strict, Verdict};
 
     #[cfg(feature = "router")]
     pub use nb_router::{CallOptions, Policy, RouteError, Routed, SmartRouter, Target, Vouching};

@@ -9,11 +9,11 @@ use neuralbridge::breaker::{InMemoryKnowledge, PaceLimits, SystemClock};
 use neuralbridge::core::{Provider, TargetId};
 use neuralbridge::providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset};
 use neuralbridge::router::{SmartRouter, Target};
-use neuralbridge::store_redis::{Bounds, RedisCache, RedisKnowledge, RedisPacer};
+use neuralbridge::store_redis::{RedisCache, RedisKnowledge, RedisPacer, TrustBounds};
 
 use super::check::{route_vouch, target_id};
 use super::sections::strategy;
-use super::{Config, ConfigError, ProviderConfig, ProviderKind, RouteConfig, RouteSpec};
+use super::{Config, ConfigFileError, ProviderConfig, ProviderKind, RouteConfig, RouteSpec};
 
 impl Config {
     /// Builds the adapters (reading keys from the environment) and the router; with
@@ -22,7 +22,7 @@ impl Config {
     /// the named routes, every target is a route of its own name (`provider/model`):
     /// that target first, then the others in order, so a caller naming one model still
     /// fails over.
-    pub fn build(&self) -> Result<SmartRouter, ConfigError> {
+    pub fn build(&self) -> Result<SmartRouter, ConfigFileError> {
         let mut builder = SmartRouter::builder();
         let ids: Vec<TargetId> = self
             .targets
@@ -33,7 +33,7 @@ impl Config {
         for (i, t) in self.targets.iter().enumerate() {
             let p = &self.providers[&t.provider];
             let provider = adapter(&t.provider, p, &t.model).map_err(|e| {
-                ConfigError(format!("targets[{i}] ({}/{}): {e}", t.provider, t.model))
+                ConfigFileError(format!("targets[{i}] ({}/{}): {e}", t.provider, t.model))
             })?;
             let mut target = Target::shared(ids[i].clone(), provider);
             if let Some(w) = t.weight {
@@ -92,11 +92,11 @@ impl Config {
             if !pacing.is_empty() {
                 // With a shared store, a target's pace holds for the whole fleet.
                 let fleet = RedisPacer::connect(url, ns, pacing)
-                    .map_err(|e| ConfigError(format!("store.redis: {e}")))?;
+                    .map_err(|e| ConfigFileError(format!("store.redis: {e}")))?;
                 local = local.with_pacer(Arc::new(fleet));
             }
             let shared = RedisKnowledge::connect_with(url, ns, local, self.bounds(&ids)?)
-                .map_err(|e| ConfigError(format!("store.redis: {e}")))?;
+                .map_err(|e| ConfigFileError(format!("store.redis: {e}")))?;
             builder = builder.knowledge(Arc::new(shared));
         }
         if let Some(s) = &self.policy.strategy {
@@ -131,7 +131,7 @@ impl Config {
                 match (self.store.cache.as_deref(), &self.store.redis) {
                     (Some("redis"), Some(url)) => Arc::new(
                         RedisCache::new(url, self.store.namespace.as_deref().unwrap_or("default"))
-                            .map_err(|e| ConfigError(format!("store.redis: {e}")))?
+                            .map_err(|e| ConfigFileError(format!("store.redis: {e}")))?
                             .with_bounds(self.bounds(&ids)?),
                     ),
                     _ => Arc::new(neuralbridge::router::InMemoryCache::new(
@@ -140,21 +140,21 @@ impl Config {
                 };
             builder = builder.cache(cache);
         }
-        builder.build().map_err(|e| ConfigError(e.to_string()))
+        builder.build().map_err(|e| ConfigFileError(e.to_string()))
     }
 
     /// What this config takes from Redis: facts and answers about its own targets,
     /// cool-downs and open breakers no longer than its own maxima, signed with the
     /// shared secret when `store.secret_env` names one.
-    fn bounds(&self, ids: &[TargetId]) -> Result<Bounds, ConfigError> {
-        let bounds =
-            Bounds::new(&self.breaker()?, &self.cooldowns()?).with_targets(ids.iter().cloned());
+    fn bounds(&self, ids: &[TargetId]) -> Result<TrustBounds, ConfigFileError> {
+        let bounds = TrustBounds::new(&self.breaker()?, &self.cooldowns()?)
+            .with_targets(ids.iter().cloned());
         let Some(var) = &self.store.secret_env else {
             return Ok(bounds);
         };
         match std::env::var(var) {
             Ok(s) if !s.is_empty() => Ok(bounds.with_secret(s.into())),
-            _ => Err(ConfigError(format!(
+            _ => Err(ConfigFileError(format!(
                 "store.secret_env: the environment variable {var} is not set (every replica \
                  needs the same secret)"
             ))),
@@ -166,7 +166,7 @@ impl Config {
         &self,
         name: &str,
         r: &RouteConfig,
-    ) -> Result<Option<neuralbridge::guard::JsonSchema>, ConfigError> {
+    ) -> Result<Option<neuralbridge::guard::JsonSchema>, ConfigFileError> {
         let Some(file) = &r.schema else {
             return Ok(None);
         };
@@ -176,12 +176,12 @@ impl Config {
         };
         let at = format!("routes.{name}.schema");
         let text = std::fs::read_to_string(&path)
-            .map_err(|e| ConfigError(format!("{at}: cannot read {}: {e}", path.display())))?;
+            .map_err(|e| ConfigFileError(format!("{at}: cannot read {}: {e}", path.display())))?;
         let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| ConfigError(format!("{at}: {} is not JSON: {e}", path.display())))?;
+            .map_err(|e| ConfigFileError(format!("{at}: {} is not JSON: {e}", path.display())))?;
         neuralbridge::guard::JsonSchema::new(&value)
             .map(Some)
-            .map_err(|e| ConfigError(format!("{at}: {}: {e}", path.display())))
+            .map_err(|e| ConfigFileError(format!("{at}: {}: {e}", path.display())))
     }
 }
 

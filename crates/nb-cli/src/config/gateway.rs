@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::ConfigError;
+use super::ConfigFileError;
 
 /// A gateway key: a caller of `nb serve`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -80,7 +80,7 @@ pub struct GatewayConfig {
 }
 
 /// Where `nb serve` reads its keys from, resolved: names and SHA-256 digests.
-pub fn gateway_key_digests(c: &GatewayConfig) -> Result<Vec<(String, [u8; 32])>, ConfigError> {
+pub fn gateway_key_digests(c: &GatewayConfig) -> Result<Vec<(String, [u8; 32])>, ConfigFileError> {
     use sha2::Digest as _;
     let mut out = Vec::new();
     for (i, k) in c.keys.iter().enumerate() {
@@ -89,13 +89,15 @@ pub fn gateway_key_digests(c: &GatewayConfig) -> Result<Vec<(String, [u8; 32])>,
                 let mut d = [0u8; 32];
                 for (j, byte) in d.iter_mut().enumerate() {
                     *byte = u8::from_str_radix(h.get(2 * j..2 * j + 2).unwrap_or("zz"), 16)
-                        .map_err(|_| ConfigError(format!("gateway.keys[{i}].sha256: not hex")))?;
+                        .map_err(|_| {
+                            ConfigFileError(format!("gateway.keys[{i}].sha256: not hex"))
+                        })?;
                 }
                 d
             }
             (None, Some(var)) => {
                 let key = std::env::var(var).map_err(|_| {
-                    ConfigError(format!(
+                    ConfigFileError(format!(
                         "gateway.keys[{i}] ({}): environment variable {var} is not set",
                         k.name
                     ))
@@ -103,7 +105,7 @@ pub fn gateway_key_digests(c: &GatewayConfig) -> Result<Vec<(String, [u8; 32])>,
                 sha2::Sha256::digest(key.as_bytes()).into()
             }
             (None, None) => {
-                return Err(ConfigError(format!(
+                return Err(ConfigFileError(format!(
                     "gateway.keys[{i}]: give `sha256` or `env`"
                 )));
             }

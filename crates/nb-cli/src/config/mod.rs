@@ -94,7 +94,7 @@ pub struct Config {
 /// A configuration that cannot be used, with what to change.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
-pub struct ConfigError(pub String);
+pub struct ConfigFileError(pub String);
 
 /// A minimal working file, shown when a file has no targets.
 pub const MINIMAL_EXAMPLE: &str = r#"[providers.openai]
@@ -153,9 +153,9 @@ fn suggest(message: &str) -> String {
 
 impl Config {
     /// Parses TOML text.
-    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+    pub fn from_toml(text: &str) -> Result<Self, ConfigFileError> {
         let c: Self = toml::from_str(text).map_err(|e| {
-            ConfigError(format!(
+            ConfigFileError(format!(
                 "invalid configuration: {}",
                 suggest(&e.to_string())
             ))
@@ -165,17 +165,17 @@ impl Config {
     }
 
     /// Reads and parses a file.
-    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+    pub fn from_file(path: &Path) -> Result<Self, ConfigFileError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+            .map_err(|e| ConfigFileError(format!("cannot read {}: {e}", path.display())))?;
         let mut c = Self::from_toml(&text)
-            .map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
+            .map_err(|e| ConfigFileError(format!("{}: {}", path.display(), e.0)))?;
         c.base_dir = path.parent().map(Path::to_path_buf);
         // Schemas are read now, so a missing file is an error of the file.
         for (name, r) in &c.routes {
             if let RouteSpec::Table(t) = r {
                 c.route_schema(name, t)
-                    .map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))?;
+                    .map_err(|e| ConfigFileError(format!("{}: {}", path.display(), e.0)))?;
             }
         }
         Ok(c)

@@ -7,11 +7,11 @@ use neuralbridge::router::{Hedging, OnUnvouchable, Policy, Strategy, Vouching, W
 use neuralbridge::semantic::{Lexical, Strict};
 
 use super::check::{ms, share};
-use super::{Config, ConfigError};
+use super::{Config, ConfigFileError};
 
 impl Config {
     /// The router's policy from `[policy]`.
-    pub fn policy(&self) -> Result<Policy, ConfigError> {
+    pub fn policy(&self) -> Result<Policy, ConfigFileError> {
         let p = &self.policy;
         let mut policy = Policy::default();
         if let Some(d) = ms("policy.attempt_timeout_ms", p.attempt_timeout_ms)? {
@@ -42,7 +42,7 @@ impl Config {
             policy.backoff_max = d;
         }
         if policy.backoff_max < policy.backoff_base {
-            return Err(ConfigError(
+            return Err(ConfigFileError(
                 "policy.backoff_max_ms: shorter than policy.backoff_base_ms".into(),
             ));
         }
@@ -73,7 +73,7 @@ impl Config {
             }
             if let Some(d) = ms("policy.budget_window_ms", p.budget_window_ms)? {
                 if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&d) {
-                    return Err(ConfigError(
+                    return Err(ConfigFileError(
                         "policy.budget_window_ms: between 1000 and 60000".into(),
                     ));
                 }
@@ -85,7 +85,7 @@ impl Config {
             None | Some("wait") => {}
             Some("fail-fast") => policy = policy.with_when_all_open(WhenAllOpen::FailFast),
             Some(other) => {
-                return Err(ConfigError(format!(
+                return Err(ConfigFileError(format!(
                     "policy.when_all_open: {other:?} is not one of wait, fail-fast"
                 )));
             }
@@ -94,7 +94,7 @@ impl Config {
     }
 
     /// The breakers from `[breaker]`.
-    pub fn breaker(&self) -> Result<BreakerConfig, ConfigError> {
+    pub fn breaker(&self) -> Result<BreakerConfig, ConfigFileError> {
         let b = &self.breaker;
         let mut c = BreakerConfig::default();
         if let Some(n) = b.consecutive_failures {
@@ -124,13 +124,13 @@ impl Config {
             c.backoff.max = d;
         }
         if c.backoff.max < c.backoff.initial {
-            return Err(ConfigError(
+            return Err(ConfigFileError(
                 "breaker.open_max_ms: shorter than breaker.open_ms".into(),
             ));
         }
         if let Some(n) = b.half_open_probes {
             if n == 0 {
-                return Err(ConfigError(
+                return Err(ConfigFileError(
                     "breaker.half_open_probes: 0 would never let a probe through".into(),
                 ));
             }
@@ -138,7 +138,7 @@ impl Config {
         }
         if let Some(n) = b.close_after {
             if n == 0 {
-                return Err(ConfigError("breaker.close_after: at least 1".into()));
+                return Err(ConfigFileError("breaker.close_after: at least 1".into()));
             }
             c.close_after = n;
         }
@@ -146,7 +146,7 @@ impl Config {
     }
 
     /// The cool-downs from `[cooldowns]`.
-    pub fn cooldowns(&self) -> Result<CooldownPolicy, ConfigError> {
+    pub fn cooldowns(&self) -> Result<CooldownPolicy, ConfigFileError> {
         let s = &self.cooldowns;
         let mut c = CooldownPolicy::default();
         for (key, v, slot) in [
@@ -207,14 +207,14 @@ impl Config {
     }
 }
 
-pub(super) fn strategy(s: &str) -> Result<Strategy, ConfigError> {
+pub(super) fn strategy(s: &str) -> Result<Strategy, ConfigFileError> {
     Ok(match s {
         "priority" => Strategy::Priority,
         "weighted" => Strategy::Weighted,
         "lowest-latency" => Strategy::LowestLatency,
         "cheapest" => Strategy::Cheapest,
         other => {
-            return Err(ConfigError(format!(
+            return Err(ConfigFileError(format!(
                 "policy.strategy: {other:?} is not one of priority, weighted, lowest-latency, cheapest"
             )));
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use nb_breaker::Observed;
 use nb_core::{ChatRequest, ChatResponse, FailureClass, Scope};
-use nb_semantic::{Equivalence as _, Outcome as Equiv};
+use nb_semantic::{Equivalence as _, EquivalenceOutcome as Equiv};
 
 use super::{Call, Canaries, HealthChecks, SmartRouter};
 

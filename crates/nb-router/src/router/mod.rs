@@ -206,6 +206,9 @@ struct Call {
     /// The cache's answer to this very request, which the call could not be served
     /// (it was not vouched for as the call requires): a reference for vouching.
     cached: Option<Box<nb_core::CachedAnswer>>,
+    /// References are being looked for among the targets the drift test distrusts (a
+    /// last resort).
+    distrusted_references: bool,
     /// When this call's answer is vouched for.
     vouch: VouchMode,
     /// What to do when nothing could vouch for it.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nb_guard::Validator;
-use nb_semantic::Checker;
+use nb_semantic::Equivalence;
 
 #[cfg(doc)]
 use super::RouterBuilder;
@@ -142,7 +142,7 @@ impl std::fmt::Debug for CallOptions {
 #[non_exhaustive]
 pub struct Vouching {
     /// The checker comparing two answers (`nb_semantic::Strict` for strict domains).
-    pub equivalence: Arc<dyn Checker>,
+    pub equivalence: Arc<dyn Equivalence>,
     /// Vouch for every answer, not only failovers.
     pub always: bool,
     /// On disagreement, ask a third target to break the tie.
@@ -275,7 +275,7 @@ impl std::fmt::Debug for Vouching {
 
 impl Vouching {
     /// Consensus with `equivalence` on failover answers, with a tie-break.
-    pub fn consensus(equivalence: impl Checker + 'static) -> Self {
+    pub fn consensus(equivalence: impl Equivalence + 'static) -> Self {
         Self {
             equivalence: Arc::new(equivalence),
             always: false,

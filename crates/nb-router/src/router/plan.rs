@@ -74,6 +74,7 @@ impl SmartRouter {
             validators,
             prefetched: None,
             cached: None,
+            distrusted_references: false,
             vouch: self.vouch_mode(opts),
             on_unvouchable: opts
                 .on_unvouchable

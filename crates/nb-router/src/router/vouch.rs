@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use nb_breaker::{Admission, Observed, Refusal};
 use nb_classify::Disposition;
 use nb_core::{AnswerCheck, CallError, ChatRequest, ChatResponse};
-use nb_semantic::Outcome as Equiv;
+use nb_semantic::EquivalenceOutcome as Equiv;
 
 use super::{
     Call, OnUnvouchable, Prefetched, RouterEvent, SelfConsistency, SmartRouter, VouchMode,
@@ -19,7 +19,7 @@ use crate::report::{
 /// model calls (a judge's, an entailment model's) in the call's report.
 async fn compare(
     call: &mut Call,
-    checker: &dyn nb_semantic::Checker,
+    checker: &dyn nb_semantic::Equivalence,
     question: &nb_semantic::Question<'_>,
     reference: &ChatResponse,
     candidate: &ChatResponse,
@@ -55,7 +55,7 @@ impl SmartRouter {
             .push((self.inner.targets[idx].id.clone(), resp.text.clone()));
         call.excluded.insert(idx);
         call.vouch_used.insert(idx);
-        let Some((j, reference, from_cache)) = self.first_reference(call, idx, req).await else {
+        let Some((j, reference, source)) = self.first_reference(call, idx, req).await else {
             if let Some(sc) = v.self_consistency {
                 return Box::pin(self.self_consistent(call, idx, resp, req, sc)).await;
             }
@@ -70,7 +70,7 @@ impl SmartRouter {
         let checker = v.equivalence.as_ref();
         let verdict = compare(call, checker, &question, &reference, &resp).await;
         call.report.verdict = Some(VerdictReport {
-            from_cache,
+            from_cache: source == Source::Cache,
             ..VerdictReport::new(&verdict, &self.inner.targets[j].id)
         });
         // The first choice's own answer checked: evidence for the drift test.
@@ -79,7 +79,18 @@ impl SmartRouter {
             if under_test {
                 self.record_agreement(idx, true);
             }
+            if source == Source::Distrusted {
+                // A target that drifts agreed with an independent answer: evidence that
+                // it came back.
+                self.record_agreement(j, true);
+            }
             return Ok((idx, resp, self.vouched_by(j)));
+        }
+        if source == Source::Distrusted {
+            // A drifting target's disagreement contradicts nothing: unvouchable.
+            let reason = "the only possible reference is a target the drift test distrusts, and \
+                          it answered differently";
+            return self.unvouchable(call, idx, resp, reason);
         }
         if v.tiebreak {
             let pair = Disputed {
@@ -108,21 +119,28 @@ impl SmartRouter {
 
     /// The reference for the answer of target `idx`: one already paid for (asked beside
     /// the answer), else one that costs nothing (the cache's earlier answer from
-    /// another target; the flag says so), else a new call.
+    /// another target), else a new call to a trusted target — else, as a last resort, to
+    /// one the drift test distrusts (its agreement counts; its disagreement does not).
     async fn first_reference(
         &self,
         call: &mut Call,
         idx: usize,
         req: &ChatRequest,
-    ) -> Option<(usize, ChatResponse, bool)> {
+    ) -> Option<(usize, ChatResponse, Source)> {
         if let Some((j, r)) = self.take_prefetched(call) {
-            return Some((j, r, false));
+            return Some((j, r, Source::Asked));
         }
         if let Some((j, r)) = self.cached_reference(call, idx) {
-            return Some((j, r, true));
+            return Some((j, r, Source::Cache));
         }
-        let (j, r) = self.reference_answer(call, req).await?;
-        Some((j, r, false))
+        if let Some((j, r)) = self.reference_answer(call, req).await {
+            return Some((j, r, Source::Asked));
+        }
+        call.distrusted_references = true;
+        let found = self.reference_answer(call, req).await;
+        call.distrusted_references = false;
+        let (j, r) = found?;
+        Some((j, r, Source::Distrusted))
     }
 
     /// The answer and its reference disagree: a third answer breaks the tie, and the
@@ -133,7 +151,7 @@ impl SmartRouter {
     async fn tiebreak(
         &self,
         call: &mut Call,
-        checker: &dyn nb_semantic::Checker,
+        checker: &dyn nb_semantic::Equivalence,
         question: &nb_semantic::Question<'_>,
         pair: Disputed<'_>,
         req: &ChatRequest,
@@ -432,8 +450,9 @@ impl SmartRouter {
         // not one that never failed in this call: a primary that failed on a transient
         // error can vouch, if health admits it.
         let reference_ok = |j: usize| {
+            let trusted = call.candidates.first() == Some(&j) || !self.distrusted(j);
             !call.vouch_used.contains(&j)
-                && (call.candidates.first() == Some(&j) || !self.distrusted(j))
+                && trusted != call.distrusted_references
                 && call
                     .min_window
                     .is_none_or(|w| self.window(j).is_none_or(|tw| tw > w))
@@ -599,4 +618,15 @@ struct Disputed<'a> {
 enum Side {
     Answer(usize),
     Reference(usize),
+}
+
+/// Where a reference answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// A target asked in this call.
+    Asked,
+    /// The cache: another target's earlier answer to the same request.
+    Cache,
+    /// A target the drift test distrusts, asked as a last resort.
+    Distrusted,
 }

@@ -19,8 +19,14 @@ use neuralbridge::router::{
 };
 use neuralbridge::semantic::Strict;
 use rand::SeedableRng;
-use serde::Serialize;
 use serde_json::{Value, json};
+
+mod report;
+mod tally;
+
+pub use tally::{
+    BreakerMark, CallMark, ClientTally, Counts, DemoResult, Grade, PhaseTally, WaitTally,
+};
 
 /// How to run the demo.
 #[derive(Debug, Clone)]
@@ -52,146 +58,10 @@ impl Default for DemoOptions {
     }
 }
 
-/// One client's tally.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ClientTally {
-    /// The client's name.
-    pub name: String,
-    /// Calls made.
-    pub calls: u64,
-    /// Answers the simulator's truth says are correct.
-    pub correct: u64,
-    /// Wrong or unusable answers returned as successes.
-    pub silent_corruptions: u64,
-    /// Calls that ended in an explicit error.
-    pub explicit_errors: u64,
-    /// Median latency, milliseconds.
-    pub p50_ms: f64,
-    /// 99th percentile latency, milliseconds.
-    pub p99_ms: f64,
-    /// HTTP requests sent upstream.
-    pub upstream_calls: u64,
-    /// Upstream requests per call (cost).
-    pub upstream_per_call: f64,
-    /// Answers served by another target than the first choice.
-    pub failovers: u64,
-}
-
-/// Counts of one client in one phase.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Counts {
-    /// Calls.
-    pub calls: u64,
-    /// Correct answers.
-    pub correct: u64,
-    /// Silent corruptions.
-    pub silent: u64,
-    /// Explicit errors.
-    pub errors: u64,
-}
-
-/// One phase of the story.
-#[derive(Debug, Clone, Serialize)]
-pub struct PhaseTally {
-    /// Its caption.
-    pub name: String,
-    /// Start, seconds.
-    pub from_s: f64,
-    /// End, seconds.
-    pub to_s: f64,
-    /// The blind-retry client.
-    pub blind: Counts,
-    /// neuralbridge.
-    pub neuralbridge: Counts,
-    /// neuralbridge's 99th percentile latency in this phase, milliseconds.
-    pub neuralbridge_p99_ms: f64,
-    /// What neuralbridge's calls in this phase waited for (the part of their latency
-    /// that was no upstream call), by reason: `retry`, `all-out-of-rotation`,
-    /// `reference`.
-    pub neuralbridge_waits: BTreeMap<&'static str, WaitTally>,
-    /// neuralbridge's answers in this phase that nobody could vouch for (served
-    /// flagged).
-    pub neuralbridge_unvouchable: u64,
-}
-
-/// The waits of one reason in one phase.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct WaitTally {
-    /// Calls that waited for it.
-    pub calls: u64,
-    /// Their waits in all, milliseconds.
-    pub total_ms: f64,
-    /// The longest, milliseconds.
-    pub max_ms: f64,
-    /// The targets waited for, by how often.
-    pub targets: BTreeMap<String, u64>,
-}
-
-/// How one call ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// Correct.
-    Correct,
-    /// Wrong (or empty) but returned as a success.
-    Silent,
-    /// An explicit error.
-    Error,
-}
-
-/// One call, for the timeline.
-#[derive(Debug, Clone, Serialize)]
-pub struct CallMark {
-    /// When it was issued, seconds since the start.
-    pub t_s: f64,
-    /// `"blind"` or `"neuralbridge"`.
-    pub client: &'static str,
-    /// How it ended.
-    pub verdict: Verdict,
-    /// Its latency, milliseconds.
-    pub latency_ms: f64,
-    /// The provider that answered, if one did.
-    pub served_by: Option<String>,
-}
-
-/// A breaker transition, for the timeline.
-#[derive(Debug, Clone, Serialize)]
-pub struct BreakerMark {
-    /// When, seconds since the start.
-    pub t_s: f64,
-    /// The target.
-    pub target: String,
-    /// The state before.
-    pub from: String,
-    /// The state after.
-    pub to: String,
-}
-
-/// Everything the demo measured.
-#[derive(Debug, Clone, Serialize)]
-pub struct DemoResult {
-    /// The seed.
-    pub seed: u64,
-    /// The story's length, seconds.
-    pub duration_s: f64,
-    /// The blind-retry client.
-    pub blind: ClientTally,
-    /// neuralbridge.
-    pub neuralbridge: ClientTally,
-    /// Per phase.
-    pub phases: Vec<PhaseTally>,
-    /// Breaker transitions.
-    pub breaker_transitions: Vec<BreakerMark>,
-    /// Every call.
-    pub calls: Vec<CallMark>,
-    /// The HTML report, if one was written.
-    pub report: Option<PathBuf>,
-}
-
-struct Outcome {
+struct CallRecord {
     t_s: f64,
     client: &'static str,
-    verdict: Verdict,
+    grade: Grade,
     latency: Duration,
     upstream: u64,
     served_by: Option<String>,
@@ -373,7 +243,7 @@ pub async fn run_scenario(
         }
         b
     });
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Outcome>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<CallRecord>();
     let start = Instant::now();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed);
     let interval = Duration::from_secs_f64(1.0 / f64::from(opts.rate.max(1)));
@@ -401,16 +271,16 @@ pub async fn run_scenario(
             tasks.push(tokio::spawn(async move {
                 let t0 = Instant::now();
                 let (text, upstream) = blind_call(blind.as_ref(), &prompt).await;
-                let verdict = match text {
-                    Some(t) if task.check(&t) => Verdict::Correct,
-                    Some(_) => Verdict::Silent,
-                    None => Verdict::Error,
+                let grade = match text {
+                    Some(t) if task.check(&t) => Grade::Correct,
+                    Some(_) => Grade::Silent,
+                    None => Grade::Error,
                 };
-                let served_by = (verdict != Verdict::Error).then_some(name);
-                let _ = tx.send(Outcome {
+                let served_by = (grade != Grade::Error).then_some(name);
+                let _ = tx.send(CallRecord {
                     t_s,
                     client: "blind",
-                    verdict,
+                    grade,
                     latency: t0.elapsed(),
                     upstream,
                     served_by,
@@ -425,12 +295,12 @@ pub async fn run_scenario(
             tasks.push(tokio::spawn(async move {
                 let t0 = Instant::now();
                 let r = router.chat(&ChatRequest::user(prompt)).await;
-                let (verdict, upstream, served_by, failed_over) = match &r {
+                let (grade, upstream, served_by, failed_over) = match &r {
                     Ok(routed) => (
                         if task.check(&routed.value.text) {
-                            Verdict::Correct
+                            Grade::Correct
                         } else {
-                            Verdict::Silent
+                            Grade::Silent
                         },
                         routed.report.upstream_calls() as u64,
                         routed
@@ -441,7 +311,7 @@ pub async fn run_scenario(
                         routed.report.failed_over,
                     ),
                     Err(e) => (
-                        Verdict::Error,
+                        Grade::Error,
                         e.report().upstream_calls() as u64,
                         None,
                         false,
@@ -454,10 +324,10 @@ pub async fn run_scenario(
                     ),
                     Err(e) => (e.report().waits.clone(), false),
                 };
-                let _ = tx.send(Outcome {
+                let _ = tx.send(CallRecord {
                     t_s,
                     client: "neuralbridge",
-                    verdict,
+                    grade,
                     latency: t0.elapsed(),
                     upstream,
                     served_by,
@@ -485,7 +355,7 @@ pub async fn run_scenario(
     }
     outcomes.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
     let tally = |client: &'static str, name: &str| {
-        let mine: Vec<&Outcome> = outcomes.iter().filter(|o| o.client == client).collect();
+        let mine: Vec<&CallRecord> = outcomes.iter().filter(|o| o.client == client).collect();
         let mut lat: Vec<f64> = mine
             .iter()
             .map(|o| o.latency.as_secs_f64() * 1000.0)
@@ -496,12 +366,9 @@ pub async fn run_scenario(
         ClientTally {
             name: name.to_owned(),
             calls,
-            correct: mine
-                .iter()
-                .filter(|o| o.verdict == Verdict::Correct)
-                .count() as u64,
-            silent_corruptions: mine.iter().filter(|o| o.verdict == Verdict::Silent).count() as u64,
-            explicit_errors: mine.iter().filter(|o| o.verdict == Verdict::Error).count() as u64,
+            correct: mine.iter().filter(|o| o.grade == Grade::Correct).count() as u64,
+            silent_corruptions: mine.iter().filter(|o| o.grade == Grade::Silent).count() as u64,
+            explicit_errors: mine.iter().filter(|o| o.grade == Grade::Error).count() as u64,
             p50_ms: percentile(&lat, 0.5),
             p99_ms: percentile(&lat, 0.99),
             upstream_calls: upstream,
@@ -520,10 +387,10 @@ pub async fn run_scenario(
             .filter(|o| o.client == client && o.t_s >= from && o.t_s < to)
         {
             c.calls += 1;
-            match o.verdict {
-                Verdict::Correct => c.correct += 1,
-                Verdict::Silent => c.silent += 1,
-                Verdict::Error => c.errors += 1,
+            match o.grade {
+                Grade::Correct => c.correct += 1,
+                Grade::Silent => c.silent += 1,
+                Grade::Error => c.errors += 1,
             }
         }
         c
@@ -564,7 +431,7 @@ pub async fn run_scenario(
             .map(|o| CallMark {
                 t_s: o.t_s,
                 client: o.client,
-                verdict: o.verdict,
+                grade: o.grade,
                 latency_ms: o.latency.as_secs_f64() * 1000.0,
                 served_by: o.served_by.clone(),
             })
@@ -572,7 +439,7 @@ pub async fn run_scenario(
         report: None,
     };
     if let Some(path) = &opts.report {
-        std::fs::write(path, crate::report::html(&result))
+        std::fs::write(path, report::html(&result))
             .map_err(|e| format!("cannot write the report to {}: {e}", path.display()))?;
         result.report = Some(path.clone());
     }
@@ -580,7 +447,7 @@ pub async fn run_scenario(
 }
 
 /// What neuralbridge's calls issued between `from` and `to` waited for, by reason.
-fn waits_in(outcomes: &[Outcome], from: f64, to: f64) -> BTreeMap<&'static str, WaitTally> {
+fn waits_in(outcomes: &[CallRecord], from: f64, to: f64) -> BTreeMap<&'static str, WaitTally> {
     let mut by: BTreeMap<&'static str, WaitTally> = BTreeMap::new();
     for o in outcomes
         .iter()

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::demo::{DemoResult, Verdict};
+use super::tally::{DemoResult, Grade};
 
 const W: f64 = 900.0;
 const LEFT: f64 = 120.0;
@@ -34,11 +34,11 @@ fn phase_bands(r: &DemoResult, height: f64) -> String {
     s
 }
 
-fn colour(v: Verdict) -> &'static str {
+fn colour(v: Grade) -> &'static str {
     match v {
-        Verdict::Correct => "#2e8b57",
-        Verdict::Silent => "#d62728",
-        Verdict::Error => "#999999",
+        Grade::Correct => "#2e8b57",
+        Grade::Silent => "#d62728",
+        Grade::Error => "#999999",
     }
 }
 
@@ -63,7 +63,7 @@ fn outcomes_svg(r: &DemoResult) -> String {
                 s,
                 r#"<rect x="{:.1}" y="{y:.1}" width="2" height="24" fill="{}"/>"#,
                 x(c.t_s, r.duration_s),
-                colour(c.verdict)
+                colour(c.grade)
             );
         }
     }
@@ -95,7 +95,7 @@ fn served_svg(r: &DemoResult) -> String {
                 r#"<circle cx="{:.1}" cy="{:.1}" r="2" fill="{}"/>"#,
                 x(c.t_s, r.duration_s),
                 y + 8.0,
-                colour(c.verdict)
+                colour(c.grade)
             );
         }
         let mut state_start = 0.0;
@@ -209,7 +209,7 @@ pub(crate) fn html(r: &DemoResult) -> String {
             p.neuralbridge.errors,
             p.neuralbridge_p99_ms,
             p.neuralbridge_unvouchable,
-            esc(&crate::demo::waits_html(p))
+            esc(&super::waits_html(p))
         );
     }
     let (b, n) = (&r.blind, &r.neuralbridge);
