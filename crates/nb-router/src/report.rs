@@ -63,6 +63,18 @@ pub enum AttemptRole {
     Vouch,
 }
 
+impl AttemptRole {
+    /// The role's name in metrics and reports: `answer`, `hedge`, `repair`, `vouch`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Answer => "answer",
+            Self::Hedge => "hedge",
+            Self::Repair => "repair",
+            Self::Vouch => "vouch",
+        }
+    }
+}
+
 /// The equivalence verdict behind a vouched (or refused) answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerdictReport {
@@ -428,6 +440,23 @@ pub enum RouteErrorKind {
     /// A failover answer could not be vouched for: no independent answer agreed with it.
     /// The report holds the answers and the verdict.
     Unvouched,
+}
+
+impl RouteErrorKind {
+    /// The kind's name in the `neuralbridge.calls` metric (`outcome` label): the
+    /// variant's name in lower case (`budgetexhausted`, `unvouched`, ...).
+    pub(crate) fn as_metric(self) -> &'static str {
+        match self {
+            Self::Aborted => "aborted",
+            Self::Exhausted => "exhausted",
+            Self::NoCandidate => "nocandidate",
+            Self::DeadlineExceeded => "deadlineexceeded",
+            Self::BudgetExhausted => "budgetexhausted",
+            Self::NoRoute => "noroute",
+            Self::StreamBroken => "streambroken",
+            Self::Unvouched => "unvouched",
+        }
+    }
 }
 
 /// A routed call that returned no answer, with everything that was tried.

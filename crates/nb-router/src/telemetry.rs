@@ -95,17 +95,16 @@ pub(crate) fn attempt_span(t: &TargetId) -> tracing::Span {
 pub(crate) fn record_attempt(a: &crate::AttemptReport) {
     let provider = provider_name(&a.target).to_owned();
     let model = a.target.model().to_owned();
-    let (outcome, error) = match &a.outcome {
-        crate::AttemptOutcome::Success => ("success".to_owned(), None),
-        crate::AttemptOutcome::Failed { class, .. } => {
-            (class.as_str().to_owned(), Some(class.as_str().to_owned()))
-        }
-        _ => ("other".to_owned(), None),
+    // Static label values where the value is one of a few names: no allocation.
+    let (outcome, error): (&'static str, _) = match &a.outcome {
+        crate::AttemptOutcome::Success => ("success", None),
+        crate::AttemptOutcome::Failed { class, .. } => (class.as_str(), Some(class.as_str())),
+        _ => ("other", None),
     };
     metrics::counter!(
         "neuralbridge.attempts",
         "target" => a.target.to_string(),
-        "role" => format!("{:?}", a.role).to_lowercase(),
+        "role" => a.role.as_str(),
         "outcome" => outcome,
     )
     .increment(1);
@@ -141,11 +140,11 @@ pub(crate) fn record_call_metrics(
     report: &crate::CallReport,
     error: Option<crate::RouteErrorKind>,
 ) {
-    let outcome = error.map_or_else(|| "ok".to_owned(), |k| format!("{k:?}").to_lowercase());
+    let outcome = error.map_or("ok", crate::RouteErrorKind::as_metric);
     metrics::counter!(
         "neuralbridge.calls",
         "outcome" => outcome,
-        "failed_over" => report.failed_over.to_string(),
+        "failed_over" => if report.failed_over { "true" } else { "false" },
     )
     .increment(1);
     let vouching = match (&report.verdict, error) {

@@ -17,8 +17,8 @@ use super::{
     VouchMode, lock,
 };
 use crate::report::{
-    AttemptAt, AttemptOutcome, AttemptRole, CallReport, RouteError, RouteErrorKind, Routed,
-    WaitReason, WaitReport,
+    AttemptAt, AttemptOutcome, AttemptReport, AttemptRole, CallReport, RouteError, RouteErrorKind,
+    Routed, WaitReason, WaitReport,
 };
 
 /// What one ended attempt means for its call. (Not boxed: it lives on the stack for one
@@ -322,7 +322,7 @@ impl SmartRouter {
         usage: Option<nb_core::Usage>,
     ) {
         let a = at.line(outcome, usage);
-        self.emit(RouterEvent::Attempt(a.clone()));
+        self.emit_attempt(&a);
         call.report.attempts.push(a);
     }
 
@@ -435,6 +435,14 @@ impl SmartRouter {
         let _ = self.inner.events.send(e);
     }
 
+    /// Tells subscribers, if any, of an attempt (the line is cloned only for them).
+    pub(super) fn emit_attempt(&self, a: &AttemptReport) {
+        crate::telemetry::record_attempt(a);
+        if self.inner.events.receiver_count() > 0 {
+            let _ = self.inner.events.send(RouterEvent::Attempt(a.clone()));
+        }
+    }
+
     /// Decides what a failure means for this call.
     pub(super) fn absorb(
         &self,
@@ -521,7 +529,7 @@ impl SmartRouter {
     /// Tells subscribers of the call's last attempt line.
     fn emit_last_attempt(&self, call: &Call) {
         if let Some(a) = call.report.attempts.last() {
-            self.emit(RouterEvent::Attempt(a.clone()));
+            self.emit_attempt(a);
         }
     }
 

@@ -7,9 +7,7 @@ use nb_classify::Disposition;
 use nb_core::{AnswerCheck, CallError, ChatRequest, ChatResponse};
 use nb_semantic::EquivalenceOutcome as Equiv;
 
-use super::{
-    Call, OnUnvouchable, Prefetched, RouterEvent, SelfConsistency, SmartRouter, VouchMode,
-};
+use super::{Call, OnUnvouchable, Prefetched, SelfConsistency, SmartRouter, VouchMode};
 use crate::report::{
     AttemptAt, AttemptOutcome, AttemptRole, CallReport, RouteError, RouteErrorKind, VerdictReport,
     WaitReason,
@@ -595,7 +593,7 @@ impl SmartRouter {
                     &Observed::Success { budget_reset: None },
                 );
                 let a = at.line(AttemptOutcome::Success, r.usage);
-                self.emit(RouterEvent::Attempt(a.clone()));
+                self.emit_attempt(&a);
                 report.attempts.push(a);
             }
             Err(e) => {
