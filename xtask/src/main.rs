@@ -172,7 +172,10 @@ fn gateway_clients() -> Result<(), String> {
         &[],
     )?;
     let target = target_dir();
-    let py = venv_with("import openai, anthropic", &["openai>=1.40,<3", "anthropic>=0.40,<3"])?;
+    let py = venv_with(
+        "import openai, anthropic",
+        &["openai>=1.40,<3", "anthropic>=0.40,<3"],
+    )?;
     let bin = |name: &str| {
         target
             .join("debug")
@@ -297,7 +300,14 @@ fn python() -> Result<(), String> {
     let chaos = chaos.to_string_lossy().into_owned();
     run(
         &py,
-        &["-m", "pytest", "-q", "-p", "no:cacheprovider", "crates/nb-python/tests"],
+        &[
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "crates/nb-python/tests",
+        ],
         &[("NB_CHAOS_BIN", &chaos)],
     )
 }

@@ -23,7 +23,9 @@ pub(crate) fn bench_rust(
     concurrency: usize,
 ) -> PyResult<(Vec<f64>, f64)> {
     if calls == 0 || concurrency == 0 {
-        return Err(PyValueError::new_err("calls and concurrency are at least 1"));
+        return Err(PyValueError::new_err(
+            "calls and concurrency are at least 1",
+        ));
     }
     let router = router.inner.clone();
     py.detach(|| {

@@ -90,7 +90,9 @@ fn message(i: usize, m: &Bound<'_, PyDict>) -> PyResult<Message> {
             let id: String = m
                 .get_item("tool_call_id")?
                 .ok_or_else(|| {
-                    PyValueError::new_err(format!("messages[{i}]: a tool message needs tool_call_id"))
+                    PyValueError::new_err(format!(
+                        "messages[{i}]: a tool message needs tool_call_id"
+                    ))
                 })?
                 .extract()?;
             let name: String = m
@@ -114,7 +116,9 @@ fn content_text(i: usize, c: &Bound<'_, PyAny>) -> PyResult<String> {
         return Ok(s.to_cow()?.into_owned());
     }
     let parts = c.cast::<PyList>().map_err(|_| {
-        PyTypeError::new_err(format!("messages[{i}].content is not a str or a list of parts"))
+        PyTypeError::new_err(format!(
+            "messages[{i}].content is not a str or a list of parts"
+        ))
     })?;
     let mut text = String::new();
     for p in parts.iter() {
@@ -139,9 +143,9 @@ fn content_text(i: usize, c: &Bound<'_, PyAny>) -> PyResult<String> {
 }
 
 fn tool_calls(i: usize, c: &Bound<'_, PyAny>) -> PyResult<Vec<ToolCall>> {
-    let list = c.cast::<PyList>().map_err(|_| {
-        PyTypeError::new_err(format!("messages[{i}].tool_calls is not a list"))
-    })?;
+    let list = c
+        .cast::<PyList>()
+        .map_err(|_| PyTypeError::new_err(format!("messages[{i}].tool_calls is not a list")))?;
     let mut out = Vec::new();
     for call in list.iter() {
         let v = to_json(&call)?;
@@ -179,7 +183,9 @@ pub(crate) fn call(
     let mut opts = CallOptions::default().with_route(a.route);
     if let Some(d) = a.deadline {
         if !(d.is_finite() && d > 0.0) {
-            return Err(PyValueError::new_err("deadline is a number of seconds above 0"));
+            return Err(PyValueError::new_err(
+                "deadline is a number of seconds above 0",
+            ));
         }
         opts = opts.with_deadline(Some(Duration::from_secs_f64(d)));
     }
@@ -242,7 +248,13 @@ impl PySchemaInner {
             .unwrap_or_else(|| "answer".into());
         let name: String = name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .take(64)
             .collect();
         Ok(Self {

@@ -19,9 +19,8 @@ pub(crate) fn raise(
     attrs: &[(&str, Bound<'_, PyAny>)],
 ) -> PyErr {
     let build = || -> PyResult<PyErr> {
-        let module = ERRORS.get_or_try_init(py, || {
-            py.import("neuralbridge.errors").map(Bound::unbind)
-        })?;
+        let module =
+            ERRORS.get_or_try_init(py, || py.import("neuralbridge.errors").map(Bound::unbind))?;
         let exc = module.bind(py).getattr(class)?.call1((message.clone(),))?;
         for (k, v) in attrs {
             exc.setattr(*k, v)?;
@@ -146,10 +145,7 @@ fn with_report(
         ("report", report),
         ("kind", opt(py, Some(kind))),
         ("retry_after", opt(py, retry_after)),
-        (
-            "failure_class",
-            opt(py, failure.map(|c| c.as_str())),
-        ),
+        ("failure_class", opt(py, failure.map(|c| c.as_str()))),
     ];
     if let Some(p) = partial {
         attrs.push(("partial", opt(py, Some(p))));

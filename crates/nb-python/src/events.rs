@@ -61,14 +61,21 @@ impl PyEvent {
                 out.kind = "breaker";
                 out.target = target.to_string();
                 out.outcome = transition.to.to_string();
-                out.detail = Some(format!("{} → {}: {}", transition.from, transition.to, transition.cause));
+                out.detail = Some(format!(
+                    "{} → {}: {}",
+                    transition.from, transition.to, transition.cause
+                ));
             }
             RouterEvent::Health(HealthEvent::Cooldown { key, until, cause }) => {
                 out.kind = "cooldown";
                 out.target = key.to_string();
                 out.outcome = "cooling".into();
                 out.failure_class = cause.map(|c| c.as_str().into());
-                out.seconds = Some(until.saturating_duration_since(Instant::now()).as_secs_f64());
+                out.seconds = Some(
+                    until
+                        .saturating_duration_since(Instant::now())
+                        .as_secs_f64(),
+                );
             }
             RouterEvent::RecoveryProbe {
                 target,

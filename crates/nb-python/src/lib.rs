@@ -27,6 +27,7 @@
 //! print(result.text, result.report.served_by)
 //! ```
 
+mod aio;
 mod bench;
 mod convert;
 mod errors;

@@ -60,11 +60,7 @@ impl PyReport {
     /// Every attempt, in order (answers, retries, repairs, hedges, vouching references).
     #[getter]
     fn attempts(&self) -> Vec<PyAttempt> {
-        self.inner
-            .attempts
-            .iter()
-            .map(PyAttempt::new)
-            .collect()
+        self.inner.attempts.iter().map(PyAttempt::new).collect()
     }
 
     /// The equivalence verdict that vouched for (or against) the answer, or `None`.
@@ -85,11 +81,9 @@ impl PyReport {
     #[getter]
     fn vouched_by(&self) -> Option<String> {
         match self.inner.check {
-            AnswerCheck::Vouched | AnswerCheck::VouchedByReference => self
-                .inner
-                .verdict
-                .as_ref()
-                .map(|v| v.reference.to_string()),
+            AnswerCheck::Vouched | AnswerCheck::VouchedByReference => {
+                self.inner.verdict.as_ref().map(|v| v.reference.to_string())
+            }
             AnswerCheck::SelfConsistent => self.served_by(),
             _ => None,
         }

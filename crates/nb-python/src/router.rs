@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use nb_cli::config::Config;
 use neuralbridge::core::ChatResponse;
 use neuralbridge::router::{CallOptions, Routed, SmartRouter};
-use nb_cli::config::Config;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -146,7 +146,12 @@ fn json_opt(v: Option<&Bound<'_, PyAny>>) -> PyResult<Value> {
 ///
 /// Every call is planned over the targets, each attempt classified, failed over, vouched
 /// for and reported. Thread-safe; cheap to share.
-#[pyclass(module = "neuralbridge._native", name = "SmartRouter", frozen, subclass)]
+#[pyclass(
+    module = "neuralbridge._native",
+    name = "SmartRouter",
+    frozen,
+    subclass
+)]
 pub(crate) struct PyRouter {
     pub(crate) inner: SmartRouter,
 }
@@ -221,8 +226,8 @@ impl PyRouter {
             ("vouch", json_opt(vouch)?),
             ("routes", json_opt(routes)?),
         ];
-        let value =
-            config_json(convert::to_json(providers)?, sections).map_err(|e| errors::config(py, e))?;
+        let value = config_json(convert::to_json(providers)?, sections)
+            .map_err(|e| errors::config(py, e))?;
         let config = Config::from_json(value).map_err(|e| errors::config(py, e.0))?;
         Self::build_from(&config)
     }
@@ -269,8 +274,23 @@ impl PyRouter {
             max_tokens,
             schema,
         )?;
-        let router = &self.inner;
-        let result = py.detach(|| runtime().block_on(router.chat_with(&p.req, &p.opts)));
+        // The call runs on the runtime's threads, as a Rust caller's would; this thread
+        // only waits for its end, without the GIL.
+        let router = self.inner.clone();
+        let (req, opts) = (p.req, p.opts);
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let task = runtime().spawn(async move {
+            let _ = tx.send(router.chat_with(&req, &opts).await);
+        });
+        let result = match py.detach(move || rx.recv()) {
+            Ok(r) => r,
+            Err(_) => {
+                return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                    "the call's task ended without an answer: {:?}",
+                    runtime().block_on(task).err()
+                )));
+            }
+        };
         match result {
             Ok(routed) => PyResponse::new(py, routed, p.schema.as_deref()),
             Err(e) => Err(errors::route(py, e)),
@@ -304,13 +324,18 @@ impl PyRouter {
             schema,
         )?;
         let router = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let result = router.chat_with(&p.req, &p.opts).await;
-            Python::attach(|py| match result {
-                Ok(routed) => PyResponse::new(py, routed, p.schema.as_deref()),
+        crate::aio::spawn(
+            py,
+            async move {
+                let result = router.chat_with(&p.req, &p.opts).await;
+                (result, p.schema)
+            },
+            |py, (result, schema)| match result {
+                Ok(routed) => Ok(Py::new(py, PyResponse::new(py, routed, schema.as_deref())?)?
+                    .into_any()),
                 Err(e) => Err(errors::route(py, e)),
-            })
-        })
+            },
+        )
     }
 
     /// Streams one call: an iterator (and async iterator) of text deltas; its `report`
@@ -368,7 +393,9 @@ impl PyRouter {
     fn health<'py>(&self, py: Python<'py>, target: &str) -> PyResult<Bound<'py, PyDict>> {
         let id = convert::target_id(target)?;
         if !self.inner.targets().any(|t| *t == id) {
-            return Err(PyValueError::new_err(format!("{target:?} is not a target of this router")));
+            return Err(PyValueError::new_err(format!(
+                "{target:?} is not a target of this router"
+            )));
         }
         let h = self.inner.health(&id);
         let d = PyDict::new(py);
@@ -515,7 +542,6 @@ impl PyResponse {
             F::ContentFilter => "content_filter".into(),
             F::Refusal => "refusal".into(),
             F::Other(s) => s.clone(),
-            _ => "other".into(),
         }
     }
 

@@ -160,13 +160,18 @@ impl PyStream {
 
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let (inner, report, text) = (self.inner.clone(), self.report.clone(), self.text.clone());
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            match next_delta(inner, report.clone(), text.clone()).await {
-                Ok(Some(delta)) => Ok(delta),
+        crate::aio::spawn(
+            py,
+            async move {
+                let r = next_delta(inner, report.clone(), text.clone()).await;
+                (r, report, text)
+            },
+            |py, (r, report, text)| match r {
+                Ok(Some(delta)) => Ok(delta.into_pyobject(py)?.into_any().unbind()),
                 Ok(None) => Err(PyStopAsyncIteration::new_err(())),
-                Err(b) => Err(Python::attach(|py| raise(py, b, &report, &text))),
-            }
-        })
+                Err(b) => Err(raise(py, b, &report, &text)),
+            },
+        )
     }
 
     /// The report: `None` before the stream opens; complete once it has ended.
@@ -186,11 +191,10 @@ impl PyStream {
     }
 
     fn __repr__(&self) -> String {
-        let served = self
-            .report
-            .lock()
-            .ok()
-            .and_then(|r| r.as_ref().and_then(|r| r.served_by.as_ref().map(ToString::to_string)));
+        let served = self.report.lock().ok().and_then(|r| {
+            r.as_ref()
+                .and_then(|r| r.served_by.as_ref().map(ToString::to_string))
+        });
         let served = served.map_or_else(|| "None".to_owned(), |s| format!("{s:?}"));
         format!("Stream(served_by={served})")
     }
