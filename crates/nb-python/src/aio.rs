@@ -85,7 +85,10 @@ pub(crate) struct CancelOnDone {
 #[pymethods]
 impl CancelOnDone {
     fn __call__(&self, fut: &Bound<'_, PyAny>) -> PyResult<()> {
-        if fut.call_method0(intern!(fut.py(), "cancelled"))?.is_truthy()? {
+        if fut
+            .call_method0(intern!(fut.py(), "cancelled"))?
+            .is_truthy()?
+        {
             self.abort.abort();
         }
         Ok(())
@@ -103,8 +106,8 @@ fn shared_for(py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<Option<
             return Ok(Some(w.get().shared.clone()));
         }
     }
-    let (tx, rx) = UnixStream::pair()
-        .map_err(|e| pyo3::exceptions::PyOSError::new_err(e.to_string()))?;
+    let (tx, rx) =
+        UnixStream::pair().map_err(|e| pyo3::exceptions::PyOSError::new_err(e.to_string()))?;
     tx.set_nonblocking(true)
         .and_then(|()| rx.set_nonblocking(true))
         .map_err(|e| pyo3::exceptions::PyOSError::new_err(e.to_string()))?;

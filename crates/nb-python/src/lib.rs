@@ -3,7 +3,7 @@
 //! `require_equivalence` — in the calling process, no proxy in between.
 //!
 //! This crate is the native half, the module `neuralbridge._native`, built by maturin
-//! into an abi3 wheel (CPython 3.9 and later): [`SmartRouter`](router::PyRouter) with
+//! into an abi3 wheel (CPython 3.9 and later): `SmartRouter` with
 //! `call`/`acall` and `stream`/`astream`, the call report, the router's events and the
 //! exception classes' mapping from [`RouteError`](neuralbridge::router::RouteError). The
 //! pure-Python half (`python/neuralbridge/`) adds `Shield`, `Guard` (JSON Schema dicts

@@ -331,8 +331,9 @@ impl PyRouter {
                 (result, p.schema)
             },
             |py, (result, schema)| match result {
-                Ok(routed) => Ok(Py::new(py, PyResponse::new(py, routed, schema.as_deref())?)?
-                    .into_any()),
+                Ok(routed) => {
+                    Ok(Py::new(py, PyResponse::new(py, routed, schema.as_deref())?)?.into_any())
+                }
                 Err(e) => Err(errors::route(py, e)),
             },
         )
