@@ -152,19 +152,22 @@ impl PyEvents {
     }
 
     /// Every event already received, without waiting.
-    fn drain(&self) -> PyResult<Vec<PyEvent>> {
-        let mut rx = self
-            .rx
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("the subscription is poisoned"))?;
-        let mut out = Vec::new();
-        loop {
-            match rx.try_recv() {
-                Ok(e) => out.push(PyEvent::new(&e)),
-                Err(TryRecvError::Lagged(_)) => continue,
-                Err(_) => return Ok(out),
+    fn drain(&self, py: Python<'_>) -> PyResult<Vec<PyEvent>> {
+        // Without the GIL: another thread may hold the subscription in `get`.
+        py.detach(|| {
+            let mut rx = self
+                .rx
+                .lock()
+                .map_err(|_| PyRuntimeError::new_err("the subscription is poisoned"))?;
+            let mut out = Vec::new();
+            loop {
+                match rx.try_recv() {
+                    Ok(e) => out.push(PyEvent::new(&e)),
+                    Err(TryRecvError::Lagged(_)) => continue,
+                    Err(_) => return Ok(out),
+                }
             }
-        }
+        })
     }
 
     fn __iter__(slf: Py<Self>) -> Py<Self> {

@@ -282,13 +282,28 @@ impl PyRouter {
         let task = runtime().spawn(async move {
             let _ = tx.send(router.chat_with(&req, &opts).await);
         });
-        let result = match py.detach(move || rx.recv()) {
-            Ok(r) => r,
-            Err(_) => {
-                return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
-                    "the call's task ended without an answer: {:?}",
-                    runtime().block_on(task).err()
-                )));
+        // Woken every 100 ms to let Ctrl-C (or any signal handler's exception) through;
+        // the call is then aborted, which gives back whatever it held.
+        let mut rx = rx;
+        let result = loop {
+            let (r, back) = py.detach(move || {
+                let r = rx.recv_timeout(std::time::Duration::from_millis(100));
+                (r, rx)
+            });
+            rx = back;
+            match r {
+                Ok(r) => break r,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if let Err(e) = py.check_signals() {
+                        task.abort();
+                        return Err(e);
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                        "the call's task ended without an answer",
+                    ));
+                }
             }
         };
         match result {

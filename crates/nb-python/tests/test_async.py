@@ -99,3 +99,21 @@ def test_blocking_calls_release_the_gil(make_router):
     t.join()
     assert done and done[0] - t0 >= 0.3
     assert spins >= 50
+
+
+def test_ctrl_c_interrupts_a_blocking_call(make_router):
+    import os
+    import signal
+    import threading
+
+    router = make_router("hang", policy={"attempt_timeout_ms": 10000, "deadline_ms": 20000,
+                                         "max_attempts": 1})
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    t0 = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            router.call(Q)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - t0 < 3
