@@ -7,7 +7,8 @@
 //! runtime's threads never wait for the GIL, and completions that arrive together are
 //! delivered in one wake-up. Cancelling the future aborts the task, which drops the call
 //! (and so gives back whatever it held). Loops without `add_reader` (Windows' proactor)
-//! fall back to pyo3-async-runtimes.
+//! or without attributes of their own to keep the waker in (uvloop) fall back to
+//! pyo3-async-runtimes.
 
 use std::future::Future;
 use std::io::{Read, Write};
@@ -129,7 +130,12 @@ fn shared_for(py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<Option<
     {
         return Ok(None);
     }
-    event_loop.setattr(attr, waker)?;
+    if event_loop.setattr(attr, &waker).is_err() {
+        // A loop without attributes of its own (uvloop): no place to keep the waker, so
+        // this loop takes the fallback.
+        event_loop.call_method1(intern!(py, "remove_reader"), (fd,))?;
+        return Ok(None);
+    }
     Ok(Some(shared))
 }
 

@@ -117,3 +117,22 @@ def test_ctrl_c_interrupts_a_blocking_call(make_router):
     finally:
         timer.cancel()
     assert time.monotonic() - t0 < 3
+
+
+def test_a_loop_that_cannot_watch_a_socket_still_gets_answers(make_router):
+    # Windows' proactor loop has no add_reader: acall falls back to another hand-off.
+    class NoReaders(asyncio.SelectorEventLoop):
+        def add_reader(self, *args):
+            raise NotImplementedError
+
+    router = make_router("down", "openai")
+
+    async def main():
+        rs = await asyncio.gather(*(router.acall(Q) for _ in range(20)))
+        return [r.text.strip() for r in rs]
+
+    loop = NoReaders()
+    try:
+        assert loop.run_until_complete(main()) == ["42"] * 20
+    finally:
+        loop.close()
