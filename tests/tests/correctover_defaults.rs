@@ -351,3 +351,38 @@ async fn the_first_choices_cached_answer_vouches_for_a_failover_answer_to_the_sa
         }
     }
 }
+
+/// A target whose safety filter withholds every answer: HTTP 200, finish reason
+/// `content_filter`, no text (OpenAI's and Anthropic's shape as the adapters read it).
+struct Filtered;
+
+#[async_trait::async_trait]
+impl nb_core::Provider for Filtered {
+    async fn chat(&self, _: &ChatRequest) -> Result<nb_core::ChatResponse, nb_core::CallError> {
+        let mut r = nb_core::ChatResponse::text("");
+        r.finish_reason = nb_core::FinishReason::ContentFilter;
+        Ok(r)
+    }
+}
+
+/// With no validator configured, an answer a safety filter withheld is no answer: the
+/// call fails over instead of returning empty text as a success.
+#[tokio::test(start_paused = true)]
+async fn a_withheld_answer_is_never_a_success_even_without_validators() {
+    let r = SmartRouter::builder()
+        .target(Target::new(TargetId::new("filtered", "m"), Filtered))
+        .target(Target::new(TargetId::new("fallback", "m"), answering("42")))
+        .build()
+        .unwrap();
+    let routed = r.chat(&q()).await.unwrap();
+    assert_eq!(routed.value.text, "42");
+    assert_eq!(
+        routed.report.served_by,
+        Some(TargetId::new("fallback", "m"))
+    );
+    let alone = SmartRouter::builder()
+        .target(Target::new(TargetId::new("filtered", "m"), Filtered))
+        .build()
+        .unwrap();
+    assert!(alone.chat(&q()).await.is_err(), "never an empty success");
+}

@@ -2,11 +2,17 @@
 //!
 //! - `cargo xtask test` — the README's test command: `cargo test --workspace` (the
 //!   shared-health tests start their own `redis-server`; it fails at once, saying so,
-//!   when there is none), then `gateway-clients`.
+//!   when there is none), then `gateway-clients`, then `python`.
 //! - `cargo xtask gateway-clients` — `nb serve` over `nb-chaos serve`, both real
 //!   processes, driven by the official `openai` and `anthropic` Python clients (installed
 //!   into `target/py-venv`) and `curl` (`tests/gateway/official_clients.py`). Fails, never
 //!   skips, when Python, its `venv` module or `curl` is missing.
+//! - `cargo xtask python` — builds the Python package's wheel (`crates/nb-python`, with
+//!   maturin) into `target/py-venv` (installing maturin, pytest and pydantic there) and
+//!   runs its pytest suite against `nb-chaos`.
+//! - `cargo xtask bench-python [--calls N]` — the Python package against the Rust SDK
+//!   over the same loopback upstream in one run (release builds), at C=1 and C=32:
+//!   medians and ratios, for `docs/benchmarks.md`.
 //! - `cargo xtask ci` — what `.ci/run` runs: fmt check, clippy with warnings as errors,
 //!   the tests, the docs.
 //! - `cargo xtask bench` — every criterion benchmark, then a summary of medians and of
@@ -50,8 +56,11 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("test") => need_redis()
             .and_then(|()| run("cargo", &["test", "--workspace"], &[]))
-            .and_then(|()| gateway_clients()),
+            .and_then(|()| gateway_clients())
+            .and_then(|()| python()),
         Some("gateway-clients") => gateway_clients(),
+        Some("python") => python(),
+        Some("bench-python") => bench_python(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("bench-summary") => {
             summarize(&root().join("target/criterion")).map(|s| println!("{s}"))
@@ -78,7 +87,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | bench [cargo bench filter] | bench-summary | eval-equivalence [--data FILE] [--predictions OUT] [--judge-base-url URL --judge-model M [--judge-key-env VAR] [--judge-format openai|anthropic] [--judge-stage entailment|judge]] | loom | doc-check | msrv | fuzz [--secs N] [TARGET...] | soak [--secs N] | demo-phases [--seeds 1,2,3] [--full]>"
+                "usage: cargo xtask <ci | test | gateway-clients | python | bench-python [--calls N] | bench [cargo bench filter] | bench-summary | eval-equivalence [--data FILE] [--predictions OUT] [--judge-base-url URL --judge-model M [--judge-key-env VAR] [--judge-format openai|anthropic] [--judge-stage entailment|judge]] | loom | doc-check | msrv | fuzz [--secs N] [TARGET...] | soak [--secs N] | demo-phases [--seeds 1,2,3] [--full]>"
             );
             return ExitCode::from(2);
         }
@@ -165,33 +174,10 @@ fn gateway_clients() -> Result<(), String> {
         &[],
     )?;
     let target = target_dir();
-    let venv = target.join("py-venv");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        let v = venv.to_string_lossy().into_owned();
-        run("python3", &["-m", "venv", &v], &[]).map_err(|e| {
-            format!("{e}: Python's venv module is missing (Debian: apt-get install python3-venv)")
-        })?;
-    }
-    let py = python.to_string_lossy().into_owned();
-    if Command::new(&py)
-        .args(["-c", "import openai, anthropic"])
-        .status()
-        .map_or(true, |s| !s.success())
-    {
-        run(
-            &py,
-            &[
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "openai>=1.40,<3",
-                "anthropic>=0.40,<3",
-            ],
-            &[],
-        )?;
-    }
+    let py = venv_with(
+        "import openai, anthropic",
+        &["openai>=1.40,<3", "anthropic>=0.40,<3"],
+    )?;
     let bin = |name: &str| {
         target
             .join("debug")
@@ -213,6 +199,130 @@ fn gateway_clients() -> Result<(), String> {
         ],
         &[],
     )
+}
+
+/// `target/py-venv`'s Python, created if missing, with `packages` installed unless
+/// `probe` (a Python statement) already runs.
+fn venv_with(probe: &str, packages: &[&str]) -> Result<String, String> {
+    let venv = target_dir().join("py-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let v = venv.to_string_lossy().into_owned();
+        run("python3", &["-m", "venv", &v], &[]).map_err(|e| {
+            format!("{e}: Python's venv module is missing (Debian: apt-get install python3-venv)")
+        })?;
+    }
+    let py = python.to_string_lossy().into_owned();
+    let present = Command::new(&py)
+        .args(["-c", probe])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !present {
+        let mut args = vec![
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ];
+        args.extend_from_slice(packages);
+        run(&py, &args, &[])?;
+    }
+    Ok(py)
+}
+
+/// Builds the `neuralbridge` wheel with maturin (`release`: optimised) and installs it
+/// into the venv; returns the venv's Python.
+fn python_wheel(release: bool) -> Result<String, String> {
+    let py = venv_with(
+        "import maturin, pytest, pydantic",
+        &["maturin>=1.9.4,<2", "pytest>=7", "pydantic>=2,<3"],
+    )?;
+    let bin = Path::new(&py).with_file_name("maturin");
+    let maturin = bin.to_string_lossy().into_owned();
+    let out = target_dir().join(if release { "wheels-release" } else { "wheels" });
+    // A stale wheel of another build must not be the one installed.
+    let _ = std::fs::remove_dir_all(&out);
+    let out_s = out.to_string_lossy().into_owned();
+    let mut args = vec![
+        "build",
+        "--quiet",
+        "-m",
+        "crates/nb-python/Cargo.toml",
+        "-i",
+        &py,
+        "-o",
+        &out_s,
+    ];
+    if release {
+        args.push("--release");
+    }
+    run(&maturin, &args, &[])?;
+    let wheel = std::fs::read_dir(&out)
+        .map_err(|e| format!("{}: {e}", out.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .ok_or_else(|| format!("maturin left no wheel in {}", out.display()))?;
+    let wheel = wheel.to_string_lossy().into_owned();
+    run(
+        &py,
+        &[
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--force-reinstall",
+            "--no-deps",
+            &wheel,
+        ],
+        &[],
+    )?;
+    Ok(py)
+}
+
+/// The Python package's pytest suite against `nb-chaos`.
+fn python() -> Result<(), String> {
+    if !found("python3", "--version") {
+        return Err(
+            "the Python package's tests need `python3`: install Python 3 (Debian: apt-get install python3 python3-venv)"
+                .into(),
+        );
+    }
+    // The same build as gateway-clients': already fresh when `test` runs both.
+    run(
+        "cargo",
+        &["build", "-p", "nb-chaos", "-p", "neuralbridge-cli"],
+        &[],
+    )?;
+    let py = python_wheel(false)?;
+    let chaos = target_dir().join("debug/nb-chaos");
+    let chaos = chaos.to_string_lossy().into_owned();
+    run(
+        &py,
+        &[
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "crates/nb-python/tests",
+        ],
+        &[("NB_CHAOS_BIN", &chaos)],
+    )
+}
+
+/// `router.call`/`acall` against the Rust SDK, same upstream, same run.
+fn bench_python(args: &[String]) -> Result<(), String> {
+    run("cargo", &["build", "--release", "-p", "nb-chaos"], &[])?;
+    let py = python_wheel(true)?;
+    let chaos = target_dir().join("release/nb-chaos");
+    let chaos = chaos.to_string_lossy().into_owned();
+    let mut a = vec!["crates/nb-python/bench/bench_python.py"];
+    a.extend(args.iter().map(String::as_str));
+    run(&py, &a, &[("NB_CHAOS_BIN", &chaos)])
 }
 
 fn ci() -> Result<(), String> {

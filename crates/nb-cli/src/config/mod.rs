@@ -164,6 +164,20 @@ impl Config {
         Ok(c)
     }
 
+    /// Reads a configuration already parsed into JSON (the same keys as `nb.toml`), with
+    /// the same checks as [`from_toml`](Self::from_toml): how the Python package turns
+    /// `SmartRouter(providers=[...])` into a router.
+    pub fn from_json(value: serde_json::Value) -> Result<Self, ConfigFileError> {
+        let c: Self = serde_json::from_value(value).map_err(|e| {
+            ConfigFileError(format!(
+                "invalid configuration: {}",
+                suggest(&e.to_string())
+            ))
+        })?;
+        c.check()?;
+        Ok(c)
+    }
+
     /// Reads and parses a file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigFileError> {
         let text = std::fs::read_to_string(path)

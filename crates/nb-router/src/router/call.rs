@@ -313,6 +313,33 @@ impl SmartRouter {
         })
     }
 
+    /// Checks an answer: an answer a safety filter withheld is no answer, in every wire
+    /// format (whatever validators are configured); then the router's validators, its
+    /// route's and the call's.
+    pub(super) fn validate(
+        &self,
+        call: &Call,
+        resp: ChatResponse,
+    ) -> Result<ChatResponse, CallError> {
+        let withheld = resp.finish_reason == nb_core::FinishReason::ContentFilter
+            && resp.text.trim().is_empty()
+            && resp.tool_calls.is_empty();
+        if withheld {
+            let v = nb_core::Violation::new(
+                nb_core::ViolationKind::Refusal,
+                "",
+                "a safety filter withheld the answer",
+            );
+            return Err(CallError::rejected(v, resp));
+        }
+        match nb_guard::check(&self.inner.validators, &resp)
+            .and_then(|()| nb_guard::check(&call.validators, &resp))
+        {
+            Ok(()) => Ok(resp),
+            Err(v) => Err(CallError::rejected(v, resp)),
+        }
+    }
+
     /// Adds an ended attempt's line to the call's report and tells subscribers.
     pub(super) fn push_attempt(
         &self,

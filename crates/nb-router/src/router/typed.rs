@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use nb_core::{CallError, ChatRequest, ChatResponse};
 
-use super::{Call, CallOptions, SmartRouter};
+use super::{CallOptions, SmartRouter};
 use crate::report::{RouteError, RouteErrorKind, Routed};
 
 impl SmartRouter {
@@ -56,19 +56,6 @@ impl SmartRouter {
                 report.last_error = Some(CallError::rejected(v, routed.value));
                 Err(RouteError::new(RouteErrorKind::Exhausted, report))
             }
-        }
-    }
-
-    pub(super) fn validate(
-        &self,
-        call: &Call,
-        resp: ChatResponse,
-    ) -> Result<ChatResponse, CallError> {
-        match nb_guard::check(&self.inner.validators, &resp)
-            .and_then(|()| nb_guard::check(&call.validators, &resp))
-        {
-            Ok(()) => Ok(resp),
-            Err(v) => Err(CallError::rejected(v, resp)),
         }
     }
 }
