@@ -82,7 +82,8 @@ enum Command {
         /// The prompt.
         prompt: String,
     },
-    /// Serve an OpenAI- and Anthropic-compatible gateway over the config's router.
+    /// Serve an OpenAI- and Anthropic-compatible gateway over the config's router
+    /// (feature `serve`, in the default features).
     Serve {
         /// The config file.
         #[arg(long)]
@@ -273,9 +274,19 @@ async fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(e) => return fail(2, e),
             };
+            #[cfg(feature = "serve")]
             match nb_cli::serve::run(cfg, listen).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(1, e),
+            }
+            #[cfg(not(feature = "serve"))]
+            {
+                let _ = (cfg, listen);
+                fail(
+                    2,
+                    "nb serve: this nb was built without the `serve` feature (the default \
+                     features have it: cargo install neuralbridge-cli)",
+                )
             }
         }
         Command::Config {

@@ -6,9 +6,13 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nb_gateway::{Gateway, Key, Ledger, Price, SPEND_WINDOW, ServeOptions, Settings, serve_with};
+use nb_gateway::{Gateway, Key, Price, ServeOptions, Settings, serve_with};
+#[cfg(feature = "redis")]
+use nb_gateway::{Ledger, SPEND_WINDOW};
+#[cfg(feature = "redis")]
 use neuralbridge::breaker::PaceLimits;
 use neuralbridge::core::TargetId;
+#[cfg(feature = "redis")]
 use neuralbridge::store_redis::RedisLedger;
 
 use crate::config::{Config, ConfigFileError, DEFAULT_LISTEN, gateway_key_digests};
@@ -106,6 +110,8 @@ pub fn gateway(
     if let Some(n) = cfg.gateway.default_max_tokens {
         settings = settings.with_default_max_tokens(n);
     }
+    // (Without the `redis` feature, `cfg.build()` above refused a `[store] redis`.)
+    #[cfg(feature = "redis")]
     if let Some(url) = &cfg.store.redis {
         let limited = cfg.gateway.keys.iter().any(|k| {
             k.requests_per_minute.is_some()
@@ -124,8 +130,10 @@ pub fn gateway(
 
 /// The callers' budgets on Redis, for the gateway: every replica counts against the same
 /// limits.
+#[cfg(feature = "redis")]
 struct FleetLedger(RedisLedger);
 
+#[cfg(feature = "redis")]
 #[async_trait::async_trait]
 impl Ledger for FleetLedger {
     async fn acquire(

@@ -1,14 +1,18 @@
 //! Building the router a file describes: adapters, targets, routes, the shared store.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use neuralbridge::breaker::{InMemoryKnowledge, PaceLimits, SystemClock};
+#[cfg(feature = "redis")]
+use neuralbridge::breaker::{InMemoryKnowledge, SystemClock};
+use neuralbridge::breaker::{Knowledge, PaceLimits};
 use neuralbridge::core::{Provider, TargetId};
 use neuralbridge::providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset};
-use neuralbridge::router::{SmartRouter, Target};
+use neuralbridge::router::{AnswerCache, SmartRouter, Target};
+#[cfg(feature = "redis")]
 use neuralbridge::store_redis::{RedisCache, RedisKnowledge, RedisPacer, TrustBounds};
 
 use super::check::{route_vouch, target_id};
@@ -23,13 +27,27 @@ impl Config {
     /// that target first, then the others in order, so a caller naming one model still
     /// fails over.
     pub fn build(&self) -> Result<SmartRouter, ConfigFileError> {
+        #[cfg(not(any(
+            feature = "rustls-aws-lc",
+            feature = "rustls-ring",
+            feature = "native-tls"
+        )))]
+        for (name, p) in &self.providers {
+            if !p.base_url.as_deref().is_some_and(|u| u.starts_with("http://")) {
+                return Err(ConfigFileError(format!(
+                    "providers.{name}: this nb was built without TLS (no default features): \
+                     it reaches only http:// base URLs (the default features have TLS: \
+                     cargo install neuralbridge-cli)"
+                )));
+            }
+        }
         let mut builder = SmartRouter::builder();
         let ids: Vec<TargetId> = self
             .targets
             .iter()
             .map(|t| TargetId::new(&t.provider, &t.model))
             .collect();
-        let mut pacing = std::collections::HashMap::new();
+        let mut pacing = HashMap::new();
         for (i, t) in self.targets.iter().enumerate() {
             let p = &self.providers[&t.provider];
             let provider = adapter(&t.provider, p, &t.model).map_err(|e| {
@@ -86,18 +104,7 @@ impl Config {
             .breaker(self.breaker()?)
             .cooldowns(self.cooldowns()?);
         if let Some(url) = &self.store.redis {
-            let mut local =
-                InMemoryKnowledge::new(self.breaker()?, self.cooldowns()?, Arc::new(SystemClock));
-            let ns = self.store.namespace.as_deref().unwrap_or("default");
-            if !pacing.is_empty() {
-                // With a shared store, a target's pace holds for the whole fleet.
-                let fleet = RedisPacer::connect(url, ns, pacing)
-                    .map_err(|e| ConfigFileError(format!("store.redis: {e}")))?;
-                local = local.with_pacer(Arc::new(fleet));
-            }
-            let shared = RedisKnowledge::connect_with(url, ns, local, self.bounds(&ids)?)
-                .map_err(|e| ConfigFileError(format!("store.redis: {e}")))?;
-            builder = builder.knowledge(Arc::new(shared));
+            builder = builder.knowledge(self.shared_knowledge(url, &ids, pacing)?);
         }
         if let Some(s) = &self.policy.strategy {
             builder = builder.strategy(strategy(s)?);
@@ -127,13 +134,9 @@ impl Config {
             }
         }
         if cached {
-            let cache: Arc<dyn neuralbridge::router::AnswerCache> =
+            let cache: Arc<dyn AnswerCache> =
                 match (self.store.cache.as_deref(), &self.store.redis) {
-                    (Some("redis"), Some(url)) => Arc::new(
-                        RedisCache::new(url, self.store.namespace.as_deref().unwrap_or("default"))
-                            .map_err(|e| ConfigFileError(format!("store.redis: {e}")))?
-                            .with_bounds(self.bounds(&ids)?),
-                    ),
+                    (Some("redis"), Some(url)) => self.shared_cache(url, &ids)?,
                     _ => Arc::new(neuralbridge::router::InMemoryCache::new(
                         self.store.cache_capacity.unwrap_or(10_000),
                     )),
@@ -143,9 +146,68 @@ impl Config {
         builder.build().map_err(|e| ConfigFileError(e.to_string()))
     }
 
+    /// `[store] redis`: the health every replica sees, kept in Redis (with the fleet's
+    /// pace when targets have one).
+    #[cfg(feature = "redis")]
+    fn shared_knowledge(
+        &self,
+        url: &str,
+        ids: &[TargetId],
+        pacing: HashMap<TargetId, PaceLimits>,
+    ) -> Result<Arc<dyn Knowledge>, ConfigFileError> {
+        let mut local =
+            InMemoryKnowledge::new(self.breaker()?, self.cooldowns()?, Arc::new(SystemClock));
+        let ns = self.store.namespace.as_deref().unwrap_or("default");
+        if !pacing.is_empty() {
+            // With a shared store, a target's pace holds for the whole fleet.
+            let fleet = RedisPacer::connect(url, ns, pacing)
+                .map_err(|e| ConfigFileError(format!("store.redis: {e}")))?;
+            local = local.with_pacer(Arc::new(fleet));
+        }
+        let shared = RedisKnowledge::connect_with(url, ns, local, self.bounds(ids)?)
+            .map_err(|e| ConfigFileError(format!("store.redis: {e}")))?;
+        Ok(Arc::new(shared))
+    }
+
+    /// `[store] redis` in an `nb` built without the `redis` feature: a clear error.
+    #[cfg(not(feature = "redis"))]
+    fn shared_knowledge(
+        &self,
+        _url: &str,
+        _ids: &[TargetId],
+        _pacing: HashMap<TargetId, PaceLimits>,
+    ) -> Result<Arc<dyn Knowledge>, ConfigFileError> {
+        Err(without_redis())
+    }
+
+    /// `[store] cache = "redis"`: answers shared by replicas.
+    #[cfg(feature = "redis")]
+    fn shared_cache(
+        &self,
+        url: &str,
+        ids: &[TargetId],
+    ) -> Result<Arc<dyn AnswerCache>, ConfigFileError> {
+        Ok(Arc::new(
+            RedisCache::new(url, self.store.namespace.as_deref().unwrap_or("default"))
+                .map_err(|e| ConfigFileError(format!("store.redis: {e}")))?
+                .with_bounds(self.bounds(ids)?),
+        ))
+    }
+
+    /// `[store] cache = "redis"` in an `nb` built without the `redis` feature.
+    #[cfg(not(feature = "redis"))]
+    fn shared_cache(
+        &self,
+        _url: &str,
+        _ids: &[TargetId],
+    ) -> Result<Arc<dyn AnswerCache>, ConfigFileError> {
+        Err(without_redis())
+    }
+
     /// What this config takes from Redis: facts and answers about its own targets,
     /// cool-downs and open breakers no longer than its own maxima, signed with the
     /// shared secret when `store.secret_env` names one.
+    #[cfg(feature = "redis")]
     fn bounds(&self, ids: &[TargetId]) -> Result<TrustBounds, ConfigFileError> {
         let bounds = TrustBounds::new(&self.breaker()?, &self.cooldowns()?)
             .with_targets(ids.iter().cloned());
@@ -183,6 +245,16 @@ impl Config {
             .map(Some)
             .map_err(|e| ConfigFileError(format!("{at}: {}: {e}", path.display())))
     }
+}
+
+/// The error of a `[store] redis` config in an `nb` built without Redis.
+#[cfg(not(feature = "redis"))]
+fn without_redis() -> ConfigFileError {
+    ConfigFileError(
+        "store.redis: this nb was built without the `redis` feature (the default \
+         features have it: cargo install neuralbridge-cli)"
+            .into(),
+    )
 }
 
 fn adapter(name: &str, p: &ProviderConfig, model: &str) -> Result<Arc<dyn Provider>, String> {
