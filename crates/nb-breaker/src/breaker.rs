@@ -1,15 +1,17 @@
-//! The circuit breaker: our own observable state machine on failsafe's failure policies.
+//! The circuit breaker: an observable state machine over failure policies.
 //!
-//! failsafe's own state machine has no state getter, lets every call through while
-//! half-open and records ignored errors as successes; this one has `state()`, a bounded
-//! number of half-open probes, and three-way outcomes.
+//! The policies have the shape of the `failsafe` crate's (told each outcome, a policy
+//! answers a failure with an open period or none), written here: failsafe's state machine
+//! has no state getter, lets every call through while half-open and records ignored
+//! errors as successes, its window reads a thread-local clock, its backoffs assert a
+//! start of a second, and the crate pins rand 0.8 — a second rand in every build for the
+//! twenty lines we used. This one has `state()`, a bounded number of half-open probes,
+//! three-way outcomes, and our injected clock.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use failsafe::FailurePolicy;
-use failsafe::failure_policy::consecutive_failures;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -128,8 +130,78 @@ pub struct Transition {
     pub cause: String,
 }
 
-/// failsafe's policy over a sliding window, on our injected clock (failsafe's own
-/// reads a thread-local clock, which an async router cannot freeze).
+/// When failures open the breaker: told every outcome, a policy answers a failure with
+/// the period to stay open, or `None` to stay closed.
+trait FailurePolicy {
+    /// A call succeeded.
+    fn record_success(&mut self);
+    /// A call failed: open for the returned period, if any.
+    fn mark_dead_on_failure(&mut self) -> Option<Duration>;
+    /// The breaker closed again: start afresh (counts and backoff).
+    fn revived(&mut self);
+}
+
+/// Opens after `threshold` failures in a row, for the next period of its backoff.
+struct Consecutive {
+    threshold: u32,
+    failures: u32,
+    backoff: Backoff,
+    fresh: Backoff,
+}
+
+impl Consecutive {
+    fn new(threshold: u32, backoff: Backoff) -> Self {
+        Self {
+            threshold,
+            failures: 0,
+            fresh: backoff.clone(),
+            backoff,
+        }
+    }
+}
+
+impl FailurePolicy for Consecutive {
+    fn record_success(&mut self) {
+        self.failures = 0;
+    }
+
+    fn mark_dead_on_failure(&mut self) -> Option<Duration> {
+        self.failures = self.failures.saturating_add(1);
+        (self.failures >= self.threshold)
+            .then(|| self.backoff.next())
+            .flatten()
+    }
+
+    fn revived(&mut self) {
+        self.failures = 0;
+        self.backoff = self.fresh.clone();
+    }
+}
+
+/// Two policies told the same outcomes: open when either would, for the longer period.
+struct Either<A, B>(A, B);
+
+impl<A: FailurePolicy, B: FailurePolicy> FailurePolicy for Either<A, B> {
+    fn record_success(&mut self) {
+        self.0.record_success();
+        self.1.record_success();
+    }
+
+    fn mark_dead_on_failure(&mut self) -> Option<Duration> {
+        // Both see the failure, whichever answers.
+        let a = self.0.mark_dead_on_failure();
+        let b = self.1.mark_dead_on_failure();
+        a.max(b)
+    }
+
+    fn revived(&mut self) {
+        self.0.revived();
+        self.1.revived();
+    }
+}
+
+/// A failure rate over a sliding window, on our injected clock (an async router's tests
+/// freeze it).
 struct RateWindow {
     cfg: FailureRate,
     clock: SharedClock,
@@ -179,9 +251,8 @@ impl FailurePolicy for RateWindow {
 }
 
 /// Open periods: doubling from `initial` up to `max`, with equal jitter when asked (half
-/// the period fixed, half random). failsafe's own backoff constructors assert a start of
-/// at least one second — a panic on configuration — so the periods are computed here and
-/// fed to failsafe's failure policy.
+/// the period fixed, half random). Any start is valid (at least 1 ms is used): a
+/// configuration never panics.
 #[derive(Clone)]
 struct Backoff {
     cfg: OpenBackoff,
@@ -305,10 +376,10 @@ impl Breaker {
             open: cfg.backoff,
         };
         let consecutive =
-            || consecutive_failures(cfg.consecutive_failures, Backoff::new(cfg.backoff, seed));
+            || Consecutive::new(cfg.consecutive_failures, Backoff::new(cfg.backoff, seed));
         let policy: Box<dyn FailurePolicy + Send> =
             match (cfg.consecutive_failures > 0, cfg.failure_rate) {
-                (true, Some(rate)) => Box::new(consecutive().or_else(window(rate))),
+                (true, Some(rate)) => Box::new(Either(consecutive(), window(rate))),
                 (true, None) => Box::new(consecutive()),
                 (false, Some(rate)) => Box::new(window(rate)),
                 (false, None) => Box::new(Never),
@@ -709,6 +780,42 @@ mod tests {
             assert!(fail(&mut b).is_none(), "3 of 5 in window, below min calls");
         }
         assert!(fail(&mut b).is_some(), "4 failures of 6 calls trips");
+    }
+
+    #[test]
+    fn with_both_policies_either_trips_and_a_success_resets_only_the_run() {
+        let clock = ManualClock::new();
+        let rate = FailureRate {
+            threshold: 0.5,
+            min_calls: 10,
+            window: Duration::from_secs(60),
+        };
+        let mut b = Breaker::new(cfg(3, Some(rate)), Arc::new(clock.clone()));
+        // Three in a row trip on the run alone: the window has too few calls.
+        assert!(fail(&mut b).is_none());
+        assert!(fail(&mut b).is_none());
+        let t = fail(&mut b).unwrap();
+        assert_eq!(t.to, BreakerState::Open);
+        // A probe that succeeds closes it; both policies start afresh.
+        clock.advance(Duration::from_secs(1));
+        let p = b.try_acquire().unwrap();
+        assert!(b.record(p, BreakerOutcome::Success).is_some());
+        assert_eq!(b.state(), BreakerState::Closed);
+        // Failures between successes never make a run of three, but the rate trips
+        // once the window holds ten calls.
+        for i in 0..9 {
+            let p = b.try_acquire().unwrap();
+            let outcome = if i % 2 == 0 {
+                BreakerOutcome::Failure
+            } else {
+                BreakerOutcome::Success
+            };
+            assert!(b.record(p, outcome).is_none(), "call {i}");
+        }
+        let t = fail(&mut b).unwrap();
+        assert_eq!(t.to, BreakerState::Open, "6 failures of 10 calls: {}", t.cause);
+        // The first open period of a fresh backoff.
+        assert_eq!(b.open_until(), Some(clock.now() + Duration::from_secs(1)));
     }
 
     #[test]

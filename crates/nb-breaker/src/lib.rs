@@ -4,8 +4,8 @@
 //! - [`Breaker`]: closed → open → half-open with a bounded number of probes; outcomes are
 //!   three-way ([`BreakerOutcome`]: failure, success, ignored); state is observable and every
 //!   change is a [`Transition`] with its cause. Failure policies (consecutive failures;
-//!   a failure rate over a window with a minimum number of calls) and open-period
-//!   backoffs come from `failsafe`; the state machine is ours.
+//!   a failure rate over a window with a minimum number of calls), open-period backoffs
+//!   and the state machine are all ours.
 //! - [`Knowledge`] and [`InMemoryKnowledge`]: breakers, cool-downs keyed by scope
 //!   ([`ScopeKey`]: a bad key disables every target using it, a missing model every
 //!   target of that model, an overload only its provider's targets), latency (EWMA and

@@ -33,7 +33,11 @@ impl Config {
             feature = "native-tls"
         )))]
         for (name, p) in &self.providers {
-            if !p.base_url.as_deref().is_some_and(|u| u.starts_with("http://")) {
+            if !p
+                .base_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("http://"))
+            {
                 return Err(ConfigFileError(format!(
                     "providers.{name}: this nb was built without TLS (no default features): \
                      it reaches only http:// base URLs (the default features have TLS: \
@@ -134,13 +138,13 @@ impl Config {
             }
         }
         if cached {
-            let cache: Arc<dyn AnswerCache> =
-                match (self.store.cache.as_deref(), &self.store.redis) {
-                    (Some("redis"), Some(url)) => self.shared_cache(url, &ids)?,
-                    _ => Arc::new(neuralbridge::router::InMemoryCache::new(
-                        self.store.cache_capacity.unwrap_or(10_000),
-                    )),
-                };
+            let cache: Arc<dyn AnswerCache> = match (self.store.cache.as_deref(), &self.store.redis)
+            {
+                (Some("redis"), Some(url)) => self.shared_cache(url, &ids)?,
+                _ => Arc::new(neuralbridge::router::InMemoryCache::new(
+                    self.store.cache_capacity.unwrap_or(10_000),
+                )),
+            };
             builder = builder.cache(cache);
         }
         builder.build().map_err(|e| ConfigFileError(e.to_string()))
