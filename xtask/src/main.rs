@@ -15,9 +15,13 @@
 //!   medians and ratios, for `docs/benchmarks.md`.
 //! - `cargo xtask ci` — what `.ci/run` runs: fmt check, clippy with warnings as errors,
 //!   the tests, the docs.
-//! - `cargo xtask bench` — every criterion benchmark, then a summary of medians and of
-//!   each measurement against the baseline measured in the same group and run
-//!   (written to `target/bench-summary.md`).
+//! - `cargo xtask bench [--quick] [--save-baseline] [--tolerance PCT]` — every criterion
+//!   benchmark (`--quick`: only the router's, in criterion's quick mode, as CI runs it),
+//!   then a summary of medians and of each measurement against the baseline measured in
+//!   the same group and run (written to `target/bench-summary.md`), then each such ratio
+//!   against the committed `docs/bench-baseline.json`, flagged when worse by more than the
+//!   tolerance (15% unless told; printed, never failed on). `--save-baseline` writes this
+//!   run's ratios there and regenerates the README's benchmark table from them.
 //! - `cargo xtask bench-summary` — the same summary from the last results, without
 //!   running anything.
 //! - `cargo xtask eval-equivalence [--data FILE] [--predictions OUT]` — scores the
@@ -42,6 +46,7 @@
 //!   machine (`RUSTFLAGS="--cfg loom"`, in its own target directory so the normal build
 //!   stays cached).
 
+mod baseline;
 mod demo;
 mod eval;
 mod fuzz;
@@ -63,7 +68,7 @@ fn main() -> ExitCode {
         Some("bench-python") => bench_python(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("bench-summary") => {
-            summarize(&root().join("target/criterion")).map(|s| println!("{s}"))
+            summarize(&target_dir().join("criterion")).map(|s| println!("{s}"))
         }
         Some("eval-equivalence") => eval::run(&args[1..]),
         Some("loom") => loom(),
@@ -87,7 +92,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | test | gateway-clients | python | bench-python [--calls N] | bench [cargo bench filter] | bench-summary | eval-equivalence [--data FILE] [--predictions OUT] [--judge-base-url URL --judge-model M [--judge-key-env VAR] [--judge-format openai|anthropic] [--judge-stage entailment|judge]] | loom | doc-check | msrv | fuzz [--secs N] [TARGET...] | soak [--secs N] | demo-phases [--seeds 1,2,3] [--full]>"
+                "usage: cargo xtask <ci | test | gateway-clients | python | bench-python [--calls N] | bench [--quick] [--save-baseline] [--tolerance PCT] [cargo bench filter] | bench-summary | eval-equivalence [--data FILE] [--predictions OUT] [--judge-base-url URL --judge-model M [--judge-key-env VAR] [--judge-format openai|anthropic] [--judge-stage entailment|judge]] | loom | doc-check | msrv | fuzz [--secs N] [TARGET...] | soak [--secs N] | demo-phases [--seeds 1,2,3] [--full]>"
             );
             return ExitCode::from(2);
         }
@@ -506,17 +511,80 @@ const BENCHES: &[(&str, &str)] = &[
     ("nb-semantic", "comparators"),
 ];
 
-fn bench(filter: &[String]) -> Result<(), String> {
-    for (pkg, target) in BENCHES {
+/// `cargo xtask bench [--quick] [--save-baseline] [--tolerance PCT] [FILTER...]`: the
+/// criterion benchmarks (`--quick`: only the router's, in criterion's quick mode — what CI
+/// runs), the summary of medians, then every ratio against the committed
+/// `docs/bench-baseline.json`, flagged when worse by more than the tolerance (default
+/// 15%; a flag is printed, never an error: timings are noisy here). `--save-baseline`
+/// writes the ratios of this run there and regenerates the README's table from them.
+fn bench(args: &[String]) -> Result<(), String> {
+    let mut quick = false;
+    let mut save = false;
+    let mut tolerance = 0.15;
+    let mut filter = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--quick" => quick = true,
+            "--save-baseline" => save = true,
+            "--tolerance" => {
+                tolerance = it
+                    .next()
+                    .and_then(|v| v.trim_end_matches('%').parse::<f64>().ok())
+                    .filter(|v| *v >= 0.0)
+                    .ok_or("--tolerance takes a percentage (e.g. 15)")?
+                    / 100.0;
+            }
+            other => filter.push(other),
+        }
+    }
+    let started = std::time::SystemTime::now();
+    let benches: &[(&str, &str)] = if quick {
+        &[("nb-router", "overhead")]
+    } else {
+        BENCHES
+    };
+    for (pkg, target) in benches {
         let mut args = vec!["bench", "-p", pkg, "--bench", target, "--", "--noplot"];
-        args.extend(filter.iter().map(String::as_str));
+        if quick {
+            args.push("--quick");
+        }
+        args.extend(filter.iter().copied());
         run("cargo", &args, &[])?;
     }
-    let summary = summarize(&root().join("target/criterion"))?;
+    let criterion = target_dir().join("criterion");
+    let summary = summarize(&criterion)?;
     println!("\n{summary}");
-    let out = root().join("target/bench-summary.md");
+    let out = target_dir().join("bench-summary.md");
     std::fs::write(&out, &summary).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     println!("written to {}", out.display());
+
+    let mut fresh = BTreeMap::new();
+    baseline::fresh_medians(&criterion, "", started, &mut fresh);
+    let now = baseline::ratios(&fresh);
+    let file = root().join(baseline::BASELINE);
+    let committed = baseline::load(&file)?;
+    let (table, worse) = baseline::compare(&now, &committed, tolerance);
+    println!(
+        "\n== ratios against {} (throughput over the group's baseline, this run)\n\n{table}",
+        baseline::BASELINE
+    );
+    if worse > 0 {
+        println!(
+            "{worse} ratio(s) worse than committed by more than {:.0}% (flagged, not failed: rerun, or profile — docs/benchmarks.md)",
+            tolerance * 100.0
+        );
+    }
+    if save {
+        baseline::save(&file, &now)?;
+        let all = baseline::load(&file)?;
+        baseline::rewrite_readme(&root().join("README.md"), &baseline::readme_table(&all))?;
+        println!(
+            "saved {} ratio(s) to {} and regenerated the README's table",
+            now.len(),
+            baseline::BASELINE
+        );
+    }
     Ok(())
 }
 

@@ -813,7 +813,12 @@ mod tests {
             assert!(b.record(p, outcome).is_none(), "call {i}");
         }
         let t = fail(&mut b).unwrap();
-        assert_eq!(t.to, BreakerState::Open, "6 failures of 10 calls: {}", t.cause);
+        assert_eq!(
+            t.to,
+            BreakerState::Open,
+            "6 failures of 10 calls: {}",
+            t.cause
+        );
         // The first open period of a fresh backoff.
         assert_eq!(b.open_until(), Some(clock.now() + Duration::from_secs(1)));
     }
