@@ -224,17 +224,67 @@ fn venv_with(probe: &str, packages: &[&str]) -> Result<String, String> {
         .status()
         .is_ok_and(|s| s.success());
     if !present {
-        let mut args = vec![
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ];
-        args.extend_from_slice(packages);
-        run(&py, &args, &[])?;
+        pip_install(&py, packages)?;
     }
     Ok(py)
+}
+
+/// `pip install` into the venv, quietly: on success nothing is printed; on failure (once
+/// retried: a download can time out) pip's own traceback is kept out of the way and its
+/// `ERROR:` lines, or the exception it ended on, say what went wrong.
+fn pip_install(py: &str, args: &[&str]) -> Result<(), String> {
+    let mut all = vec![
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--progress-bar",
+        "off",
+    ];
+    all.extend_from_slice(args);
+    println!("\n== pip install {}", args.join(" "));
+    let mut why = String::new();
+    for attempt in 1..=2 {
+        let out = Command::new(py)
+            .args(&all)
+            .current_dir(root())
+            .output()
+            .map_err(|e| format!("cannot run {py}: {e}"))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        why = pip_error(&String::from_utf8_lossy(&out.stderr));
+        if attempt == 1 {
+            println!("pip failed ({why}); trying once more");
+        }
+    }
+    Err(format!(
+        "pip could not install {}: {why} (the Python tests install the official clients \
+         and maturin from PyPI: this needs network access to pypi.org, or a mirror in \
+         PIP_INDEX_URL)",
+        args.join(" ")
+    ))
+}
+
+/// The gist of pip's stderr: its `ERROR:` lines, else the last line (a traceback's
+/// exception), else its status.
+fn pip_error(stderr: &str) -> String {
+    let errors: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("ERROR:"))
+        .collect();
+    if !errors.is_empty() {
+        return errors.join("; ");
+    }
+    stderr
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("no message")
+        .to_owned()
 }
 
 /// Builds the `neuralbridge` wheel with maturin (`release`: optimised) and installs it
@@ -271,20 +321,7 @@ fn python_wheel(release: bool) -> Result<String, String> {
         .find(|p| p.extension().is_some_and(|x| x == "whl"))
         .ok_or_else(|| format!("maturin left no wheel in {}", out.display()))?;
     let wheel = wheel.to_string_lossy().into_owned();
-    run(
-        &py,
-        &[
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--force-reinstall",
-            "--no-deps",
-            &wheel,
-        ],
-        &[],
-    )?;
+    pip_install(&py, &["--force-reinstall", "--no-deps", &wheel])?;
     Ok(py)
 }
 
@@ -656,4 +693,24 @@ fn summarize(dir: &Path) -> Result<String, String> {
         ));
     }
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pip_error;
+
+    #[test]
+    fn pip_errors_are_told_without_the_traceback() {
+        let network = "WARNING: Retrying (Retry(total=4)) after connection broken\nERROR: Could not find a version that satisfies the requirement openai<3,>=1.40 (from versions: none)\nERROR: No matching distribution found for openai<3,>=1.40\n";
+        assert_eq!(
+            pip_error(network),
+            "ERROR: Could not find a version that satisfies the requirement openai<3,>=1.40 (from versions: none); ERROR: No matching distribution found for openai<3,>=1.40"
+        );
+        let crash = "Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\npip._vendor.urllib3.exceptions.ReadTimeoutError: HTTPSConnectionPool(host='files.pythonhosted.org', port=443): Read timed out.\n\n";
+        assert_eq!(
+            pip_error(crash),
+            "pip._vendor.urllib3.exceptions.ReadTimeoutError: HTTPSConnectionPool(host='files.pythonhosted.org', port=443): Read timed out."
+        );
+        assert_eq!(pip_error(""), "no message");
+    }
 }
