@@ -25,7 +25,14 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     crate::run(
         "cargo",
-        &["build", "--release", "-q", "-p", "neuralbridge-cli"],
+        &[
+            "build",
+            "--release",
+            "-q",
+            "-p",
+            "neuralbridge-cli",
+            "--no-default-features",
+        ],
         &[],
     )?;
     let nb = target_dir().join("release/nb");
