@@ -172,8 +172,8 @@ pub(crate) fn compare(
     base: &BTreeMap<String, Ratio>,
     tolerance: f64,
 ) -> (String, usize) {
-    let mut s = format!(
-        "| benchmark | vs | throughput ratio now | committed | change | |\n|---|---|---|---|---|---|\n"
+    let mut s = String::from(
+        "| benchmark | vs | throughput ratio now | committed | change | |\n|---|---|---|---|---|---|\n",
     );
     let mut worse = 0;
     for (k, r) in now {
