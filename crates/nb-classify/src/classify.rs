@@ -357,6 +357,8 @@ impl DefaultClassifier {
         // 4. Content policy.
         if code == "content_filter"
             || code == "content_policy_violation"
+            // OpenAI Responses' `ResponseError.code` (openai-python `response_error.py`).
+            || matches!(code, "bio_policy" | "image_content_policy_violation")
             || detail == "ResponsibleAIPolicyViolation"
             || has(FILTER_PHRASES)
         {
@@ -459,6 +461,8 @@ impl DefaultClassifier {
                 ty,
                 "server_error" | "api_error" | "timeout_error" | "InternalServerError"
             )
+            // A failed Responses answer carries its cause in `code` alone.
+            || matches!(code, "server_error" | "vector_store_timeout")
             || matches!(gst, "INTERNAL" | "DEADLINE_EXCEEDED")
         {
             return c(F::ServerError, Scope::Target, RetryHere, "server error")

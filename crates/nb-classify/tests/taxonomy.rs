@@ -239,6 +239,32 @@ fn a_mid_stream_error_is_classified_by_its_type_never_by_the_200() {
 }
 
 #[test]
+fn a_failed_responses_answer_is_classified_by_its_code_alone() {
+    // OpenAI Responses: `status: failed` / `response.failed` inside a 200 carries
+    // `error: {code, message}` and no type (openai-python `types/responses/response_error.py`).
+    for (code, class) in [
+        ("server_error", FailureClass::ServerError),
+        ("rate_limit_exceeded", FailureClass::RateLimited),
+        ("bio_policy", FailureClass::ContentFiltered),
+        ("vector_store_timeout", FailureClass::ServerError),
+    ] {
+        let e = api(
+            None,
+            &[],
+            json!({"error": {"code": code, "message": "failed"}}),
+        );
+        let e = CallError::mid_stream(e, PartialOutput::default());
+        assert_eq!(c(&e).class, class, "{code}");
+    }
+    let e = api(
+        None,
+        &[],
+        json!({"error": {"code": "server_error", "message": "x"}}),
+    );
+    assert_eq!(c(&e).disposition, Disposition::RetryHere);
+}
+
+#[test]
 fn x_should_retry_overrides_the_status() {
     let no = api(
         Some(500),

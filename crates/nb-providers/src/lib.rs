@@ -4,6 +4,7 @@
 //! - [`OpenAi`]: OpenAI Chat Completions and every compatible server, with [`Preset`]s
 //!   for DeepSeek, Mistral, Groq, Azure OpenAI, Ollama, vLLM, Gemini's OpenAI endpoint
 //!   and any base URL;
+//! - [`OpenAiResponses`]: OpenAI's Responses API (`/v1/responses`), typed stream events;
 //! - [`Anthropic`]: the Messages API;
 //! - [`Gemini`]: `generateContent` and `streamGenerateContent?alt=sse`;
 //! - [`OpenAiEmbeddings`]: any OpenAI-compatible `/embeddings` endpoint, as an
@@ -49,6 +50,7 @@ mod error_body;
 mod gemini;
 mod http;
 mod openai;
+mod responses;
 pub mod schema;
 mod sse;
 
@@ -61,6 +63,7 @@ pub use config::{ApiKey, ConfigError, ConfigErrorKind, Limits, Timeouts};
 pub use embeddings::{OpenAiEmbeddings, OpenAiEmbeddingsBuilder};
 pub use gemini::{Gemini, GeminiBuilder};
 pub use openai::{OpenAi, OpenAiBuilder, Preset};
+pub use responses::{OpenAiResponses, OpenAiResponsesBuilder};
 
 /// The parsers on their own: decode recorded bodies and byte streams without a network.
 pub mod wire {
@@ -99,6 +102,8 @@ pub mod wire {
         Anthropic,
         /// Gemini `generateContent`.
         Gemini,
+        /// OpenAI Responses (`/v1/responses`).
+        OpenAiResponses,
     }
 
     /// Parses a whole (2xx) response body of `format`.
@@ -107,6 +112,7 @@ pub mod wire {
             WireFormat::OpenAi => crate::openai::parse_response(body),
             WireFormat::Anthropic => crate::anthropic::parse_response(body),
             WireFormat::Gemini => crate::gemini::parse_response(body),
+            WireFormat::OpenAiResponses => crate::responses::parse_response(body),
         }
     }
 
@@ -126,6 +132,9 @@ pub mod wire {
             }
             WireFormat::Gemini => {
                 crate::sse::decode(bounded, crate::gemini::GeminiDecoder::new(None))
+            }
+            WireFormat::OpenAiResponses => {
+                crate::sse::decode(bounded, crate::responses::ResponsesDecoder::new(None))
             }
         }
     }
