@@ -38,6 +38,7 @@ use crate::target::{Strategy, Target};
 mod background;
 mod builder;
 mod call;
+mod embed;
 mod hedge;
 mod plan;
 mod stream;

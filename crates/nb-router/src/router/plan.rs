@@ -34,6 +34,9 @@ impl SmartRouter {
         let mut references = Vec::new();
         for i in base {
             let t = &inner.targets[i];
+            if t.embed_only {
+                continue;
+            }
             if !opts.require_tags.iter().all(|tag| t.tags.contains(tag)) {
                 continue;
             }
