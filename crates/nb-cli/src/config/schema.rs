@@ -9,6 +9,8 @@ use serde::Deserialize;
 pub enum ProviderKind {
     /// api.openai.com.
     Openai,
+    /// api.openai.com's Responses API (`/v1/responses`).
+    OpenaiResponses,
     /// Anthropic Messages.
     Anthropic,
     /// Gemini generateContent.
@@ -101,6 +103,10 @@ pub struct TargetConfig {
     /// serve.
     #[serde(default)]
     pub vouch_only: bool,
+    /// An embedding model: it serves `/v1/embeddings` (OpenAI-compatible providers), is
+    /// failed over like a chat target, and is never sent a chat call.
+    #[serde(default)]
+    pub embeddings: bool,
 }
 
 /// A named route: its targets in order, as a list (`cheap = ["openai/gpt-4o-mini"]`) or
