@@ -453,7 +453,7 @@ fn respond(
 fn key_ok(format: WireFormat, expected: &str, headers: &HeaderMap, uri: &Uri) -> bool {
     let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
     match format {
-        WireFormat::OpenAi => {
+        WireFormat::OpenAi | WireFormat::OpenAiResponses => {
             h("authorization").and_then(|a| a.strip_prefix("Bearer ")) == Some(expected)
                 || h("api-key") == Some(expected)
         }
@@ -482,6 +482,7 @@ fn route(format: WireFormat, path: &str) -> Option<(Option<String>, bool)> {
             Some((deployment, false))
         }
         WireFormat::Anthropic => path.ends_with("/v1/messages").then_some((None, false)),
+        WireFormat::OpenAiResponses => path.ends_with("/responses").then_some((None, false)),
         WireFormat::Gemini => {
             let rest = path.split("/models/").nth(1)?;
             let (model, action) = rest.split_once(':')?;
@@ -521,7 +522,9 @@ async fn handle(
             Body::from(serde_json::to_string(&all).unwrap_or_default()),
         );
     }
-    if method == Method::POST && format == WireFormat::OpenAi && uri.path().ends_with("/embeddings")
+    if method == Method::POST
+        && matches!(format, WireFormat::OpenAi | WireFormat::OpenAiResponses)
+        && uri.path().ends_with("/embeddings")
     {
         return embeddings(&shared, ctx.idx, &headers, &uri, &body).await;
     }
@@ -570,7 +573,7 @@ async fn handle(
         let e = wire::error(format, &kind, &model, &request_id);
         record(Some(fault.to_owned()), e.status);
         let mut hs = e.headers;
-        if format == WireFormat::OpenAi {
+        if matches!(format, WireFormat::OpenAi | WireFormat::OpenAiResponses) {
             hs.push(("x-request-id", request_id.clone()));
         }
         respond(e.status, e.content_type, &hs, Body::from(e.body))
@@ -907,7 +910,7 @@ fn finish(guard: InFlight, r: Response) -> Response {
 
 fn ok_headers(format: WireFormat, request_id: &str) -> Vec<(&'static str, String)> {
     match format {
-        WireFormat::OpenAi => vec![
+        WireFormat::OpenAi | WireFormat::OpenAiResponses => vec![
             ("x-request-id", request_id.to_owned()),
             ("x-ratelimit-limit-requests", "10000".into()),
             ("x-ratelimit-remaining-requests", "9999".into()),

@@ -408,6 +408,12 @@ pub(crate) fn parse_response(body: &[u8]) -> Result<ChatResponse, CallError> {
     let Some(output) = v.get("output").and_then(Value::as_array) else {
         return Err(CallError::decode("the response has no output array", body));
     };
+    if output.is_empty() && str_of(&v, "status") == Some("completed") {
+        return Err(CallError::decode(
+            "the completed response has no output",
+            body,
+        ));
+    }
     let mut text = String::new();
     let mut refusal = String::new();
     let mut tool_calls = Vec::new();
