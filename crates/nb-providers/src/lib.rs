@@ -7,6 +7,8 @@
 //! - [`OpenAiResponses`]: OpenAI's Responses API (`/v1/responses`), typed stream events;
 //! - [`Anthropic`]: the Messages API;
 //! - [`Gemini`]: `generateContent` and `streamGenerateContent?alt=sse`;
+//! - `Bedrock` (cargo feature `bedrock`): AWS Bedrock's Converse and ConverseStream,
+//!   SigV4-signed, the AWS event-stream framing decoded;
 //! - [`OpenAiEmbeddings`]: any OpenAI-compatible `/embeddings` endpoint, as an
 //!   [`nb_core::Embedder`];
 //! - [`wire`]: the parsers on their own, for recorded bodies and streams.
@@ -44,6 +46,8 @@
 //! ```
 
 mod anthropic;
+#[cfg(feature = "bedrock")]
+mod bedrock;
 mod config;
 mod embeddings;
 mod error_body;
@@ -59,6 +63,8 @@ mod sse;
 pub use reqwest;
 
 pub use anthropic::{ANTHROPIC_VERSION, Anthropic, AnthropicBuilder, DEFAULT_MAX_TOKENS};
+#[cfg(feature = "bedrock")]
+pub use bedrock::{AwsCredentials, Bedrock, BedrockBuilder};
 pub use config::{ApiKey, ConfigError, ConfigErrorKind, Limits, Timeouts};
 pub use embeddings::{OpenAiEmbeddings, OpenAiEmbeddingsBuilder};
 pub use gemini::{Gemini, GeminiBuilder};
@@ -114,6 +120,41 @@ pub mod wire {
             WireFormat::Gemini => crate::gemini::parse_response(body),
             WireFormat::OpenAiResponses => crate::responses::parse_response(body),
         }
+    }
+
+    /// Parses a whole Bedrock `ConverseResponse` body.
+    #[cfg(feature = "bedrock")]
+    pub fn parse_bedrock_response(body: &[u8]) -> Result<ChatResponse, CallError> {
+        crate::bedrock::parse_response(body)
+    }
+
+    /// Decodes a ConverseStream body (the `application/vnd.amazon.eventstream`
+    /// framing), bounded by `limits` (`max_sse_line_bytes` bounds one message), exactly
+    /// as the adapter does.
+    #[cfg(feature = "bedrock")]
+    pub fn decode_bedrock_stream<S>(bytes: S, limits: Limits) -> ChatStream
+    where
+        S: Stream<Item = Result<Bytes, CallError>> + Send + 'static,
+    {
+        let frame_limit = limits.max_sse_line_bytes;
+        let limits = Limits {
+            max_sse_line_bytes: usize::MAX,
+            ..limits
+        };
+        let bounded = Box::pin(Bounded::new(Box::pin(bytes), limits));
+        crate::sse::decode_framed(
+            bounded,
+            crate::bedrock::eventstream::EventStreamFramer::new(frame_limit),
+            crate::bedrock::BedrockDecoder::new(None, None),
+        )
+    }
+
+    /// One AWS event-stream message as Bedrock frames it (`message_type` `event` with
+    /// `:event-type` `kind`, or `exception` with `:exception-type` `kind`), for tests
+    /// and fuzz seeds.
+    #[cfg(feature = "bedrock")]
+    pub fn bedrock_event_message(message_type: &str, kind: &str, payload: &[u8]) -> Vec<u8> {
+        crate::bedrock::eventstream::encode(message_type, kind, payload)
     }
 
     /// Decodes an SSE byte stream of `format`, bounded by `limits`, exactly as the
