@@ -296,6 +296,16 @@ impl DefaultClassifier {
                 "authentication failed",
             );
         }
+        // Bedrock grants access per model: a denial naming the model says nothing of the
+        // account's other models.
+        if ty == "AccessDeniedException" && msg.contains("model") {
+            return c(
+                F::AuthFailure,
+                Scope::Model,
+                FailOver,
+                "no access to this model",
+            );
+        }
         if st == 403
             || ty == "AccessDeniedException"
             || ty == "permission_error"
@@ -328,6 +338,16 @@ impl DefaultClassifier {
                 Scope::Credential,
                 FailOver,
                 "quota or spend limit exhausted",
+            );
+        }
+        // Bedrock's daily token quota comes as a throttle ("Too many tokens per day"):
+        // it lasts until the day turns.
+        if ty == "ThrottlingException" && msg.contains("per day") {
+            return c(
+                F::QuotaExhausted,
+                Scope::Credential,
+                FailOver,
+                "daily token quota exhausted",
             );
         }
         if has(CREDIT_PHRASES) {
@@ -438,6 +458,11 @@ impl DefaultClassifier {
         //    404 (an HTML page, "Not Found") is a wrong base URL or path on this target.
         let model_signal = code == "model_not_found"
             || code == "DeploymentNotFound"
+            // Bedrock: a model id it cannot invoke that way (needs an inference profile)
+            // or does not know.
+            || (ty == "ValidationException"
+                && (msg.contains("model identifier is invalid")
+                    || msg.contains("on-demand throughput")))
             || (matches!(
                 ty,
                 "not_found_error" | "NotFoundError" | "not_found" | "ResourceNotFoundException"
