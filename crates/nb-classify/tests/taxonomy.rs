@@ -292,7 +292,7 @@ fn bedrock_exceptions_over_http_and_mid_stream() {
             "AccessDeniedException",
             "You don't have access to the model with the specified model ID.",
             FailureClass::AuthFailure,
-            Scope::Credential,
+            Scope::Model,
             FailOver,
         ),
         (
