@@ -8,7 +8,8 @@ use std::time::Duration;
 use neuralbridge::breaker::{InMemoryKnowledge, PaceLimits, SystemClock};
 use neuralbridge::core::{Embedder, Provider, TargetId};
 use neuralbridge::providers::{
-    Anthropic, ApiKey, Gemini, OpenAi, OpenAiEmbeddings, OpenAiResponses, Preset,
+    Anthropic, ApiKey, AwsCredentials, Bedrock, Gemini, OpenAi, OpenAiEmbeddings, OpenAiResponses,
+    Preset,
 };
 use neuralbridge::router::{SmartRouter, Target};
 use neuralbridge::store_redis::{Bounds, RedisCache, RedisKnowledge, RedisPacer};
@@ -228,6 +229,21 @@ fn adapter(name: &str, p: &ProviderConfig, model: &str) -> Result<Arc<dyn Provid
                 api_version,
             })
         }
+        ProviderKind::Bedrock => {
+            let mut b = Bedrock::builder(model).allow_insecure_http(p.allow_insecure_http);
+            if let Some(r) = &p.region {
+                b = b.region(r.clone());
+            }
+            if let Some(u) = &p.base_url {
+                b = b.base_url(u.clone());
+            }
+            if let Some(profile) = &p.profile {
+                b = b.credentials(
+                    AwsCredentials::from_profile(Some(profile)).map_err(|e| e.to_string())?,
+                );
+            }
+            Ok(Arc::new(b.build().map_err(|e| e.to_string())?))
+        }
         ProviderKind::Anthropic => {
             let mut b = Anthropic::builder(model).allow_insecure_http(p.allow_insecure_http);
             if let Some(u) = &p.base_url {
@@ -262,7 +278,10 @@ fn embedder(p: &ProviderConfig, model: &str) -> Result<Arc<dyn Embedder>, String
         ProviderKind::Vllm => Preset::Vllm,
         ProviderKind::GeminiOpenai => Preset::GeminiOpenAi,
         ProviderKind::OpenaiCompatible => Preset::Generic,
-        ProviderKind::Azure | ProviderKind::Anthropic | ProviderKind::Gemini => {
+        ProviderKind::Azure
+        | ProviderKind::Anthropic
+        | ProviderKind::Gemini
+        | ProviderKind::Bedrock => {
             return Err(format!(
                 "embeddings need an OpenAI-compatible provider, not {:?}",
                 p.kind

@@ -31,6 +31,9 @@ pub enum ProviderKind {
     GeminiOpenai,
     /// Any OpenAI-compatible base URL.
     OpenaiCompatible,
+    /// AWS Bedrock's Converse API (needs `region`, or `AWS_REGION`; credentials from the
+    /// AWS environment variables or `profile` of the shared credentials file).
+    Bedrock,
 }
 
 /// One provider.
@@ -54,6 +57,13 @@ pub struct ProviderConfig {
     /// Azure: the api-version.
     #[serde(default)]
     pub api_version: Option<String>,
+    /// Bedrock: the AWS region (default: `AWS_REGION`, else `AWS_DEFAULT_REGION`).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Bedrock: the profile of `~/.aws/credentials` (default: the AWS environment
+    /// variables, else `AWS_PROFILE`, else `default`).
+    #[serde(default)]
+    pub profile: Option<String>,
 }
 
 /// A price.
