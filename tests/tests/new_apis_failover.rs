@@ -1,13 +1,14 @@
 //! A router over the APIs of issue #22 — AWS Bedrock (wiremock speaking Converse and the
-//! AWS event stream), OpenAI's Responses API and Chat Completions (nb-chaos) — fails
-//! over between them over loopback, whole and streamed, and learns from each failure.
+//! AWS event stream), Gemini on Vertex AI, OpenAI's Responses API and Chat Completions
+//! (nb-chaos) — fails over between them over loopback, whole and streamed, and learns
+//! from each failure.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use nb_chaos::{ChaosServer, Fault, FaultKind, ProviderSpec, Scenario, WireFormat};
 use nb_core::{ChatRequest, FailureClass, TargetId, collect};
 use nb_providers::wire::bedrock_event_message as frame;
-use nb_providers::{AwsCredentials, Bedrock};
+use nb_providers::{AwsCredentials, Bedrock, GoogleAuth, Vertex};
 use nb_router::{AttemptOutcome, SmartRouter, Target};
 use nb_tests::{adapter, model_of};
 use serde_json::json;
@@ -57,6 +58,10 @@ async fn bedrock_responses_and_chat_targets_fail_over_to_one_another() {
         .mount(&aws)
         .await;
     let chaos = ChaosServer::start(Scenario::new(vec![
+        // Vertex's Gemini path ends in `/models/{model}:generateContent` as the Gemini
+        // API's does: the simulated Gemini serves it.
+        ProviderSpec::new("vertex", WireFormat::Gemini, "gemini-2.5-flash")
+            .with_fault(Fault::always(FaultKind::Overloaded)),
         ProviderSpec::new(
             "responses",
             WireFormat::OpenAiResponses,
@@ -68,8 +73,18 @@ async fn bedrock_responses_and_chat_targets_fail_over_to_one_another() {
     .await
     .unwrap();
     let h = chaos.handle();
+    let vertex = Vertex::gemini("proj-1", "us-central1", "gemini-2.5-flash")
+        .base_url(h.base_url("vertex").unwrap())
+        .auth(GoogleAuth::token("ya29.test"))
+        .timeouts(nb_tests::test_timeouts())
+        .build()
+        .unwrap();
     let router = SmartRouter::builder()
         .target(bedrock(&aws))
+        .target(Target::new(
+            TargetId::new("vertex", "gemini-2.5-flash"),
+            vertex,
+        ))
         .target(Target::shared(
             TargetId::new("responses", model_of(WireFormat::OpenAiResponses)),
             std::sync::Arc::from(adapter(&h, "responses", WireFormat::OpenAiResponses)),
@@ -87,6 +102,7 @@ async fn bedrock_responses_and_chat_targets_fail_over_to_one_another() {
         classes(&r.report),
         [
             Some(FailureClass::RateLimited),
+            Some(FailureClass::Overloaded),
             Some(FailureClass::Overloaded),
             None
         ]

@@ -287,6 +287,12 @@ impl DefaultClassifier {
             || ty == "authentication_error"
             || code == "invalid_api_key"
             || e.reason.as_deref() == Some("API_KEY_INVALID")
+            // An OAuth token endpoint's refusal (RFC 6749 §5.2), e.g. a Vertex
+            // service-account key that was revoked.
+            || matches!(
+                ty,
+                "invalid_grant" | "invalid_client" | "unauthorized_client"
+            )
             || gst == "UNAUTHENTICATED"
         {
             return c(

@@ -351,6 +351,16 @@ fn bedrock_exceptions_over_http_and_mid_stream() {
             Scope::Model,
             FailOver,
         ),
+        // An OAuth token endpoint's refusal (RFC 6749 §5.2), as a Vertex token request
+        // with a revoked service-account key gets it.
+        (
+            400,
+            "invalid_grant",
+            "Invalid JWT Signature.",
+            FailureClass::AuthFailure,
+            Scope::Credential,
+            FailOver,
+        ),
         (
             403,
             "UnrecognizedClientException",

@@ -82,6 +82,12 @@ impl Http {
         })
     }
 
+    /// The HTTP client (for requests other than the API's own, such as OAuth tokens).
+    #[cfg(feature = "vertex")]
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// Sends the request and returns the head of a 2xx response; any other status becomes
     /// [`CallError::Api`] with the error body read (bounded) and parsed — with any key the
     /// request carried redacted from it, in case the server echoed the request.
@@ -371,7 +377,7 @@ pub(crate) fn client_builder(
     b
 }
 
-async fn read_limited(
+pub(crate) async fn read_limited(
     mut response: reqwest::Response,
     limit: usize,
     idle: std::time::Duration,

@@ -9,6 +9,8 @@
 //! - [`Gemini`]: `generateContent` and `streamGenerateContent?alt=sse`;
 //! - `Bedrock` (cargo feature `bedrock`): AWS Bedrock's Converse and ConverseStream,
 //!   SigV4-signed, the AWS event-stream framing decoded;
+//! - `Vertex` (cargo feature `vertex`): Gemini and Anthropic models on Google Vertex AI,
+//!   with OAuth tokens from a service-account key or the metadata server;
 //! - [`OpenAiEmbeddings`]: any OpenAI-compatible `/embeddings` endpoint, as an
 //!   [`nb_core::Embedder`];
 //! - [`wire`]: the parsers on their own, for recorded bodies and streams.
@@ -57,6 +59,8 @@ mod openai;
 mod responses;
 pub mod schema;
 mod sse;
+#[cfg(feature = "vertex")]
+mod vertex;
 
 /// The HTTP client crate the adapters are built on, re-exported so a client you pass to
 /// a builder's `client(…)` is of the exact version they take.
@@ -70,6 +74,11 @@ pub use embeddings::{OpenAiEmbeddings, OpenAiEmbeddingsBuilder};
 pub use gemini::{Gemini, GeminiBuilder};
 pub use openai::{OpenAi, OpenAiBuilder, Preset};
 pub use responses::{OpenAiResponses, OpenAiResponsesBuilder};
+#[cfg(feature = "vertex")]
+pub use vertex::{
+    CLOUD_PLATFORM_SCOPE, GOOGLE_TOKEN_URL, GoogleAuth, METADATA_URL, VERTEX_ANTHROPIC_VERSION,
+    Vertex, VertexBuilder, VertexPublisher,
+};
 
 /// The parsers on their own: decode recorded bodies and byte streams without a network.
 pub mod wire {
