@@ -8,8 +8,8 @@ use std::time::Duration;
 use neuralbridge::breaker::{InMemoryKnowledge, PaceLimits, SystemClock};
 use neuralbridge::core::{Embedder, Provider, TargetId};
 use neuralbridge::providers::{
-    Anthropic, ApiKey, AwsCredentials, Bedrock, Gemini, OpenAi, OpenAiEmbeddings, OpenAiResponses,
-    Preset,
+    Anthropic, ApiKey, AwsCredentials, Bedrock, Gemini, GoogleAuth, OpenAi, OpenAiEmbeddings,
+    OpenAiResponses, Preset, Vertex,
 };
 use neuralbridge::router::{SmartRouter, Target};
 use neuralbridge::store_redis::{Bounds, RedisCache, RedisKnowledge, RedisPacer};
@@ -244,6 +244,29 @@ fn adapter(name: &str, p: &ProviderConfig, model: &str) -> Result<Arc<dyn Provid
             }
             Ok(Arc::new(b.build().map_err(|e| e.to_string())?))
         }
+        ProviderKind::VertexGemini | ProviderKind::VertexAnthropic => {
+            let (Some(project), Some(region)) = (p.project.clone(), p.region.clone()) else {
+                return Err(format!(
+                    "provider {name}: Vertex needs `project` and `region`"
+                ));
+            };
+            let mut b = if p.kind == ProviderKind::VertexGemini {
+                Vertex::gemini(project, region, model)
+            } else {
+                Vertex::anthropic(project, region, model)
+            }
+            .allow_insecure_http(p.allow_insecure_http);
+            if let Some(u) = &p.base_url {
+                b = b.base_url(u.clone());
+            }
+            if let Some(f) = &p.credentials_file {
+                b = b.auth(
+                    GoogleAuth::service_account_file(std::path::Path::new(f))
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            Ok(Arc::new(b.build().map_err(|e| e.to_string())?))
+        }
         ProviderKind::Anthropic => {
             let mut b = Anthropic::builder(model).allow_insecure_http(p.allow_insecure_http);
             if let Some(u) = &p.base_url {
@@ -281,7 +304,9 @@ fn embedder(p: &ProviderConfig, model: &str) -> Result<Arc<dyn Embedder>, String
         ProviderKind::Azure
         | ProviderKind::Anthropic
         | ProviderKind::Gemini
-        | ProviderKind::Bedrock => {
+        | ProviderKind::Bedrock
+        | ProviderKind::VertexGemini
+        | ProviderKind::VertexAnthropic => {
             return Err(format!(
                 "embeddings need an OpenAI-compatible provider, not {:?}",
                 p.kind

@@ -34,6 +34,11 @@ pub enum ProviderKind {
     /// AWS Bedrock's Converse API (needs `region`, or `AWS_REGION`; credentials from the
     /// AWS environment variables or `profile` of the shared credentials file).
     Bedrock,
+    /// Gemini on Google Vertex AI (needs `project` and `region`; tokens from
+    /// `credentials_file`, `GOOGLE_APPLICATION_CREDENTIALS` or the metadata server).
+    VertexGemini,
+    /// Anthropic models on Google Vertex AI (as `vertex-gemini`).
+    VertexAnthropic,
 }
 
 /// One provider.
@@ -64,6 +69,13 @@ pub struct ProviderConfig {
     /// variables, else `AWS_PROFILE`, else `default`).
     #[serde(default)]
     pub profile: Option<String>,
+    /// Vertex: the Google Cloud project.
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Vertex: a service-account key file (default: `GOOGLE_APPLICATION_CREDENTIALS`, else
+    /// the metadata server).
+    #[serde(default)]
+    pub credentials_file: Option<String>,
 }
 
 /// A price.
