@@ -79,6 +79,12 @@ impl Http {
         })
     }
 
+    /// The HTTP client (for requests other than the API's own, such as OAuth tokens).
+    #[cfg(feature = "vertex")]
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// Sends the request and returns the head of a 2xx response; any other status becomes
     /// [`CallError::Api`] with the error body read (bounded) and parsed — with any key the
     /// request carried redacted from it, in case the server echoed the request.
@@ -97,6 +103,15 @@ impl Http {
         };
         let status = response.status().as_u16();
         let headers = header_facts(response.headers());
+        // AWS services (Bedrock) name the error in a header, not the body:
+        // `x-amzn-ErrorType: ThrottlingException:http://internal.amazon.com/...`.
+        let aws_type = response
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(':').next())
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
         if response.status().is_success() {
             return Ok(Incoming {
                 response,
@@ -110,7 +125,11 @@ impl Http {
             self.timeouts.body_idle,
         )
         .await?;
-        Err(api_error(Some(status), headers, &redact(&body, &secrets)))
+        let mut e = api_error(Some(status), headers, &redact(&body, &secrets));
+        if let (Some(t), CallError::Api(a)) = (aws_type, &mut e) {
+            a.error.r#type.get_or_insert(t);
+        }
+        Err(e)
     }
 
     /// A whole answer: send, read the body within the limit, parse it. A decode failure
@@ -175,6 +194,27 @@ impl Http {
             .unwrap_or_else(|_| Err(CallError::timeout(TimeoutPhase::Total)))?;
         let decoder = make(inc.headers.request_id.clone());
         Ok(crate::sse::decode(self.byte_stream(inc, started), decoder))
+    }
+
+    /// A streamed answer in another framing than SSE (`framer`), decoded by the decoder
+    /// `make` builds from the request id.
+    #[cfg(feature = "bedrock")]
+    pub(crate) async fn streamed_framed<D: Decoder, F: crate::sse::Framer>(
+        &self,
+        out: Outgoing,
+        framer: F,
+        make: impl FnOnce(Option<String>) -> D,
+    ) -> Result<ChatStream, CallError> {
+        let started = tokio::time::Instant::now();
+        let inc = tokio::time::timeout(self.timeouts.total, self.send(out))
+            .await
+            .unwrap_or_else(|_| Err(CallError::timeout(TimeoutPhase::Total)))?;
+        let decoder = make(inc.headers.request_id.clone());
+        Ok(crate::sse::decode_framed(
+            self.byte_stream(inc, started),
+            framer,
+            decoder,
+        ))
     }
 
     /// Reads a whole 2xx body within the limit.
@@ -334,7 +374,7 @@ pub(crate) fn client_builder(
     b
 }
 
-async fn read_limited(
+pub(crate) async fn read_limited(
     mut response: reqwest::Response,
     limit: usize,
     idle: std::time::Duration,

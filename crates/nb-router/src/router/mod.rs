@@ -30,6 +30,7 @@ mod builder;
 mod cached;
 mod call;
 mod drift;
+mod embed;
 mod hedge;
 mod options;
 mod plan;

@@ -113,6 +113,10 @@ impl SmartRouter {
         };
         for i in base {
             let t = &inner.targets[i];
+            // An embedding-only target never answers a chat.
+            if t.embed_only {
+                continue;
+            }
             if !opts.require_tags.iter().all(|tag| t.tags.contains(tag)) {
                 continue;
             }
