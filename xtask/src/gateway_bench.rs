@@ -1,8 +1,8 @@
 //! `cargo xtask bench-gateway [--rounds R] [--requests N] [--in-flight M]`: the gateway
 //! as users run it.
 //!
-//! Three real processes on loopback, release builds: `nb-chaos serve` (one healthy
-//! OpenAI-format provider with no latency, and one that accepts requests and never
+//! Real processes on loopback, release builds: `nb-chaos serve` twice (one healthy
+//! OpenAI-format provider with no latency; one that accepts requests and never
 //! answers), `nb serve` over it, and Debian's nginx as a bare keep-alive reverse proxy in
 //! front of the same provider (one worker, access log off). A load generator in this
 //! process — std threads, one keep-alive HTTP/1.1 connection each, a fixed concurrency —
@@ -28,14 +28,20 @@ use crate::{run, target_dir};
 
 const BODY: &str = r#"{"model":"MODEL","messages":[{"role":"user","content":"What is 17 + 25? Reply with the number only."}]}"#;
 
-const SCENARIO: &str = r#"
-description = "bench-gateway: a healthy provider with no latency, and one that hangs"
+const FAST: &str = r#"
+description = "bench-gateway: a healthy provider with no latency"
 seed = 1
 
 [[providers]]
 name = "fast"
 format = "openai"
 models = [{ name = "gpt-4o-mini" }]
+"#;
+
+// In a process of its own: its stats stay small (the other's log holds every request).
+const HANG: &str = r#"
+description = "bench-gateway: a provider that takes requests and never answers"
+seed = 1
 
 [[providers]]
 name = "hang"
@@ -108,24 +114,25 @@ pub(crate) fn run_bench(args: &[String]) -> Result<(), String> {
     let work = target_dir().join("gateway-bench");
     std::fs::create_dir_all(work.join("nginx/logs")).map_err(|e| e.to_string())?;
 
-    // The provider.
-    let scenario = work.join("scenario.toml");
-    std::fs::write(&scenario, SCENARIO).map_err(|e| e.to_string())?;
-    let mut chaos = Command::new(release.join("nb-chaos"));
-    chaos
-        .args(["serve", "--scenario"])
-        .arg(&scenario)
-        .stdout(Stdio::piped());
-    let (chaos, lines) = spawn_reading(chaos, true, |l| l.starts_with("stats:"))?;
-    let base = |name: &str| {
-        lines
+    // The providers.
+    let chaos = |name: &str, scenario: &str| -> Result<(Proc, String), String> {
+        let path = work.join(format!("{name}.toml"));
+        std::fs::write(&path, scenario).map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(release.join("nb-chaos"));
+        cmd.args(["serve", "--scenario"])
+            .arg(&path)
+            .stdout(Stdio::piped());
+        let (p, lines) = spawn_reading(cmd, true, |l| l.starts_with("stats:"))?;
+        let base = lines
             .iter()
             .find(|l| l.starts_with(name))
             .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http://")))
             .map(|u| u.trim_start_matches("http://").to_owned())
-            .ok_or_else(|| format!("nb-chaos did not list `{name}`: {lines:?}"))
+            .ok_or_else(|| format!("nb-chaos did not list `{name}`: {lines:?}"))?;
+        Ok((p, base))
     };
-    let (fast, hang) = (base("fast")?, base("hang")?);
+    let (fast_chaos, fast) = chaos("fast", FAST)?;
+    let (hang_chaos, hang) = chaos("hang", HANG)?;
 
     // The gateway.
     let config = work.join("nb.toml");
@@ -343,7 +350,8 @@ http {{
         print!("SDK process, {text}");
     }
     drop(nb);
-    drop(chaos);
+    drop(fast_chaos);
+    drop(hang_chaos);
     Ok(())
 }
 
