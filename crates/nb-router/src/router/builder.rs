@@ -149,7 +149,7 @@ impl RouterBuilder {
     }
 
     /// Vouches for `route`'s answers as `mode` says (`"default"` for the default route);
-    /// a call's own [`CallOptions::vouch`] wins.
+    /// a call's own [`CallOptions::vouch`](crate::CallOptions::vouch) wins.
     pub fn route_vouch(mut self, route: impl Into<String>, mode: VouchMode) -> Self {
         self.settings(route).vouch = Some(mode);
         self
