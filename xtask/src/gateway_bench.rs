@@ -4,7 +4,7 @@
 //! Real processes on loopback, release builds: `nb-chaos serve` twice (one healthy
 //! OpenAI-format provider with no latency; one that accepts requests and never
 //! answers), `nb serve` over it, and Debian's nginx as a bare keep-alive reverse proxy in
-//! front of the same provider (one worker, access log off). A load generator in this
+//! front of the same provider (one worker process, access log off). A load generator in this
 //! process — std threads, one keep-alive HTTP/1.1 connection each, a fixed concurrency —
 //! sends the same chat completion straight to the provider (the baseline), through nginx
 //! and through `nb serve`, at C=1 and C=32, the three back to back in every round. Each
@@ -189,6 +189,8 @@ deadline_ms = 600000
         prefix.join("nginx.conf"),
         format!(
             r#"worker_processes 1;
+# One process that serves (no master): killed at the end, it leaves no worker behind.
+master_process off;
 daemon off;
 pid nginx.pid;
 error_log logs/error.log warn;
