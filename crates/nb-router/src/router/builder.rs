@@ -324,5 +324,15 @@ fn indexed(list: Vec<Target>) -> Result<Targets, BuildError> {
             return Err(BuildError(format!("target {} is added twice", t.id)));
         }
     }
-    Ok(Targets { list, index })
+    let labels = list
+        .iter()
+        .map(|t| crate::telemetry::TargetLabels::new(&t.id))
+        .collect();
+    let priced = list.iter().any(|t| t.cost.is_some());
+    Ok(Targets {
+        list,
+        index,
+        labels,
+        priced,
+    })
 }
