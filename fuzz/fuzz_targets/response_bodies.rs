@@ -9,6 +9,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else {
         return;
     };
-    let format = [WireFormat::OpenAi, WireFormat::Anthropic, WireFormat::Gemini][usize::from(which % 3)];
+    let format = [
+        WireFormat::OpenAi,
+        WireFormat::Anthropic,
+        WireFormat::Gemini,
+        WireFormat::OpenAiResponses,
+    ][usize::from(which % 4)];
     let _ = parse_response(format, body);
 });

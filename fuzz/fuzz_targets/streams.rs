@@ -12,7 +12,12 @@ fuzz_target!(|data: &[u8]| {
     let [which, split, body @ ..] = data else {
         return;
     };
-    let format = [WireFormat::OpenAi, WireFormat::Anthropic, WireFormat::Gemini][usize::from(which % 3)];
+    let format = [
+        WireFormat::OpenAi,
+        WireFormat::Anthropic,
+        WireFormat::Gemini,
+        WireFormat::OpenAiResponses,
+    ][usize::from(which % 4)];
     let size = usize::from(*split).max(1);
     let pieces: Vec<Result<Bytes, nb_core::CallError>> =
         body.chunks(size).map(|c| Ok(Bytes::copy_from_slice(c))).collect();

@@ -185,7 +185,7 @@ def two_providers(gw, n=300):
                 model="two", messages=[{"role": "user", "content":
                                         f"What is {a} + {b}? Reply with the number only."}])
         except openai.APIStatusError as e:
-            return ("refused", e.status_code, None, None, None)
+            return ("refused", e.status_code, None, None, None, e.message)
         c = raw.parse()
         text = (c.choices[0].message.content or "").strip()
         right = re.search(r"-?\d+", text)

@@ -8,19 +8,24 @@ use std::time::Duration;
 use async_trait::async_trait;
 use nb_chaos::Personality;
 use nb_chaos::tasks::Task;
-use nb_core::{CallError, ChatRequest, ChatResponse, Provider, ResponseFormat, Role};
+use nb_core::{
+    ApiError, CallError, ChatRequest, ChatResponse, HeaderFacts, Provider, ProviderError,
+    ResponseFormat, Role,
+};
 use rand::{Rng as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 
 /// Answers a task prompt ([`nb_chaos::tasks`]) as a simulated provider with `personality`
 /// would, after `latency` of tokio time: the true answer, or — with probability `drift`
 /// per request, drawn from its seed in the order requests arrive — a confident wrong
-/// one ([`Task::drift`]). Other prompts (probes) get a fixed sentence.
+/// one ([`Task::drift`]); and with probability `failures` a 500 instead (drawn from
+/// the same seed). Other prompts (probes) get a fixed sentence.
 #[derive(Debug, Clone)]
 pub struct TaskAnswers {
     personality: Personality,
     latency: Duration,
     drift: f64,
+    failures: f64,
     rng: Arc<Mutex<ChaCha8Rng>>,
     requests: Arc<AtomicUsize>,
 }
@@ -32,6 +37,7 @@ impl TaskAnswers {
             personality,
             latency: Duration::ZERO,
             drift: 0.0,
+            failures: 0.0,
             rng: Arc::new(Mutex::new(ChaCha8Rng::seed_from_u64(0))),
             requests: Arc::default(),
         }
@@ -40,6 +46,13 @@ impl TaskAnswers {
     /// Wrong with probability `p` per request, drawn from `seed`.
     pub fn with_drift(mut self, p: f64, seed: u64) -> Self {
         self.drift = p;
+        self.rng = Arc::new(Mutex::new(ChaCha8Rng::seed_from_u64(seed)));
+        self
+    }
+
+    /// Fails with an HTTP 500 with probability `p` per request, drawn from `seed`.
+    pub fn with_failures(mut self, p: f64, seed: u64) -> Self {
+        self.failures = p;
         self.rng = Arc::new(Mutex::new(ChaCha8Rng::seed_from_u64(seed)));
         self
     }
@@ -60,6 +73,16 @@ impl TaskAnswers {
 impl Provider for TaskAnswers {
     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, CallError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        let fail = self.failures > 0.0
+            && self
+                .rng
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .random_bool(self.failures);
+        if fail {
+            tokio::time::sleep(self.latency).await;
+            return Err(server_error());
+        }
         let task = req
             .messages
             .iter()
@@ -84,4 +107,18 @@ impl Provider for TaskAnswers {
         tokio::time::sleep(self.latency).await;
         Ok(ChatResponse::text(text))
     }
+}
+
+/// An HTTP 500 as OpenAI sends it.
+fn server_error() -> CallError {
+    CallError::Api(Box::new(ApiError {
+        status: Some(500),
+        headers: HeaderFacts::default(),
+        error: ProviderError {
+            r#type: Some("server_error".into()),
+            message: Some("The server had an error while processing your request.".into()),
+            ..ProviderError::default()
+        },
+        body_snippet: None,
+    }))
 }

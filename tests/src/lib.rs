@@ -26,7 +26,7 @@ pub use timed::{Arrival, Behaviour, Timed};
 
 use nb_chaos::{ChaosHandle, WireFormat};
 use nb_core::Provider;
-use nb_providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset, Timeouts};
+use nb_providers::{Anthropic, ApiKey, Gemini, OpenAi, OpenAiResponses, Preset, Timeouts};
 
 /// A router target named after simulated provider `name`, served by a real adapter.
 ///
@@ -45,6 +45,7 @@ pub fn model_of(format: WireFormat) -> &'static str {
         WireFormat::OpenAi => "gpt-4o-mini",
         WireFormat::Anthropic => "claude-sonnet-4-5",
         WireFormat::Gemini => "gemini-2.5-flash",
+        WireFormat::OpenAiResponses => "gpt-5-mini",
     }
 }
 
@@ -96,6 +97,12 @@ pub fn adapter_with(
             .map(|p| Box::new(p) as Box<dyn Provider>),
         WireFormat::Gemini => Gemini::builder(model_of(format))
             .base_url(base)
+            .api_key(key)
+            .timeouts(test_timeouts())
+            .build()
+            .map(|p| Box::new(p) as Box<dyn Provider>),
+        WireFormat::OpenAiResponses => OpenAiResponses::builder(model_of(format))
+            .base_url(format!("{base}/v1"))
             .api_key(key)
             .timeouts(test_timeouts())
             .build()

@@ -36,6 +36,18 @@ fn adapter(format: &str, base: &str) -> Box<dyn Provider> {
                 .build()
                 .unwrap(),
         ),
+        "bedrock" => Box::new(
+            nb_providers::Bedrock::builder("anthropic.claude-3-5-haiku-20241022-v1:0")
+                .region("us-east-1")
+                .base_url(base)
+                .credentials(nb_providers::AwsCredentials::new(
+                    "AKIDEXAMPLE",
+                    "sk-test-real-errors",
+                    None,
+                ))
+                .build()
+                .unwrap(),
+        ),
         other => panic!("unknown format {other}"),
     }
 }
@@ -101,6 +113,7 @@ async fn every_real_error_is_classified_with_its_class_scope_and_hint() {
         "groq",
         "vllm",
         "openrouter",
+        "bedrock",
     ] {
         assert!(providers.contains(p), "the table covers {p}");
     }

@@ -49,7 +49,7 @@ fn rows() -> Vec<Row> {
             expect,
         })
     };
-    for f in [OpenAi, Anthropic, Gemini] {
+    for f in [OpenAi, Anthropic, Gemini, OpenAiResponses] {
         add(
             f,
             Fault::always(FaultKind::RateLimit).with_retry_after(2.0),
@@ -177,6 +177,8 @@ fn rows() -> Vec<Row> {
             OpenAi => err(F::ServerError, Scope::Target, RetryHere, None),
             Anthropic => err(F::Overloaded, Scope::Provider, FailOver, None),
             Gemini => err(F::Overloaded, Scope::Model, FailOver, None),
+            // `response.failed` with `error.code: server_error`.
+            OpenAiResponses => err(F::ServerError, Scope::Target, RetryHere, None),
         };
         add(
             f,
@@ -205,6 +207,10 @@ fn rows() -> Vec<Row> {
                 "stop_reason refusal: the guard's job",
             ),
             Gemini => err(F::ContentFiltered, Scope::Attempt, FailOver, None),
+            OpenAiResponses => Expect::Answer(
+                FinishReason::ContentFilter,
+                "status incomplete, reason content_filter: the guard's job",
+            ),
         };
         add(
             f,
@@ -257,6 +263,7 @@ fn fmt_name(f: WireFormat) -> &'static str {
         WireFormat::OpenAi => "openai",
         WireFormat::Anthropic => "anthropic",
         WireFormat::Gemini => "gemini",
+        WireFormat::OpenAiResponses => "openai-responses",
     }
 }
 

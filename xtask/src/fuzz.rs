@@ -14,6 +14,7 @@ const TARGETS: &[&str] = &[
     "error_bodies",
     "streams",
     "sse_framing",
+    "bedrock_streams",
     "retry_hints",
     "config",
     "equivalence",
@@ -117,6 +118,48 @@ fn seed(root: &Path, seeds: &Path) -> Result<(), String> {
         &seeds.join("sse_framing"),
         "bom",
         b"\x03\xEF\xBB\xBFdata: x\r\n\r\n",
+    )?;
+    // A Bedrock ConverseStream (AWS event-stream frames) and a Converse body.
+    let frame = nb_providers::wire::bedrock_event_message;
+    let bedrock: Vec<u8> = [
+        frame("event", "messageStart", br#"{"role":"assistant"}"#),
+        frame(
+            "event",
+            "contentBlockDelta",
+            br#"{"contentBlockIndex":0,"delta":{"text":"hi"}}"#,
+        ),
+        frame(
+            "event",
+            "contentBlockStart",
+            br#"{"contentBlockIndex":1,"start":{"toolUse":{"toolUseId":"t","name":"f"}}}"#,
+        ),
+        frame(
+            "event",
+            "contentBlockDelta",
+            br#"{"contentBlockIndex":1,"delta":{"toolUse":{"input":"{\"a\":1}"}}}"#,
+        ),
+        frame("event", "messageStop", br#"{"stopReason":"tool_use"}"#),
+        frame(
+            "event",
+            "metadata",
+            br#"{"usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2}}"#,
+        ),
+        frame(
+            "exception",
+            "throttlingException",
+            br#"{"message":"Too many requests"}"#,
+        ),
+    ]
+    .concat();
+    write(
+        &seeds.join("bedrock_streams"),
+        "ok",
+        &[&[7], bedrock.as_slice()].concat(),
+    )?;
+    write(
+        &seeds.join("bedrock_streams"),
+        "body",
+        &[&[0], br#"{"output":{"message":{"role":"assistant","content":[{"text":"hi"}]}},"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":1}}"#.as_slice()].concat(),
     )?;
     // A complete config file.
     let config = "[providers.openai]\nkind = \"openai\"\napi_key_env = \"OPENAI_API_KEY\"\n\n[providers.claude]\nkind = \"anthropic\"\n\n[[targets]]\nprovider = \"claude\"\nmodel = \"claude-sonnet-4-5\"\ncontext_window = 200000\n\n[[targets]]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\ncost = { input_per_mtok = 0.15, output_per_mtok = 0.6 }\n\n[routes.cheap]\ntargets = [\"openai/gpt-4o-mini\", \"claude/claude-sonnet-4-5\"]\n\n[policy]\nattempt_timeout_ms = 30000\ndeadline_ms = 60000\nstrategy = \"priority\"\n\n[vouch]\nequivalence = \"strict\"\n";

@@ -13,6 +13,10 @@
 //! - `cargo xtask bench-python [--calls N]` — the Python package against the Rust SDK
 //!   over the same loopback upstream in one run (release builds), at C=1 and C=32:
 //!   medians and ratios, for `docs/benchmarks.md`.
+//! - `cargo xtask bench-gateway [--rounds R] [--requests N] [--in-flight M]` — `nb serve`
+//!   as its own process against a direct call and a bare nginx reverse proxy over the
+//!   same nb-chaos upstream, at C=1 and C=32, and memory per in-flight request (needs
+//!   nginx).
 //! - `cargo xtask ci` — what `.ci/run` runs: fmt check, clippy with warnings as errors,
 //!   the tests, the docs.
 //! - `cargo xtask bench [--quick] [--save-baseline] [--tolerance PCT]` — every criterion
@@ -50,6 +54,7 @@ mod baseline;
 mod demo;
 mod eval;
 mod fuzz;
+mod gateway_bench;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -66,6 +71,7 @@ fn main() -> ExitCode {
         Some("gateway-clients") => gateway_clients(),
         Some("python") => python(),
         Some("bench-python") => bench_python(&args[1..]),
+        Some("bench-gateway") => gateway_bench::run_bench(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("bench-summary") => {
             summarize(&target_dir().join("criterion")).map(|s| println!("{s}"))

@@ -42,6 +42,7 @@
 //! # });
 //! ```
 
+mod responses;
 pub mod scenario;
 mod server;
 pub mod tasks;

@@ -44,6 +44,9 @@ pub enum WireFormat {
     Anthropic,
     /// Gemini (`POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent`).
     Gemini,
+    /// OpenAI Responses (`POST /v1/responses`).
+    #[serde(rename = "openai_responses")]
+    OpenAiResponses,
 }
 
 impl WireFormat {
@@ -53,6 +56,7 @@ impl WireFormat {
             Self::OpenAi => "/v1/chat/completions",
             Self::Anthropic => "/v1/messages",
             Self::Gemini => "/v1beta/models/{model}:generateContent",
+            Self::OpenAiResponses => "/v1/responses",
         }
     }
 }

@@ -453,7 +453,7 @@ fn respond(
 fn key_ok(format: WireFormat, expected: &str, headers: &HeaderMap, uri: &Uri) -> bool {
     let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
     match format {
-        WireFormat::OpenAi => {
+        WireFormat::OpenAi | WireFormat::OpenAiResponses => {
             h("authorization").and_then(|a| a.strip_prefix("Bearer ")) == Some(expected)
                 || h("api-key") == Some(expected)
         }
@@ -482,6 +482,7 @@ fn route(format: WireFormat, path: &str) -> Option<(Option<String>, bool)> {
             Some((deployment, false))
         }
         WireFormat::Anthropic => path.ends_with("/v1/messages").then_some((None, false)),
+        WireFormat::OpenAiResponses => path.ends_with("/responses").then_some((None, false)),
         WireFormat::Gemini => {
             let rest = path.split("/models/").nth(1)?;
             let (model, action) = rest.split_once(':')?;
@@ -521,9 +522,11 @@ async fn handle(
             Body::from(serde_json::to_string(&all).unwrap_or_default()),
         );
     }
-    if method == Method::POST && format == WireFormat::OpenAi && uri.path().ends_with("/embeddings")
+    if method == Method::POST
+        && matches!(format, WireFormat::OpenAi | WireFormat::OpenAiResponses)
+        && uri.path().ends_with("/embeddings")
     {
-        return embeddings(&shared, ctx.idx, &body);
+        return embeddings(&shared, ctx.idx, &headers, &uri, &body).await;
     }
     let Some((path_model, path_stream)) = (method == Method::POST)
         .then(|| route(format, uri.path()))
@@ -570,7 +573,7 @@ async fn handle(
         let e = wire::error(format, &kind, &model, &request_id);
         record(Some(fault.to_owned()), e.status);
         let mut hs = e.headers;
-        if format == WireFormat::OpenAi {
+        if matches!(format, WireFormat::OpenAi | WireFormat::OpenAiResponses) {
             hs.push(("x-request-id", request_id.clone()));
         }
         respond(e.status, e.content_type, &hs, Body::from(e.body))
@@ -907,7 +910,7 @@ fn finish(guard: InFlight, r: Response) -> Response {
 
 fn ok_headers(format: WireFormat, request_id: &str) -> Vec<(&'static str, String)> {
     match format {
-        WireFormat::OpenAi => vec![
+        WireFormat::OpenAi | WireFormat::OpenAiResponses => vec![
             ("x-request-id", request_id.to_owned()),
             ("x-ratelimit-limit-requests", "10000".into()),
             ("x-ratelimit-remaining-requests", "9999".into()),
@@ -942,13 +945,23 @@ fn judge(prompt: &str) -> Option<&'static str> {
 }
 
 /// `POST …/embeddings`: deterministic vectors — hashed bags of words, L2-normalised —
-/// so texts with the same words are close and different ones far.
-fn embeddings(shared: &Arc<Shared>, idx: usize, body: &[u8]) -> Response {
+/// so texts with the same words are close and different ones far. The provider's key,
+/// models, latency and scripted error faults (rate limit, quota, overload, server
+/// error, auth, missing model, hang) apply as to chat; an outage refuses connections.
+async fn embeddings(
+    shared: &Arc<Shared>,
+    idx: usize,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: &[u8],
+) -> Response {
+    let spec = &shared.providers[idx].spec;
+    let bad = |msg: String| {
+        respond(400, "application/json", &[], Body::from(serde_json::json!({"error": {"message": msg, "type": "invalid_request_error", "param": null, "code": null}}).to_string()))
+    };
     let v: serde_json::Value = match serde_json::from_slice(body) {
         Ok(v) => v,
-        Err(e) => {
-            return respond(400, "application/json", &[], Body::from(serde_json::json!({"error": {"message": format!("invalid JSON: {e}"), "type": "invalid_request_error"}}).to_string()));
-        }
+        Err(e) => return bad(format!("invalid JSON: {e}")),
     };
     let inputs: Vec<String> = match v.get("input") {
         Some(serde_json::Value::String(s)) => vec![s.clone()],
@@ -956,26 +969,99 @@ fn embeddings(shared: &Arc<Shared>, idx: usize, body: &[u8]) -> Response {
             .iter()
             .filter_map(|x| x.as_str().map(str::to_owned))
             .collect(),
-        _ => {
-            return respond(400, "application/json", &[], Body::from(serde_json::json!({"error": {"message": "'input' is a required property", "type": "invalid_request_error"}}).to_string()));
-        }
+        _ => return bad("'input' is a required property".into()),
     };
-    {
+    let model = v
+        .get("model")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let n = shared.providers[idx]
+        .counter
+        .fetch_add(1, Ordering::Relaxed);
+    let request_id = format!("req_chaos_{idx}_{n}");
+    let record = |fault: Option<&str>, status: u16| {
         let mut st = shared.stats(idx);
         st.requests += 1;
-        *st.statuses.entry(200).or_default() += 1;
+        *st.by_model.entry(model.clone()).or_default() += 1;
+        if let Some(f) = fault {
+            *st.faults.entry(f.to_owned()).or_default() += 1;
+        }
+        *st.statuses.entry(status).or_default() += 1;
         st.completed += 1;
+    };
+    let fail = |kind: ErrorKind, fault: &str| {
+        let e = wire::error(WireFormat::OpenAi, &kind, &model, &request_id);
+        record(Some(fault), e.status);
+        let mut hs = e.headers;
+        hs.push(("x-request-id", request_id.clone()));
+        respond(e.status, e.content_type, &hs, Body::from(e.body))
+    };
+    if let Some(expected) = &spec.api_key {
+        if !key_ok(WireFormat::OpenAi, expected, headers, uri) {
+            return fail(ErrorKind::Unauthorized, "unauthorized");
+        }
     }
+    if !spec.models.iter().any(|m| m.name == model) {
+        return fail(ErrorKind::ModelNotFound, "model_not_found");
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(mix(shared.seed, idx, n));
+    let plan = plan(spec, &mut rng, shared.elapsed_s(), n, &model);
+    let delay = spec.latency.base_ms + plan.extra_delay_ms;
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    if let Some(f) = plan.outcome {
+        match f.kind {
+            FaultKind::Hang => {
+                record(Some("hang"), 0);
+                std::future::pending::<()>().await;
+            }
+            FaultKind::RateLimit => {
+                return fail(
+                    ErrorKind::RateLimit {
+                        retry_after_s: f.retry_after_s,
+                    },
+                    "rate_limit",
+                );
+            }
+            FaultKind::Quota => return fail(ErrorKind::Quota, "quota"),
+            FaultKind::Overloaded => return fail(ErrorKind::Overloaded, "overloaded"),
+            FaultKind::ServerError => {
+                return fail(
+                    ErrorKind::Server {
+                        status: f.status.unwrap_or(500),
+                        html: f.html,
+                    },
+                    "server_error",
+                );
+            }
+            FaultKind::Unauthorized => return fail(ErrorKind::Unauthorized, "unauthorized"),
+            FaultKind::Forbidden => return fail(ErrorKind::Forbidden, "forbidden"),
+            FaultKind::ModelNotFound => return fail(ErrorKind::ModelNotFound, "model_not_found"),
+            // Faults of generated text have nothing to change in a vector.
+            _ => {}
+        }
+    }
+    record(None, 200);
     let data: Vec<serde_json::Value> = inputs
         .iter()
         .enumerate()
         .map(|(i, t)| serde_json::json!({"object": "embedding", "index": i, "embedding": bag_of_words(t)}))
         .collect();
     let tokens: usize = inputs.iter().map(|t| t.len().div_ceil(4)).sum();
-    respond(200, "application/json", &[], Body::from(serde_json::json!({
-        "object": "list", "data": data, "model": v.get("model").cloned().unwrap_or_default(),
-        "usage": {"prompt_tokens": tokens, "total_tokens": tokens}
-    }).to_string()))
+    respond(
+        200,
+        "application/json",
+        &[("x-request-id", request_id.clone())],
+        Body::from(
+            serde_json::json!({
+                "object": "list", "data": data, "model": model,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens}
+            })
+            .to_string(),
+        ),
+    )
 }
 
 fn bag_of_words(text: &str) -> Vec<f32> {

@@ -107,6 +107,8 @@ fn read_tools(
                 _ => ToolWant::Auto,
             };
         }
+        // Read by `responses::parse_request`.
+        WireFormat::OpenAiResponses => {}
         WireFormat::Gemini => {
             for t in &tools {
                 for d in t
@@ -236,6 +238,8 @@ fn check_part(format: WireFormat, p: &Value, at: &str, media: &mut usize) -> Res
             Some("tool_result") if s(p, "tool_use_id").is_some() => Ok(()),
             other => Err(format!("{at}.type: unexpected value {other:?}")),
         },
+        // Checked by `responses::parse_request`.
+        WireFormat::OpenAiResponses => Ok(()),
         WireFormat::Gemini => {
             let fields = [
                 "text",
@@ -312,6 +316,9 @@ pub(crate) fn parse_request(
     let v: Value =
         serde_json::from_slice(body).map_err(|e| format!("the body is not valid JSON: {e}"))?;
     let obj = v.as_object().ok_or("the body is not a JSON object")?;
+    if format == WireFormat::OpenAiResponses {
+        return crate::responses::parse_request(obj);
+    }
     let mut inc = Incoming::default();
     match format {
         WireFormat::OpenAi | WireFormat::Anthropic => {
@@ -388,6 +395,7 @@ pub(crate) fn parse_request(
                 return Err("max_tokens: Field required".into());
             }
         }
+        WireFormat::OpenAiResponses => {}
         WireFormat::Gemini => {
             inc.model = path_model.unwrap_or_default().to_owned();
             let contents = obj
@@ -491,7 +499,8 @@ pub(crate) fn error(
         };
     }
     let (status, body) = match format {
-        WireFormat::OpenAi => {
+        // The Responses API errors in Chat Completions' shape (provider-wire-facts §2).
+        WireFormat::OpenAi | WireFormat::OpenAiResponses => {
             let e = |message: String, ty: &str, param: Value, code: Value| json!({"error": {"message": message, "type": ty, "param": param, "code": code}});
             match kind {
                 ErrorKind::RateLimit { retry_after_s } => {
@@ -631,6 +640,9 @@ pub(crate) fn success(
 ) -> String {
     let out = tokens(text.len());
     match format {
+        WireFormat::OpenAiResponses => {
+            crate::responses::success(model, id, text, ending, prompt_tokens)
+        }
         WireFormat::OpenAi => {
             let (content, refusal, finish) = match ending {
                 Ending::Stop => (json!(text), Value::Null, "stop"),
@@ -672,6 +684,7 @@ pub(crate) fn empty(format: WireFormat, model: &str, id: &str) -> String {
         WireFormat::OpenAi => json!({"id": id, "object": "chat.completion", "created": 1_764_000_000u64, "model": model, "choices": []}),
         WireFormat::Anthropic => json!({"id": id, "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": "end_turn", "stop_sequence": null, "usage": {"input_tokens": 1, "output_tokens": 0}}),
         WireFormat::Gemini => json!({"candidates": [], "modelVersion": model, "responseId": id}),
+        WireFormat::OpenAiResponses => return crate::responses::empty(model, id),
     }
     .to_string()
 }
@@ -737,6 +750,9 @@ pub(crate) fn stream(
     let out_tokens = tokens(text.len());
     let mut f = Vec::new();
     match format {
+        WireFormat::OpenAiResponses => {
+            return crate::responses::stream(model, id, text, end, prompt_tokens);
+        }
         WireFormat::OpenAi => {
             let chunk = |delta: Value, finish: Value| json!({"id": id, "object": "chat.completion.chunk", "created": 1_764_000_000u64, "model": model, "system_fingerprint": "fp_chaos", "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}], "usage": null});
             f.push(Frame::Data(sse(
@@ -872,6 +888,9 @@ pub(crate) fn tool_success(
     let args = call.arguments.to_string();
     let out = tokens(args.len() + call.name.len());
     match format {
+        WireFormat::OpenAiResponses => {
+            crate::responses::tool_success(model, id, call, prompt_tokens)
+        }
         WireFormat::OpenAi => json!({"id": id, "object": "chat.completion", "created": 1_764_000_000u64, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "refusal": null, "annotations": [],
                 "tool_calls": [{"id": call.id, "type": "function", "function": {"name": call.name, "arguments": args}}]},
@@ -922,6 +941,9 @@ pub(crate) fn tool_stream(
     let out_tokens = tokens(args.len() + call.name.len());
     let mut f = Vec::new();
     match format {
+        WireFormat::OpenAiResponses => {
+            return crate::responses::tool_stream(model, id, call, end, prompt_tokens);
+        }
         WireFormat::OpenAi => {
             let chunk = |delta: Value, finish: Value| json!({"id": id, "object": "chat.completion.chunk", "created": 1_764_000_000u64, "model": model, "system_fingerprint": "fp_chaos", "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}], "usage": null});
             f.push(Frame::Data(sse(None, &chunk(json!({"role": "assistant", "content": null, "refusal": null,

@@ -1,6 +1,7 @@
 //! Tool calls and judge mode, spoken to with plain reqwest and checked against the
 //! providers' documented shapes (`/work/shared/reference/provider-wire-facts.md`: §1.2
-//! and §1.3 for OpenAI, §3.2 and §3.3 for Anthropic, §5.1 for Gemini).
+//! and §1.3 for OpenAI, §3.2 and §3.3 for Anthropic, §5.1 for Gemini; §2 and the
+//! openai-python SDK's `types/responses/` for the Responses API).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -88,6 +89,21 @@ fn request(format: WireFormat, prompt: &str, choice: Choice, stream: bool) -> (S
             };
             (format!("/v1beta/models/{MODEL}:{action}"), b)
         }
+        WireFormat::OpenAiResponses => {
+            // FunctionToolParam is flat; tool_choice names a function as {type, name}.
+            let mut b = json!({"model": MODEL, "stream": stream, "input": prompt,
+                "tools": [{"type": "function", "name": "noop", "parameters": {"type": "object", "properties": {}}, "strict": false},
+                          {"type": "function", "name": "save_person", "parameters": schema, "strict": false}]});
+            match choice {
+                Choice::Required => b["tool_choice"] = json!("required"),
+                Choice::Named => {
+                    b["tool_choice"] = json!({"type": "function", "name": "save_person"})
+                }
+                Choice::None => b["tool_choice"] = json!("none"),
+                Choice::Auto => {}
+            }
+            ("/v1/responses".into(), b)
+        }
     }
 }
 
@@ -171,6 +187,23 @@ fn call_of(format: WireFormat, body: &str) -> Option<(String, Value)> {
                 part["functionCall"]["args"].clone(),
             ))
         }
+        WireFormat::OpenAiResponses => {
+            // ResponseFunctionToolCall: an output item {type: "function_call", call_id,
+            // name, arguments (a JSON string)}; the response is completed.
+            assert_eq!(v["status"], "completed", "{v}");
+            let item = v["output"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["type"] == "function_call")?
+                .clone();
+            assert!(item["call_id"].as_str().is_some());
+            let args = item["arguments"].as_str().expect("a string");
+            Some((
+                item["name"].as_str()?.to_owned(),
+                serde_json::from_str(args).unwrap(),
+            ))
+        }
     }
 }
 
@@ -248,6 +281,26 @@ fn streamed_call_of(format: WireFormat, body: &str) -> Option<(String, Value)> {
                 part["functionCall"]["args"].clone(),
             ))
         }
+        WireFormat::OpenAiResponses => {
+            // response.output_item.added (a function_call item), then
+            // response.function_call_arguments.delta fragments, ending with
+            // response.completed; every event numbered by sequence_number.
+            assert_eq!(evs.last().unwrap().0.as_deref(), Some("response.completed"));
+            for (i, (_, v)) in evs.iter().enumerate() {
+                assert_eq!(v["sequence_number"], i, "{v}");
+            }
+            let added = evs.iter().find(|(e, v)| {
+                e.as_deref() == Some("response.output_item.added")
+                    && v["item"]["type"] == "function_call"
+            })?;
+            let name = added.1["item"]["name"].as_str()?.to_owned();
+            let args: String = evs
+                .iter()
+                .filter(|(e, _)| e.as_deref() == Some("response.function_call_arguments.delta"))
+                .map(|(_, v)| v["delta"].as_str().unwrap().to_owned())
+                .collect();
+            Some((name, serde_json::from_str(&args).unwrap()))
+        }
     }
 }
 
@@ -263,6 +316,9 @@ fn text_of(format: WireFormat, body: &str, stream: bool) -> String {
                 WireFormat::Gemini => v["candidates"][0]["content"]["parts"][0]["text"]
                     .as_str()
                     .map(str::to_owned),
+                WireFormat::OpenAiResponses => (v["type"] == "response.output_text.delta")
+                    .then(|| v["delta"].as_str().map(str::to_owned))
+                    .flatten(),
             })
             .collect();
     }
@@ -277,13 +333,22 @@ fn text_of(format: WireFormat, body: &str, stream: bool) -> String {
             .as_str()
             .unwrap_or("")
             .into(),
+        WireFormat::OpenAiResponses => v["output"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|i| i["type"] == "message")
+            .flat_map(|i| i["content"].as_array().cloned().unwrap_or_default())
+            .filter_map(|c| c["text"].as_str().map(str::to_owned))
+            .collect(),
     }
 }
 
-const FORMATS: [WireFormat; 3] = [
+const FORMATS: [WireFormat; 4] = [
     WireFormat::OpenAi,
     WireFormat::Anthropic,
     WireFormat::Gemini,
+    WireFormat::OpenAiResponses,
 ];
 
 fn name_of(f: WireFormat) -> &'static str {
@@ -291,6 +356,7 @@ fn name_of(f: WireFormat) -> &'static str {
         WireFormat::OpenAi => "o",
         WireFormat::Anthropic => "a",
         WireFormat::Gemini => "g",
+        WireFormat::OpenAiResponses => "r",
     }
 }
 
@@ -434,6 +500,15 @@ async fn a_tool_result_turn_is_answered_in_text() {
             {"role": "model", "parts": [{"functionCall": {"name": "noop", "args": {}}}]},
             {"role": "user", "parts": [{"functionResponse": {"name": "noop", "response": {"ok": true}}}]}],
             "tools": [{"functionDeclarations": [{"name": "noop"}]}]}),
+        ),
+        (
+            WireFormat::OpenAiResponses,
+            "/v1/responses".to_owned(),
+            json!({"model": MODEL, "input": [
+            {"role": "user", "content": "Save Chiara."},
+            {"type": "function_call", "call_id": "call_1", "name": "noop", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "call_1", "output": "saved"}],
+            "tools": [{"type": "function", "name": "noop", "parameters": {}, "strict": false}]}),
         ),
     ];
     for (f, path, body) in bodies {

@@ -25,6 +25,8 @@ const CONTEXT_PHRASES: &[&str] = &[
     "exceeds the available context size",
     "maximum input length is",
     "context window",
+    // AWS Bedrock's ValidationException.
+    "input is too long for requested model",
 ];
 
 /// Phrases of a safety system refusing the request.
@@ -271,11 +273,26 @@ impl DefaultClassifier {
         let hint = || retry_hint(a, (self.clock)());
         let c = Classification::new;
 
-        // 1. Credentials: 401, auth types, Gemini's 400 API_KEY_INVALID.
+        // 1. Credentials: 401, auth types, Gemini's 400 API_KEY_INVALID, AWS's signature
+        //    and token exceptions.
         if st == 401
+            || matches!(
+                ty,
+                "UnrecognizedClientException"
+                    | "InvalidSignatureException"
+                    | "IncompleteSignatureException"
+                    | "ExpiredTokenException"
+                    | "MissingAuthenticationTokenException"
+            )
             || ty == "authentication_error"
             || code == "invalid_api_key"
             || e.reason.as_deref() == Some("API_KEY_INVALID")
+            // An OAuth token endpoint's refusal (RFC 6749 §5.2), e.g. a Vertex
+            // service-account key that was revoked.
+            || matches!(
+                ty,
+                "invalid_grant" | "invalid_client" | "unauthorized_client"
+            )
             || gst == "UNAUTHENTICATED"
         {
             return c(
@@ -285,7 +302,18 @@ impl DefaultClassifier {
                 "authentication failed",
             );
         }
+        // Bedrock grants access per model: a denial naming the model says nothing of the
+        // account's other models.
+        if ty == "AccessDeniedException" && msg.contains("model") {
+            return c(
+                F::AuthFailure,
+                Scope::Model,
+                FailOver,
+                "no access to this model",
+            );
+        }
         if st == 403
+            || ty == "AccessDeniedException"
             || ty == "permission_error"
             || ty == "request_forbidden"
             || gst == "PERMISSION_DENIED"
@@ -306,13 +334,26 @@ impl DefaultClassifier {
             );
         }
         // 2. Billing and quota: never retried here, whatever the status says.
-        if QUOTA_CODES.contains(&ty) || QUOTA_CODES.contains(&code) || QUOTA_CODES.contains(&detail)
+        if QUOTA_CODES.contains(&ty)
+            || QUOTA_CODES.contains(&code)
+            || QUOTA_CODES.contains(&detail)
+            || ty == "ServiceQuotaExceededException"
         {
             return c(
                 F::QuotaExhausted,
                 Scope::Credential,
                 FailOver,
                 "quota or spend limit exhausted",
+            );
+        }
+        // Bedrock's daily token quota comes as a throttle ("Too many tokens per day"):
+        // it lasts until the day turns.
+        if ty == "ThrottlingException" && msg.contains("per day") {
+            return c(
+                F::QuotaExhausted,
+                Scope::Credential,
+                FailOver,
+                "daily token quota exhausted",
             );
         }
         if has(CREDIT_PHRASES) {
@@ -357,6 +398,8 @@ impl DefaultClassifier {
         // 4. Content policy.
         if code == "content_filter"
             || code == "content_policy_violation"
+            // OpenAI Responses' `ResponseError.code` (openai-python `response_error.py`).
+            || matches!(code, "bio_policy" | "image_content_policy_violation")
             || detail == "ResponsibleAIPolicyViolation"
             || has(FILTER_PHRASES)
         {
@@ -378,8 +421,11 @@ impl DefaultClassifier {
             )
             .with_retry_after(hint());
         }
+        // AWS Bedrock: a model not ready to serve (429 ModelNotReadyException) is the
+        // model's capacity, not the caller's rate.
         if st == 503
             || st == 498
+            || matches!(ty, "ModelNotReadyException" | "ServiceUnavailableException")
             || code == "server_is_overloaded"
             || ty == "service_unavailable_error"
             || gst == "UNAVAILABLE"
@@ -395,6 +441,7 @@ impl DefaultClassifier {
         if st == 429
             || ty == "rate_limit_error"
             || code == "rate_limit_exceeded"
+            || ty == "ThrottlingException"
             || gst == "RESOURCE_EXHAUSTED"
             || matches!(ty, "requests" | "tokens" | "rate_limited")
         {
@@ -417,8 +464,15 @@ impl DefaultClassifier {
         //    404 (an HTML page, "Not Found") is a wrong base URL or path on this target.
         let model_signal = code == "model_not_found"
             || code == "DeploymentNotFound"
-            || (matches!(ty, "not_found_error" | "NotFoundError" | "not_found")
-                || gst == "NOT_FOUND"
+            // Bedrock: a model id it cannot invoke that way (needs an inference profile)
+            // or does not know.
+            || (ty == "ValidationException"
+                && (msg.contains("model identifier is invalid")
+                    || msg.contains("on-demand throughput")))
+            || (matches!(
+                ty,
+                "not_found_error" | "NotFoundError" | "not_found" | "ResourceNotFoundException"
+            ) || gst == "NOT_FOUND"
                 || st == 404)
                 && (msg.contains("model")
                     || msg.contains("deployment")
@@ -444,7 +498,7 @@ impl DefaultClassifier {
             );
         }
         // 9. Timeouts and transient server failures.
-        if st == 408 {
+        if st == 408 || ty == "ModelTimeoutException" {
             return c(
                 F::Timeout,
                 Scope::Target,
@@ -459,6 +513,13 @@ impl DefaultClassifier {
                 ty,
                 "server_error" | "api_error" | "timeout_error" | "InternalServerError"
             )
+            // A failed Responses answer carries its cause in `code` alone.
+            || matches!(code, "server_error" | "vector_store_timeout")
+            // AWS Bedrock: the model failed (424), or the service did.
+            || matches!(
+                ty,
+                "ModelErrorException" | "ModelStreamErrorException" | "InternalServerException"
+            )
             || matches!(gst, "INTERNAL" | "DEADLINE_EXCEEDED")
         {
             return c(F::ServerError, Scope::Target, RetryHere, "server error")
@@ -466,7 +527,10 @@ impl DefaultClassifier {
         }
         // 10. The request itself is wrong.
         if (400..500).contains(&st)
-            || matches!(ty, "invalid_request_error" | "BadRequestError")
+            || matches!(
+                ty,
+                "invalid_request_error" | "BadRequestError" | "ValidationException"
+            )
             || gst == "INVALID_ARGUMENT"
         {
             return c(F::InvalidRequest, Scope::Attempt, Abort, "invalid request");

@@ -239,6 +239,150 @@ fn a_mid_stream_error_is_classified_by_its_type_never_by_the_200() {
 }
 
 #[test]
+fn a_failed_responses_answer_is_classified_by_its_code_alone() {
+    // OpenAI Responses: `status: failed` / `response.failed` inside a 200 carries
+    // `error: {code, message}` and no type (openai-python `types/responses/response_error.py`).
+    for (code, class) in [
+        ("server_error", FailureClass::ServerError),
+        ("rate_limit_exceeded", FailureClass::RateLimited),
+        ("bio_policy", FailureClass::ContentFiltered),
+        ("vector_store_timeout", FailureClass::ServerError),
+    ] {
+        let e = api(
+            None,
+            &[],
+            json!({"error": {"code": code, "message": "failed"}}),
+        );
+        let e = CallError::mid_stream(e, PartialOutput::default());
+        assert_eq!(c(&e).class, class, "{code}");
+    }
+    let e = api(
+        None,
+        &[],
+        json!({"error": {"code": "server_error", "message": "x"}}),
+    );
+    assert_eq!(c(&e).disposition, Disposition::RetryHere);
+}
+
+#[test]
+fn bedrock_exceptions_over_http_and_mid_stream() {
+    // The Bedrock Runtime service model (botocore `bedrock-runtime/2023-09-30/
+    // service-2.json`): each exception's status; over HTTP the type is the
+    // `x-amzn-ErrorType` header, mid-stream the `:exception-type` (no status).
+    use Disposition::*;
+    for (status, ty, msg, class, scope, disposition) in [
+        (
+            429,
+            "ThrottlingException",
+            "Too many requests, please wait before trying again.",
+            FailureClass::RateLimited,
+            Scope::Target,
+            FailOver,
+        ),
+        (
+            429,
+            "ModelNotReadyException",
+            "Model is not ready to serve inference requests.",
+            FailureClass::Overloaded,
+            Scope::Model,
+            FailOver,
+        ),
+        (
+            403,
+            "AccessDeniedException",
+            "You don't have access to the model with the specified model ID.",
+            FailureClass::AuthFailure,
+            Scope::Model,
+            FailOver,
+        ),
+        (
+            400,
+            "ValidationException",
+            "Malformed input request, please reformat your input and try again.",
+            FailureClass::InvalidRequest,
+            Scope::Attempt,
+            Abort,
+        ),
+        (
+            400,
+            "ValidationException",
+            "Input is too long for requested model.",
+            FailureClass::ContextTooLong,
+            Scope::Model,
+            FailOverLargerContext,
+        ),
+        (
+            400,
+            "ServiceQuotaExceededException",
+            "Your request exceeds the service quota for your account.",
+            FailureClass::QuotaExhausted,
+            Scope::Credential,
+            FailOver,
+        ),
+        (
+            424,
+            "ModelErrorException",
+            "The model produced an error.",
+            FailureClass::ServerError,
+            Scope::Target,
+            RetryHere,
+        ),
+        (
+            408,
+            "ModelTimeoutException",
+            "Model has timed out in processing the request.",
+            FailureClass::Timeout,
+            Scope::Target,
+            RetryHere,
+        ),
+        (
+            503,
+            "ServiceUnavailableException",
+            "Service is temporarily unavailable.",
+            FailureClass::Overloaded,
+            Scope::Model,
+            FailOver,
+        ),
+        (
+            404,
+            "ResourceNotFoundException",
+            "Could not resolve the foundation model from the provided model identifier.",
+            FailureClass::InvalidModel,
+            Scope::Model,
+            FailOver,
+        ),
+        // An OAuth token endpoint's refusal (RFC 6749 §5.2), as a Vertex token request
+        // with a revoked service-account key gets it.
+        (
+            400,
+            "invalid_grant",
+            "Invalid JWT Signature.",
+            FailureClass::AuthFailure,
+            Scope::Credential,
+            FailOver,
+        ),
+        (
+            403,
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+            FailureClass::AuthFailure,
+            Scope::Credential,
+            FailOver,
+        ),
+    ] {
+        let body = json!({"error": {"type": ty, "message": msg}});
+        for st in [Some(status), None] {
+            let got = c(&api(st, &[], body.clone()));
+            assert_eq!(
+                (got.class, got.scope, got.disposition),
+                (class, scope, disposition),
+                "{ty} ({st:?}): {msg}"
+            );
+        }
+    }
+}
+
+#[test]
 fn x_should_retry_overrides_the_status() {
     let no = api(
         Some(500),

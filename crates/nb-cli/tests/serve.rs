@@ -401,7 +401,8 @@ async fn errors_come_in_the_callers_format() {
     assert_eq!(v["type"], "error");
     assert_eq!(s.handle().requests("openai"), before);
 
-    // Embeddings are not served: a 501 that says so, in OpenAI's format.
+    // A route without an embedding target has no route for embeddings: a 404 in
+    // OpenAI's format, and no provider is asked.
     let r = client()
         .post(format!("{}/v1/embeddings", g.base))
         .bearer_auth(KEY)
@@ -409,9 +410,10 @@ async fn errors_come_in_the_callers_format() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 501);
+    assert_eq!(r.status(), 404);
     let v: Value = r.json().await.unwrap();
-    assert_eq!(v["error"]["code"], "not_implemented");
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    assert_eq!(s.handle().requests("openai"), before);
 
     // A wrong answer nobody can vouch for: an error, never a 200.
     let r = openai(

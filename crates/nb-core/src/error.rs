@@ -64,6 +64,7 @@ impl HeaderFacts {
                 _ => {}
             },
             "x-request-id" | "request-id" | "x-goog-request-id" | "apim-request-id"
+            | "x-amzn-requestid"
                 if self.request_id.is_none() =>
             {
                 self.request_id = Some(value.to_owned());

@@ -32,7 +32,6 @@ pub(crate) enum ErrorType {
     Upstream,
     Timeout,
     TooLarge,
-    NotImplemented,
     ContextTooLong,
 }
 
@@ -48,7 +47,6 @@ impl ErrorType {
             Self::Upstream => ("server_error", "upstream_failed"),
             Self::Timeout => ("timeout_error", "deadline_exceeded"),
             Self::TooLarge => ("invalid_request_error", "request_too_large"),
-            Self::NotImplemented => ("not_implemented", "not_implemented"),
             Self::ContextTooLong => ("invalid_request_error", "context_length_exceeded"),
         }
     }
@@ -64,7 +62,6 @@ impl ErrorType {
             Self::Upstream => "api_error",
             Self::Timeout => "timeout_error",
             Self::TooLarge => "request_too_large",
-            Self::NotImplemented => "not_implemented",
             Self::ContextTooLong => "invalid_request_error",
         }
     }

@@ -224,14 +224,3 @@ fn served_model(report: &nb_router::CallReport, asked: &str) -> String {
         .as_ref()
         .map_or_else(|| asked.to_owned(), |t| t.model().to_owned())
 }
-
-/// `POST /v1/embeddings`: not served by this gateway, said in OpenAI's format.
-pub(crate) async fn embeddings() -> Response {
-    error(
-        crate::Format::OpenAi,
-        StatusCode::NOT_IMPLEMENTED,
-        ErrorType::NotImplemented,
-        "this gateway does not serve embeddings (only /v1/chat/completions and /v1/messages); call the provider directly",
-        None,
-    )
-}

@@ -45,6 +45,7 @@
 
 mod anthropic;
 mod auth;
+mod embeddings;
 mod endpoints;
 mod error;
 mod handler;

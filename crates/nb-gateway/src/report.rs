@@ -6,37 +6,43 @@ use serde_json::{Value, json};
 
 /// `x-nb-*` headers from a call's report.
 pub(crate) fn report_headers(h: &mut HeaderMap, report: &CallReport, request_id: &str) {
-    let mut set = |name: &'static str, value: String| {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            h.insert(name, v);
-        }
-    };
+    // Every answer carries these: static values where there are a few, the rest built
+    // straight into the header's bytes (no `String` per header, then a copy).
     if let Some(t) = &report.served_by {
-        set("x-nb-served-by", t.to_string());
+        if let Ok(v) = HeaderValue::try_from(t.to_string()) {
+            h.insert("x-nb-served-by", v);
+        }
     }
-    set("x-nb-attempts", report.attempts.len().to_string());
+    h.insert("x-nb-attempts", HeaderValue::from(report.attempts.len()));
     // How far the answer was checked: `equivalent` (vouched for), `first-choice`,
     // `unchecked` (a failover answer with vouching off), `unvouchable` (nothing could
     // vouch; served flagged). A refusal says the verdict that refused it, or `none`.
     let verdict = match (&report.served_by, report.check, &report.verdict) {
-        (Some(_), nb_router::AnswerCheck::Vouched, _) => "equivalent".to_owned(),
-        (Some(_), check, _) => check.as_str().to_owned(),
-        (None, _, Some(v)) => outcome_name(v.outcome).to_owned(),
-        (None, _, None) => "none".to_owned(),
+        (Some(_), nb_router::AnswerCheck::Vouched, _) => "equivalent",
+        (Some(_), check, _) => check.as_str(),
+        (None, _, Some(v)) => outcome_name(v.outcome),
+        (None, _, None) => "none",
     };
-    set("x-nb-verdict", verdict);
+    h.insert("x-nb-verdict", HeaderValue::from_static(verdict));
     // Who vouched: a target's id, prefixed `cache:` when the reference was its earlier
     // answer from the cache.
     if let (Some(t), Some(v)) = (report.vouched_by(), &report.verdict) {
         let from = if v.from_cache { "cache:" } else { "" };
-        set("x-nb-vouched-by", format!("{from}{t}"));
+        if let Ok(v) = HeaderValue::try_from(format!("{from}{t}")) {
+            h.insert("x-nb-vouched-by", v);
+        }
     }
-    set("x-nb-failed-over", report.failed_over.to_string());
-    set(
-        "x-nb-cache",
-        if report.cache_hit { "hit" } else { "miss" }.to_owned(),
+    h.insert(
+        "x-nb-failed-over",
+        HeaderValue::from_static(if report.failed_over { "true" } else { "false" }),
     );
-    set("x-nb-request-id", request_id.to_owned());
+    h.insert(
+        "x-nb-cache",
+        HeaderValue::from_static(if report.cache_hit { "hit" } else { "miss" }),
+    );
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-nb-request-id", v);
+    }
 }
 
 /// A call's report as JSON (`x-nb-report: full`).

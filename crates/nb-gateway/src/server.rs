@@ -10,9 +10,10 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 
+use crate::embeddings::embeddings;
 use crate::endpoints::{healthz, metrics, models, readyz};
 use crate::error::ServeError;
-use crate::handler::{Body, embeddings, handle};
+use crate::handler::{Body, handle};
 use crate::{Gateway, anthropic, openai};
 
 /// The gateway's HTTP routes, with a request body limit of `max_body` bytes.
@@ -28,7 +29,10 @@ pub fn app(g: Arc<Gateway>, max_body: usize) -> Router {
                 handle(g.0, h, b, anthropic::WIRE)
             }),
         )
-        .route("/v1/embeddings", post(embeddings))
+        .route(
+            "/v1/embeddings",
+            post(|g: State<Arc<Gateway>>, h: HeaderMap, b: Body| embeddings(g.0, h, b)),
+        )
         .route("/v1/models", get(models))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

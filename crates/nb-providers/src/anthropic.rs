@@ -217,7 +217,7 @@ fn block(p: &nb_core::Part, i: usize) -> Option<Value> {
     Some(v)
 }
 
-fn request_body(model: &str, req: &ChatRequest, stream: bool) -> Value {
+pub(crate) fn request_body(model: &str, req: &ChatRequest, stream: bool) -> Value {
     let system_parts: Vec<&nb_core::Part> = req
         .messages
         .iter()

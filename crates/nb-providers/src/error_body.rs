@@ -50,7 +50,8 @@ pub(crate) fn parse_error_value(v: &Value) -> Option<(ProviderError, Option<u16>
                     None,
                 ),
                 _ if map.get("object").and_then(Value::as_str) == Some("error")
-                    || (map.contains_key("message") && !map.contains_key("choices")) =>
+                    || ((map.contains_key("message") || map.contains_key("Message"))
+                        && !map.contains_key("choices")) =>
                 {
                     (fields(map), None)
                 }
@@ -75,7 +76,8 @@ fn fields(m: &serde_json::Map<String, Value>) -> ProviderError {
         r#type: text(m.get("type")),
         code: text(m.get("code")),
         status: text(m.get("status")),
-        message: text(m.get("message")),
+        // AWS bodies (Bedrock) may spell it `Message`.
+        message: text(m.get("message")).or_else(|| text(m.get("Message"))),
         param: text(m.get("param")),
         ..ProviderError::default()
     };

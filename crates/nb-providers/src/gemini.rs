@@ -183,7 +183,7 @@ fn part(p: &nb_core::Part) -> Option<Value> {
     })
 }
 
-fn request_body(req: &ChatRequest) -> Value {
+pub(crate) fn request_body(req: &ChatRequest) -> Value {
     let system: Vec<Value> = req
         .messages
         .iter()

@@ -79,6 +79,12 @@ impl Http {
         })
     }
 
+    /// The HTTP client (for requests other than the API's own, such as OAuth tokens).
+    #[cfg(feature = "vertex")]
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// Sends the request and returns the head of a 2xx response; any other status becomes
     /// [`CallError::Api`] with the error body read (bounded) and parsed — with any key the
     /// request carried redacted from it, in case the server echoed the request.
@@ -97,6 +103,15 @@ impl Http {
         };
         let status = response.status().as_u16();
         let headers = header_facts(response.headers());
+        // AWS services (Bedrock) name the error in a header, not the body:
+        // `x-amzn-ErrorType: ThrottlingException:http://internal.amazon.com/...`.
+        let aws_type = response
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(':').next())
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
         if response.status().is_success() {
             return Ok(Incoming {
                 response,
@@ -110,7 +125,11 @@ impl Http {
             self.timeouts.body_idle,
         )
         .await?;
-        Err(api_error(Some(status), headers, &redact(&body, &secrets)))
+        let mut e = api_error(Some(status), headers, &redact(&body, &secrets));
+        if let (Some(t), CallError::Api(a)) = (aws_type, &mut e) {
+            a.error.r#type.get_or_insert(t);
+        }
+        Err(e)
     }
 
     /// A whole answer: send, read the body within the limit, parse it. A decode failure
@@ -175,6 +194,27 @@ impl Http {
             .unwrap_or_else(|_| Err(CallError::timeout(TimeoutPhase::Total)))?;
         let decoder = make(inc.headers.request_id.clone());
         Ok(crate::sse::decode(self.byte_stream(inc, started), decoder))
+    }
+
+    /// A streamed answer in another framing than SSE (`framer`), decoded by the decoder
+    /// `make` builds from the request id.
+    #[cfg(feature = "bedrock")]
+    pub(crate) async fn streamed_framed<D: Decoder, F: crate::sse::Framer>(
+        &self,
+        out: Outgoing,
+        framer: F,
+        make: impl FnOnce(Option<String>) -> D,
+    ) -> Result<ChatStream, CallError> {
+        let started = tokio::time::Instant::now();
+        let inc = tokio::time::timeout(self.timeouts.total, self.send(out))
+            .await
+            .unwrap_or_else(|_| Err(CallError::timeout(TimeoutPhase::Total)))?;
+        let decoder = make(inc.headers.request_id.clone());
+        Ok(crate::sse::decode_framed(
+            self.byte_stream(inc, started),
+            framer,
+            decoder,
+        ))
     }
 
     /// Reads a whole 2xx body within the limit.
@@ -261,32 +301,43 @@ fn secrets_of(headers: &HeaderMap) -> Vec<String> {
         .collect()
 }
 
-/// `body` with every secret replaced by `[redacted]`.
+/// `body` with every secret replaced by `[redacted]`. Every answer passes here, and
+/// almost none holds a secret: a body is scanned for each secret's first byte and copied
+/// over only where a secret occurs.
 pub(crate) fn redact(body: &[u8], secrets: &[String]) -> Bytes {
-    let mut out = body.to_vec();
+    let mut out: Option<Vec<u8>> = None;
     for s in secrets {
         let needle = s.as_bytes();
-        if needle.is_empty() {
+        let hay: &[u8] = out.as_deref().unwrap_or(body);
+        let Some(first) = find(hay, needle) else {
             continue;
+        };
+        let mut replaced = Vec::with_capacity(hay.len());
+        replaced.extend_from_slice(&hay[..first]);
+        let mut rest = &hay[first..];
+        while let Some(at) = find(rest, needle) {
+            replaced.extend_from_slice(&rest[..at]);
+            replaced.extend_from_slice(b"[redacted]");
+            rest = &rest[at + needle.len()..];
         }
-        let mut i = 0;
-        let mut replaced = Vec::with_capacity(out.len());
-        let mut hit = false;
-        while i < out.len() {
-            if out[i..].starts_with(needle) {
-                replaced.extend_from_slice(b"[redacted]");
-                i += needle.len();
-                hit = true;
-            } else {
-                replaced.push(out[i]);
-                i += 1;
-            }
-        }
-        if hit {
-            out = replaced;
-        }
+        replaced.extend_from_slice(rest);
+        out = Some(replaced);
     }
-    Bytes::from(out)
+    out.map_or_else(|| Bytes::copy_from_slice(body), Bytes::from)
+}
+
+/// Where `needle` first occurs in `hay` (never, for an empty needle).
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, _) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(i) = hay[from..].iter().position(|&b| b == first) {
+        let at = from + i;
+        if hay[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// The client the adapters build when the caller gives none. Keys go only to their
@@ -334,7 +385,7 @@ pub(crate) fn client_builder(
     b
 }
 
-async fn read_limited(
+pub(crate) async fn read_limited(
     mut response: reqwest::Response,
     limit: usize,
     idle: std::time::Duration,
@@ -563,5 +614,10 @@ mod tests {
             br#"{"error": "key [redacted] and again [redacted]"}"#
         );
         assert_eq!(&redact(b"clean", &["sk-abc12345678".into()])[..], b"clean");
+        let two = redact(
+            b"sk-a sk-abc12345678 sk-b sk-xyz98765432",
+            &["sk-abc12345678".into(), "sk-xyz98765432".into()],
+        );
+        assert_eq!(&two[..], b"sk-a [redacted] sk-b [redacted]");
     }
 }

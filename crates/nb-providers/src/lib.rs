@@ -4,8 +4,13 @@
 //! - [`OpenAi`]: OpenAI Chat Completions and every compatible server, with [`Preset`]s
 //!   for DeepSeek, Mistral, Groq, Azure OpenAI, Ollama, vLLM, Gemini's OpenAI endpoint
 //!   and any base URL;
+//! - [`OpenAiResponses`]: OpenAI's Responses API (`/v1/responses`), typed stream events;
 //! - [`Anthropic`]: the Messages API;
 //! - [`Gemini`]: `generateContent` and `streamGenerateContent?alt=sse`;
+//! - `Bedrock` (cargo feature `bedrock`): AWS Bedrock's Converse and ConverseStream,
+//!   SigV4-signed, the AWS event-stream framing decoded;
+//! - `Vertex` (cargo feature `vertex`): Gemini and Anthropic models on Google Vertex AI,
+//!   with OAuth tokens from a service-account key or the metadata server;
 //! - [`OpenAiEmbeddings`]: any OpenAI-compatible `/embeddings` endpoint, as an
 //!   [`nb_core::Embedder`];
 //! - [`wire`]: the parsers on their own, for recorded bodies and streams.
@@ -43,24 +48,37 @@
 //! ```
 
 mod anthropic;
+#[cfg(feature = "bedrock")]
+mod bedrock;
 mod config;
 mod embeddings;
 mod error_body;
 mod gemini;
 mod http;
 mod openai;
+mod responses;
 pub mod schema;
 mod sse;
+#[cfg(feature = "vertex")]
+mod vertex;
 
 /// The HTTP client crate the adapters are built on, re-exported so a client you pass to
 /// a builder's `client(…)` is of the exact version they take.
 pub use reqwest;
 
 pub use anthropic::{ANTHROPIC_VERSION, Anthropic, AnthropicBuilder, DEFAULT_MAX_TOKENS};
+#[cfg(feature = "bedrock")]
+pub use bedrock::{AwsCredentials, Bedrock, BedrockBuilder};
 pub use config::{ApiKey, ConfigError, ConfigErrorKind, Limits, Timeouts};
 pub use embeddings::{OpenAiEmbeddings, OpenAiEmbeddingsBuilder};
 pub use gemini::{Gemini, GeminiBuilder};
 pub use openai::{OpenAi, OpenAiBuilder, Preset};
+pub use responses::{OpenAiResponses, OpenAiResponsesBuilder};
+#[cfg(feature = "vertex")]
+pub use vertex::{
+    CLOUD_PLATFORM_SCOPE, GOOGLE_TOKEN_URL, GoogleAuth, METADATA_URL, VERTEX_ANTHROPIC_VERSION,
+    Vertex, VertexBuilder, VertexPublisher,
+};
 
 /// The parsers on their own: decode recorded bodies and byte streams without a network.
 pub mod wire {
@@ -99,6 +117,8 @@ pub mod wire {
         Anthropic,
         /// Gemini `generateContent`.
         Gemini,
+        /// OpenAI Responses (`/v1/responses`).
+        OpenAiResponses,
     }
 
     /// Parses a whole (2xx) response body of `format`.
@@ -107,7 +127,43 @@ pub mod wire {
             WireFormat::OpenAi => crate::openai::parse_response(body),
             WireFormat::Anthropic => crate::anthropic::parse_response(body),
             WireFormat::Gemini => crate::gemini::parse_response(body),
+            WireFormat::OpenAiResponses => crate::responses::parse_response(body),
         }
+    }
+
+    /// Parses a whole Bedrock `ConverseResponse` body.
+    #[cfg(feature = "bedrock")]
+    pub fn parse_bedrock_response(body: &[u8]) -> Result<ChatResponse, CallError> {
+        crate::bedrock::parse_response(body)
+    }
+
+    /// Decodes a ConverseStream body (the `application/vnd.amazon.eventstream`
+    /// framing), bounded by `limits` (`max_sse_line_bytes` bounds one message), exactly
+    /// as the adapter does.
+    #[cfg(feature = "bedrock")]
+    pub fn decode_bedrock_stream<S>(bytes: S, limits: Limits) -> ChatStream
+    where
+        S: Stream<Item = Result<Bytes, CallError>> + Send + 'static,
+    {
+        let frame_limit = limits.max_sse_line_bytes;
+        let limits = Limits {
+            max_sse_line_bytes: usize::MAX,
+            ..limits
+        };
+        let bounded = Box::pin(Bounded::new(Box::pin(bytes), limits));
+        crate::sse::decode_framed(
+            bounded,
+            crate::bedrock::eventstream::EventStreamFramer::new(frame_limit),
+            crate::bedrock::BedrockDecoder::new(None, None),
+        )
+    }
+
+    /// One AWS event-stream message as Bedrock frames it (`message_type` `event` with
+    /// `:event-type` `kind`, or `exception` with `:exception-type` `kind`), for tests
+    /// and fuzz seeds.
+    #[cfg(feature = "bedrock")]
+    pub fn bedrock_event_message(message_type: &str, kind: &str, payload: &[u8]) -> Vec<u8> {
+        crate::bedrock::eventstream::encode(message_type, kind, payload)
     }
 
     /// Decodes an SSE byte stream of `format`, bounded by `limits`, exactly as the
@@ -126,6 +182,9 @@ pub mod wire {
             }
             WireFormat::Gemini => {
                 crate::sse::decode(bounded, crate::gemini::GeminiDecoder::new(None))
+            }
+            WireFormat::OpenAiResponses => {
+                crate::sse::decode(bounded, crate::responses::ResponsesDecoder::new(None))
             }
         }
     }

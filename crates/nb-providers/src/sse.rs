@@ -172,9 +172,28 @@ impl EventParser {
     }
 }
 
-struct State<D> {
+/// Splits a byte stream into events: the SSE [`EventParser`], or another framing (AWS's
+/// event stream) that names its events the same way.
+pub(crate) trait Framer: Send + 'static {
+    /// Feeds bytes; complete events are appended to `out`.
+    fn push(&mut self, bytes: &[u8], out: &mut VecDeque<Event>) -> Result<(), CallError>;
+    /// The bytes ended.
+    fn finish(&mut self, out: &mut VecDeque<Event>) -> Result<(), CallError>;
+}
+
+impl Framer for EventParser {
+    fn push(&mut self, bytes: &[u8], out: &mut VecDeque<Event>) -> Result<(), CallError> {
+        EventParser::push(self, bytes, out)
+    }
+
+    fn finish(&mut self, out: &mut VecDeque<Event>) -> Result<(), CallError> {
+        EventParser::finish(self, out)
+    }
+}
+
+struct State<D, F> {
     bytes: ByteStream,
-    parser: EventParser,
+    parser: F,
     events: VecDeque<Event>,
     eof: bool,
     decoder: D,
@@ -184,11 +203,20 @@ struct State<D> {
     done: bool,
 }
 
-/// Runs `decoder` over `bytes`.
+/// Runs `decoder` over the server-sent events of `bytes`.
 pub(crate) fn decode<D: Decoder>(bytes: ByteStream, decoder: D) -> ChatStream {
+    decode_framed(bytes, EventParser::default(), decoder)
+}
+
+/// Runs `decoder` over the events `framer` splits `bytes` into.
+pub(crate) fn decode_framed<D: Decoder, F: Framer>(
+    bytes: ByteStream,
+    framer: F,
+    decoder: D,
+) -> ChatStream {
     let state = State {
         bytes,
-        parser: EventParser::default(),
+        parser: framer,
         events: VecDeque::new(),
         eof: false,
         decoder,

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use nb_core::{Provider, TargetId};
+use async_trait::async_trait;
+use nb_core::{CallError, ChatRequest, ChatResponse, Embedder, Provider, TargetId};
 
 /// Price per million tokens, for the cheapest-first strategy and the report's cost.
 ///
@@ -77,6 +78,10 @@ pub struct Target {
     pub(crate) refuses: Vec<&'static str>,
     /// Asked only to vouch for other targets' answers, never to serve.
     pub(crate) vouch_only: bool,
+    /// What answers [`SmartRouter::embed`](crate::SmartRouter::embed) on this target.
+    pub(crate) embedder: Option<Arc<dyn Embedder>>,
+    /// An embedding model only: never planned for chat.
+    pub(crate) embed_only: bool,
 }
 
 impl std::fmt::Debug for Target {
@@ -88,6 +93,7 @@ impl std::fmt::Debug for Target {
             .field("context_window", &self.context_window)
             .field("tags", &self.tags)
             .field("vouch_only", &self.vouch_only)
+            .field("embeds", &self.embedder.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -109,7 +115,30 @@ impl Target {
             tags: Vec::new(),
             refuses: Vec::new(),
             vouch_only: false,
+            embedder: None,
+            embed_only: false,
         }
+    }
+
+    /// An embedding model: it answers [`SmartRouter::embed`](crate::SmartRouter::embed)
+    /// (with the same breakers, cool-downs, pacing and classifier as chat targets) and is
+    /// never planned for a chat call.
+    ///
+    /// Vectors from different embedding models live in different spaces: a failover to
+    /// another model is only safe where the caller keeps the model with each vector
+    /// (the report's `served_by`), or every target of the route serves the same model.
+    pub fn embedding(id: TargetId, embedder: Arc<dyn Embedder>) -> Self {
+        let mut t = Self::new(id, EmbedProbe(embedder.clone()));
+        t.embedder = Some(embedder);
+        t.embed_only = true;
+        t
+    }
+
+    /// Lets this chat target answer [`SmartRouter::embed`](crate::SmartRouter::embed)
+    /// too (a provider serving both under one model name, such as a local server).
+    pub fn with_embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
+        self.embedder = Some(embedder);
+        self
     }
 
     /// A *reference target*: asked only to vouch for the answers of the other targets of
@@ -189,4 +218,18 @@ pub enum Strategy {
     LowestLatency,
     /// Cheapest first (targets without a price last).
     Cheapest,
+}
+
+/// The chat side of an embedding-only target. It is never planned for a chat call; the
+/// router's background recovery probes and health checks call it, and it embeds the
+/// probe's text, so an embedding target's breaker is healed by real embedding calls.
+struct EmbedProbe(Arc<dyn Embedder>);
+
+#[async_trait]
+impl Provider for EmbedProbe {
+    async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, CallError> {
+        let text = req.messages.last().map(|m| m.text()).unwrap_or_default();
+        self.0.embed(&[text]).await?;
+        Ok(ChatResponse::text(""))
+    }
 }

@@ -20,6 +20,7 @@
 //! | `neuralbridge.unvouchable_answers` | counter | `action` (`served_flagged`, `refused`) |
 //! | `neuralbridge.cost` | counter | `target` (the served answer's price, in the prices' currency × 1e6) |
 
+use metrics::{Key, Label, SharedString};
 use nb_core::TargetId;
 
 /// `gen_ai.provider.name` for a target: the convention's well-known names where a
@@ -91,10 +92,82 @@ pub(crate) fn attempt_span(t: &TargetId) -> tracing::Span {
     )
 }
 
+/// One target's metric keys for the healthy path (an answer on the first ask: the
+/// attempts counter, the duration and token histograms), and its label values for the
+/// rest, made once when the router is built: recording a healthy attempt builds,
+/// allocates and hashes nothing; another clones shared strings.
+pub(crate) struct TargetLabels {
+    target: SharedString,
+    provider: SharedString,
+    model: SharedString,
+    attempt_ok: Key,
+    duration_ok: Key,
+    tokens: [Key; 2],
+}
+
+/// The metadata of the metrics recorded with prepared keys (the macros' own).
+static METADATA: metrics::Metadata<'static> =
+    metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+
+impl TargetLabels {
+    pub(crate) fn new(t: &TargetId) -> Self {
+        let shared = |s: &str| SharedString::from_shared(std::sync::Arc::from(s));
+        let target = shared(&t.to_string());
+        let provider = shared(provider_name(t));
+        let model = shared(t.model());
+        let label = |k: &'static str, v: &SharedString| Label::new(k, v.clone());
+        let token = |kind: &'static str| {
+            Key::from_parts(
+                "gen_ai.client.token.usage",
+                vec![
+                    Label::from_static_parts("gen_ai.token.type", kind),
+                    label("gen_ai.provider.name", &provider),
+                    label("gen_ai.request.model", &model),
+                ],
+            )
+        };
+        Self {
+            attempt_ok: Key::from_parts(
+                "neuralbridge.attempts",
+                vec![
+                    label("target", &target),
+                    Label::from_static_parts("role", crate::AttemptRole::Answer.as_str()),
+                    Label::from_static_parts("outcome", "success"),
+                ],
+            ),
+            duration_ok: Key::from_parts(
+                "gen_ai.client.operation.duration",
+                vec![
+                    label("gen_ai.provider.name", &provider),
+                    label("gen_ai.request.model", &model),
+                ],
+            ),
+            tokens: [token("input"), token("output")],
+            target,
+            provider,
+            model,
+        }
+    }
+}
+
 /// Records an attempt's metrics.
-pub(crate) fn record_attempt(a: &crate::AttemptReport) {
-    let provider = provider_name(&a.target).to_owned();
-    let model = a.target.model().to_owned();
+pub(crate) fn record_attempt(a: &crate::AttemptReport, labels: &TargetLabels) {
+    if a.role == crate::AttemptRole::Answer && matches!(a.outcome, crate::AttemptOutcome::Success) {
+        metrics::with_recorder(|r| {
+            r.register_counter(&labels.attempt_ok, &METADATA)
+                .increment(1);
+            r.register_histogram(&labels.duration_ok, &METADATA)
+                .record(a.latency.as_secs_f64());
+            if let Some(u) = a.usage {
+                for (key, n) in labels.tokens.iter().zip([u.input_tokens, u.output_tokens]) {
+                    r.register_histogram(key, &METADATA).record(n as f64);
+                }
+            }
+        });
+        return;
+    }
+    let provider = &labels.provider;
+    let model = &labels.model;
     // Static label values where the value is one of a few names: no allocation.
     let (outcome, error): (&'static str, _) = match &a.outcome {
         crate::AttemptOutcome::Success => ("success", None),
@@ -103,7 +176,7 @@ pub(crate) fn record_attempt(a: &crate::AttemptReport) {
     };
     metrics::counter!(
         "neuralbridge.attempts",
-        "target" => a.target.to_string(),
+        "target" => labels.target.clone(),
         "role" => a.role.as_str(),
         "outcome" => outcome,
     )
@@ -140,13 +213,30 @@ pub(crate) fn record_call_metrics(
     report: &crate::CallReport,
     error: Option<crate::RouteErrorKind>,
 ) {
-    let outcome = error.map_or("ok", crate::RouteErrorKind::as_metric);
-    metrics::counter!(
-        "neuralbridge.calls",
-        "outcome" => outcome,
-        "failed_over" => if report.failed_over { "true" } else { "false" },
-    )
-    .increment(1);
+    static OK_DIRECT: [Label; 2] = [
+        Label::from_static_parts("outcome", "ok"),
+        Label::from_static_parts("failed_over", "false"),
+    ];
+    static OK_FAILED_OVER: [Label; 2] = [
+        Label::from_static_parts("outcome", "ok"),
+        Label::from_static_parts("failed_over", "true"),
+    ];
+    static OK: [Key; 2] = [
+        Key::from_static_parts("neuralbridge.calls", &OK_DIRECT),
+        Key::from_static_parts("neuralbridge.calls", &OK_FAILED_OVER),
+    ];
+    match error {
+        None => metrics::with_recorder(|r| {
+            r.register_counter(&OK[usize::from(report.failed_over)], &METADATA)
+                .increment(1);
+        }),
+        Some(e) => metrics::counter!(
+            "neuralbridge.calls",
+            "outcome" => e.as_metric(),
+            "failed_over" => if report.failed_over { "true" } else { "false" },
+        )
+        .increment(1),
+    }
     let vouching = match (&report.verdict, error) {
         (Some(v), _) => Some(match v.outcome {
             nb_semantic::EquivalenceOutcome::Equivalent => "equivalent",

@@ -9,8 +9,14 @@ use std::time::Duration;
 #[cfg(feature = "redis")]
 use neuralbridge::breaker::{InMemoryKnowledge, SystemClock};
 use neuralbridge::breaker::{Knowledge, PaceLimits};
-use neuralbridge::core::{Provider, TargetId};
-use neuralbridge::providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset};
+use neuralbridge::core::{Embedder, Provider, TargetId};
+use neuralbridge::providers::{
+    Anthropic, ApiKey, Gemini, OpenAi, OpenAiEmbeddings, OpenAiResponses, Preset,
+};
+#[cfg(feature = "bedrock")]
+use neuralbridge::providers::{AwsCredentials, Bedrock};
+#[cfg(feature = "vertex")]
+use neuralbridge::providers::{GoogleAuth, Vertex};
 use neuralbridge::router::{AnswerCache, SmartRouter, Target};
 #[cfg(feature = "redis")]
 use neuralbridge::store_redis::{RedisCache, RedisKnowledge, RedisPacer, TrustBounds};
@@ -54,10 +60,17 @@ impl Config {
         let mut pacing = HashMap::new();
         for (i, t) in self.targets.iter().enumerate() {
             let p = &self.providers[&t.provider];
-            let provider = adapter(&t.provider, p, &t.model).map_err(|e| {
+            let at = |e: String| {
                 ConfigFileError(format!("targets[{i}] ({}/{}): {e}", t.provider, t.model))
-            })?;
-            let mut target = Target::shared(ids[i].clone(), provider);
+            };
+            let mut target = if t.embeddings {
+                Target::embedding(ids[i].clone(), embedder(p, &t.model).map_err(at)?)
+            } else {
+                Target::shared(
+                    ids[i].clone(),
+                    adapter(&t.provider, p, &t.model).map_err(at)?,
+                )
+            };
             if let Some(w) = t.weight {
                 target = target.with_weight(w);
             }
@@ -278,6 +291,16 @@ fn adapter(name: &str, p: &ProviderConfig, model: &str) -> Result<Arc<dyn Provid
     };
     match p.kind {
         ProviderKind::Openai => openai(Preset::OpenAi),
+        ProviderKind::OpenaiResponses => {
+            let mut b = OpenAiResponses::builder(model).allow_insecure_http(p.allow_insecure_http);
+            if let Some(u) = &p.base_url {
+                b = b.base_url(u.clone());
+            }
+            if let Some(k) = key {
+                b = b.api_key(k);
+            }
+            Ok(Arc::new(b.build().map_err(|e| e.to_string())?))
+        }
         ProviderKind::Deepseek => openai(Preset::DeepSeek),
         ProviderKind::Mistral => openai(Preset::Mistral),
         ProviderKind::Groq => openai(Preset::Groq),
@@ -298,6 +321,8 @@ fn adapter(name: &str, p: &ProviderConfig, model: &str) -> Result<Arc<dyn Provid
                 api_version,
             })
         }
+        ProviderKind::Bedrock => bedrock(p, model),
+        ProviderKind::VertexGemini | ProviderKind::VertexAnthropic => vertex(name, p, model),
         ProviderKind::Anthropic => {
             let mut b = Anthropic::builder(model).allow_insecure_http(p.allow_insecure_http);
             if let Some(u) = &p.base_url {
@@ -319,4 +344,104 @@ fn adapter(name: &str, p: &ProviderConfig, model: &str) -> Result<Arc<dyn Provid
             Ok(Arc::new(b.build().map_err(|e| e.to_string())?))
         }
     }
+}
+
+/// An AWS Bedrock adapter (the `bedrock` feature).
+#[cfg(feature = "bedrock")]
+fn bedrock(p: &ProviderConfig, model: &str) -> Result<Arc<dyn Provider>, String> {
+    let mut b = Bedrock::builder(model).allow_insecure_http(p.allow_insecure_http);
+    if let Some(r) = &p.region {
+        b = b.region(r.clone());
+    }
+    if let Some(u) = &p.base_url {
+        b = b.base_url(u.clone());
+    }
+    if let Some(profile) = &p.profile {
+        b = b.credentials(AwsCredentials::from_profile(Some(profile)).map_err(|e| e.to_string())?);
+    }
+    Ok(Arc::new(b.build().map_err(|e| e.to_string())?))
+}
+
+/// `kind = "bedrock"` in an `nb` built without the `bedrock` feature: a clear error.
+#[cfg(not(feature = "bedrock"))]
+fn bedrock(_: &ProviderConfig, _: &str) -> Result<Arc<dyn Provider>, String> {
+    Err(
+        "this nb was built without the `bedrock` feature (the default features have it: \
+         cargo install neuralbridge-cli)"
+            .into(),
+    )
+}
+
+/// A Vertex AI adapter, Gemini or Anthropic models (the `vertex` feature).
+#[cfg(feature = "vertex")]
+fn vertex(name: &str, p: &ProviderConfig, model: &str) -> Result<Arc<dyn Provider>, String> {
+    let (Some(project), Some(region)) = (p.project.clone(), p.region.clone()) else {
+        return Err(format!(
+            "provider {name}: Vertex needs `project` and `region`"
+        ));
+    };
+    let mut b = if p.kind == ProviderKind::VertexGemini {
+        Vertex::gemini(project, region, model)
+    } else {
+        Vertex::anthropic(project, region, model)
+    }
+    .allow_insecure_http(p.allow_insecure_http);
+    if let Some(u) = &p.base_url {
+        b = b.base_url(u.clone());
+    }
+    if let Some(f) = &p.credentials_file {
+        b = b.auth(
+            GoogleAuth::service_account_file(std::path::Path::new(f)).map_err(|e| e.to_string())?,
+        );
+    }
+    Ok(Arc::new(b.build().map_err(|e| e.to_string())?))
+}
+
+/// A Vertex AI kind in an `nb` built without the `vertex` feature: a clear error.
+#[cfg(not(feature = "vertex"))]
+fn vertex(_: &str, _: &ProviderConfig, _: &str) -> Result<Arc<dyn Provider>, String> {
+    Err(
+        "this nb was built without the `vertex` feature (the default features have it: \
+         cargo install neuralbridge-cli)"
+            .into(),
+    )
+}
+
+/// The embeddings client of an OpenAI-compatible provider (`POST {base}/embeddings`).
+fn embedder(p: &ProviderConfig, model: &str) -> Result<Arc<dyn Embedder>, String> {
+    let preset = match p.kind {
+        ProviderKind::Openai | ProviderKind::OpenaiResponses => Preset::OpenAi,
+        ProviderKind::Deepseek => Preset::DeepSeek,
+        ProviderKind::Mistral => Preset::Mistral,
+        ProviderKind::Groq => Preset::Groq,
+        ProviderKind::Ollama => Preset::Ollama,
+        ProviderKind::Vllm => Preset::Vllm,
+        ProviderKind::GeminiOpenai => Preset::GeminiOpenAi,
+        ProviderKind::OpenaiCompatible => Preset::Generic,
+        ProviderKind::Azure
+        | ProviderKind::Anthropic
+        | ProviderKind::Gemini
+        | ProviderKind::Bedrock
+        | ProviderKind::VertexGemini
+        | ProviderKind::VertexAnthropic => {
+            return Err(format!(
+                "embeddings need an OpenAI-compatible provider, not {:?}",
+                p.kind
+            ));
+        }
+    };
+    let Some(base) = p.base_url.as_deref().or(preset.default_base_url()) else {
+        return Err("embeddings need the provider's `base_url`".into());
+    };
+    let var = p
+        .api_key_env
+        .as_deref()
+        .or(preset.key_env())
+        .ok_or("embeddings need a key: set the provider's `api_key_env`")?;
+    let key = ApiKey::from_env(var).map_err(|e| e.to_string())?;
+    let b = OpenAiEmbeddings::builder(model)
+        .base_url(base)
+        .api_key(key)
+        .allow_insecure_http(p.allow_insecure_http);
+    Ok(Arc::new(b.build().map_err(|e| e.to_string())?))
 }

@@ -9,6 +9,8 @@ use serde::Deserialize;
 pub enum ProviderKind {
     /// api.openai.com.
     Openai,
+    /// api.openai.com's Responses API (`/v1/responses`).
+    OpenaiResponses,
     /// Anthropic Messages.
     Anthropic,
     /// Gemini generateContent.
@@ -29,6 +31,14 @@ pub enum ProviderKind {
     GeminiOpenai,
     /// Any OpenAI-compatible base URL.
     OpenaiCompatible,
+    /// AWS Bedrock's Converse API (needs `region`, or `AWS_REGION`; credentials from the
+    /// AWS environment variables or `profile` of the shared credentials file).
+    Bedrock,
+    /// Gemini on Google Vertex AI (needs `project` and `region`; tokens from
+    /// `credentials_file`, `GOOGLE_APPLICATION_CREDENTIALS` or the metadata server).
+    VertexGemini,
+    /// Anthropic models on Google Vertex AI (as `vertex-gemini`).
+    VertexAnthropic,
 }
 
 /// One provider.
@@ -52,6 +62,20 @@ pub struct ProviderConfig {
     /// Azure: the api-version.
     #[serde(default)]
     pub api_version: Option<String>,
+    /// Bedrock: the AWS region (default: `AWS_REGION`, else `AWS_DEFAULT_REGION`).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Bedrock: the profile of `~/.aws/credentials` (default: the AWS environment
+    /// variables, else `AWS_PROFILE`, else `default`).
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Vertex: the Google Cloud project.
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Vertex: a service-account key file (default: `GOOGLE_APPLICATION_CREDENTIALS`, else
+    /// the metadata server).
+    #[serde(default)]
+    pub credentials_file: Option<String>,
 }
 
 /// A price.
@@ -101,6 +125,10 @@ pub struct TargetConfig {
     /// serve.
     #[serde(default)]
     pub vouch_only: bool,
+    /// An embedding model: it serves `/v1/embeddings` (OpenAI-compatible providers), is
+    /// failed over like a chat target, and is never sent a chat call.
+    #[serde(default)]
+    pub embeddings: bool,
 }
 
 /// A named route: its targets in order, as a list (`cheap = ["openai/gpt-4o-mini"]`) or

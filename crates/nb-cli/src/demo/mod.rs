@@ -13,7 +13,7 @@ use nb_chaos::{ChaosServer, Scenario, WireFormat};
 use neuralbridge::breaker::{BreakerConfig, CooldownPolicy, HealthEvent, OpenBackoff};
 use neuralbridge::core::{ChatRequest, Provider, TargetId, Violation, ViolationKind};
 use neuralbridge::guard::NotRefused;
-use neuralbridge::providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset};
+use neuralbridge::providers::{Anthropic, ApiKey, Gemini, OpenAi, OpenAiResponses, Preset};
 use neuralbridge::router::{
     AnswerCheck, Policy, RouterEvent, SmartRouter, Target, Vouching, WaitReport,
 };
@@ -115,6 +115,13 @@ fn adapter(
         WireFormat::Gemini => Arc::new(
             Gemini::builder(model)
                 .base_url(base)
+                .api_key(key)
+                .build()
+                .map_err(|e| e.to_string())?,
+        ),
+        WireFormat::OpenAiResponses => Arc::new(
+            OpenAiResponses::builder(model)
+                .base_url(format!("{base}/v1"))
                 .api_key(key)
                 .build()
                 .map_err(|e| e.to_string())?,

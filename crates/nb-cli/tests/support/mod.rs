@@ -27,6 +27,11 @@ impl Drop for Gateway {
 
 /// Starts `nb serve` on a free loopback port with `config`.
 pub(crate) fn start(config: &str, name: &str) -> Gateway {
+    start_with_env(config, name, &[])
+}
+
+/// Starts `nb serve` with `config` and these environment variables besides the keys.
+pub(crate) fn start_with_env(config: &str, name: &str, env: &[(&str, &str)]) -> Gateway {
     let path =
         std::env::temp_dir().join(format!("nb-serve-test-{}-{name}.toml", std::process::id()));
     std::fs::write(&path, config).unwrap();
@@ -35,6 +40,7 @@ pub(crate) fn start(config: &str, name: &str) -> Gateway {
         .arg(&path)
         .env("NB_UPSTREAM_KEY", "sk-upstream")
         .env("NB_GATEWAY_KEY", KEY)
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

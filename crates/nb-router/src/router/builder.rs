@@ -149,7 +149,7 @@ impl RouterBuilder {
     }
 
     /// Vouches for `route`'s answers as `mode` says (`"default"` for the default route);
-    /// a call's own [`CallOptions::vouch`] wins.
+    /// a call's own [`CallOptions::vouch`](super::CallOptions::vouch) wins.
     pub fn route_vouch(mut self, route: impl Into<String>, mode: VouchMode) -> Self {
         self.settings(route).vouch = Some(mode);
         self
@@ -324,5 +324,15 @@ fn indexed(list: Vec<Target>) -> Result<Targets, BuildError> {
             return Err(BuildError(format!("target {} is added twice", t.id)));
         }
     }
-    Ok(Targets { list, index })
+    let labels = list
+        .iter()
+        .map(|t| crate::telemetry::TargetLabels::new(&t.id))
+        .collect();
+    let priced = list.iter().any(|t| t.cost.is_some());
+    Ok(Targets {
+        list,
+        index,
+        labels,
+        priced,
+    })
 }

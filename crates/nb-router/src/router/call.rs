@@ -449,7 +449,7 @@ impl SmartRouter {
 
     pub(super) fn emit(&self, e: RouterEvent) {
         match &e {
-            RouterEvent::Attempt(a) => crate::telemetry::record_attempt(a),
+            RouterEvent::Attempt(a) => self.record_attempt(a),
             RouterEvent::Health(HealthEvent::Breaker { target, transition }) => {
                 crate::telemetry::record_transition(target, transition.to);
             }
@@ -464,9 +464,20 @@ impl SmartRouter {
 
     /// Tells subscribers, if any, of an attempt (the line is cloned only for them).
     pub(super) fn emit_attempt(&self, a: &AttemptReport) {
-        crate::telemetry::record_attempt(a);
+        self.record_attempt(a);
         if self.inner.events.receiver_count() > 0 {
             let _ = self.inner.events.send(RouterEvent::Attempt(a.clone()));
+        }
+    }
+
+    /// Records an attempt's metrics with its target's shared label values.
+    fn record_attempt(&self, a: &AttemptReport) {
+        let targets = &self.inner.targets;
+        match targets.position(&a.target) {
+            Some(i) => crate::telemetry::record_attempt(a, &targets.labels[i]),
+            None => {
+                crate::telemetry::record_attempt(a, &crate::telemetry::TargetLabels::new(&a.target))
+            }
         }
     }
 
@@ -687,6 +698,9 @@ impl SmartRouter {
 
     /// What every upstream call in `report` cost, at its target's prices.
     pub(super) fn total_cost(&self, report: &CallReport) -> Option<f64> {
+        if !self.inner.targets.priced {
+            return None;
+        }
         let mut total = None;
         for a in &report.attempts {
             let (Some(u), Some(i)) = (a.usage, self.inner.targets.position(&a.target)) else {

@@ -30,6 +30,7 @@ mod builder;
 mod cached;
 mod call;
 mod drift;
+mod embed;
 mod hedge;
 mod options;
 mod plan;
@@ -94,10 +95,14 @@ struct Inner {
     cache: Option<Arc<dyn crate::AnswerCache>>,
 }
 
-/// The targets, in the order added (a target is its position), and their positions by id.
+/// The targets, in the order added (a target is its position), their positions by id,
+/// and the label values their metrics carry (shared, so recording allocates nothing).
 struct Targets {
     list: Vec<Target>,
     index: HashMap<TargetId, usize>,
+    labels: Vec<crate::telemetry::TargetLabels>,
+    /// Whether any target has prices (else a call's total cost is not computed).
+    priced: bool,
 }
 
 impl std::ops::Deref for Targets {
@@ -111,6 +116,10 @@ impl std::ops::Deref for Targets {
 impl Targets {
     /// The position of the target named `id`.
     fn position(&self, id: &TargetId) -> Option<usize> {
+        // A few targets are found faster by comparing ids than by hashing one.
+        if self.list.len() <= 8 {
+            return self.list.iter().position(|t| t.id == *id);
+        }
         self.index.get(id).copied()
     }
 }

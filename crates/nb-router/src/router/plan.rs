@@ -113,6 +113,10 @@ impl SmartRouter {
         };
         for i in base {
             let t = &inner.targets[i];
+            // An embedding-only target never answers a chat.
+            if t.embed_only {
+                continue;
+            }
             if !opts.require_tags.iter().all(|tag| t.tags.contains(tag)) {
                 continue;
             }
@@ -224,11 +228,14 @@ impl SmartRouter {
     pub(super) fn eligible(&self, call: &Call, i: usize) -> bool {
         !call.excluded.contains(&i)
             && (call.candidates.first() == Some(&i) || !self.distrusted(i))
-            // After a context rejection, only a target whose window is larger — or not
-            // known: a target that declares none may well be larger — is tried.
-            && call
-                .min_window
-                .is_none_or(|w| self.window(i).is_none_or(|tw| tw > w))
+            && self.fits_window(call, i)
+    }
+
+    /// After a context rejection, only a target whose window is larger — or not known:
+    /// a target that declares none may well be larger — is tried.
+    fn fits_window(&self, call: &Call, i: usize) -> bool {
+        call.min_window
+            .is_none_or(|w| self.window(i).is_none_or(|tw| tw > w))
     }
 
     /// The head of every attempt loop (chat and stream): waits out `wait` if the last
@@ -300,45 +307,80 @@ impl SmartRouter {
     }
 
     /// The first eligible candidate health admits now; the others' reasons go in the
-    /// report.
+    /// report. A target the drift test distrusts is a last resort: asked only when no
+    /// trusted candidate can take the call before its deadline, and only by a call that
+    /// vouches (its answer is then vouched for before it is served, and refused when
+    /// nothing can vouch).
     fn admit_first(&self, call: &mut Call, now: Instant) -> Admitted {
-        let inner = &self.inner;
         let mut earliest: Option<(Instant, usize)> = None;
         let mut any = false;
         for k in 0..call.candidates.len() {
             let i = call.candidates[k];
-            let id = &inner.targets[i].id;
             if !self.eligible(call, i) {
-                if !call.excluded.contains(&i)
-                    && k != 0
-                    && self.distrusted(i)
-                    && !call.report.skipped.iter().any(|(t, _)| t == id)
-                {
-                    call.report
-                        .skipped
-                        .push((id.clone(), SkipReason::Distrusted));
-                }
                 continue;
             }
             any = true;
-            match inner.health.knowledge.admit(id, call.tokens) {
-                Ok(a) => return Admitted::Target(i, a),
-                Err(r) => {
-                    tracing::trace!(target = %id, refusal = ?r, "not admitted");
-                    if !call.report.skipped.iter().any(|(t, _)| t == id) {
-                        let why = skip_reason(&r, now);
-                        call.report.skipped.push((id.clone(), why));
-                    }
-                    if earliest.is_none_or(|(e, _)| r.until() < e) {
-                        earliest = Some((r.until(), i));
-                    }
-                }
+            if let Some(a) = self.try_admit(call, i, now, &mut earliest) {
+                return Admitted::Target(i, a);
+            }
+        }
+        // A trusted target back in time is waited for (per policy) rather than a
+        // distrusted one asked: while the trusted are out, nothing could vouch for it.
+        if any && earliest.is_none_or(|(e, _)| e < call.deadline) {
+            return match earliest {
+                Some((e, i)) => Admitted::NoneUntil(e, i),
+                None => Admitted::NoneUntil(now, call.candidates[0]),
+            };
+        }
+        for k in 1..call.candidates.len() {
+            let i = call.candidates[k];
+            if call.excluded.contains(&i) || !self.distrusted(i) || !self.fits_window(call, i) {
+                continue;
+            }
+            if call.vouch == VouchMode::Off {
+                self.skip(call, i, SkipReason::Distrusted);
+                continue;
+            }
+            any = true;
+            if let Some(a) = self.try_admit(call, i, now, &mut earliest) {
+                return Admitted::Target(i, a);
             }
         }
         match (any, earliest) {
             (false, _) => Admitted::NoneEligible,
             (true, Some((e, i))) => Admitted::NoneUntil(e, i),
             (true, None) => Admitted::NoneUntil(now, call.candidates[0]),
+        }
+    }
+
+    /// Asks health to admit target `i`; a refusal goes in the report, and its end in
+    /// `earliest` when it is the soonest yet.
+    fn try_admit(
+        &self,
+        call: &mut Call,
+        i: usize,
+        now: Instant,
+        earliest: &mut Option<(Instant, usize)>,
+    ) -> Option<Admission> {
+        let id = &self.inner.targets[i].id;
+        match self.inner.health.knowledge.admit(id, call.tokens) {
+            Ok(a) => Some(a),
+            Err(r) => {
+                tracing::trace!(target = %id, refusal = ?r, "not admitted");
+                self.skip(call, i, skip_reason(&r, now));
+                if earliest.is_none_or(|(e, _)| r.until() < e) {
+                    *earliest = Some((r.until(), i));
+                }
+                None
+            }
+        }
+    }
+
+    /// Notes in the report why target `i` was passed over (once per target).
+    fn skip(&self, call: &mut Call, i: usize, why: SkipReason) {
+        let id = &self.inner.targets[i].id;
+        if !call.report.skipped.iter().any(|(t, _)| t == id) {
+            call.report.skipped.push((id.clone(), why));
         }
     }
 

@@ -47,49 +47,12 @@ impl SmartRouter {
             let t0 = self.inner.health.clock.now();
             match self.open_stream(i, req, &call).await {
                 Ok((held, rest)) => {
-                    let latency = self.inner.health.clock.now().saturating_duration_since(t0);
-                    let at = self.attempt_at(
-                        call.start,
-                        i,
-                        t0,
-                        latency,
-                        admission.as_ref(),
-                        AttemptRole::Answer,
-                    );
-                    self.observe(
-                        i,
+                    let opened = Opened {
+                        target: i,
                         admission,
-                        latency,
-                        &Observed::Success { budget_reset: None },
-                    );
-                    self.push_attempt(&mut call, at, AttemptOutcome::Success, None);
-                    // The call's deadline holds after the commit too: what is left of it
-                    // bounds the rest of the stream.
-                    let left = call
-                        .deadline
-                        .saturating_duration_since(self.inner.health.clock.now());
-                    let committed =
-                        committed_stream(held, rest, self.inner.policy.idle_timeout, left);
-                    let t = &self.inner.targets[i];
-                    call.report.served_by = Some(t.id.clone());
-                    // Whenever the answer did not come from the first planned target: a first choice
-                    // skipped because it was cooling down counts as a failover too.
-                    call.report.failed_over = call.candidates.first().is_some_and(|&f| f != i);
-                    // Streams are not vouched for: a streamed failover answer says so.
-                    if call.report.failed_over {
-                        call.report.check = AnswerCheck::Unchecked;
-                        crate::telemetry::record_unchecked();
-                    }
-                    call.report.elapsed = self
-                        .inner
-                        .health
-                        .clock
-                        .now()
-                        .saturating_duration_since(call.start);
-                    return Ok(Routed {
-                        value: committed,
-                        report: call.report,
-                    });
+                        started: t0,
+                    };
+                    return Ok(self.commit_stream(call, opened, held, rest));
                 }
                 Err(e) => {
                     let latency = self.inner.health.clock.now().saturating_duration_since(t0);
@@ -115,6 +78,53 @@ impl SmartRouter {
                     }
                 }
             }
+        }
+    }
+
+    /// The stream from target `opened.target` sent its first content delta: the
+    /// attempt is recorded, and the rest of the stream is handed to the caller, bounded
+    /// by what is left of the call's deadline and by the idle timeout.
+    fn commit_stream(
+        &self,
+        mut call: Call,
+        opened: Opened,
+        held: VecDeque<ChatChunk>,
+        rest: ChatStream,
+    ) -> Routed<ChatStream> {
+        let Opened {
+            target: i,
+            admission,
+            started: t0,
+        } = opened;
+        let latency = self.now().saturating_duration_since(t0);
+        let at = self.attempt_at(
+            call.start,
+            i,
+            t0,
+            latency,
+            admission.as_ref(),
+            AttemptRole::Answer,
+        );
+        let ok = Observed::Success { budget_reset: None };
+        self.observe(i, admission, latency, &ok);
+        self.push_attempt(&mut call, at, AttemptOutcome::Success, None);
+        // The call's deadline holds after the commit too: what is left of it bounds the
+        // rest of the stream.
+        let left = call.deadline.saturating_duration_since(self.now());
+        let committed = committed_stream(held, rest, self.inner.policy.idle_timeout, left);
+        call.report.served_by = Some(self.inner.targets[i].id.clone());
+        // Whenever the answer did not come from the first planned target: a first choice
+        // skipped because it was cooling down counts as a failover too.
+        call.report.failed_over = call.candidates.first().is_some_and(|&f| f != i);
+        // Streams are not vouched for: a streamed failover answer says so.
+        if call.report.failed_over {
+            call.report.check = AnswerCheck::Unchecked;
+            crate::telemetry::record_unchecked();
+        }
+        call.report.elapsed = self.now().saturating_duration_since(call.start);
+        Routed {
+            value: committed,
+            report: call.report,
         }
     }
 
@@ -218,4 +228,11 @@ pub(super) fn committed_stream(
             }
         },
     ))
+}
+
+/// A stream that opened: its target, its admission, when it was asked.
+struct Opened {
+    target: usize,
+    admission: Option<nb_breaker::Admission>,
+    started: std::time::Instant,
 }

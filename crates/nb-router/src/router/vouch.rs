@@ -54,7 +54,8 @@ impl SmartRouter {
         call.excluded.insert(idx);
         call.vouch_used.insert(idx);
         let Some((j, reference, source)) = self.first_reference(call, idx, req).await else {
-            if let Some(sc) = v.self_consistency {
+            // A target the drift test distrusts agreeing with itself proves nothing.
+            if let Some(sc) = v.self_consistency.filter(|_| !self.last_resort(call, idx)) {
                 return Box::pin(self.self_consistent(call, idx, resp, req, sc)).await;
             }
             return self.unvouchable(
@@ -368,14 +369,26 @@ impl SmartRouter {
         resp: ChatResponse,
         reason: &str,
     ) -> Result<(usize, ChatResponse, AnswerCheck), RouteError> {
-        crate::telemetry::record_unvouchable(call.on_unvouchable);
-        match call.on_unvouchable {
+        // A last-resort answer is served only vouched for.
+        let on_unvouchable = if self.last_resort(call, idx) {
+            OnUnvouchable::Refuse
+        } else {
+            call.on_unvouchable
+        };
+        crate::telemetry::record_unvouchable(on_unvouchable);
+        match on_unvouchable {
             OnUnvouchable::ServeFlagged => {
                 tracing::info!(reason, "answer served flagged: nothing could vouch for it");
                 Ok((idx, resp, AnswerCheck::Unvouchable))
             }
             OnUnvouchable::Refuse => Err(self.unvouched(call, resp, reason)),
         }
+    }
+
+    /// Whether target `idx` answered as a last resort: a fallback the drift test
+    /// distrusts, asked because no trusted candidate could take the call.
+    fn last_resort(&self, call: &Call, idx: usize) -> bool {
+        call.candidates.first() != Some(&idx) && self.distrusted(idx)
     }
 
     /// Asks the next admitted, not yet used candidate the same question, for an answer

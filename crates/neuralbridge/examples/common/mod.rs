@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use nb_chaos::{ChaosHandle, ChaosServer, ProviderSpec, Scenario, WireFormat};
 use neuralbridge::core::{Provider, TargetId};
-use neuralbridge::providers::{Anthropic, ApiKey, Gemini, OpenAi, Preset};
+use neuralbridge::providers::{Anthropic, ApiKey, Gemini, OpenAi, OpenAiResponses, Preset};
 use neuralbridge::router::Target;
 
 /// Starts simulated providers; keep the server alive while you use them.
@@ -45,6 +45,16 @@ pub(crate) fn target(chaos: &ChaosHandle, name: &str, format: WireFormat) -> Tar
             Arc::new(
                 Gemini::builder("gemini-2.5-flash")
                     .base_url(base)
+                    .api_key(key)
+                    .build()
+                    .expect("adapter"),
+            ),
+        ),
+        WireFormat::OpenAiResponses => (
+            "gpt-5-mini",
+            Arc::new(
+                OpenAiResponses::builder("gpt-5-mini")
+                    .base_url(format!("{base}/v1"))
                     .api_key(key)
                     .build()
                     .expect("adapter"),

@@ -1,0 +1,579 @@
+//! `cargo xtask bench-gateway [--rounds R] [--requests N] [--in-flight M]`: the gateway
+//! as users run it.
+//!
+//! Real processes on loopback, release builds: `nb-chaos serve` twice (one healthy
+//! OpenAI-format provider with no latency; one that accepts requests and never
+//! answers), `nb serve` over it, and Debian's nginx as a bare keep-alive reverse proxy in
+//! front of the same provider (one worker process, access log off). A load generator in this
+//! process — std threads, one keep-alive HTTP/1.1 connection each, a fixed concurrency —
+//! sends the same chat completion straight to the provider (the baseline), through nginx
+//! and through `nb serve`, at C=1 and C=32, the three back to back in every round. Each
+//! round gives the added p50 over the direct call and the throughput as a fraction of the
+//! direct call's; the medians of the rounds' figures are printed.
+//!
+//! Then memory: the RSS of the `nb serve` process idle, and with M requests waiting on
+//! the provider that never answers (M connections, one request each), per request; and
+//! the same for an SDK process (`crates/nb-router/examples/inflight.rs`: M calls through
+//! a `SmartRouter` over the OpenAI adapter) against a bare reqwest client.
+//!
+//! A benchmark, not a test: nothing here asserts a timing.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{run, target_dir};
+
+const BODY: &str = r#"{"model":"MODEL","messages":[{"role":"user","content":"What is 17 + 25? Reply with the number only."}]}"#;
+
+const FAST: &str = r#"
+description = "bench-gateway: a healthy provider with no latency"
+seed = 1
+
+[[providers]]
+name = "fast"
+format = "openai"
+models = [{ name = "gpt-4o-mini" }]
+"#;
+
+// In a process of its own: its stats stay small (the other's log holds every request).
+const HANG: &str = r#"
+description = "bench-gateway: a provider that takes requests and never answers"
+seed = 1
+
+[[providers]]
+name = "hang"
+format = "openai"
+models = [{ name = "gpt-4o-mini" }]
+faults = [{ kind = "hang", probability = 1.0 }]
+"#;
+
+/// Kills its child process when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One endpoint under load: where to send, and what `model` to ask for.
+struct Endpoint {
+    name: &'static str,
+    addr: String,
+    path: String,
+    model: &'static str,
+}
+
+pub(crate) fn run_bench(args: &[String]) -> Result<(), String> {
+    let flag = |name: &str, default: usize| -> Result<usize, String> {
+        match args.iter().position(|a| a == name) {
+            Some(i) => args
+                .get(i + 1)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| format!("{name} takes a number")),
+            None => Ok(default),
+        }
+    };
+    let rounds = flag("--rounds", 5)?;
+    let requests = flag("--requests", 2000)?;
+    let in_flight = flag("--in-flight", 1000)?;
+    let nginx = which_nginx()?;
+    run(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "-p",
+            "nb-chaos",
+            "-p",
+            "neuralbridge-cli",
+            "--bin",
+            "nb-chaos",
+            "--bin",
+            "nb",
+        ],
+        &[],
+    )?;
+    run(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "-p",
+            "nb-router",
+            "--example",
+            "inflight",
+        ],
+        &[],
+    )?;
+    let release = target_dir().join("release");
+    let work = target_dir().join("gateway-bench");
+    std::fs::create_dir_all(work.join("nginx/logs")).map_err(|e| e.to_string())?;
+
+    // The providers.
+    let chaos = |name: &str, scenario: &str| -> Result<(Proc, String), String> {
+        let path = work.join(format!("{name}.toml"));
+        std::fs::write(&path, scenario).map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(release.join("nb-chaos"));
+        cmd.args(["serve", "--scenario"])
+            .arg(&path)
+            .stdout(Stdio::piped());
+        let (p, lines) = spawn_reading(cmd, true, |l| l.starts_with("stats:"))?;
+        let base = lines
+            .iter()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http://")))
+            .map(|u| u.trim_start_matches("http://").to_owned())
+            .ok_or_else(|| format!("nb-chaos did not list `{name}`: {lines:?}"))?;
+        Ok((p, base))
+    };
+    let (fast_chaos, fast) = chaos("fast", FAST)?;
+    let (hang_chaos, hang) = chaos("hang", HANG)?;
+
+    // The gateway.
+    let config = work.join("nb.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[providers.fast]
+kind = "openai"
+base_url = "http://{fast}/v1"
+api_key_env = "NB_BENCH_UPSTREAM_KEY"
+
+[providers.hang]
+kind = "openai"
+base_url = "http://{hang}/v1"
+api_key_env = "NB_BENCH_UPSTREAM_KEY"
+
+[[targets]]
+provider = "fast"
+model = "gpt-4o-mini"
+
+[[targets]]
+provider = "hang"
+model = "gpt-4o-mini"
+
+[routes]
+fast = ["fast/gpt-4o-mini"]
+hang = ["hang/gpt-4o-mini"]
+
+[policy]
+attempt_timeout_ms = 600000
+deadline_ms = 600000
+"#
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut nb = Command::new(release.join("nb"));
+    nb.args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .env("NB_BENCH_UPSTREAM_KEY", "sk-bench")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let (nb, lines) = spawn_reading(nb, false, |l| l.contains("listening on"))?;
+    let gateway = lines
+        .last()
+        .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http://")))
+        .map(|u| u.trim_start_matches("http://").to_owned())
+        .ok_or_else(|| format!("nb serve did not say where it listens: {lines:?}"))?;
+
+    // nginx, one worker, keep-alive to the provider.
+    let nginx_port = free_port()?;
+    let prefix = work.join("nginx");
+    std::fs::write(
+        prefix.join("nginx.conf"),
+        format!(
+            r#"worker_processes 1;
+# One process that serves (no master): killed at the end, it leaves no worker behind.
+master_process off;
+daemon off;
+pid nginx.pid;
+error_log logs/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+    client_body_temp_path tmp_body;
+    proxy_temp_path tmp_proxy;
+    upstream provider {{ server {fast}; keepalive 64; keepalive_requests 1000000; }}
+    server {{
+        listen 127.0.0.1:{nginx_port};
+        location / {{
+            proxy_pass http://provider;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+"#
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let _nginx = Proc(
+        Command::new(&nginx)
+            .arg("-p")
+            .arg(&prefix)
+            .args(["-c", "nginx.conf", "-e", "logs/error.log"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("{nginx}: {e}"))?,
+    );
+    let nginx_addr = format!("127.0.0.1:{nginx_port}");
+    wait_listening(&nginx_addr)?;
+
+    let endpoints = [
+        Endpoint {
+            name: "direct",
+            addr: fast.clone(),
+            path: "/v1/chat/completions".into(),
+            model: "gpt-4o-mini",
+        },
+        Endpoint {
+            name: "nginx",
+            addr: nginx_addr,
+            path: "/v1/chat/completions".into(),
+            model: "gpt-4o-mini",
+        },
+        Endpoint {
+            name: "nb serve",
+            addr: gateway.clone(),
+            path: "/v1/chat/completions".into(),
+            model: "fast",
+        },
+    ];
+    for e in &endpoints {
+        let r = load(e, 1, 50)?;
+        if r.failed > 0 {
+            return Err(format!(
+                "{}: {} of 50 warm-up requests failed",
+                e.name, r.failed
+            ));
+        }
+    }
+
+    println!(
+        "bench-gateway: {rounds} rounds of {requests} requests per endpoint and concurrency; load average before: {}",
+        loadavg()
+    );
+    let mut table = String::new();
+    for c in [1usize, 32] {
+        // Per endpoint (nginx, nb serve): added p50 µs and throughput ratio, per round.
+        let mut added = [Vec::new(), Vec::new()];
+        let mut ratio = [Vec::new(), Vec::new()];
+        let mut direct_p50 = Vec::new();
+        let mut direct_rps = Vec::new();
+        for round in 0..rounds {
+            let mut results = Vec::new();
+            // Interleaved, and the order turned each round.
+            let order: Vec<usize> = (0..3).map(|k| (k + round) % 3).collect();
+            let mut by = [None, None, None];
+            for &k in &order {
+                by[k] = Some(load(&endpoints[k], c, requests)?);
+            }
+            for r in by.into_iter().flatten() {
+                results.push(r);
+            }
+            let d = &results[0];
+            direct_p50.push(d.p50_us);
+            direct_rps.push(d.rps);
+            for k in 0..2 {
+                let r = &results[k + 1];
+                if r.failed > 0 {
+                    println!(
+                        "  {} c{c}: {} failed requests",
+                        endpoints[k + 1].name,
+                        r.failed
+                    );
+                }
+                added[k].push(r.p50_us - d.p50_us);
+                ratio[k].push(r.rps / d.rps);
+            }
+        }
+        let line = format!(
+            "| {c} | {:.0} µs, {:.0} req/s | +{:.0} µs, {:.3}× | +{:.0} µs, {:.3}× | {:.2} | {:.2} |",
+            median(&mut direct_p50),
+            median(&mut direct_rps),
+            median(&mut added[0]),
+            median(&mut ratio[0]),
+            median(&mut added[1]),
+            median(&mut ratio[1]),
+            median(&mut added[1].clone()) / median(&mut added[0].clone()),
+            median(&mut ratio[1].clone()) / median(&mut ratio[0].clone()),
+        );
+        table.push_str(&line);
+        table.push('\n');
+    }
+    println!(
+        "\n| C | direct p50, throughput | nginx: added p50, throughput ratio | nb serve: added p50, throughput ratio | nb/nginx added | nb/nginx ratio |\n|---|---|---|---|---|---|\n{table}"
+    );
+    println!("load average after: {}", loadavg());
+
+    // Memory per in-flight request, the gateway process.
+    let idle = rss_kib(nb.0.id())?;
+    let before = hang_requests(&hang)?;
+    let mut held = Vec::with_capacity(in_flight);
+    let req = request("hang", &gateway, "/v1/chat/completions");
+    for _ in 0..in_flight {
+        let mut s = TcpStream::connect(&gateway).map_err(|e| e.to_string())?;
+        s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+        held.push(s);
+    }
+    wait_for(|| Ok(hang_requests(&hang)? >= before + in_flight as u64))?;
+    std::thread::sleep(Duration::from_millis(500));
+    let busy = rss_kib(nb.0.id())?;
+    drop(held);
+    println!(
+        "\nnb serve RSS: idle {idle} KiB, {in_flight} requests in flight {busy} KiB: {:.1} KiB per in-flight request",
+        (busy as f64 - idle as f64) / in_flight as f64
+    );
+
+    // Memory per in-flight call, an SDK process against a bare reqwest client.
+    let example = release.join("examples/inflight");
+    for mode in ["bare", "router"] {
+        let before = hang_requests(&hang)?;
+        let out = Command::new(&example)
+            .args([mode, &format!("http://{hang}"), &in_flight.to_string()])
+            .output()
+            .map_err(|e| format!("{}: {e}", example.display()))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() || hang_requests(&hang)? < before + in_flight as u64 {
+            return Err(format!(
+                "inflight {mode} failed: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        print!("SDK process, {text}");
+    }
+    drop(nb);
+    drop(fast_chaos);
+    drop(hang_chaos);
+    Ok(())
+}
+
+/// Starts `cmd` and reads its stdout (or stderr) until a line satisfies `done`; a thread
+/// drains the rest so the child never blocks on a full pipe.
+fn spawn_reading(
+    mut cmd: Command,
+    stdout: bool,
+    done: impl Fn(&str) -> bool,
+) -> Result<(Proc, Vec<String>), String> {
+    let mut child = Proc(cmd.spawn().map_err(|e| format!("{cmd:?}: {e}"))?);
+    let pipe: Box<dyn Read + Send> = if stdout {
+        Box::new(child.0.stdout.take().ok_or("no stdout")?)
+    } else {
+        Box::new(child.0.stderr.take().ok_or("no stderr")?)
+    };
+    let mut reader = BufReader::new(pipe);
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+            return Err(format!("{cmd:?} exited: {lines:?}"));
+        }
+        let finished = done(&line);
+        lines.push(line.trim_end().to_owned());
+        if finished {
+            break;
+        }
+    }
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    Ok((child, lines))
+}
+
+fn which_nginx() -> Result<String, String> {
+    for p in ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"] {
+        if Path::new(p).exists() {
+            return Ok(p.into());
+        }
+    }
+    Err("bench-gateway needs nginx (Debian: apt-get install nginx-light)".into())
+}
+
+fn free_port() -> Result<u16, String> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+fn wait_for(mut ready: impl FnMut() -> Result<bool, String>) -> Result<(), String> {
+    let start = Instant::now();
+    while !ready()? {
+        if start.elapsed() > Duration::from_secs(30) {
+            return Err("timed out waiting".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+fn wait_listening(addr: &str) -> Result<(), String> {
+    wait_for(|| Ok(TcpStream::connect(addr).is_ok()))
+}
+
+fn request(model: &str, host: &str, path: &str) -> String {
+    let body = BODY.replace("MODEL", model);
+    format!(
+        "POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\nauthorization: Bearer sk-bench\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// What one endpoint did under one load.
+struct Load {
+    p50_us: f64,
+    rps: f64,
+    failed: usize,
+}
+
+/// `n` requests to `e` over `c` keep-alive connections, one thread each.
+fn load(e: &Endpoint, c: usize, n: usize) -> Result<Load, String> {
+    let req = request(e.model, &e.addr, &e.path);
+    let per = n.div_ceil(c);
+    let start = Instant::now();
+    let threads: Vec<_> = (0..c)
+        .map(|_| {
+            let (addr, req) = (e.addr.clone(), req.clone());
+            std::thread::spawn(move || -> Result<(Vec<u32>, usize), String> {
+                let mut s = TcpStream::connect(&addr).map_err(|e| e.to_string())?;
+                s.set_nodelay(true).map_err(|e| e.to_string())?;
+                let mut buf = Vec::with_capacity(4096);
+                let mut times = Vec::with_capacity(per);
+                let mut failed = 0;
+                for _ in 0..per {
+                    let t0 = Instant::now();
+                    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+                    let status = read_response(&mut s, &mut buf)?;
+                    times.push(t0.elapsed().as_micros() as u32);
+                    if status != 200 {
+                        failed += 1;
+                    }
+                }
+                Ok((times, failed))
+            })
+        })
+        .collect();
+    let mut times = Vec::with_capacity(n);
+    let mut failed = 0;
+    for t in threads {
+        let (t, f) = t.join().map_err(|_| "a load thread panicked")??;
+        times.extend(t);
+        failed += f;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let mut t: Vec<f64> = times.iter().map(|&x| f64::from(x)).collect();
+    Ok(Load {
+        p50_us: median(&mut t),
+        rps: (per * c) as f64 / elapsed,
+        failed,
+    })
+}
+
+/// Reads one HTTP/1.1 response (content-length or chunked) and returns its status.
+fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> Result<u16, String> {
+    buf.clear();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = find(buf, b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("connection closed before a response".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let length = head.lines().find_map(|l| {
+        l.strip_prefix("content-length:")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+    });
+    match length {
+        Some(len) => {
+            while buf.len() < head_end + len {
+                let n = s.read(&mut chunk).map_err(|e| e.to_string())?;
+                if n == 0 {
+                    return Err("connection closed inside a body".into());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+        }
+        // Chunked: read until the last chunk.
+        None => {
+            while find(&buf[head_end..], b"0\r\n\r\n").is_none() {
+                let n = s.read(&mut chunk).map_err(|e| e.to_string())?;
+                if n == 0 {
+                    return Err("connection closed inside a body".into());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+        }
+    }
+    Ok(status)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 0 {
+        (v[m - 1] + v[m]) / 2.0
+    } else {
+        v[m]
+    }
+}
+
+fn rss_kib(pid: u32) -> Result<u64, String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("the RSS of process {pid}: {e}"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| "no VmRSS".into())
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// How many requests the hanging provider has taken (nb-chaos's stats).
+fn hang_requests(hang: &str) -> Result<u64, String> {
+    let mut s = TcpStream::connect(hang).map_err(|e| e.to_string())?;
+    write!(
+        s,
+        "GET /_chaos/stats HTTP/1.1\r\nhost: {hang}\r\nconnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or("");
+    let v: serde_json::Value = serde_json::from_str(body.trim())
+        .or_else(|_| {
+            // A chunked body: the JSON is between the size line and the end.
+            let start = body.find('{').unwrap_or(0);
+            let end = body.rfind('}').map_or(body.len(), |e| e + 1);
+            serde_json::from_str(&body[start..end])
+        })
+        .map_err(|e| format!("nb-chaos stats: {e}: {body}"))?;
+    Ok(v["hang"]["requests"].as_u64().unwrap_or(0))
+}
