@@ -16,8 +16,10 @@ use crate::report::{
 };
 
 impl SmartRouter {
-    /// Embeds `texts` on the default route's embedding targets ([`Target::embedding`],
-    /// [`Target::with_embedder`]): one vector per text, in order.
+    /// Embeds `texts` on the default route's embedding targets
+    /// ([`Target::embedding`](crate::Target::embedding),
+    /// [`Target::with_embedder`](crate::Target::with_embedder)): one vector per text, in
+    /// order.
     ///
     /// The report's `served_by` names the model whose space the vectors are in: after a
     /// failover it is not the first choice's.
