@@ -1,5 +1,5 @@
-//! `cargo xtask bench-gateway [--rounds R] [--requests N] [--in-flight M]`: the gateway
-//! as users run it.
+//! `cargo xtask bench-gateway [--rounds R] [--requests N] [--in-flight M] [--serve-threads T]`:
+//! the gateway as users run it.
 //!
 //! Real processes on loopback, release builds: `nb-chaos serve` twice (one healthy
 //! OpenAI-format provider with no latency; one that accepts requests and never
@@ -9,7 +9,9 @@
 //! sends the same chat completion straight to the provider (the baseline), through nginx
 //! and through `nb serve`, at C=1 and C=32, the three back to back in every round. Each
 //! round gives the added p50 over the direct call and the throughput as a fraction of the
-//! direct call's; the medians of the rounds' figures are printed.
+//! direct call's; the medians of the rounds' figures are printed. With `--serve-threads T`
+//! a second `nb serve` runs with `TOKIO_WORKER_THREADS=T` and is measured in the same
+//! rounds, as a fourth endpoint.
 //!
 //! Then memory: the RSS of the `nb serve` process idle, and with M requests waiting on
 //! the provider that never answers (M connections, one request each), per request; and
@@ -62,7 +64,7 @@ impl Drop for Proc {
 
 /// One endpoint under load: where to send, and what `model` to ask for.
 struct Endpoint {
-    name: &'static str,
+    name: String,
     addr: String,
     path: String,
     model: &'static str,
@@ -81,6 +83,7 @@ pub(crate) fn run_bench(args: &[String]) -> Result<(), String> {
     let rounds = flag("--rounds", 5)?;
     let requests = flag("--requests", 2000)?;
     let in_flight = flag("--in-flight", 1000)?;
+    let serve_threads = flag("--serve-threads", 0)?;
     let nginx = which_nginx()?;
     run(
         "cargo",
@@ -169,18 +172,30 @@ deadline_ms = 600000
         ),
     )
     .map_err(|e| e.to_string())?;
-    let mut nb = Command::new(release.join("nb"));
-    nb.args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env("NB_BENCH_UPSTREAM_KEY", "sk-bench")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let (nb, lines) = spawn_reading(nb, false, |l| l.contains("listening on"))?;
-    let gateway = lines
-        .last()
-        .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http://")))
-        .map(|u| u.trim_start_matches("http://").to_owned())
-        .ok_or_else(|| format!("nb serve did not say where it listens: {lines:?}"))?;
+    let serve = |threads: usize| -> Result<(Proc, String), String> {
+        let mut nb = Command::new(release.join("nb"));
+        nb.args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .env("NB_BENCH_UPSTREAM_KEY", "sk-bench")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if threads > 0 {
+            nb.env("TOKIO_WORKER_THREADS", threads.to_string());
+        }
+        let (nb, lines) = spawn_reading(nb, false, |l| l.contains("listening on"))?;
+        let gateway = lines
+            .last()
+            .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http://")))
+            .map(|u| u.trim_start_matches("http://").to_owned())
+            .ok_or_else(|| format!("nb serve did not say where it listens: {lines:?}"))?;
+        Ok((nb, gateway))
+    };
+    let (nb, gateway) = serve(0)?;
+    let threaded = if serve_threads > 0 {
+        Some(serve(serve_threads)?)
+    } else {
+        None
+    };
 
     // nginx, one worker, keep-alive to the provider.
     let nginx_port = free_port()?;
@@ -228,26 +243,35 @@ http {{
     let nginx_addr = format!("127.0.0.1:{nginx_port}");
     wait_listening(&nginx_addr)?;
 
-    let endpoints = [
+    let mut endpoints = vec![
         Endpoint {
-            name: "direct",
+            name: "direct".into(),
             addr: fast.clone(),
             path: "/v1/chat/completions".into(),
             model: "gpt-4o-mini",
         },
         Endpoint {
-            name: "nginx",
+            name: "nginx".into(),
             addr: nginx_addr,
             path: "/v1/chat/completions".into(),
             model: "gpt-4o-mini",
         },
         Endpoint {
-            name: "nb serve",
+            name: "nb serve".into(),
             addr: gateway.clone(),
             path: "/v1/chat/completions".into(),
             model: "fast",
         },
     ];
+    if let Some((_, addr)) = &threaded {
+        endpoints.push(Endpoint {
+            name: format!("nb serve, {serve_threads} worker thread(s)"),
+            addr: addr.clone(),
+            path: "/v1/chat/completions".into(),
+            model: "fast",
+        });
+    }
+    let n = endpoints.len();
     for e in &endpoints {
         let r = load(e, 1, 50)?;
         if r.failed > 0 {
@@ -264,16 +288,16 @@ http {{
     );
     let mut table = String::new();
     for c in [1usize, 32] {
-        // Per endpoint (nginx, nb serve): added p50 µs and throughput ratio, per round.
-        let mut added = [Vec::new(), Vec::new()];
-        let mut ratio = [Vec::new(), Vec::new()];
+        // Per proxy (nginx, nb serve, ...): added p50 µs and throughput ratio, per round.
+        let mut added = vec![Vec::new(); n - 1];
+        let mut ratio = vec![Vec::new(); n - 1];
         let mut direct_p50 = Vec::new();
         let mut direct_rps = Vec::new();
         for round in 0..rounds {
             let mut results = Vec::new();
             // Interleaved, and the order turned each round.
-            let order: Vec<usize> = (0..3).map(|k| (k + round) % 3).collect();
-            let mut by = [None, None, None];
+            let order: Vec<usize> = (0..n).map(|k| (k + round) % n).collect();
+            let mut by: Vec<Option<Load>> = (0..n).map(|_| None).collect();
             for &k in &order {
                 by[k] = Some(load(&endpoints[k], c, requests)?);
             }
@@ -283,7 +307,7 @@ http {{
             let d = &results[0];
             direct_p50.push(d.p50_us);
             direct_rps.push(d.rps);
-            for k in 0..2 {
+            for k in 0..n - 1 {
                 let r = &results[k + 1];
                 if r.failed > 0 {
                     println!(
@@ -296,23 +320,38 @@ http {{
                 ratio[k].push(r.rps / d.rps);
             }
         }
-        let line = format!(
-            "| {c} | {:.0} µs, {:.0} req/s | +{:.0} µs, {:.3}× | +{:.0} µs, {:.3}× | {:.2} | {:.2} |",
+        let mut line = format!(
+            "| {c} | {:.0} µs, {:.0} req/s |",
             median(&mut direct_p50),
             median(&mut direct_rps),
-            median(&mut added[0]),
-            median(&mut ratio[0]),
-            median(&mut added[1]),
-            median(&mut ratio[1]),
-            median(&mut added[1].clone()) / median(&mut added[0].clone()),
-            median(&mut ratio[1].clone()) / median(&mut ratio[0].clone()),
         );
+        let nginx_added = median(&mut added[0].clone());
+        let nginx_ratio = median(&mut ratio[0].clone());
+        for k in 0..n - 1 {
+            let (a, r) = (median(&mut added[k]), median(&mut ratio[k]));
+            line.push_str(&format!(" +{a:.0} µs, {r:.3}× |"));
+            if k > 0 {
+                line.push_str(&format!(
+                    " {:.2} | {:.2} |",
+                    a / nginx_added,
+                    r / nginx_ratio
+                ));
+            }
+        }
         table.push_str(&line);
         table.push('\n');
     }
-    println!(
-        "\n| C | direct p50, throughput | nginx: added p50, throughput ratio | nb serve: added p50, throughput ratio | nb/nginx added | nb/nginx ratio |\n|---|---|---|---|---|---|\n{table}"
-    );
+    let mut head =
+        String::from("| C | direct p50, throughput | nginx: added p50, throughput ratio |");
+    let mut rule = String::from("|---|---|---|");
+    for e in &endpoints[2..] {
+        head.push_str(&format!(
+            " {0}: added p50, throughput ratio | {0} ÷ nginx, added | {0} ÷ nginx, ratio |",
+            e.name
+        ));
+        rule.push_str("---|---|---|");
+    }
+    println!("\n{head}\n{rule}\n{table}");
     println!("load average after: {}", loadavg());
 
     // Memory per in-flight request, the gateway process.
