@@ -1,5 +1,5 @@
-//! `cargo xtask bench-gateway [--rounds R] [--requests N] [--in-flight M] [--serve-threads T]`:
-//! the gateway as users run it.
+//! `cargo xtask bench-gateway [--rounds R] [--requests N] [--in-flight M] [--serve-threads T]
+//! [--serve-bin PATH]`: the gateway as users run it.
 //!
 //! Real processes on loopback, release builds: `nb-chaos serve` twice (one healthy
 //! OpenAI-format provider with no latency; one that accepts requests and never
@@ -11,7 +11,9 @@
 //! round gives the added p50 over the direct call and the throughput as a fraction of the
 //! direct call's; the medians of the rounds' figures are printed. With `--serve-threads T`
 //! a second `nb serve` runs with `TOKIO_WORKER_THREADS=T` and is measured in the same
-//! rounds, as a fourth endpoint.
+//! rounds, as a further endpoint; with `--serve-bin PATH`, so does `nb serve` from another
+//! `nb` binary (one built with other features, copied aside), so two builds are compared
+//! in one run.
 //!
 //! Then memory: the RSS of the `nb serve` process idle, and with M requests waiting on
 //! the provider that never answers (M connections, one request each), per request; and
@@ -22,7 +24,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -84,6 +86,15 @@ pub(crate) fn run_bench(args: &[String]) -> Result<(), String> {
     let requests = flag("--requests", 2000)?;
     let in_flight = flag("--in-flight", 1000)?;
     let serve_threads = flag("--serve-threads", 0)?;
+    // Another `nb` binary (e.g. one built with other features, copied aside) measured
+    // in the same rounds as a further endpoint.
+    let serve_bin = match args.iter().position(|a| a == "--serve-bin") {
+        None => None,
+        Some(i) => Some(PathBuf::from(
+            args.get(i + 1)
+                .ok_or("--serve-bin takes the path of an nb binary")?,
+        )),
+    };
     let nginx = which_nginx()?;
     run(
         "cargo",
@@ -172,8 +183,8 @@ deadline_ms = 600000
         ),
     )
     .map_err(|e| e.to_string())?;
-    let serve = |threads: usize| -> Result<(Proc, String), String> {
-        let mut nb = Command::new(release.join("nb"));
+    let serve = |bin: &Path, threads: usize| -> Result<(Proc, String), String> {
+        let mut nb = Command::new(bin);
         nb.args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(&config)
             .env("NB_BENCH_UPSTREAM_KEY", "sk-bench")
@@ -190,12 +201,20 @@ deadline_ms = 600000
             .ok_or_else(|| format!("nb serve did not say where it listens: {lines:?}"))?;
         Ok((nb, gateway))
     };
-    let (nb, gateway) = serve(0)?;
-    let threaded = if serve_threads > 0 {
-        Some(serve(serve_threads)?)
-    } else {
-        None
-    };
+    let (nb, gateway) = serve(&release.join("nb"), 0)?;
+    let mut others = Vec::new();
+    if serve_threads > 0 {
+        let (p, addr) = serve(&release.join("nb"), serve_threads)?;
+        others.push((
+            p,
+            addr,
+            format!("nb serve, {serve_threads} worker thread(s)"),
+        ));
+    }
+    if let Some(bin) = &serve_bin {
+        let (p, addr) = serve(bin, 0)?;
+        others.push((p, addr, format!("nb serve from {}", bin.display())));
+    }
 
     // nginx, one worker, keep-alive to the provider.
     let nginx_port = free_port()?;
@@ -263,9 +282,9 @@ http {{
             model: "fast",
         },
     ];
-    if let Some((_, addr)) = &threaded {
+    for (_, addr, name) in &others {
         endpoints.push(Endpoint {
-            name: format!("nb serve, {serve_threads} worker thread(s)"),
+            name: name.clone(),
             addr: addr.clone(),
             path: "/v1/chat/completions".into(),
             model: "fast",
@@ -354,24 +373,30 @@ http {{
     println!("\n{head}\n{rule}\n{table}");
     println!("load average after: {}", loadavg());
 
-    // Memory per in-flight request, the gateway process.
-    let idle = rss_kib(nb.0.id())?;
-    let before = hang_requests(&hang)?;
-    let mut held = Vec::with_capacity(in_flight);
-    let req = request("hang", &gateway, "/v1/chat/completions");
-    for _ in 0..in_flight {
-        let mut s = TcpStream::connect(&gateway).map_err(|e| e.to_string())?;
-        s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
-        held.push(s);
+    // Memory per in-flight request, each gateway process.
+    let mut gateways = vec![(&nb, gateway.as_str(), "nb serve")];
+    for (p, addr, name) in &others {
+        gateways.push((p, addr.as_str(), name.as_str()));
     }
-    wait_for(|| Ok(hang_requests(&hang)? >= before + in_flight as u64))?;
-    std::thread::sleep(Duration::from_millis(500));
-    let busy = rss_kib(nb.0.id())?;
-    drop(held);
-    println!(
-        "\nnb serve RSS: idle {idle} KiB, {in_flight} requests in flight {busy} KiB: {:.1} KiB per in-flight request",
-        (busy as f64 - idle as f64) / in_flight as f64
-    );
+    for (proc, addr, name) in gateways {
+        let idle = rss_kib(proc.0.id())?;
+        let before = hang_requests(&hang)?;
+        let mut held = Vec::with_capacity(in_flight);
+        let req = request("hang", addr, "/v1/chat/completions");
+        for _ in 0..in_flight {
+            let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+            s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+            held.push(s);
+        }
+        wait_for(|| Ok(hang_requests(&hang)? >= before + in_flight as u64))?;
+        std::thread::sleep(Duration::from_millis(500));
+        let busy = rss_kib(proc.0.id())?;
+        drop(held);
+        println!(
+            "\n{name} RSS: idle {idle} KiB, {in_flight} requests in flight {busy} KiB: {:.1} KiB per in-flight request",
+            (busy as f64 - idle as f64) / in_flight as f64
+        );
+    }
 
     // Memory per in-flight call, an SDK process against a bare reqwest client.
     let example = release.join("examples/inflight");

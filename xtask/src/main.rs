@@ -13,7 +13,7 @@
 //! - `cargo xtask bench-python [--calls N]` — the Python package against the Rust SDK
 //!   over the same loopback upstream in one run (release builds), at C=1 and C=32:
 //!   medians and ratios, for `docs/benchmarks.md`.
-//! - `cargo xtask bench-gateway [--rounds R] [--requests N] [--in-flight M] [--serve-threads T]` — `nb serve`
+//! - `cargo xtask bench-gateway [--rounds R] [--requests N] [--in-flight M] [--serve-threads T] [--serve-bin PATH]` — `nb serve`
 //!   as its own process against a direct call and a bare nginx reverse proxy over the
 //!   same nb-chaos upstream, at C=1 and C=32, and memory per in-flight request (needs
 //!   nginx).

@@ -19,6 +19,12 @@ use nb_cli::demo;
 use neuralbridge::core::{ChatRequest, ResponseFormat};
 use neuralbridge::router::CallOptions;
 
+/// With the opt-in `mimalloc` feature, mimalloc serves every allocation of the process:
+/// more throughput for `nb serve` under concurrency, more memory held per request.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "nb",
