@@ -3,8 +3,10 @@
 //! `cargo run --release -p nb-router --example profile_call -- router 100000` makes
 //! 100,000 calls through a `SmartRouter` over a provider that answers at once (`direct`
 //! calls that provider itself) on a current-thread runtime, after 1,000 warm-up calls,
-//! and prints the time per call. Allocations per call come from valgrind's DHAT (two
-//! counts, the difference divided by the difference of calls).
+//! and prints the time per call; a third argument `--block-on-each` enters the runtime
+//! once per call instead, as criterion's in-process bench does. Allocations per call
+//! come from valgrind's DHAT (two counts, the difference divided by the difference of
+//! calls).
 //! The measured loop is `profile_loop`, so callgrind can count it alone:
 //!
 //! ```sh
@@ -48,7 +50,22 @@ fn profile_loop(
     direct: &Arc<dyn Provider>,
     router: &SmartRouter,
     req: &ChatRequest,
+    each: bool,
 ) {
+    if each {
+        // As criterion's `b.iter(|| rt.block_on(...))` does: the runtime entered per call.
+        for _ in 0..n {
+            match mode {
+                Mode::Direct => {
+                    black_box(rt.block_on(direct.chat(black_box(req))).unwrap());
+                }
+                Mode::Router => {
+                    black_box(rt.block_on(router.chat(black_box(req))).unwrap());
+                }
+            }
+        }
+        return;
+    }
     rt.block_on(async {
         for _ in 0..n {
             match mode {
@@ -71,6 +88,7 @@ fn main() {
         Some(other) => panic!("mode is `direct` or `router`, not {other:?}"),
     };
     let n: usize = args.next().map_or(100_000, |s| s.parse().expect("a count"));
+    let each = args.next().as_deref() == Some("--block-on-each");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -85,9 +103,9 @@ fn main() {
         .build()
         .unwrap();
     let req = ChatRequest::user("What is 17 + 25? Reply with the number only.");
-    profile_loop(&rt, mode, 1_000, &direct, &router, &req);
+    profile_loop(&rt, mode, 1_000, &direct, &router, &req, each);
     let start = Instant::now();
-    profile_loop(&rt, mode, n, &direct, &router, &req);
+    profile_loop(&rt, mode, n, &direct, &router, &req, each);
     let elapsed = start.elapsed();
     println!(
         "{} x{n}: {:.0} ns/call",
