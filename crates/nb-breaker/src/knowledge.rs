@@ -404,6 +404,10 @@ pub struct InMemoryKnowledge {
     shared: Arc<Shared>,
 }
 
+/// The store's maps, looked up on every admission and record: foldhash, seeded per
+/// process, instead of SipHash (keys are the config's targets and scopes).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// The store's state, shared with the admissions it hands out (so a dropped one can
 /// give its probe back).
 struct Shared {
@@ -411,16 +415,16 @@ struct Shared {
     breaker: BreakerConfig,
     cooldowns_policy: CooldownPolicy,
     pacer: Option<Arc<dyn Pacer>>,
-    targets: Mutex<HashMap<TargetId, Entry>>,
-    cooldowns: Mutex<HashMap<ScopeKey, Cooldown>>,
+    targets: Mutex<FastMap<TargetId, Entry>>,
+    cooldowns: Mutex<FastMap<ScopeKey, Cooldown>>,
     /// Transitions that happened while admitting (open → half-open), reported with the
     /// next record.
     pending: Mutex<Vec<HealthEvent>>,
     /// Context windows learned from rejections.
-    windows: Mutex<HashMap<TargetId, u64>>,
+    windows: Mutex<FastMap<TargetId, u64>>,
     /// Overloads without a hint not yet cooled for, by scope: how many in a row, and
     /// when the last one was.
-    strikes: Mutex<HashMap<ScopeKey, (u32, Instant)>>,
+    strikes: Mutex<FastMap<ScopeKey, (u32, Instant)>>,
     /// Seeds each target's breaker jitter, with the target's id.
     seed: u64,
 }
@@ -470,11 +474,11 @@ impl InMemoryKnowledge {
                 breaker,
                 cooldowns_policy: cooldowns,
                 pacer: None,
-                targets: Mutex::new(HashMap::new()),
-                cooldowns: Mutex::new(HashMap::new()),
+                targets: Mutex::new(FastMap::default()),
+                cooldowns: Mutex::new(FastMap::default()),
                 pending: Mutex::new(Vec::new()),
-                windows: Mutex::new(HashMap::new()),
-                strikes: Mutex::new(HashMap::new()),
+                windows: Mutex::new(FastMap::default()),
+                strikes: Mutex::new(FastMap::default()),
                 seed: 0,
             }),
         }
