@@ -64,6 +64,14 @@ impl Drop for Proc {
     }
 }
 
+/// An `nb serve` process under test: the process, where it listens, and its name in the
+/// tables.
+struct Gateway {
+    proc: Proc,
+    addr: String,
+    name: String,
+}
+
 /// One endpoint under load: where to send, and what `model` to ask for.
 struct Endpoint {
     name: String,
@@ -73,10 +81,11 @@ struct Endpoint {
 }
 
 pub(crate) fn run_bench(args: &[String]) -> Result<(), String> {
+    // A flag's value: `None` without the flag, `Some(None)` when its value is missing.
+    let value = |name: &str| args.iter().position(|a| a == name).map(|i| args.get(i + 1));
     let flag = |name: &str, default: usize| -> Result<usize, String> {
-        match args.iter().position(|a| a == name) {
-            Some(i) => args
-                .get(i + 1)
+        match value(name) {
+            Some(v) => v
                 .and_then(|v| v.parse().ok())
                 .ok_or_else(|| format!("{name} takes a number")),
             None => Ok(default),
@@ -88,11 +97,10 @@ pub(crate) fn run_bench(args: &[String]) -> Result<(), String> {
     let serve_threads = flag("--serve-threads", 0)?;
     // Another `nb` binary (e.g. one built with other features, copied aside) measured
     // in the same rounds as a further endpoint.
-    let serve_bin = match args.iter().position(|a| a == "--serve-bin") {
+    let serve_bin = match value("--serve-bin") {
         None => None,
-        Some(i) => Some(PathBuf::from(
-            args.get(i + 1)
-                .ok_or("--serve-bin takes the path of an nb binary")?,
+        Some(v) => Some(PathBuf::from(
+            v.ok_or("--serve-bin takes the path of an nb binary")?,
         )),
     };
     let nginx = which_nginx()?;
@@ -183,7 +191,7 @@ deadline_ms = 600000
         ),
     )
     .map_err(|e| e.to_string())?;
-    let serve = |bin: &Path, threads: usize| -> Result<(Proc, String), String> {
+    let serve = |bin: &Path, threads: usize, name: String| -> Result<Gateway, String> {
         let mut nb = Command::new(bin);
         nb.args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(&config)
@@ -199,21 +207,23 @@ deadline_ms = 600000
             .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http://")))
             .map(|u| u.trim_start_matches("http://").to_owned())
             .ok_or_else(|| format!("nb serve did not say where it listens: {lines:?}"))?;
-        Ok((nb, gateway))
+        Ok(Gateway {
+            proc: nb,
+            addr: gateway,
+            name,
+        })
     };
-    let (nb, gateway) = serve(&release.join("nb"), 0)?;
-    let mut others = Vec::new();
+    // The default build first; the others are measured beside it.
+    let mut gateways = vec![serve(&release.join("nb"), 0, "nb serve".into())?];
     if serve_threads > 0 {
-        let (p, addr) = serve(&release.join("nb"), serve_threads)?;
-        others.push((
-            p,
-            addr,
+        gateways.push(serve(
+            &release.join("nb"),
+            serve_threads,
             format!("nb serve, {serve_threads} worker thread(s)"),
-        ));
+        )?);
     }
     if let Some(bin) = &serve_bin {
-        let (p, addr) = serve(bin, 0)?;
-        others.push((p, addr, format!("nb serve from {}", bin.display())));
+        gateways.push(serve(bin, 0, format!("nb serve from {}", bin.display()))?);
     }
 
     // nginx, one worker, keep-alive to the provider.
@@ -275,17 +285,11 @@ http {{
             path: "/v1/chat/completions".into(),
             model: "gpt-4o-mini",
         },
-        Endpoint {
-            name: "nb serve".into(),
-            addr: gateway.clone(),
-            path: "/v1/chat/completions".into(),
-            model: "fast",
-        },
     ];
-    for (_, addr, name) in &others {
+    for g in &gateways {
         endpoints.push(Endpoint {
-            name: name.clone(),
-            addr: addr.clone(),
+            name: g.name.clone(),
+            addr: g.addr.clone(),
             path: "/v1/chat/completions".into(),
             model: "fast",
         });
@@ -344,10 +348,10 @@ http {{
             median(&mut direct_p50),
             median(&mut direct_rps),
         );
-        let nginx_added = median(&mut added[0].clone());
-        let nginx_ratio = median(&mut ratio[0].clone());
-        for k in 0..n - 1 {
-            let (a, r) = (median(&mut added[k]), median(&mut ratio[k]));
+        let added: Vec<f64> = added.iter_mut().map(|v| median(v)).collect();
+        let ratio: Vec<f64> = ratio.iter_mut().map(|v| median(v)).collect();
+        let (nginx_added, nginx_ratio) = (added[0], ratio[0]);
+        for (k, (a, r)) in added.iter().zip(&ratio).enumerate() {
             line.push_str(&format!(" +{a:.0} µs, {r:.3}× |"));
             if k > 0 {
                 line.push_str(&format!(
@@ -374,11 +378,7 @@ http {{
     println!("load average after: {}", loadavg());
 
     // Memory per in-flight request, each gateway process.
-    let mut gateways = vec![(&nb, gateway.as_str(), "nb serve")];
-    for (p, addr, name) in &others {
-        gateways.push((p, addr.as_str(), name.as_str()));
-    }
-    for (proc, addr, name) in gateways {
+    for Gateway { proc, addr, name } in &gateways {
         let idle = rss_kib(proc.0.id())?;
         let before = hang_requests(&hang)?;
         let mut held = Vec::with_capacity(in_flight);
@@ -415,7 +415,7 @@ http {{
         }
         print!("SDK process, {text}");
     }
-    drop(nb);
+    drop(gateways);
     drop(fast_chaos);
     drop(hang_chaos);
     Ok(())

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use nb_core::{FailureClass, Scope, TargetId};
 
+use crate::FastMap;
 use crate::breaker::{Breaker, BreakerConfig, BreakerOutcome, BreakerState, Permit, Transition};
 use crate::clock::SharedClock;
 use crate::pacer::Pacer;
@@ -403,10 +404,6 @@ struct Entry {
 pub struct InMemoryKnowledge {
     shared: Arc<Shared>,
 }
-
-/// The store's maps, looked up on every admission and record: foldhash, seeded per
-/// process, instead of SipHash (keys are the config's targets and scopes).
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The store's state, shared with the admissions it hands out (so a dropped one can
 /// give its probe back).

@@ -35,6 +35,10 @@
 //! ```
 
 mod breaker;
+/// The health store's and the pacer's maps, looked up on every admission and record:
+/// foldhash, seeded per process, instead of SipHash (keys are the config's targets and
+/// scopes, not a caller's input).
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 mod clock;
 mod knowledge;
 mod pacer;

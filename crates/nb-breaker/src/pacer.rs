@@ -11,6 +11,7 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use nb_core::TargetId;
 
+use crate::FastMap;
 use crate::clock::{GovernorClock, SharedClock};
 
 /// Decides whether a request may go to a target now. Behind a trait so a shared pacer
@@ -41,8 +42,8 @@ struct Entry {
 /// injected clock.
 pub struct GovernorPacer {
     clock: SharedClock,
-    limits: HashMap<TargetId, PaceLimits>,
-    entries: Mutex<HashMap<TargetId, Entry>>,
+    limits: FastMap<TargetId, PaceLimits>,
+    entries: Mutex<FastMap<TargetId, Entry>>,
 }
 
 impl std::fmt::Debug for GovernorPacer {
@@ -58,8 +59,8 @@ impl GovernorPacer {
     pub fn new(limits: HashMap<TargetId, PaceLimits>, clock: SharedClock) -> Self {
         Self {
             clock,
-            limits,
-            entries: Mutex::new(HashMap::new()),
+            limits: limits.into_iter().collect(),
+            entries: Mutex::new(FastMap::default()),
         }
     }
 

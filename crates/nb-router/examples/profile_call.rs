@@ -52,6 +52,9 @@ fn profile_loop(
     req: &ChatRequest,
     each: bool,
 ) {
+    // The call is written out in each loop rather than shared as a closure: a closure
+    // here is named `profile_loop::{{closure}}`, and callgrind's `--toggle-collect`
+    // pattern would turn counting off inside it.
     if each {
         // As criterion's `b.iter(|| rt.block_on(...))` does: the runtime entered per call.
         for _ in 0..n {
