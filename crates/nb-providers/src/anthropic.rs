@@ -139,15 +139,13 @@ impl Anthropic {
 #[async_trait]
 impl Provider for Anthropic {
     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, CallError> {
-        self.http
-            .whole(self.outgoing(req, false)?, parse_response, |_| None)
-            .await
+        let out = self.outgoing(req, false)?;
+        self.http.whole(out, parse_response, |_| None).await
     }
 
     async fn stream(&self, req: &ChatRequest) -> Result<ChatStream, CallError> {
-        self.http
-            .streamed(self.outgoing(req, true)?, AnthropicDecoder::new)
-            .await
+        let out = self.outgoing(req, true)?;
+        self.http.streamed(out, AnthropicDecoder::new).await
     }
 }
 

@@ -286,8 +286,11 @@ impl OpenAi {
 impl Provider for OpenAi {
     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, CallError> {
         let reject_blank = self.preset.rejects_blank();
+        // The request is built in a statement of its own: a temporary in the awaiting
+        // statement would be kept in the call's future until the answer comes.
+        let out = self.outgoing(req, false)?;
         self.http
-            .whole(self.outgoing(req, false)?, parse_response, |r| {
+            .whole(out, parse_response, move |r| {
                 (reject_blank && is_blank(r)).then_some(BLANK)
             })
             .await
@@ -300,7 +303,8 @@ impl Provider for OpenAi {
             d.reject_blank = reject_blank;
             d
         };
-        self.http.streamed(self.outgoing(req, true)?, make).await
+        let out = self.outgoing(req, true)?;
+        self.http.streamed(out, make).await
     }
 }
 

@@ -163,15 +163,13 @@ impl OpenAiResponses {
 #[async_trait]
 impl Provider for OpenAiResponses {
     async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, CallError> {
-        self.http
-            .whole(self.outgoing(req, false)?, parse_response, |_| None)
-            .await
+        let out = self.outgoing(req, false)?;
+        self.http.whole(out, parse_response, |_| None).await
     }
 
     async fn stream(&self, req: &ChatRequest) -> Result<ChatStream, CallError> {
-        self.http
-            .streamed(self.outgoing(req, true)?, ResponsesDecoder::new)
-            .await
+        let out = self.outgoing(req, true)?;
+        self.http.streamed(out, ResponsesDecoder::new).await
     }
 }
 

@@ -3,8 +3,10 @@
 //! A counting global allocator (`cap`) measures the bytes alive while N calls wait on an
 //! upstream that never answers: once with the provider called directly, once through
 //! the router. The difference per call is what the router holds for a call in flight
-//! (its future, plan, admission, report so far, span). The same figure over loopback
-//! HTTP (the OpenAI adapter against a hanging nb-chaos provider) is printed for
+//! (its future, plan, admission, report so far, span): at most 3 KiB. Over loopback
+//! HTTP (the OpenAI adapter against a hanging nb-chaos provider) the router over the
+//! adapter is compared with a bare reqwest POST of the same request: at most 4 KiB more
+//! per call, the issue's target for an SDK process; the figures are printed for
 //! `docs/benchmarks.md`. This file holds one test so no other test allocates meanwhile.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -93,7 +95,7 @@ fn router_over(provider: Arc<dyn Provider>) -> SmartRouter {
 }
 
 #[test]
-fn router_state_per_in_flight_call_is_at_most_4_kib() {
+fn router_state_per_in_flight_call_is_at_most_3_kib_and_the_sdk_4_kib_over_a_bare_client() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -128,7 +130,7 @@ fn router_state_per_in_flight_call_is_at_most_4_kib() {
                  router over it {routed:.0} B/call, router state {added:.0} B/call"
             );
             assert!(
-                added <= 4096.0,
+                added <= 3072.0,
                 "{added:.0} bytes of router state per in-flight call at {n} in flight"
             );
         }
@@ -149,6 +151,13 @@ fn router_state_per_in_flight_call_is_at_most_4_kib() {
                 .unwrap(),
         );
         let router = router_over(adapter.clone());
+        // A bare reqwest POST of the same request: what an SDK user would write without us.
+        let client = reqwest::Client::new();
+        let url = format!("{}/v1/chat/completions", h.base_url("primary").unwrap());
+        let body = serde_json::json!({
+            "model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": "What is 17 + 25?"}],
+        });
         // Calls in flight, as the simulator counts the requests it received.
         let arrived = Arc::new(AtomicUsize::new(0));
         let watch = {
@@ -163,7 +172,7 @@ fn router_state_per_in_flight_call_is_at_most_4_kib() {
         let n = 1_000;
         let counted = |h: &nb_chaos::ChaosHandle| h.requests("primary") as usize;
         let mut per = Vec::new();
-        for routed in [false, true] {
+        for way in ["bare", "adapter", "router"] {
             let base = counted(&h);
             let entered = Arc::new(AtomicUsize::new(0));
             let relay = {
@@ -178,34 +187,61 @@ fn router_state_per_in_flight_call_is_at_most_4_kib() {
                     }
                 })
             };
-            let bytes = if routed {
-                live_per_call(n, &entered, || {
-                    let (router, r) = (router.clone(), req.clone());
-                    async move {
-                        let _ = router.chat(&r).await;
-                    }
-                })
-                .await
-            } else {
-                live_per_call(n, &entered, || {
-                    let (p, r) = (adapter.clone(), req.clone());
-                    async move {
-                        let _ = p.chat(&r).await;
-                    }
-                })
-                .await
+            let bytes = match way {
+                "bare" => {
+                    live_per_call(n, &entered, || {
+                        let (client, url, body) = (client.clone(), url.clone(), body.clone());
+                        async move {
+                            let _ = client
+                                .post(url)
+                                .bearer_auth("sk-test")
+                                .json(&body)
+                                .send()
+                                .await;
+                        }
+                    })
+                    .await
+                }
+                "adapter" => {
+                    live_per_call(n, &entered, || {
+                        let (p, r) = (adapter.clone(), req.clone());
+                        async move {
+                            let _ = p.chat(&r).await;
+                        }
+                    })
+                    .await
+                }
+                _ => {
+                    live_per_call(n, &entered, || {
+                        let (router, r) = (router.clone(), req.clone());
+                        async move {
+                            let _ = router.chat(&r).await;
+                        }
+                    })
+                    .await
+                }
             };
             relay.abort();
             per.push(bytes);
         }
         watch.abort();
+        let (bare, alone, routed) = (per[0], per[1], per[2]);
         eprintln!(
             "over loopback HTTP (client side, with the simulator in the same process), \
-             {n} in flight: adapter alone {:.0} B/call, router over it {:.0} B/call, \
-             router state {:.0} B/call",
-            per[0],
-            per[1],
-            per[1] - per[0]
+             {n} in flight: bare reqwest {bare:.0} B/call, adapter alone {alone:.0} B/call, \
+             router over it {routed:.0} B/call; adapter state {:.0} B/call, router state \
+             {:.0} B/call, the SDK over a bare client {:.0} B/call",
+            alone - bare,
+            routed - alone,
+            routed - bare
+        );
+        // The issue's target for an SDK process: at most 4 KiB per call in flight over a
+        // bare client (RSS, measured by `cargo xtask bench-gateway`); the heap's share
+        // is held here.
+        assert!(
+            routed - bare <= 4096.0,
+            "the SDK holds {:.0} bytes per in-flight call over a bare reqwest client",
+            routed - bare
         );
     });
 }

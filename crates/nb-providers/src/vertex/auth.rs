@@ -218,7 +218,8 @@ impl TokenSource {
             .map_err(|e| transport_error(&e))?;
         let status = response.status().as_u16();
         let headers = header_facts(response.headers());
-        let body = read_limited(response, 1 << 16, Duration::from_secs(30)).await?;
+        let mut response = response;
+        let body = read_limited(&mut response, 1 << 16, Duration::from_secs(30)).await?;
         let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         if !(200..300).contains(&status) {
             return Err(token_error(status, headers, &v));

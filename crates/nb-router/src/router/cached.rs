@@ -28,34 +28,44 @@ impl SmartRouter {
         req: &ChatRequest,
         opts: &CallOptions,
     ) -> Result<Routed<ChatResponse>, RouteError> {
-        let slot = self.cache_slot(req, opts);
-        let mut unserved = None;
-        if let Some(slot) = &slot {
-            let entry = slot.cache.get(&slot.key).await;
-            match entry {
-                Some(hit) if crate::cache::serves(hit.check, self.vouch_mode(opts)) => {
-                    crate::telemetry::record_cache(true);
-                    return Ok(Routed {
-                        report: CallReport {
-                            served_by: Some(hit.served_by),
-                            cache_hit: true,
-                            check: hit.check,
-                            ..CallReport::default()
-                        },
-                        value: hit.response,
-                    });
-                }
-                entry => {
-                    crate::telemetry::record_cache(false);
-                    unserved = entry.map(Box::new);
-                }
-            }
+        match self.cache_slot(req, opts) {
+            // The answer is returned as it comes: a call that does not cache holds no
+            // answer of its own while it waits (this future is part of every call's state).
+            None => self.routed(req, opts, None).await,
+            // Boxed: only calls on a caching route hold a cache's state.
+            Some(slot) => Box::pin(self.through_cache(slot, req, opts)).await,
         }
-        // One await of the call (its future is part of every call's state).
+    }
+
+    /// A call on a caching route: served from the cache when it can be, else routed
+    /// (with the entry as a possible reference) and its answer stored.
+    async fn through_cache(
+        &self,
+        slot: Slot,
+        req: &ChatRequest,
+        opts: &CallOptions,
+    ) -> Result<Routed<ChatResponse>, RouteError> {
+        let unserved = match slot.cache.get(&slot.key).await {
+            Some(hit) if crate::cache::serves(hit.check, self.vouch_mode(opts)) => {
+                crate::telemetry::record_cache(true);
+                return Ok(Routed {
+                    report: CallReport {
+                        served_by: Some(hit.served_by),
+                        cache_hit: true,
+                        check: hit.check,
+                        ..CallReport::default()
+                    },
+                    value: hit.response,
+                });
+            }
+            entry => {
+                crate::telemetry::record_cache(false);
+                entry.map(Box::new)
+            }
+        };
         let out = self.routed(req, opts, unserved).await;
-        if let (Some(slot), Ok(r)) = (slot, &out) {
-            // Boxed: only calls on a caching route hold a store's state.
-            Box::pin(slot.store(r)).await;
+        if let Ok(r) = &out {
+            slot.store(r).await;
         }
         out
     }

@@ -62,7 +62,7 @@ impl SmartRouter {
 
     /// Routes a request on the default route.
     pub async fn chat(&self, req: &ChatRequest) -> Result<Routed<ChatResponse>, RouteError> {
-        self.chat_with(req, &CallOptions::default()).await
+        self.chat_with(req, &super::options::NO_OPTIONS).await
     }
 
     /// Runs one call inside its span (entered only while the call runs, so other tasks'
@@ -133,28 +133,33 @@ impl SmartRouter {
             let ended = self
                 .launch(&mut call, launched, req, req_i, repaired.is_some())
                 .await;
-            let mut next = None;
-            for e in ended {
-                let role = if e.hedge { AttemptRole::Hedge } else { role };
-                match self.settle(&mut call, e, role, req_i) {
-                    // An answer wins over another attempt's failure.
-                    Settled::Answered(idx, resp) => next = Some(Ok((idx, resp))),
-                    Settled::Failed(Next::Continue(w)) => wait = wait.max(w),
-                    Settled::Failed(Next::Stop(err)) => next = next.or(Some(Err(*err))),
-                    Settled::Cancelled => {}
+            // In a block of its own: the answer and the settled attempts are gone from
+            // the call's state before it waits for vouching (a local still in scope at
+            // an await is kept in the future, moved from or not).
+            let vouching = {
+                let mut next = None;
+                for e in ended {
+                    let role = if e.hedge { AttemptRole::Hedge } else { role };
+                    match self.settle(&mut call, e, role, req_i) {
+                        // An answer wins over another attempt's failure.
+                        Settled::Answered(idx, resp) => next = Some(Ok((idx, resp))),
+                        Settled::Failed(Next::Continue(w)) => wait = wait.max(w),
+                        Settled::Failed(Next::Stop(err)) => next = next.or(Some(Err(*err))),
+                        Settled::Cancelled => {}
+                    }
                 }
-            }
-            let (idx, resp) = match next {
-                Some(Ok(answer)) => answer,
-                Some(Err(e)) => return Err(self.fail(call, e)),
-                None => continue,
+                let (idx, resp) = match next {
+                    Some(Ok(answer)) => answer,
+                    Some(Err(e)) => return Err(self.fail(call, e)),
+                    None => continue,
+                };
+                match self.check_needed(&call, idx, req, &resp) {
+                    Some(check) => return Ok(self.finish(call, idx, resp, check)),
+                    // Boxed: vouching's state is only held by the calls that vouch.
+                    None => Box::pin(self.vouch(&mut call, idx, resp, req)),
+                }
             };
-            let answered = match self.check_needed(&call, idx, req, &resp) {
-                Some(check) => Ok((idx, resp, check)),
-                // Boxed: vouching's state is only held by the calls that vouch.
-                None => Box::pin(self.vouch(&mut call, idx, resp, req)).await,
-            };
-            return match answered {
+            return match vouching.await {
                 Ok((winner, resp, check)) => Ok(self.finish(call, winner, resp, check)),
                 Err(e) => Err(self.fail(call, e)),
             };

@@ -24,7 +24,7 @@ impl SmartRouter {
     /// The report's `served_by` names the model whose space the vectors are in: after a
     /// failover it is not the first choice's.
     pub async fn embed(&self, texts: &[String]) -> Result<Routed<Vec<Vec<f32>>>, RouteError> {
-        self.embed_with(texts, &CallOptions::default()).await
+        self.embed_with(texts, &super::options::NO_OPTIONS).await
     }
 
     /// Embeds `texts` with per-call options (route, tags, deadline; the vouching and

@@ -71,6 +71,18 @@ pub struct CallOptions {
     pub cache_scope: Option<String>,
 }
 
+/// The options of a call made without any (`chat`, `stream`, `embed`): a static, so
+/// such a call's future does not hold a default value of its own while it waits.
+pub(super) static NO_OPTIONS: CallOptions = CallOptions {
+    route: None,
+    require_tags: Vec::new(),
+    deadline: None,
+    validators: Vec::new(),
+    vouch: None,
+    on_unvouchable: None,
+    cache_scope: None,
+};
+
 impl CallOptions {
     /// Sets `route`.
     pub fn with_route(mut self, route: Option<String>) -> Self {

@@ -21,7 +21,7 @@ impl SmartRouter {
     /// stream as a [`CallError::MidStream`] with the partial output, never hidden.
     /// Hedging does not apply to streams.
     pub async fn stream(&self, req: &ChatRequest) -> Result<Routed<ChatStream>, RouteError> {
-        self.stream_with(req, &CallOptions::default()).await
+        self.stream_with(req, &super::options::NO_OPTIONS).await
     }
 
     /// [`stream`](Self::stream) with per-call options.

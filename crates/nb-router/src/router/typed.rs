@@ -16,7 +16,7 @@ impl SmartRouter {
     where
         T: serde::de::DeserializeOwned + schemars::JsonSchema + Send + 'static,
     {
-        self.chat_typed_with(req, &CallOptions::default()).await
+        self.chat_typed_with(req, &super::options::NO_OPTIONS).await
     }
 
     /// [`chat_typed`](Self::chat_typed) with per-call options.
