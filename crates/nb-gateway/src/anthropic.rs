@@ -209,30 +209,81 @@ fn usage_json(u: Option<&Usage>) -> Value {
     })
 }
 
-/// A `ChatResponse` as an Anthropic `message`.
-pub(crate) fn render(resp: &ChatResponse, id: &str, model: &str) -> Value {
-    let mut content = Vec::new();
+/// A `message` as written to the caller: borrowed from the answer, serialized once, no
+/// `serde_json::Value` built on the way.
+#[derive(serde::Serialize)]
+struct MessageOut<'a> {
+    id: &'a str,
+    r#type: &'static str,
+    role: &'static str,
+    model: &'a str,
+    content: Vec<Block<'a>>,
+    stop_reason: &'static str,
+    stop_sequence: Option<()>,
+    usage: UsageOut,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nb_report: Option<Value>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Block<'a> {
+    Text {
+        text: &'a str,
+    },
+    ToolUse {
+        id: std::borrow::Cow<'a, str>,
+        name: &'a str,
+        input: std::borrow::Cow<'a, Value>,
+    },
+}
+
+#[derive(serde::Serialize)]
+struct UsageOut {
+    input_tokens: u64,
+    output_tokens: u64,
+    cache_read_input_tokens: u64,
+    cache_creation_input_tokens: u64,
+}
+
+/// A `ChatResponse` as an Anthropic `message`'s bytes, with the call's report as
+/// `nb_report` when the caller asked for it.
+pub(crate) fn render(resp: &ChatResponse, id: &str, model: &str, report: Option<Value>) -> Vec<u8> {
+    let mut content = Vec::with_capacity(1 + resp.tool_calls.len());
     if !resp.text.is_empty() || resp.tool_calls.is_empty() {
-        content.push(json!({"type": "text", "text": resp.text}));
+        content.push(Block::Text { text: &resp.text });
     }
     for (i, c) in resp.tool_calls.iter().enumerate() {
-        content.push(json!({
-            "type": "tool_use",
-            "id": c.id.clone().unwrap_or_else(|| format!("toolu_{i}")),
-            "name": c.name,
-            "input": c.arguments.clone().unwrap_or_else(|| json!({})),
-        }));
+        content.push(Block::ToolUse {
+            id: c
+                .id
+                .as_deref()
+                .map_or_else(|| format!("toolu_{i}").into(), Into::into),
+            name: &c.name,
+            input: c.arguments.as_ref().map_or_else(
+                || std::borrow::Cow::Owned(Value::Object(serde_json::Map::new())),
+                std::borrow::Cow::Borrowed,
+            ),
+        });
     }
-    json!({
-        "id": id,
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": content,
-        "stop_reason": stop_reason(&resp.finish_reason),
-        "stop_sequence": null,
-        "usage": usage_json(resp.usage.as_ref()),
-    })
+    let u = resp.usage.unwrap_or_else(|| Usage::new(0, 0));
+    let body = MessageOut {
+        id,
+        r#type: "message",
+        role: "assistant",
+        model,
+        content,
+        stop_reason: stop_reason(&resp.finish_reason),
+        stop_sequence: None,
+        usage: UsageOut {
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            cache_read_input_tokens: u.cached_tokens.unwrap_or(0),
+            cache_creation_input_tokens: u.cache_write_tokens.unwrap_or(0),
+        },
+        nb_report: report,
+    };
+    crate::wire::to_json(&body)
 }
 
 /// The Anthropic Messages wire format, for the request flow both endpoints share.
@@ -432,9 +483,39 @@ mod tests {
         resp.tool_calls
             .push(ToolCall::from_raw(Some("t9".into()), "f", "{\"x\":1}"));
         resp.finish_reason = FinishReason::ToolCalls;
-        let v = render(&resp, "id", "m");
+        let v: Value = serde_json::from_slice(&render(&resp, "id", "m", None)).unwrap();
         assert_eq!(v["content"][0]["type"], "tool_use");
         assert_eq!(v["content"][0]["input"], json!({"x": 1}));
         assert_eq!(v["stop_reason"], "tool_use");
+    }
+
+    #[test]
+    fn an_answer_renders_every_field_of_a_message() {
+        let mut resp = ChatResponse::text("42");
+        resp.tool_calls.push(ToolCall::from_raw(None, "f", "{bad"));
+        let v: Value =
+            serde_json::from_slice(&render(&resp, "msg_1", "m", Some(json!({"k": 1})))).unwrap();
+        assert_eq!(
+            v,
+            json!({
+                "id": "msg_1", "type": "message", "role": "assistant", "model": "m",
+                "content": [
+                    {"type": "text", "text": "42"},
+                    {"type": "tool_use", "id": "toolu_0", "name": "f", "input": {}},
+                ],
+                "stop_reason": "end_turn",
+                "stop_sequence": null,
+                "usage": {
+                    "input_tokens": 0, "output_tokens": 0,
+                    "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0,
+                },
+                "nb_report": {"k": 1},
+            })
+        );
+        // An empty answer is one empty text block.
+        let v: Value =
+            serde_json::from_slice(&render(&ChatResponse::text(""), "i", "m", None)).unwrap();
+        assert_eq!(v["content"], json!([{"type": "text", "text": ""}]));
+        assert!(v.get("nb_report").is_none());
     }
 }

@@ -202,11 +202,16 @@ async fn dispatch(
         Ok(routed) => {
             Gateway::settle(reservation, &routed.report);
             let model = served_model(&routed.report, &call.model);
-            let mut body = (wire.render)(&routed.value, id, &model);
-            if wants_report(headers) {
-                body["nb_report"] = report_json(&routed.report);
-            }
-            let mut r = axum::Json(body).into_response();
+            let report = wants_report(headers).then(|| report_json(&routed.report));
+            let body = (wire.render)(&routed.value, id, &model, report);
+            let mut r = (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    axum::http::HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response();
             report_headers(r.headers_mut(), &routed.report, id);
             r
         }

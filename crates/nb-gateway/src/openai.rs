@@ -7,7 +7,7 @@ use nb_core::{
     ChatChunk, ChatRequest, ChatResponse, FinishReason, JsonSchemaFormat, Media, Message, Part,
     ResponseFormat, Role, ToolCall, ToolChoice, ToolSpec, Usage,
 };
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::Format;
 use crate::error::{ErrorType, error_body};
@@ -311,53 +311,112 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// A `ChatResponse` as an OpenAI `chat.completion`.
-pub(crate) fn render(resp: &ChatResponse, id: &str, model: &str) -> Value {
-    let mut message = Map::new();
-    message.insert("role".into(), json!("assistant"));
-    message.insert(
-        "content".into(),
-        if resp.text.is_empty() && !resp.tool_calls.is_empty() {
-            Value::Null
-        } else {
-            json!(resp.text)
-        },
-    );
-    if let Some(r) = &resp.refusal {
-        message.insert("refusal".into(), json!(r));
-    }
-    if !resp.tool_calls.is_empty() {
-        message.insert(
-            "tool_calls".into(),
-            resp.tool_calls
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    json!({
-                        "id": c.id.clone().unwrap_or_else(|| format!("call_{i}")),
-                        "type": "function",
-                        "function": {"name": c.name, "arguments": c.arguments_raw},
-                    })
-                })
-                .collect(),
-        );
-    }
-    let mut v = json!({
-        "id": id,
-        "object": "chat.completion",
-        "created": now_secs(),
-        "model": model,
-        "choices": [{
-            "index": 0,
-            "message": Value::Object(message),
-            "finish_reason": finish(&resp.finish_reason),
-            "logprobs": null,
+/// A `chat.completion` as written to the caller: borrowed from the answer, serialized
+/// once, no `serde_json::Value` built on the way.
+#[derive(serde::Serialize)]
+struct Completion<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: [Choice<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<UsageOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nb_report: Option<Value>,
+}
+
+#[derive(serde::Serialize)]
+struct Choice<'a> {
+    index: u32,
+    message: MessageOut<'a>,
+    finish_reason: &'static str,
+    logprobs: Option<()>,
+}
+
+#[derive(serde::Serialize)]
+struct MessageOut<'a> {
+    role: &'static str,
+    /// `null` when the answer is tool calls alone.
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refusal: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<ToolCallOut<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct ToolCallOut<'a> {
+    id: std::borrow::Cow<'a, str>,
+    r#type: &'static str,
+    function: FunctionOut<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct FunctionOut<'a> {
+    name: &'a str,
+    arguments: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct UsageOut {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt_tokens_details: Option<CachedOut>,
+}
+
+#[derive(serde::Serialize)]
+struct CachedOut {
+    cached_tokens: u64,
+}
+
+/// A `ChatResponse` as an OpenAI `chat.completion`'s bytes, with the call's report as
+/// `nb_report` when the caller asked for it.
+pub(crate) fn render(resp: &ChatResponse, id: &str, model: &str, report: Option<Value>) -> Vec<u8> {
+    let message = MessageOut {
+        role: "assistant",
+        content: (!resp.text.is_empty() || resp.tool_calls.is_empty())
+            .then_some(resp.text.as_str()),
+        refusal: resp.refusal.as_deref(),
+        tool_calls: resp
+            .tool_calls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ToolCallOut {
+                id: c
+                    .id
+                    .as_deref()
+                    .map_or_else(|| format!("call_{i}").into(), Into::into),
+                r#type: "function",
+                function: FunctionOut {
+                    name: &c.name,
+                    arguments: &c.arguments_raw,
+                },
+            })
+            .collect(),
+    };
+    let body = Completion {
+        id,
+        object: "chat.completion",
+        created: now_secs(),
+        model,
+        choices: [Choice {
+            index: 0,
+            message,
+            finish_reason: finish(&resp.finish_reason),
+            logprobs: None,
         }],
-    });
-    if let Some(u) = &resp.usage {
-        v["usage"] = usage_json(u);
-    }
-    v
+        usage: resp.usage.as_ref().map(|u| UsageOut {
+            prompt_tokens: u.input_tokens,
+            completion_tokens: u.output_tokens,
+            total_tokens: u.input_tokens + u.output_tokens,
+            prompt_tokens_details: u.cached_tokens.map(|c| CachedOut { cached_tokens: c }),
+        }),
+        nb_report: report,
+    };
+    crate::wire::to_json(&body)
 }
 
 /// The OpenAI Chat Completions wire format, for the request flow both endpoints share.
@@ -575,9 +634,50 @@ mod tests {
         resp.tool_calls
             .push(ToolCall::from_raw(Some("c9".into()), "f", "{\"x\":1}"));
         resp.finish_reason = FinishReason::ToolCalls;
-        let v = render(&resp, "id", "m");
+        let v: Value = serde_json::from_slice(&render(&resp, "id", "m", None)).unwrap();
         assert_eq!(v["choices"][0]["message"]["content"], Value::Null);
         assert_eq!(v["choices"][0]["message"]["tool_calls"][0]["id"], "c9");
         assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+    }
+
+    #[test]
+    fn an_answer_renders_every_field_of_a_chat_completion() {
+        let mut resp = ChatResponse::text("42");
+        resp.refusal = Some("no".into());
+        let mut usage = Usage::new(10, 2);
+        usage.cached_tokens = Some(4);
+        resp.usage = Some(usage);
+        resp.finish_reason = FinishReason::Length;
+        let mut v: Value =
+            serde_json::from_slice(&render(&resp, "chatcmpl-1", "m", Some(json!({"k": 1}))))
+                .unwrap();
+        assert!(v["created"].as_u64().is_some_and(|c| c > 1_700_000_000));
+        v["created"] = json!(0);
+        assert_eq!(
+            v,
+            json!({
+                "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "m",
+                "choices": [{
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "42", "refusal": "no"},
+                    "finish_reason": "length",
+                    "logprobs": null,
+                }],
+                "usage": {
+                    "prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12,
+                    "prompt_tokens_details": {"cached_tokens": 4},
+                },
+                "nb_report": {"k": 1},
+            })
+        );
+        // No usage, no report, a tool call without an id: numbered, arguments as sent.
+        let mut resp = ChatResponse::text("");
+        resp.tool_calls.push(ToolCall::from_raw(None, "f", "{bad"));
+        let v: Value = serde_json::from_slice(&render(&resp, "i", "m", None)).unwrap();
+        assert!(v.get("usage").is_none() && v.get("nb_report").is_none());
+        assert_eq!(
+            v["choices"][0]["message"]["tool_calls"],
+            json!([{"id": "call_0", "type": "function", "function": {"name": "f", "arguments": "{bad"}}])
+        );
     }
 }

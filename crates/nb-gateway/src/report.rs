@@ -1,19 +1,49 @@
 //! The call's report for the caller: `x-nb-*` headers, and JSON on request.
 
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use nb_router::{AttemptOutcome, AttemptRole, CallReport, SkipReason};
 use serde_json::{Value, json};
 
+// The headers' names, checked once at compile time rather than on every answer.
+const SERVED_BY: HeaderName = HeaderName::from_static("x-nb-served-by");
+const ATTEMPTS: HeaderName = HeaderName::from_static("x-nb-attempts");
+const VERDICT: HeaderName = HeaderName::from_static("x-nb-verdict");
+const VOUCHED_BY: HeaderName = HeaderName::from_static("x-nb-vouched-by");
+const FAILED_OVER: HeaderName = HeaderName::from_static("x-nb-failed-over");
+const CACHE: HeaderName = HeaderName::from_static("x-nb-cache");
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-nb-request-id");
+
+/// `provider/model[@credential]` as a header value, written without the formatting
+/// machinery (this runs for every answer).
+fn target_value(prefix: &str, t: &nb_core::TargetId) -> Option<HeaderValue> {
+    let credential = t.credential();
+    let mut s = String::with_capacity(
+        prefix.len()
+            + t.provider().len()
+            + 1
+            + t.model().len()
+            + credential.map_or(0, |c| c.len() + 1),
+    );
+    s.push_str(prefix);
+    s.push_str(t.provider());
+    s.push('/');
+    s.push_str(t.model());
+    if let Some(c) = credential {
+        s.push('@');
+        s.push_str(c);
+    }
+    HeaderValue::try_from(s).ok()
+}
+
 /// `x-nb-*` headers from a call's report.
 pub(crate) fn report_headers(h: &mut HeaderMap, report: &CallReport, request_id: &str) {
-    // Every answer carries these: static values where there are a few, the rest built
-    // straight into the header's bytes (no `String` per header, then a copy).
-    if let Some(t) = &report.served_by {
-        if let Ok(v) = HeaderValue::try_from(t.to_string()) {
-            h.insert("x-nb-served-by", v);
-        }
+    // Every answer carries these: static names, static values where there are a few, the
+    // rest built straight into the header's bytes (no `String` per header, then a copy).
+    h.reserve(7);
+    if let Some(v) = report.served_by.as_ref().and_then(|t| target_value("", t)) {
+        h.insert(SERVED_BY, v);
     }
-    h.insert("x-nb-attempts", HeaderValue::from(report.attempts.len()));
+    h.insert(ATTEMPTS, HeaderValue::from(report.attempts.len()));
     // How far the answer was checked: `equivalent` (vouched for), `first-choice`,
     // `unchecked` (a failover answer with vouching off), `unvouchable` (nothing could
     // vouch; served flagged). A refusal says the verdict that refused it, or `none`.
@@ -23,25 +53,25 @@ pub(crate) fn report_headers(h: &mut HeaderMap, report: &CallReport, request_id:
         (None, _, Some(v)) => outcome_name(v.outcome),
         (None, _, None) => "none",
     };
-    h.insert("x-nb-verdict", HeaderValue::from_static(verdict));
+    h.insert(VERDICT, HeaderValue::from_static(verdict));
     // Who vouched: a target's id, prefixed `cache:` when the reference was its earlier
     // answer from the cache.
     if let (Some(t), Some(v)) = (report.vouched_by(), &report.verdict) {
         let from = if v.from_cache { "cache:" } else { "" };
-        if let Ok(v) = HeaderValue::try_from(format!("{from}{t}")) {
-            h.insert("x-nb-vouched-by", v);
+        if let Some(v) = target_value(from, t) {
+            h.insert(VOUCHED_BY, v);
         }
     }
     h.insert(
-        "x-nb-failed-over",
+        FAILED_OVER,
         HeaderValue::from_static(if report.failed_over { "true" } else { "false" }),
     );
     h.insert(
-        "x-nb-cache",
+        CACHE,
         HeaderValue::from_static(if report.cache_hit { "hit" } else { "miss" }),
     );
     if let Ok(v) = HeaderValue::from_str(request_id) {
-        h.insert("x-nb-request-id", v);
+        h.insert(REQUEST_ID, v);
     }
 }
 
@@ -127,5 +157,25 @@ fn skip_name(r: &SkipReason) -> &'static str {
         SkipReason::LastResort => "last_resort",
         SkipReason::UnknownRoute => "unknown_route",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nb_core::TargetId;
+
+    #[test]
+    fn a_target_header_reads_as_the_target_displays() {
+        for t in [
+            TargetId::new("openai", "gpt-4o-mini"),
+            TargetId::new("anthropic", "claude-sonnet-4-5").with_credential("team-b"),
+        ] {
+            assert_eq!(target_value("", &t).unwrap(), t.to_string().as_str());
+            assert_eq!(
+                target_value("cache:", &t).unwrap(),
+                format!("cache:{t}").as_str()
+            );
+        }
     }
 }

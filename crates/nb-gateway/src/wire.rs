@@ -13,10 +13,22 @@ pub(crate) struct Wire {
     pub(crate) format: Format,
     /// The request body as the router's request.
     pub(crate) parse: fn(&Value) -> Result<ChatRequest, String>,
-    /// An answer as the format's response body (`id`, `model`).
-    pub(crate) render: fn(&ChatResponse, &str, &str) -> Value,
+    /// An answer as the format's response body (`id`, `model`, the call's report when
+    /// the caller asked for it), serialized.
+    pub(crate) render: fn(&ChatResponse, &str, &str, Option<Value>) -> Vec<u8>,
     /// A committed stream as the format's SSE response (`id`, `model`, the request).
     pub(crate) stream: fn(ChatStream, String, String, &Value) -> Response,
+}
+
+/// `body` as JSON bytes. (A response body of plain structs, strings and numbers always
+/// serializes; should one ever fail, the caller gets an OpenAI-style error object rather
+/// than a panic.)
+pub(crate) fn to_json(body: &impl serde::Serialize) -> Vec<u8> {
+    serde_json::to_vec(body).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a response body did not serialize");
+        br#"{"error":{"message":"the gateway could not write the answer","type":"server_error"}}"#
+            .to_vec()
+    })
 }
 
 /// The items of the array at `key` in `v`, numbered (none when it is absent).
