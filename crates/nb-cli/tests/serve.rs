@@ -254,6 +254,18 @@ async fn the_gateway_serves_both_formats_fails_over_and_reports() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    // A model that is no route: refused, and counted without the name the caller chose
+    // (a label a caller picks freely would grow the metrics without bound).
+    for i in 0..3 {
+        let r = client()
+            .post(format!("{}/v1/chat/completions", g.base))
+            .bearer_auth(KEY)
+            .json(&json!({"model": format!("no-such-model-{i}"), "messages": [{"role": "user", "content": Q}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+    }
     let r = client()
         .get(format!("{}/metrics", g.base))
         .send()
@@ -261,6 +273,15 @@ async fn the_gateway_serves_both_formats_fails_over_and_reports() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let text = r.text().await.unwrap();
+    assert!(!text.contains("no-such-model"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("nb_gateway_requests_total{")
+                && l.contains("status=\"404\"")
+                && l.contains("route=\"-\"")
+                && l.ends_with(" 3")),
+        "{text}"
+    );
     assert!(text.contains("neuralbridge_calls"), "{text}");
     // Prometheus conventions: HELP and TYPE, `_total` counters, histograms with units.
     assert!(text.contains("# HELP nb_gateway_requests_total "), "{text}");

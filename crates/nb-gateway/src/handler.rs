@@ -75,9 +75,12 @@ pub(crate) async fn handle(
         .extensions()
         .get::<Reason>()
         .map_or("-", |r| r.0.as_str());
-    let route = seen.model.clone().unwrap_or_else(|| "-".into());
+    let route = match (&seen.model, seen.routed) {
+        (Some(m), true) => m.clone(),
+        _ => "-".into(),
+    };
     let key = seen.caller.clone().unwrap_or_else(|| "-".into());
-    let status = response.status().as_u16().to_string();
+    let status = status_label(response.status());
     metrics::counter!("nb_gateway_requests", "status" => status.clone(), "route" => route.clone(), "key" => key)
         .increment(1);
     metrics::histogram!("nb_gateway_request_duration", "status" => status, "route" => route)
@@ -96,11 +99,37 @@ pub(crate) async fn handle(
     response
 }
 
+/// A status as a metric label: the ones the gateway answers with are static strings.
+fn status_label(status: StatusCode) -> metrics::SharedString {
+    let known = match status.as_u16() {
+        200 => "200",
+        400 => "400",
+        401 => "401",
+        402 => "402",
+        403 => "403",
+        404 => "404",
+        408 => "408",
+        413 => "413",
+        422 => "422",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        other => return other.to_string().into(),
+    };
+    metrics::SharedString::const_str(known)
+}
+
 /// What the log line can say of a request, as far as it got.
 #[derive(Default)]
 struct Seen {
     caller: Option<String>,
+    /// The model the caller named (for the log line, whatever it was).
     model: Option<String>,
+    /// Whether `model` named one of the gateway's routes: only then is it a metric
+    /// label (a label a caller can choose freely would grow the metrics without bound).
+    routed: bool,
 }
 
 async fn flow(
@@ -138,6 +167,7 @@ async fn flow(
         Ok(o) => o,
         Err(r) => return *r,
     };
+    seen.routed = true;
     let opts = match caller_vouching(&g, &headers, &caller, opts, f) {
         Ok(o) => o,
         Err(r) => return *r,

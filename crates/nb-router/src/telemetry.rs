@@ -54,29 +54,92 @@ pub(crate) fn call_span(route: &str) -> tracing::Span {
     )
 }
 
-/// Records a finished call's outcome on its span.
+/// The fields `record_call` fills in, looked up once (every call span comes from the
+/// one callsite in [`call_span`], so its fields are the same for all).
+struct OutcomeFields([tracing::field::Field; 9]);
+
+/// Their names, in the order `record_call` gives their values.
+const OUTCOME_FIELDS: [&str; 9] = [
+    "gen_ai.provider.name",
+    "gen_ai.request.model",
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.cache_read.input_tokens",
+    "nb.failed_over",
+    "nb.attempts",
+    "nb.total_cost",
+    "error.type",
+];
+
+impl OutcomeFields {
+    fn of(meta: &'static tracing::Metadata<'static>) -> Option<&'static Self> {
+        static FIELDS: std::sync::OnceLock<Option<OutcomeFields>> = std::sync::OnceLock::new();
+        FIELDS
+            .get_or_init(|| {
+                let fields = meta.fields();
+                let mut found = Vec::with_capacity(OUTCOME_FIELDS.len());
+                for name in OUTCOME_FIELDS {
+                    found.push(fields.field(name)?);
+                }
+                found.try_into().ok().map(OutcomeFields)
+            })
+            .as_ref()
+            // A span from elsewhere (never, today) is recorded field by field.
+            .filter(|f| f.0[0].callsite() == meta.callsite())
+    }
+}
+
+/// Records a finished call's outcome on its span, in one record (one visit of each
+/// subscriber layer, not one per field).
 pub(crate) fn record_call(span: &tracing::Span, report: &crate::CallReport, error: Option<&str>) {
-    if let Some(t) = &report.served_by {
-        span.record("gen_ai.provider.name", provider_name(t));
-        span.record("gen_ai.request.model", t.model());
-    } else if let Some(a) = report.attempts.first() {
-        span.record("gen_ai.provider.name", provider_name(&a.target));
-        span.record("gen_ai.request.model", a.target.model());
-    }
-    if let Some(u) = report.usage {
-        span.record("gen_ai.usage.input_tokens", u.input_tokens);
-        span.record("gen_ai.usage.output_tokens", u.output_tokens);
-        if let Some(c) = u.cached_tokens {
-            span.record("gen_ai.usage.cache_read.input_tokens", c);
+    let Some(meta) = span.metadata() else {
+        // Disabled: nobody listens.
+        return;
+    };
+    use tracing::field::Value;
+    let target = report
+        .served_by
+        .as_ref()
+        .or_else(|| report.attempts.first().map(|a| &a.target));
+    let provider = target.map(provider_name);
+    let model = target.map(TargetId::model);
+    let input = report.usage.map(|u| u.input_tokens);
+    let output = report.usage.map(|u| u.output_tokens);
+    let cached = report.usage.and_then(|u| u.cached_tokens);
+    let attempts = report.attempts.len() as u64;
+    let values: [Option<&dyn Value>; 9] = [
+        provider.as_ref().map(|v| v as &dyn Value),
+        model.as_ref().map(|v| v as &dyn Value),
+        input.as_ref().map(|v| v as &dyn Value),
+        output.as_ref().map(|v| v as &dyn Value),
+        cached.as_ref().map(|v| v as &dyn Value),
+        Some(&report.failed_over),
+        Some(&attempts),
+        report.total_cost.as_ref().map(|v| v as &dyn Value),
+        error.as_ref().map(|v| v as &dyn Value),
+    ];
+    match OutcomeFields::of(meta) {
+        Some(OutcomeFields(f)) => {
+            let set = [
+                (&f[0], values[0]),
+                (&f[1], values[1]),
+                (&f[2], values[2]),
+                (&f[3], values[3]),
+                (&f[4], values[4]),
+                (&f[5], values[5]),
+                (&f[6], values[6]),
+                (&f[7], values[7]),
+                (&f[8], values[8]),
+            ];
+            span.record_all(&meta.fields().value_set(&set));
         }
-    }
-    span.record("nb.failed_over", report.failed_over);
-    span.record("nb.attempts", report.attempts.len());
-    if let Some(c) = report.total_cost {
-        span.record("nb.total_cost", c);
-    }
-    if let Some(e) = error {
-        span.record("error.type", e);
+        None => {
+            for (name, value) in OUTCOME_FIELDS.iter().zip(values) {
+                if let Some(v) = value {
+                    span.record(*name, v);
+                }
+            }
+        }
     }
 }
 
@@ -95,7 +158,9 @@ pub(crate) fn attempt_span(t: &TargetId) -> tracing::Span {
 /// One target's metric keys for the healthy path (an answer on the first ask: the
 /// attempts counter, the duration and token histograms), and its label values for the
 /// rest, made once when the router is built: recording a healthy attempt builds,
-/// allocates and hashes nothing; another clones shared strings.
+/// allocates and hashes nothing; another clones shared strings. The keys are "retained"
+/// (their labels shared): a recorder that keeps a copy of each key it is handed (the
+/// Prometheus exporter does, on every record) copies a pointer, not the labels.
 pub(crate) struct TargetLabels {
     target: SharedString,
     provider: SharedString,
@@ -125,6 +190,7 @@ impl TargetLabels {
                     label("gen_ai.request.model", &model),
                 ],
             )
+            .to_retained()
         };
         Self {
             attempt_ok: Key::from_parts(
@@ -134,14 +200,16 @@ impl TargetLabels {
                     Label::from_static_parts("role", crate::AttemptRole::Answer.as_str()),
                     Label::from_static_parts("outcome", "success"),
                 ],
-            ),
+            )
+            .to_retained(),
             duration_ok: Key::from_parts(
                 "gen_ai.client.operation.duration",
                 vec![
                     label("gen_ai.provider.name", &provider),
                     label("gen_ai.request.model", &model),
                 ],
-            ),
+            )
+            .to_retained(),
             tokens: [token("input"), token("output")],
             target,
             provider,

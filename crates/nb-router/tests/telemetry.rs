@@ -24,6 +24,8 @@ struct Seen {
     route: Arc<Mutex<BTreeMap<String, String>>>,
     /// (message, the span it happened in).
     events: Arc<Mutex<Vec<SeenEvent>>>,
+    /// How many times fields were recorded on `nb.route` spans after they began.
+    route_records: Arc<Mutex<usize>>,
 }
 
 struct Fields<'a>(&'a mut BTreeMap<String, String>);
@@ -45,6 +47,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Se
     }
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         if ctx.span(id).is_some_and(|s| s.name() == "nb.route") {
+            *self.route_records.lock().unwrap() += 1;
             values.record(&mut Fields(&mut self.route.lock().unwrap()));
         }
     }
@@ -140,6 +143,8 @@ async fn the_call_span_carries_genai_fields_and_failovers_are_info_events() {
         Some("true")
     );
     assert_eq!(route.get("nb.attempts").map(String::as_str), Some("2"));
+    // The outcome arrives in one record: each layer visits the span once, not per field.
+    assert_eq!(*seen.route_records.lock().unwrap(), 1);
     let events = seen.events.lock().unwrap().clone();
     assert!(
         events
