@@ -237,7 +237,7 @@ async fn main() -> ExitCode {
                         return fail(2, format!("schema {} is not JSON: {e}", path.display()));
                     }
                 };
-                let compiled = match neuralbridge::guard::JsonSchema::new(&value) {
+                let compiled = match nb_cli::config::compile_schema(&value) {
                     Ok(c) => c,
                     Err(e) => return fail(2, format!("schema {}: {e}", path.display())),
                 };

@@ -132,7 +132,10 @@ pub mod prelude {
     pub use nb_classify::{Classification, Classifier, Disposition, Failure};
 
     #[cfg(feature = "guard")]
-    pub use nb_guard::{JsonSchema, Validator};
+    pub use nb_guard::Validator;
+
+    #[cfg(feature = "json-schema")]
+    pub use nb_guard::JsonSchema;
 
     #[cfg(feature = "semantic")]
     pub use nb_semantic::{Equivalence, EquivalenceOutcome, Strict, Verdict};

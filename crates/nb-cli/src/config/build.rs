@@ -245,7 +245,7 @@ impl Config {
         &self,
         name: &str,
         r: &RouteConfig,
-    ) -> Result<Option<neuralbridge::guard::JsonSchema>, ConfigFileError> {
+    ) -> Result<Option<RouteSchema>, ConfigFileError> {
         let Some(file) = &r.schema else {
             return Ok(None);
         };
@@ -258,9 +258,48 @@ impl Config {
             .map_err(|e| ConfigFileError(format!("{at}: cannot read {}: {e}", path.display())))?;
         let value: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| ConfigFileError(format!("{at}: {} is not JSON: {e}", path.display())))?;
-        neuralbridge::guard::JsonSchema::new(&value)
+        compile_schema(&value)
             .map(Some)
             .map_err(|e| ConfigFileError(format!("{at}: {}: {e}", path.display())))
+    }
+}
+
+/// A route's compiled JSON Schema.
+#[cfg(feature = "schema")]
+pub type RouteSchema = neuralbridge::guard::JsonSchema;
+/// A route's compiled JSON Schema: never, in an `nb` built without the `schema` feature.
+#[cfg(not(feature = "schema"))]
+pub type RouteSchema = NoSchema;
+
+/// Compiles a JSON Schema document.
+#[cfg(feature = "schema")]
+pub fn compile_schema(value: &serde_json::Value) -> Result<RouteSchema, String> {
+    neuralbridge::guard::JsonSchema::new(value).map_err(|e| e.to_string())
+}
+
+/// Compiles a JSON Schema document: refused, in an `nb` built without the `schema`
+/// feature.
+#[cfg(not(feature = "schema"))]
+pub fn compile_schema(_: &serde_json::Value) -> Result<RouteSchema, String> {
+    Err(WITHOUT_SCHEMA.into())
+}
+
+/// Why a schema cannot be used by an `nb` built without the `schema` feature.
+#[cfg(not(feature = "schema"))]
+const WITHOUT_SCHEMA: &str = "this nb was built without the `schema` feature (JSON \
+     Schema validation; the default features have it: cargo install neuralbridge-cli)";
+
+/// Stands in for a compiled schema where there can be none (no `schema` feature).
+#[cfg(not(feature = "schema"))]
+pub enum NoSchema {}
+
+#[cfg(not(feature = "schema"))]
+impl neuralbridge::guard::Validator for NoSchema {
+    fn validate(
+        &self,
+        _: &neuralbridge::core::ChatResponse,
+    ) -> Result<(), neuralbridge::core::Violation> {
+        match *self {}
     }
 }
 

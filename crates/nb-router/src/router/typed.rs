@@ -10,8 +10,9 @@ use crate::report::{RouteError, RouteErrorKind, Routed};
 impl SmartRouter {
     /// Routes a request for a typed answer: the JSON Schema of `T` (derived with
     /// `schemars`) is sent in each provider's native structured-output form, every answer
-    /// is validated against it and must deserialize into `T` — a violation is repaired
-    /// on the same target, then failed over, like any other failure.
+    /// is validated against it (with the `json-schema` feature, on by default) and must
+    /// deserialize into `T` — a violation is repaired on the same target, then failed
+    /// over, like any other failure.
     pub async fn chat_typed<T>(&self, req: &ChatRequest) -> Result<Routed<T>, RouteError>
     where
         T: serde::de::DeserializeOwned + schemars::JsonSchema + Send + 'static,
@@ -37,6 +38,7 @@ impl SmartRouter {
             strict: false,
         });
         let mut opts = opts.clone();
+        #[cfg(feature = "json-schema")]
         if let Ok(compiled) = nb_guard::JsonSchema::new(&schema) {
             opts.validators.push(Arc::new(compiled));
         }
