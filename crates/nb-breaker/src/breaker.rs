@@ -8,7 +8,6 @@
 //! twenty lines we used. This one has `state()`, a bounded number of half-open probes,
 //! three-way outcomes, and our injected clock.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -75,7 +74,8 @@ pub struct FailureRate {
     pub threshold: f64,
     /// Fewer calls than this in the window never trip.
     pub min_calls: u32,
-    /// The window's length.
+    /// The window's length. (Kept in 20 buckets: the rate counts the calls of the last
+    /// `window − window / 20` to `window`, in the same memory at any call rate.)
     pub window: Duration,
 }
 
@@ -200,51 +200,103 @@ impl<A: FailurePolicy, B: FailurePolicy> FailurePolicy for Either<A, B> {
     }
 }
 
+/// How many buckets a failure-rate window is kept in.
+const BUCKETS: u64 = 20;
+
 /// A failure rate over a sliding window, on our injected clock (an async router's tests
-/// freeze it).
+/// freeze it). The window is kept as [`BUCKETS`] buckets of counts, not as its calls: its
+/// memory and the cost of an outcome are the same at one call a minute or a hundred
+/// thousand a second (a list of every call in a 30 s window held millions of entries at
+/// high rates, scanned on every failure). The rate counts the calls of the last
+/// `window` at a bucket's granularity: between `window − window / 20` and `window`.
 struct RateWindow {
     cfg: FailureRate,
     clock: SharedClock,
-    events: VecDeque<(Instant, bool)>,
+    /// When bucket 0 began.
+    epoch: Instant,
+    /// A bucket's length in nanoseconds (at least 1).
+    bucket_nanos: u64,
+    /// Each bucket's number (time since `epoch` in bucket lengths) and counts; bucket
+    /// `n` lives in slot `n % BUCKETS`.
+    slots: [Bucket; BUCKETS as usize],
     backoff: Backoff,
     /// The next fresh backoff's seed.
     seed: u64,
     open: OpenBackoff,
 }
 
+/// One bucket of a [`RateWindow`].
+#[derive(Clone, Copy, Default)]
+struct Bucket {
+    number: u64,
+    calls: u32,
+    failures: u32,
+}
+
 impl RateWindow {
-    fn prune(&mut self, now: Instant) {
-        while let Some((t, _)) = self.events.front() {
-            if now.duration_since(*t) > self.cfg.window {
-                self.events.pop_front();
-            } else {
-                break;
-            }
+    fn new(cfg: FailureRate, clock: SharedClock, open: OpenBackoff, seed: u64) -> Self {
+        let epoch = clock.now();
+        Self {
+            bucket_nanos: u64::try_from(cfg.window.as_nanos() / u128::from(BUCKETS))
+                .unwrap_or(u64::MAX)
+                .max(1),
+            cfg,
+            clock,
+            epoch,
+            slots: [Bucket::default(); BUCKETS as usize],
+            backoff: Backoff::new(open, seed),
+            seed,
+            open,
         }
+    }
+
+    /// Counts an outcome now; returns its bucket's number.
+    fn add(&mut self, failed: bool) -> u64 {
+        let since = self.clock.now().saturating_duration_since(self.epoch);
+        let number = u64::try_from(since.as_nanos()).unwrap_or(u64::MAX) / self.bucket_nanos;
+        let slot = &mut self.slots[(number % BUCKETS) as usize];
+        if slot.number != number {
+            *slot = Bucket {
+                number,
+                ..Bucket::default()
+            };
+        }
+        slot.calls = slot.calls.saturating_add(1);
+        if failed {
+            slot.failures = slot.failures.saturating_add(1);
+        }
+        number
+    }
+
+    /// The calls and failures of the buckets of the last `BUCKETS` numbers up to
+    /// `number`.
+    fn totals(&self, number: u64) -> (u64, u64) {
+        self.slots
+            .iter()
+            .filter(|b| b.number <= number && number - b.number < BUCKETS)
+            .fold((0, 0), |(c, f), b| {
+                (c + u64::from(b.calls), f + u64::from(b.failures))
+            })
     }
 }
 
 impl FailurePolicy for RateWindow {
     fn record_success(&mut self) {
-        let now = self.clock.now();
-        self.prune(now);
-        self.events.push_back((now, true));
+        self.add(false);
     }
 
     fn mark_dead_on_failure(&mut self) -> Option<Duration> {
-        let now = self.clock.now();
-        self.prune(now);
-        self.events.push_back((now, false));
-        let calls = self.events.len();
-        let failures = self.events.iter().filter(|e| !e.1).count();
+        let number = self.add(true);
+        let (calls, failures) = self.totals(number);
         let rate = failures as f64 / calls.max(1) as f64;
-        (calls >= self.cfg.min_calls as usize && rate >= self.cfg.threshold)
+        (calls >= u64::from(self.cfg.min_calls) && rate >= self.cfg.threshold)
             .then(|| self.backoff.next())
             .flatten()
     }
 
     fn revived(&mut self) {
-        self.events.clear();
+        self.slots = [Bucket::default(); BUCKETS as usize];
+        self.epoch = self.clock.now();
         self.seed = self.seed.wrapping_add(1);
         self.backoff = Backoff::new(self.open, self.seed);
     }
@@ -367,14 +419,7 @@ impl Breaker {
     /// store seeds each target's breaker from its id, so targets are decorrelated and
     /// a run replays exactly).
     pub fn seeded(cfg: BreakerConfig, clock: SharedClock, seed: u64) -> Self {
-        let window = |rate| RateWindow {
-            cfg: rate,
-            clock: clock.clone(),
-            events: VecDeque::new(),
-            backoff: Backoff::new(cfg.backoff, seed ^ 0x5157),
-            seed: seed ^ 0x5157,
-            open: cfg.backoff,
-        };
+        let window = |rate| RateWindow::new(rate, clock.clone(), cfg.backoff, seed ^ 0x5157);
         let consecutive =
             || Consecutive::new(cfg.consecutive_failures, Backoff::new(cfg.backoff, seed));
         let policy: Box<dyn FailurePolicy + Send> =
@@ -780,6 +825,63 @@ mod tests {
             assert!(fail(&mut b).is_none(), "3 of 5 in window, below min calls");
         }
         assert!(fail(&mut b).is_some(), "4 failures of 6 calls trips");
+    }
+
+    /// Failures that the window should (and should not) still hold, a bucket's length
+    /// (0.5 s of a 10 s window) on either side of its edge.
+    #[test]
+    fn a_rate_window_holds_the_last_window_at_a_buckets_granularity() {
+        let rate = FailureRate {
+            threshold: 0.5,
+            min_calls: 4,
+            window: Duration::from_secs(10),
+        };
+        for (later, trips) in [
+            (Duration::from_millis(9_400), true),
+            (Duration::from_secs(10), false),
+        ] {
+            let clock = ManualClock::new();
+            let mut b = Breaker::new(cfg(0, Some(rate)), Arc::new(clock.clone()));
+            for _ in 0..3 {
+                assert!(fail(&mut b).is_none(), "fewer calls than min_calls");
+            }
+            clock.advance(later);
+            assert_eq!(
+                fail(&mut b).is_some(),
+                trips,
+                "three failures {later:?} earlier {} still count",
+                if trips { "must" } else { "must not" }
+            );
+        }
+    }
+
+    /// A window's memory and the cost of an outcome do not grow with the number of
+    /// calls in it: a million successes in one window, then failures trip it at the
+    /// rate they make.
+    #[test]
+    fn a_rate_window_takes_a_million_calls_in_constant_memory() {
+        let clock = ManualClock::new();
+        let rate = FailureRate {
+            threshold: 0.5,
+            min_calls: 10,
+            window: Duration::from_secs(30),
+        };
+        let mut b = Breaker::new(cfg(0, Some(rate)), Arc::new(clock.clone()));
+        for i in 0..1_000_000u32 {
+            let p = b.try_acquire().unwrap();
+            assert!(b.record(p, BreakerOutcome::Success).is_none());
+            if i % 100_000 == 0 {
+                clock.advance(Duration::from_millis(100));
+            }
+        }
+        // Half a million failures more would be needed for 50 %: these do not trip.
+        for _ in 0..1_000 {
+            assert!(fail(&mut b).is_none());
+        }
+        // Once the successes leave the window, failures alone trip it.
+        clock.advance(Duration::from_secs(31));
+        let trips = (0..10).filter_map(|_| fail(&mut b)).count();
+        assert_eq!(trips, 1, "the tenth failure (min_calls) trips it");
     }
 
     #[test]
