@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use nb_core::ChatRequest;
 use nb_router::CallOptions;
@@ -65,12 +65,7 @@ pub(crate) async fn handle(
     let response = flow(g, headers, body, wire, &mut seen).await;
     // One line per request, refused ones included.
     let h = response.headers();
-    let header = |name: &str| {
-        h.get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-")
-            .to_owned()
-    };
+    let header = |name: &HeaderName| h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("-");
     let reason = response
         .extensions()
         .get::<Reason>()
@@ -86,13 +81,13 @@ pub(crate) async fn handle(
     metrics::histogram!("nb_gateway_request_duration", "status" => status, "route" => route)
         .record(started.elapsed().as_secs_f64());
     tracing::info!(
-        request_id = %header("x-nb-request-id"),
+        request_id = %header(&crate::report::REQUEST_ID),
         caller = %seen.caller.as_deref().unwrap_or("-"),
         route = %seen.model.as_deref().unwrap_or("-"),
         status = response.status().as_u16(),
         reason = %reason,
-        served_by = %header("x-nb-served-by"),
-        verdict = %header("x-nb-verdict"),
+        served_by = %header(&crate::report::SERVED_BY),
+        verdict = %header(&crate::report::VERDICT),
         latency_ms = started.elapsed().as_secs_f64() * 1e3,
         "request"
     );

@@ -4,14 +4,15 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use nb_router::{AttemptOutcome, AttemptRole, CallReport, SkipReason};
 use serde_json::{Value, json};
 
-// The headers' names, checked once at compile time rather than on every answer.
-const SERVED_BY: HeaderName = HeaderName::from_static("x-nb-served-by");
-const ATTEMPTS: HeaderName = HeaderName::from_static("x-nb-attempts");
-const VERDICT: HeaderName = HeaderName::from_static("x-nb-verdict");
-const VOUCHED_BY: HeaderName = HeaderName::from_static("x-nb-vouched-by");
-const FAILED_OVER: HeaderName = HeaderName::from_static("x-nb-failed-over");
-const CACHE: HeaderName = HeaderName::from_static("x-nb-cache");
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-nb-request-id");
+// The headers' names, checked once at compile time rather than on every answer (the
+// request's log line reads three of them back).
+pub(crate) const SERVED_BY: HeaderName = HeaderName::from_static("x-nb-served-by");
+pub(crate) const ATTEMPTS: HeaderName = HeaderName::from_static("x-nb-attempts");
+pub(crate) const VERDICT: HeaderName = HeaderName::from_static("x-nb-verdict");
+pub(crate) const VOUCHED_BY: HeaderName = HeaderName::from_static("x-nb-vouched-by");
+pub(crate) const FAILED_OVER: HeaderName = HeaderName::from_static("x-nb-failed-over");
+pub(crate) const CACHE: HeaderName = HeaderName::from_static("x-nb-cache");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-nb-request-id");
 
 /// `provider/model[@credential]` as a header value, written without the formatting
 /// machinery (this runs for every answer).
