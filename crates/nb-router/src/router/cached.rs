@@ -23,17 +23,20 @@ struct Slot {
 
 impl SmartRouter {
     /// Routes a request with per-call options.
-    pub async fn chat_with(
-        &self,
-        req: &ChatRequest,
-        opts: &CallOptions,
-    ) -> Result<Routed<ChatResponse>, RouteError> {
+    ///
+    /// (The returned future is the call's own, with no layer between: a call that does
+    /// not cache holds no answer of its own while it waits, and the answer is not
+    /// copied once more on its way out.)
+    pub fn chat_with<'a>(
+        &'a self,
+        req: &'a ChatRequest,
+        opts: &'a CallOptions,
+    ) -> impl Future<Output = Result<Routed<ChatResponse>, RouteError>> + Send + 'a {
+        use futures_util::future::Either;
         match self.cache_slot(req, opts) {
-            // The answer is returned as it comes: a call that does not cache holds no
-            // answer of its own while it waits (this future is part of every call's state).
-            None => self.routed(req, opts, None).await,
+            None => Either::Left(self.routed(req, opts, None)),
             // Boxed: only calls on a caching route hold a cache's state.
-            Some(slot) => Box::pin(self.through_cache(slot, req, opts)).await,
+            Some(slot) => Either::Right(Box::pin(self.through_cache(slot, req, opts))),
         }
     }
 
@@ -72,15 +75,16 @@ impl SmartRouter {
 
     /// One call, observed (its span and metrics), with a cached answer it may use as a
     /// reference.
-    async fn routed(
-        &self,
-        req: &ChatRequest,
-        opts: &CallOptions,
+    /// (Not an `async fn`: a layer of its own would copy the answer once more on its
+    /// way out.)
+    fn routed<'a>(
+        &'a self,
+        req: &'a ChatRequest,
+        opts: &'a CallOptions,
         cached: Option<Box<CachedAnswer>>,
-    ) -> Result<Routed<ChatResponse>, RouteError> {
+    ) -> impl Future<Output = Result<Routed<ChatResponse>, RouteError>> + Send + 'a {
         // Boxed: passed by value into `observed`, the call's state would be held twice.
         self.observed(opts, Box::pin(self.chat_within(req, opts, cached)))
-            .await
     }
 
     /// This call's place in the cache, if its route opted in (a call with validators

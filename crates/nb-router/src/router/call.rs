@@ -61,8 +61,11 @@ impl SmartRouter {
     }
 
     /// Routes a request on the default route.
-    pub async fn chat(&self, req: &ChatRequest) -> Result<Routed<ChatResponse>, RouteError> {
-        self.chat_with(req, &super::options::NO_OPTIONS).await
+    pub fn chat<'a>(
+        &'a self,
+        req: &'a ChatRequest,
+    ) -> impl Future<Output = Result<Routed<ChatResponse>, RouteError>> + Send + 'a {
+        self.chat_with(req, &super::options::NO_OPTIONS)
     }
 
     /// Runs one call inside its span (entered only while the call runs, so other tasks'
@@ -154,13 +157,13 @@ impl SmartRouter {
                     None => continue,
                 };
                 match self.check_needed(&call, idx, req, &resp) {
-                    Some(check) => return Ok(self.finish(call, idx, resp, check)),
+                    Some(check) => return Ok(self.finish(&mut call, idx, resp, check)),
                     // Boxed: vouching's state is only held by the calls that vouch.
                     None => Box::pin(self.vouch(&mut call, idx, resp, req)),
                 }
             };
             return match vouching.await {
-                Ok((winner, resp, check)) => Ok(self.finish(call, winner, resp, check)),
+                Ok((winner, resp, check)) => Ok(self.finish(&mut call, winner, resp, check)),
                 Err(e) => Err(self.fail(call, e)),
             };
         }
@@ -652,9 +655,11 @@ impl SmartRouter {
         });
     }
 
+    /// The call's answer with its report. (`call` is borrowed, not moved: its report is
+    /// taken out of it, the rest of its state is not copied once more.)
     pub(super) fn finish(
         &self,
-        mut call: Call,
+        call: &mut Call,
         i: usize,
         resp: ChatResponse,
         check: AnswerCheck,
@@ -683,7 +688,7 @@ impl SmartRouter {
             .saturating_duration_since(call.start);
         Routed {
             value: resp,
-            report: call.report,
+            report: std::mem::take(&mut call.report),
         }
     }
 
