@@ -491,6 +491,10 @@ impl Breaker {
     /// Like [`try_acquire`](Self::try_acquire), also returning the open → half-open
     /// transition it caused, if any.
     pub fn acquire_with_transition(&mut self) -> Result<(Permit, Option<Transition>), Instant> {
+        // A closed breaker admits without asking the time (every healthy call passes here).
+        if let State::Closed = self.state {
+            return Ok((Permit { probe: false }, None));
+        }
         let now = self.clock.now();
         let mut transition = None;
         if let State::Open { until, last } = self.state {
@@ -573,7 +577,6 @@ impl Breaker {
 
     /// Records how a permitted call went; returns the transition it caused, if any.
     pub fn record(&mut self, permit: Permit, outcome: BreakerOutcome) -> Option<Transition> {
-        let now = self.clock.now();
         if permit.probe {
             let State::HalfOpen {
                 in_flight,
@@ -607,7 +610,7 @@ impl Breaker {
                         .mark_dead_on_failure()
                         .unwrap_or_else(|| (*last * 2).min(self.cfg.backoff.max));
                     self.state = State::Open {
-                        until: now + next,
+                        until: self.clock.now() + next,
                         last: next,
                     };
                     Some(Transition {
@@ -626,7 +629,7 @@ impl Breaker {
             (BreakerOutcome::Failure, State::Closed) => {
                 let d = self.policy.mark_dead_on_failure()?;
                 self.state = State::Open {
-                    until: now + d,
+                    until: self.clock.now() + d,
                     last: d,
                 };
                 Some(Transition {
