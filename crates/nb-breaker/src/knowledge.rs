@@ -717,18 +717,15 @@ impl Knowledge for InMemoryKnowledge {
 
 impl Shared {
     fn admit(self: &Arc<Self>, target: &TargetId, tokens: u32) -> Result<Admission, Refusal> {
-        let now = self.clock.now();
         let mut probing = Vec::new();
         {
             let mut cds = lock(&self.cooldowns);
-            // The common case — nothing cooling anywhere — builds no keys.
-            let covering = if cds.is_empty() {
-                None
-            } else {
-                Some(ScopeKey::covering(target))
-            };
-            for key in covering.into_iter().flatten() {
-                if let Some(c) = cds.get(&key) {
+            // The common case — nothing cooling anywhere — builds no keys and reads no
+            // clock.
+            if !cds.is_empty() {
+                let now = self.clock.now();
+                for key in ScopeKey::covering(target) {
+                    let Some(c) = cds.get(&key) else { continue };
                     if now < c.until {
                         return Err(Refusal::CoolingDown {
                             until: c.until,
@@ -753,10 +750,10 @@ impl Shared {
                     }
                     probing.push(key);
                 }
-            }
-            for key in &probing {
-                if let Some(c) = cds.get_mut(key) {
-                    c.probing = Some(now);
+                for key in &probing {
+                    if let Some(c) = cds.get_mut(key) {
+                        c.probing = Some(now);
+                    }
                 }
             }
         }
@@ -792,7 +789,9 @@ impl Shared {
                     e.breaker.release(permit);
                 }
                 release_probes(&probing);
-                return Err(Refusal::Paced { until: now + wait });
+                return Err(Refusal::Paced {
+                    until: self.clock.now() + wait,
+                });
             }
         }
         Ok(Admission::new(
