@@ -13,8 +13,8 @@ use tokio::sync::broadcast;
 use tower::retry::budget::Budget as _;
 
 use super::{
-    AttemptFuture, Call, CallOptions, Ended, Launched, Next, Prefetched, RouterEvent, SmartRouter,
-    VouchMode, lock,
+    AttemptFuture, AttemptResult, Call, CallOptions, Ended, Launched, Next, Prefetched,
+    RouterEvent, SmartRouter, VouchMode, lock,
 };
 use crate::report::{
     AttemptAt, AttemptOutcome, AttemptReport, AttemptRole, CallReport, RouteError, RouteErrorKind,
@@ -26,7 +26,7 @@ use crate::report::{
 #[allow(clippy::large_enum_variant)]
 enum Settled {
     /// It answered (validated).
-    Answered(usize, ChatResponse),
+    Answered(usize, Box<ChatResponse>),
     /// It failed, and the call goes on or stops.
     Failed(Next),
     /// Another attempt won; it was dropped.
@@ -157,9 +157,9 @@ impl SmartRouter {
                     None => continue,
                 };
                 match self.check_needed(&call, idx, req, &resp) {
-                    Some(check) => return Ok(self.finish(&mut call, idx, resp, check)),
+                    Some(check) => return Ok(self.finish(&mut call, idx, *resp, check)),
                     // Boxed: vouching's state is only held by the calls that vouch.
-                    None => Box::pin(self.vouch(&mut call, idx, resp, req)),
+                    None => Box::pin(self.vouch(&mut call, idx, *resp, req)),
                 }
             };
             return match vouching.await {
@@ -324,11 +324,7 @@ impl SmartRouter {
     /// Checks an answer: an answer a safety filter withheld is no answer, in every wire
     /// format (whatever validators are configured); then the router's validators, its
     /// route's and the call's.
-    pub(super) fn validate(
-        &self,
-        call: &Call,
-        resp: ChatResponse,
-    ) -> Result<ChatResponse, CallError> {
+    pub(super) fn validate(&self, call: &Call, resp: Box<ChatResponse>) -> AttemptResult {
         let withheld = resp.finish_reason == nb_core::FinishReason::ContentFilter
             && resp.text.trim().is_empty()
             && resp.tool_calls.is_empty();
@@ -338,13 +334,13 @@ impl SmartRouter {
                 "",
                 "a safety filter withheld the answer",
             );
-            return Err(CallError::rejected(v, resp));
+            return Err(CallError::rejected(v, *resp));
         }
         match nb_guard::check(&self.inner.validators, &resp)
             .and_then(|()| nb_guard::check(&call.validators, &resp))
         {
             Ok(()) => Ok(resp),
-            Err(v) => Err(CallError::rejected(v, resp)),
+            Err(v) => Err(CallError::rejected(v, *resp)),
         }
     }
 
@@ -394,7 +390,8 @@ impl SmartRouter {
         let span = crate::telemetry::attempt_span(&inner.targets[i].id);
         Box::pin(async move {
             use tracing::Instrument as _;
-            match tokio::time::timeout(limit, provider.chat(req).instrument(span)).await {
+            let answer = async move { provider.chat(req).await.map(Box::new) };
+            match tokio::time::timeout(limit, answer.instrument(span)).await {
                 Ok(r) => r,
                 Err(_) => Err(CallError::timeout(phase)),
             }

@@ -231,7 +231,7 @@ struct Prefetched {
     admission: Option<Admission>,
     started: Instant,
     latency: Duration,
-    result: Result<ChatResponse, CallError>,
+    result: AttemptResult,
 }
 
 enum Next {
@@ -252,15 +252,11 @@ struct Ended {
     /// It was a hedge.
     hedge: bool,
     /// `None`: cancelled because another attempt won.
-    result: Option<Result<ChatResponse, CallError>>,
+    result: Option<AttemptResult>,
 }
 
 impl Ended {
-    fn new(
-        launched: Launched,
-        hedge: bool,
-        result: Option<Result<ChatResponse, CallError>>,
-    ) -> Self {
+    fn new(launched: Launched, hedge: bool, result: Option<AttemptResult>) -> Self {
         Self {
             launched,
             hedge,
@@ -300,7 +296,13 @@ impl SmartRouter {
     }
 }
 
-type AttemptFuture<'a> = Pin<Box<dyn Future<Output = Result<ChatResponse, CallError>> + Send + 'a>>;
+/// An attempt under way. Its answer is boxed as soon as it arrives: it then moves
+/// through the timeout, the settled attempts and the checks as a pointer, not as the
+/// 312 bytes of a `ChatResponse` copied at each step.
+type AttemptFuture<'a> = Pin<Box<dyn Future<Output = AttemptResult> + Send + 'a>>;
+
+/// What an attempt gives: its answer (boxed) or its failure.
+type AttemptResult = Result<Box<ChatResponse>, CallError>;
 
 fn estimate_tokens(req: &ChatRequest) -> (u64, u32) {
     let prompt = (req.prompt_chars() as u64).div_ceil(4);

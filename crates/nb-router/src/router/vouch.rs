@@ -338,7 +338,8 @@ impl SmartRouter {
             Ok(a) => (
                 self.attempt(idx, req, call)
                     .await
-                    .and_then(|r| self.validate(call, r)),
+                    .and_then(|r| self.validate(call, r))
+                    .map(|r| *r),
                 Some(a),
             ),
             Err(r) => (
@@ -441,7 +442,7 @@ impl SmartRouter {
                     call.report
                         .evidence
                         .push((self.inner.targets[j].id.clone(), r.text.clone()));
-                    return Some((j, r));
+                    return Some((j, *r));
                 }
                 Err(e) => {
                     let c = self.classify(&e);
@@ -573,7 +574,7 @@ impl SmartRouter {
                 call.report
                     .evidence
                     .push((self.inner.targets[j].id.clone(), r.text.clone()));
-                Some((j, r))
+                Some((j, *r))
             }
             Err(e) => {
                 let c = self.classify(&e);
