@@ -79,10 +79,11 @@ impl SmartRouter {
         use tracing::Instrument as _;
         let span = crate::telemetry::call_span(opts.route.as_deref().unwrap_or("default"));
         let start = self.inner.health.clock.now();
-        let out = call
-            .instrument(span.clone())
-            .await
-            .map_err(|e| self.with_elapsed(e, start));
+        let mut out = call.instrument(span.clone()).await;
+        // In place: the answer is not moved into a new `Result` on its way out.
+        if let Err(e) = &mut out {
+            self.set_elapsed(e, start);
+        }
         let (report, error): (&CallReport, Option<RouteErrorKind>) = match &out {
             Ok(r) => (&r.report, None),
             Err(e) => (&*e.report, Some(e.kind())),
@@ -93,7 +94,7 @@ impl SmartRouter {
     }
 
     /// Sets how long a failed call took, when the failure path did not.
-    pub(super) fn with_elapsed(&self, mut e: RouteError, start: Instant) -> RouteError {
+    pub(super) fn set_elapsed(&self, e: &mut RouteError, start: Instant) {
         if e.report.elapsed.is_zero() {
             e.report.elapsed = self
                 .inner
@@ -102,7 +103,6 @@ impl SmartRouter {
                 .now()
                 .saturating_duration_since(start);
         }
-        e
     }
 
     /// One call's loop: the next admitted target is asked (hedged, or with a vouching
