@@ -251,7 +251,7 @@ async fn main() -> ExitCode {
                         strict: false,
                     },
                 ));
-                opts.validators.push(std::sync::Arc::new(compiled));
+                opts.validators.push(compiled);
             }
             match router.chat_with(&req, &opts).await {
                 Ok(r) if json => {

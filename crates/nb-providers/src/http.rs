@@ -329,7 +329,6 @@ pub(crate) fn decode_error(
 
 /// The request's sensitive header values (its keys), kept to redact them from anything
 /// the server sends back. (Header values share their bytes: keeping them copies none.)
-#[derive(Default)]
 pub(crate) struct Secrets(Vec<HeaderValue>);
 
 impl Secrets {
@@ -677,6 +676,50 @@ mod tests {
         assert!(
             proxy.received_requests().await.unwrap().is_empty(),
             "the proxy saw the request"
+        );
+    }
+
+    /// A server (a std thread, one connection) answering 200 with `pieces` as separate
+    /// chunks of a chunked body, a pause between them.
+    fn chunked_server(pieces: &'static [&'static str]) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let mut w = stream;
+            w.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+                .unwrap();
+            for p in pieces {
+                write!(w, "{:x}\r\n{p}\r\n", p.len()).unwrap();
+                w.flush().unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let _ = w.write_all(b"0\r\n\r\n");
+        });
+        format!("http://{addr}/")
+    }
+
+    /// A body in several pieces is read whole, in order, and its limit holds for the
+    /// pieces together (each is under it).
+    #[tokio::test]
+    async fn a_body_in_pieces_is_read_whole_and_bounded_as_a_whole() {
+        const PIECES: &[&str] = &["{\"a\": ", "\"0123456789\", ", "\"b\": 2}"];
+        let client = reqwest::Client::new();
+        let idle = std::time::Duration::from_secs(5);
+        let mut r = client.get(chunked_server(PIECES)).send().await.unwrap();
+        let body = read_limited(&mut r, 1 << 10, idle).await.unwrap();
+        assert_eq!(&body[..], PIECES.concat().as_bytes());
+        let mut r = client.get(chunked_server(PIECES)).send().await.unwrap();
+        let e = read_limited(&mut r, 20, idle).await.unwrap_err();
+        assert!(
+            matches!(e, CallError::BodyTooLarge { limit: 20, .. }),
+            "{e:?}"
         );
     }
 

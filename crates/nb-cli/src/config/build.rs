@@ -245,7 +245,7 @@ impl Config {
         &self,
         name: &str,
         r: &RouteConfig,
-    ) -> Result<Option<RouteSchema>, ConfigFileError> {
+    ) -> Result<Option<Arc<dyn neuralbridge::guard::Validator>>, ConfigFileError> {
         let Some(file) = &r.schema else {
             return Ok(None);
         };
@@ -264,43 +264,27 @@ impl Config {
     }
 }
 
-/// A route's compiled JSON Schema.
+/// A JSON Schema document compiled into a validator.
 #[cfg(feature = "schema")]
-pub type RouteSchema = neuralbridge::guard::JsonSchema;
-/// A route's compiled JSON Schema: never, in an `nb` built without the `schema` feature.
-#[cfg(not(feature = "schema"))]
-pub type RouteSchema = NoSchema;
-
-/// Compiles a JSON Schema document.
-#[cfg(feature = "schema")]
-pub fn compile_schema(value: &serde_json::Value) -> Result<RouteSchema, String> {
-    neuralbridge::guard::JsonSchema::new(value).map_err(|e| e.to_string())
+pub fn compile_schema(
+    value: &serde_json::Value,
+) -> Result<Arc<dyn neuralbridge::guard::Validator>, String> {
+    neuralbridge::guard::JsonSchema::new(value)
+        .map(|s| Arc::new(s) as Arc<dyn neuralbridge::guard::Validator>)
+        .map_err(|e| e.to_string())
 }
 
-/// Compiles a JSON Schema document: refused, in an `nb` built without the `schema`
-/// feature.
+/// A JSON Schema document compiled into a validator: refused, in an `nb` built without
+/// the `schema` feature.
 #[cfg(not(feature = "schema"))]
-pub fn compile_schema(_: &serde_json::Value) -> Result<RouteSchema, String> {
-    Err(WITHOUT_SCHEMA.into())
-}
-
-/// Why a schema cannot be used by an `nb` built without the `schema` feature.
-#[cfg(not(feature = "schema"))]
-const WITHOUT_SCHEMA: &str = "this nb was built without the `schema` feature (JSON \
-     Schema validation; the default features have it: cargo install neuralbridge-cli)";
-
-/// Stands in for a compiled schema where there can be none (no `schema` feature).
-#[cfg(not(feature = "schema"))]
-pub enum NoSchema {}
-
-#[cfg(not(feature = "schema"))]
-impl neuralbridge::guard::Validator for NoSchema {
-    fn validate(
-        &self,
-        _: &neuralbridge::core::ChatResponse,
-    ) -> Result<(), neuralbridge::core::Violation> {
-        match *self {}
-    }
+pub fn compile_schema(
+    _: &serde_json::Value,
+) -> Result<Arc<dyn neuralbridge::guard::Validator>, String> {
+    Err(
+        "this nb was built without the `schema` feature (JSON Schema validation; the \
+         default features have it: cargo install neuralbridge-cli)"
+            .into(),
+    )
 }
 
 /// The error of a `[store] redis` config in an `nb` built without Redis.
@@ -483,4 +467,30 @@ fn embedder(p: &ProviderConfig, model: &str) -> Result<Arc<dyn Embedder>, String
         .api_key(key)
         .allow_insecure_http(p.allow_insecure_http);
     Ok(Arc::new(b.build().map_err(|e| e.to_string())?))
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::compile_schema;
+    use serde_json::json;
+
+    #[cfg(feature = "schema")]
+    #[test]
+    fn a_schema_compiles_into_a_validator_and_a_bad_one_is_an_error() {
+        use neuralbridge::core::ChatResponse;
+        let v = compile_schema(&json!({"type": "object", "required": ["a"]})).unwrap();
+        assert!(v.validate(&ChatResponse::text(r#"{"a": 1}"#)).is_ok());
+        assert!(v.validate(&ChatResponse::text("{}")).is_err());
+        assert!(compile_schema(&json!({"type": 12})).is_err());
+    }
+
+    /// An `nb` built without the feature refuses a schema and names the feature.
+    #[cfg(not(feature = "schema"))]
+    #[test]
+    fn without_the_schema_feature_a_schema_is_refused_naming_the_feature() {
+        let e = compile_schema(&json!({"type": "object"}))
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("the `schema` feature"), "{e}");
+    }
 }

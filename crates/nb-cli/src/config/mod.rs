@@ -48,9 +48,7 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[cfg(not(feature = "schema"))]
-pub use build::NoSchema;
-pub use build::{RouteSchema, compile_schema};
+pub use build::compile_schema;
 pub use gateway::{DEFAULT_LISTEN, GatewayConfig, GatewayKey, gateway_key_digests, hash_key};
 pub use schema::{
     BreakerSection, CooldownSection, CostConfig, PolicyConfig, ProviderConfig, ProviderKind,
