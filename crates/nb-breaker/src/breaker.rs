@@ -699,6 +699,15 @@ mod tests {
         assert_eq!(b.state(), BreakerState::Closed);
     }
 
+    /// A 50 % failure rate over `window`, from `min_calls` calls.
+    fn half(min_calls: u32, window: Duration) -> FailureRate {
+        FailureRate {
+            threshold: 0.5,
+            min_calls,
+            window,
+        }
+    }
+
     fn fail(b: &mut Breaker) -> Option<Transition> {
         let p = b.try_acquire().unwrap();
         b.record(p, BreakerOutcome::Failure)
@@ -799,11 +808,7 @@ mod tests {
     #[test]
     fn failure_rate_trips_only_with_enough_calls_in_the_window() {
         let clock = ManualClock::new();
-        let rate = FailureRate {
-            threshold: 0.5,
-            min_calls: 6,
-            window: Duration::from_secs(10),
-        };
+        let rate = half(6, Duration::from_secs(10));
         let mut b = Breaker::new(cfg(0, Some(rate)), Arc::new(clock.clone()));
         // success, failure alternating: 50% but fewer than 6 calls at first.
         for i in 0..5 {
@@ -834,11 +839,7 @@ mod tests {
     /// (0.5 s of a 10 s window) on either side of its edge.
     #[test]
     fn a_rate_window_holds_the_last_window_at_a_buckets_granularity() {
-        let rate = FailureRate {
-            threshold: 0.5,
-            min_calls: 4,
-            window: Duration::from_secs(10),
-        };
+        let rate = half(4, Duration::from_secs(10));
         for (later, trips) in [
             (Duration::from_millis(9_400), true),
             (Duration::from_secs(10), false),
@@ -858,17 +859,12 @@ mod tests {
         }
     }
 
-    /// A window's memory and the cost of an outcome do not grow with the number of
-    /// calls in it: a million successes in one window, then failures trip it at the
-    /// rate they make.
+    /// A window of a million calls (kept in the same 20 buckets as one of ten): a
+    /// million successes, then failures trip it at the rate they make.
     #[test]
-    fn a_rate_window_takes_a_million_calls_in_constant_memory() {
+    fn a_rate_window_over_a_million_calls_trips_at_the_rate_they_make() {
         let clock = ManualClock::new();
-        let rate = FailureRate {
-            threshold: 0.5,
-            min_calls: 10,
-            window: Duration::from_secs(30),
-        };
+        let rate = half(10, Duration::from_secs(30));
         let mut b = Breaker::new(cfg(0, Some(rate)), Arc::new(clock.clone()));
         for i in 0..1_000_000u32 {
             let p = b.try_acquire().unwrap();
@@ -890,11 +886,7 @@ mod tests {
     #[test]
     fn with_both_policies_either_trips_and_a_success_resets_only_the_run() {
         let clock = ManualClock::new();
-        let rate = FailureRate {
-            threshold: 0.5,
-            min_calls: 10,
-            window: Duration::from_secs(60),
-        };
+        let rate = half(10, Duration::from_secs(60));
         let mut b = Breaker::new(cfg(3, Some(rate)), Arc::new(clock.clone()));
         // Three in a row trip on the run alone: the window has too few calls.
         assert!(fail(&mut b).is_none());
