@@ -199,16 +199,6 @@ fn stop_reason(r: &FinishReason) -> &'static str {
     }
 }
 
-fn usage_json(u: Option<&Usage>) -> Value {
-    let u = u.copied().unwrap_or_else(|| Usage::new(0, 0));
-    json!({
-        "input_tokens": u.input_tokens,
-        "output_tokens": u.output_tokens,
-        "cache_read_input_tokens": u.cached_tokens.unwrap_or(0),
-        "cache_creation_input_tokens": u.cache_write_tokens.unwrap_or(0),
-    })
-}
-
 /// A `message` as written to the caller: borrowed from the answer, serialized once, no
 /// `serde_json::Value` built on the way.
 #[derive(serde::Serialize)]
@@ -246,6 +236,19 @@ struct UsageOut {
     cache_creation_input_tokens: u64,
 }
 
+impl UsageOut {
+    /// An answer's usage (zeros where there is none, as the API always has one).
+    fn of(u: Option<&Usage>) -> Self {
+        let u = u.copied().unwrap_or_else(|| Usage::new(0, 0));
+        Self {
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            cache_read_input_tokens: u.cached_tokens.unwrap_or(0),
+            cache_creation_input_tokens: u.cache_write_tokens.unwrap_or(0),
+        }
+    }
+}
+
 /// A `ChatResponse` as an Anthropic `message`'s bytes, with the call's report as
 /// `nb_report` when the caller asked for it.
 pub(crate) fn render(resp: &ChatResponse, id: &str, model: &str, report: Option<Value>) -> Vec<u8> {
@@ -266,7 +269,6 @@ pub(crate) fn render(resp: &ChatResponse, id: &str, model: &str, report: Option<
             ),
         });
     }
-    let u = resp.usage.unwrap_or_else(|| Usage::new(0, 0));
     let body = MessageOut {
         id,
         r#type: "message",
@@ -275,12 +277,7 @@ pub(crate) fn render(resp: &ChatResponse, id: &str, model: &str, report: Option<
         content,
         stop_reason: stop_reason(&resp.finish_reason),
         stop_sequence: None,
-        usage: UsageOut {
-            input_tokens: u.input_tokens,
-            output_tokens: u.output_tokens,
-            cache_read_input_tokens: u.cached_tokens.unwrap_or(0),
-            cache_creation_input_tokens: u.cache_write_tokens.unwrap_or(0),
-        },
+        usage: UsageOut::of(resp.usage.as_ref()),
         nb_report: report,
     };
     crate::wire::to_json(&body)
@@ -342,7 +339,7 @@ fn stream(upstream: nb_core::ChatStream, id: String, model: String, _req: &Value
         &json!({"type": "message_start", "message": {
             "id": id, "type": "message", "role": "assistant", "model": model,
             "content": [], "stop_reason": null, "stop_sequence": null,
-            "usage": usage_json(None),
+            "usage": UsageOut::of(None),
         }}),
     );
     let head = futures_util::stream::once(async move { vec![start] });

@@ -293,18 +293,6 @@ pub(crate) fn finish(reason: &FinishReason) -> &'static str {
     }
 }
 
-fn usage_json(u: &Usage) -> Value {
-    let mut v = json!({
-        "prompt_tokens": u.input_tokens,
-        "completion_tokens": u.output_tokens,
-        "total_tokens": u.input_tokens + u.output_tokens,
-    });
-    if let Some(c) = u.cached_tokens {
-        v["prompt_tokens_details"] = json!({"cached_tokens": c});
-    }
-    v
-}
-
 fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -367,6 +355,18 @@ struct UsageOut {
     prompt_tokens_details: Option<CachedOut>,
 }
 
+impl UsageOut {
+    /// The usage of an answer (or of a stream's last chunk).
+    fn of(u: &Usage) -> Self {
+        Self {
+            prompt_tokens: u.input_tokens,
+            completion_tokens: u.output_tokens,
+            total_tokens: u.input_tokens + u.output_tokens,
+            prompt_tokens_details: u.cached_tokens.map(|c| CachedOut { cached_tokens: c }),
+        }
+    }
+}
+
 #[derive(serde::Serialize)]
 struct CachedOut {
     cached_tokens: u64,
@@ -408,12 +408,7 @@ pub(crate) fn render(resp: &ChatResponse, id: &str, model: &str, report: Option<
             finish_reason: finish(&resp.finish_reason),
             logprobs: None,
         }],
-        usage: resp.usage.as_ref().map(|u| UsageOut {
-            prompt_tokens: u.input_tokens,
-            completion_tokens: u.output_tokens,
-            total_tokens: u.input_tokens + u.output_tokens,
-            prompt_tokens_details: u.cached_tokens.map(|c| CachedOut { cached_tokens: c }),
-        }),
+        usage: resp.usage.as_ref().map(UsageOut::of),
         nb_report: report,
     };
     crate::wire::to_json(&body)
@@ -512,7 +507,7 @@ fn stream(upstream: nb_core::ChatStream, id: String, model: String, req: &Value)
                         if let (true, Some(u)) = (include_usage, &usage) {
                             let v = json!({
                                 "id": id, "object": "chat.completion.chunk", "created": created,
-                                "model": model, "choices": [], "usage": usage_json(u),
+                                "model": model, "choices": [], "usage": UsageOut::of(u),
                             });
                             out.push(Event::default().data(v.to_string()));
                         }

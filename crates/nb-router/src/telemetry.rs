@@ -120,17 +120,7 @@ pub(crate) fn record_call(span: &tracing::Span, report: &crate::CallReport, erro
     ];
     match OutcomeFields::of(meta) {
         Some(OutcomeFields(f)) => {
-            let set = [
-                (&f[0], values[0]),
-                (&f[1], values[1]),
-                (&f[2], values[2]),
-                (&f[3], values[3]),
-                (&f[4], values[4]),
-                (&f[5], values[5]),
-                (&f[6], values[6]),
-                (&f[7], values[7]),
-                (&f[8], values[8]),
-            ];
+            let set: [_; 9] = std::array::from_fn(|i| (&f[i], values[i]));
             span.record_all(&meta.fields().value_set(&set));
         }
         None => {
