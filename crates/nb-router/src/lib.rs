@@ -31,6 +31,10 @@
 //! (which becomes one of its targets; [`ServiceProvider`] makes any such service a
 //! target). An outer `tower::timeout` always wins: dropping a call drops its attempts.
 //!
+//! Feature `json-schema` (default): typed calls ([`SmartRouter::chat_typed`]) also check
+//! each answer against the JSON Schema of their type (nb-guard's `JsonSchema`); without
+//! it they check it by deserializing it alone.
+//!
 //! ```
 //! use async_trait::async_trait;
 //! use nb_core::{CallError, ChatRequest, ChatResponse, Provider, TargetId, TransportKind};

@@ -14,6 +14,11 @@
 //! | `semantic` | `nb-semantic` | equivalence checks for failover answers |
 //! | `router` | `nb-router` | the self-healing router (implies `classify`, `breaker`, `guard`, `semantic`: its API takes their types) |
 //!
+//! Feature `json-schema` (in `full`) adds JSON Schema validation: `guard::JsonSchema`, and
+//! typed calls (`chat_typed`) checking answers against their type's schema as well as by
+//! deserializing them. It brings the `jsonschema` crate, the largest of a build; without
+//! it the rest of validation stays.
+//!
 //! Every layer's items are documented here, under its module; the [`prelude`] holds what
 //! a call needs and what implementing `Provider`, `Classifier`, `Validator` or
 //! `Equivalence` needs, `async_trait` included.
