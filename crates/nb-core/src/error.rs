@@ -52,29 +52,46 @@ impl HeaderFacts {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Records one header if it is one that matters; ignores the rest.
+    /// Records one header if it is one that matters; ignores the rest. Names match in
+    /// any case; nothing is allocated for a header that does not matter (every response
+    /// passes each of its headers here).
     pub fn record(&mut self, name: &str, value: &str) {
-        let lower = name.to_ascii_lowercase();
-        match lower.as_str() {
-            "retry-after" => self.retry_after = Some(value.trim().to_owned()),
-            "retry-after-ms" => self.retry_after_ms = Some(value.trim().to_owned()),
-            "x-should-retry" => match value.trim() {
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        if is("retry-after") {
+            self.retry_after = Some(value.trim().to_owned());
+        } else if is("retry-after-ms") {
+            self.retry_after_ms = Some(value.trim().to_owned());
+        } else if is("x-should-retry") {
+            match value.trim() {
                 "true" => self.should_retry = Some(true),
                 "false" => self.should_retry = Some(false),
                 _ => {}
-            },
-            "x-request-id" | "request-id" | "x-goog-request-id" | "apim-request-id"
-            | "x-amzn-requestid"
-                if self.request_id.is_none() =>
-            {
+            }
+        } else if [
+            "x-request-id",
+            "request-id",
+            "x-goog-request-id",
+            "apim-request-id",
+            "x-amzn-requestid",
+        ]
+        .into_iter()
+        .any(is)
+        {
+            if self.request_id.is_none() {
                 self.request_id = Some(value.to_owned());
             }
-            n if n.starts_with("x-ratelimit-") || n.starts_with("anthropic-ratelimit-") => {
-                self.rate_limit.push((lower, value.to_owned()));
-            }
-            _ => {}
+        } else if starts_with_ignore_case(name, "x-ratelimit-")
+            || starts_with_ignore_case(name, "anthropic-ratelimit-")
+        {
+            self.rate_limit
+                .push((name.to_ascii_lowercase(), value.to_owned()));
         }
     }
+}
+
+/// Whether `s` begins with `prefix`, ASCII case ignored.
+fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
 /// One entry of Gemini's `QuotaFailure.violations`.
@@ -431,5 +448,54 @@ impl CallError {
             Self::MidStream(m) => Some(&m.partial),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HeaderFacts;
+
+    #[test]
+    fn header_facts_keep_the_headers_that_matter_in_any_case() {
+        let mut f = HeaderFacts::default();
+        for (name, value) in [
+            ("Content-Type", "application/json"),
+            ("Retry-After", " 7 "),
+            ("retry-after-ms", "1500.5"),
+            ("X-Should-Retry", "false"),
+            ("X-Request-Id", "req_1"),
+            ("request-id", "req_2"),
+            ("X-RateLimit-Remaining-Requests", "12"),
+            ("anthropic-ratelimit-tokens-reset", "2026-01-01T00:00:00Z"),
+            ("x-ratelimit", "not a rate-limit header: no suffix"),
+            ("ratelimit-remaining", "not ours either"),
+        ] {
+            f.record(name, value);
+        }
+        assert_eq!(f.retry_after.as_deref(), Some("7"));
+        assert_eq!(f.retry_after_ms.as_deref(), Some("1500.5"));
+        assert_eq!(f.should_retry, Some(false));
+        assert_eq!(
+            f.request_id.as_deref(),
+            Some("req_1"),
+            "the first id is kept"
+        );
+        assert_eq!(
+            f.rate_limit,
+            vec![
+                ("x-ratelimit-remaining-requests".to_owned(), "12".to_owned()),
+                (
+                    "anthropic-ratelimit-tokens-reset".to_owned(),
+                    "2026-01-01T00:00:00Z".to_owned()
+                ),
+            ]
+        );
+        assert_eq!(f.rate_limit("x-ratelimit-remaining-requests"), Some("12"));
+        f.record("x-should-retry", "maybe");
+        assert_eq!(
+            f.should_retry,
+            Some(false),
+            "an unknown verdict changes nothing"
+        );
     }
 }

@@ -29,7 +29,7 @@ impl Outgoing {
     pub(crate) fn json(
         url: &Url,
         headers: &HeaderMap,
-        body: &serde_json::Value,
+        body: &impl serde::Serialize,
     ) -> Result<Self, CallError> {
         Ok(Self {
             url: url.clone(),
@@ -96,14 +96,17 @@ impl Http {
         impl Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static,
     ) {
         let secrets = Secrets::of(&out.headers);
-        let pending = self
-            .client
-            .post(out.url)
-            .headers(out.headers)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(out.body)
-            .send();
-        (secrets, pending)
+        // The request is put together by hand rather than by a `RequestBuilder`, which
+        // would insert each header into a map of its own: the headers move in whole.
+        let mut request = reqwest::Request::new(reqwest::Method::POST, out.url);
+        let mut headers = out.headers;
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        *request.headers_mut() = headers;
+        *request.body_mut() = Some(out.body.into());
+        (secrets, self.client.execute(request))
     }
 
     /// Sends the request and returns the head of a 2xx response; any other status becomes
@@ -343,41 +346,57 @@ impl Secrets {
         )
     }
 
-    /// What to look for: each value, and — for `Bearer sk-...` — the token alone, which
-    /// may be echoed too. Values shorter than 8 bytes are not looked for.
-    fn needles(&self) -> impl Iterator<Item = &[u8]> {
-        self.0
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| {
-                let token = v.rsplit(' ').next().unwrap_or(v);
-                [v, token]
-            })
-            .filter(|s| s.len() >= 8)
-            .map(str::as_bytes)
+    /// What to look for: each key as a `(prefix, token)` pair. For `Bearer sk-...` the
+    /// token is `sk-...` — echoed alone or after its prefix `Bearer `, which is then
+    /// redacted with it, so one search finds both; a key without a space is all token.
+    /// A token shorter than 8 bytes is looked for with its prefix (as one token); keys
+    /// shorter than 8 bytes are not looked for.
+    fn needles(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.0.iter().filter_map(|v| {
+            let v = v.as_bytes();
+            let split = v.iter().rposition(|&b| b == b' ').map_or(0, |i| i + 1);
+            let (prefix, token) = v.split_at(split);
+            if token.len() >= 8 {
+                Some((prefix, token))
+            } else if v.len() >= 8 {
+                Some((&[][..], v))
+            } else {
+                None
+            }
+        })
     }
 }
 
 /// `body` with every secret replaced by `[redacted]`. Every answer passes here, and
-/// almost none holds a secret: each secret is searched for (`memchr`'s SIMD substring
+/// almost none holds a secret: each key is searched for once (`memchr`'s SIMD substring
 /// search), the body returned as it is when none occurs, and copied over only where one
 /// does.
 pub(crate) fn redact(body: Bytes, secrets: &Secrets) -> Bytes {
     let mut out: Option<Vec<u8>> = None;
-    for needle in secrets.needles() {
+    for (prefix, token) in secrets.needles() {
         let hay: &[u8] = out.as_deref().unwrap_or(&body);
-        let Some(first) = find(hay, needle) else {
+        let Some(first) = find(hay, token) else {
             continue;
         };
         let mut replaced = Vec::with_capacity(hay.len());
-        replaced.extend_from_slice(&hay[..first]);
-        let mut rest = &hay[first..];
-        while let Some(at) = find(rest, needle) {
-            replaced.extend_from_slice(&rest[..at]);
+        // `hay[done..]` is still to copy; a prefix is redacted only if it lies there.
+        let mut done = 0;
+        let mut at = first;
+        loop {
+            let start = if at - done >= prefix.len() && hay[..at].ends_with(prefix) {
+                at - prefix.len()
+            } else {
+                at
+            };
+            replaced.extend_from_slice(&hay[done..start]);
             replaced.extend_from_slice(b"[redacted]");
-            rest = &rest[at + needle.len()..];
+            done = at + token.len();
+            match find(&hay[done..], token) {
+                Some(next) => at = done + next,
+                None => break,
+            }
         }
-        replaced.extend_from_slice(rest);
+        replaced.extend_from_slice(&hay[done..]);
         out = Some(replaced);
     }
     out.map_or(body, Bytes::from)

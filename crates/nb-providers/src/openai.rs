@@ -278,7 +278,10 @@ impl OpenAi {
     }
 
     fn outgoing(&self, req: &ChatRequest, stream: bool) -> Result<Outgoing, CallError> {
-        Outgoing::json(&self.url, &self.headers, &self.body(req, stream))
+        match PlainBody::of(&self.model, req, stream) {
+            Some(plain) => Outgoing::json(&self.url, &self.headers, &plain),
+            None => Outgoing::json(&self.url, &self.headers, &self.body(req, stream)),
+        }
     }
 }
 
@@ -384,6 +387,108 @@ pub(crate) fn request_body(model: &str, req: &ChatRequest, stream: bool) -> Valu
     Value::Object(body)
 }
 
+/// The body of a request of text turns and plain options — nearly every call — written
+/// from borrowed typed structs, without building the [`Value`] that [`request_body`]
+/// builds for any request (and serializes to the same JSON: a property test checks it).
+#[derive(serde::Serialize)]
+struct PlainBody<'a> {
+    model: &'a str,
+    messages: PlainMessages<'a>,
+    // `f64` as `request_body`'s `json!` makes it: 0.7f32 is written 0.699999988079071.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<JsonObjectFormat>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonObjectFormat {
+    r#type: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+/// Text turns (checked by [`PlainBody::of`]), each written as `{"role", "content"}`.
+struct PlainMessages<'a>(&'a [nb_core::Message]);
+
+impl serde::Serialize for PlainMessages<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Turn<'a> {
+            role: &'static str,
+            content: std::borrow::Cow<'a, str>,
+        }
+        s.collect_seq(self.0.iter().map(|m| Turn {
+            role: role_name(m.role),
+            content: match m.parts.as_slice() {
+                [nb_core::Part::Text { text, .. }] => std::borrow::Cow::Borrowed(text.as_str()),
+                _ => std::borrow::Cow::Owned(m.text()),
+            },
+        }))
+    }
+}
+
+impl<'a> PlainBody<'a> {
+    /// The plain body of `req`, or `None` if it needs more than text turns and plain
+    /// options (tools, media, tool turns, extra fields, a JSON Schema).
+    fn of(model: &'a str, req: &'a ChatRequest, stream: bool) -> Option<Self> {
+        let text_turns = req.messages.iter().all(|m| {
+            m.role != Role::Tool
+                && m.parts
+                    .iter()
+                    .all(|p| matches!(p, nb_core::Part::Text { .. }))
+        });
+        let response_format = match req.response_format {
+            ResponseFormat::Text => None,
+            ResponseFormat::JsonObject => Some(JsonObjectFormat {
+                r#type: "json_object",
+            }),
+            _ => return None,
+        };
+        let plain =
+            text_turns && req.tools.is_empty() && req.tool_choice.is_none() && req.extra.is_empty();
+        plain.then(|| Self {
+            model,
+            messages: PlainMessages(&req.messages),
+            temperature: req.temperature.map(f64::from),
+            top_p: req.top_p.map(f64::from),
+            max_tokens: req.max_tokens,
+            stop: &req.stop,
+            seed: req.seed,
+            response_format,
+            stream,
+            stream_options: stream.then_some(StreamOptions {
+                include_usage: true,
+            }),
+        })
+    }
+}
+
+/// A role's name on the wire.
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::System => "system",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+        Role::Tool => "tool",
+    }
+}
+
 /// One message as OpenAI's wire messages: usually one; a tool turn with several results
 /// becomes one `tool` message per result.
 ///
@@ -394,12 +499,7 @@ pub(crate) fn request_body(model: &str, req: &ChatRequest, stream: bool) -> Valu
 /// prompt prefixes on its own and reports the cached tokens in `usage`.
 fn message(m: &nb_core::Message) -> Vec<Value> {
     use nb_core::{Media, Part};
-    let role = match m.role {
-        Role::System => "system",
-        Role::User => "user",
-        Role::Assistant => "assistant",
-        Role::Tool => "tool",
-    };
+    let role = role_name(m.role);
     if m.role == Role::Tool {
         return m
             .parts
@@ -746,5 +846,110 @@ pub(crate) fn stream_error(v: &Value, data: &str) -> CallError {
             body_snippet: None,
         })),
         None => CallError::decode("an error event without error fields", data.as_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nb_core::{ChatRequest, Message, Part, ResponseFormat, Role, ToolSpec};
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::{PlainBody, request_body};
+
+    fn turn() -> impl Strategy<Value = Message> {
+        (
+            prop_oneof![Just(Role::System), Just(Role::User), Just(Role::Assistant)],
+            // Any text (quotes, escapes, control characters, non-ASCII), 0–3 parts.
+            proptest::collection::vec(any::<String>(), 0..4),
+        )
+            .prop_map(|(role, texts)| {
+                Message::new(role, texts.into_iter().map(Part::text).collect())
+            })
+    }
+
+    fn float() -> impl Strategy<Value = Option<f32>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(0.7)),
+            Just(Some(f32::NAN)),
+            any::<f32>().prop_map(Some)
+        ]
+    }
+
+    fn plain_request() -> impl Strategy<Value = (ChatRequest, bool)> {
+        (
+            proptest::collection::vec(turn(), 0..5),
+            (float(), float()),
+            (any::<Option<u32>>(), any::<Option<u64>>()),
+            proptest::collection::vec(any::<String>(), 0..3),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(
+                |(messages, (temperature, top_p), (max_tokens, seed), stop, json, stream)| {
+                    let mut req = ChatRequest::new(messages);
+                    req.temperature = temperature;
+                    req.top_p = top_p;
+                    req.max_tokens = max_tokens;
+                    req.seed = seed;
+                    req.stop = stop;
+                    if json {
+                        req.response_format = ResponseFormat::JsonObject;
+                    }
+                    (req, stream)
+                },
+            )
+    }
+
+    proptest! {
+        /// The typed body of a plain request is the JSON `request_body` builds for it,
+        /// whatever its text, numbers and options. (Both are written and read back: the
+        /// same member may come in another order, and serde_json reads some written
+        /// floats back a bit off — the same bit off for both.)
+        #[test]
+        fn a_plain_body_is_the_json_request_body_builds((req, stream) in plain_request()) {
+            let plain = PlainBody::of("gpt-4o-mini", &req, stream).expect("a plain request");
+            let read = |bytes: Vec<u8>| serde_json::from_slice::<Value>(&bytes).unwrap();
+            prop_assert_eq!(
+                read(serde_json::to_vec(&plain).unwrap()),
+                read(serde_json::to_vec(&request_body("gpt-4o-mini", &req, stream)).unwrap())
+            );
+        }
+    }
+
+    #[test]
+    fn requests_beyond_text_and_plain_options_take_the_general_path() {
+        let base = ChatRequest::user("hi");
+        assert!(PlainBody::of("m", &base, false).is_some());
+        let mut tools = base.clone();
+        tools
+            .tools
+            .push(ToolSpec::new("f", json!({"type": "object"})));
+        let mut extra = base.clone();
+        extra.extra.insert("user".into(), json!("u1"));
+        let mut schema = base.clone();
+        schema.response_format = ResponseFormat::JsonSchema(nb_core::JsonSchemaFormat {
+            name: "x".into(),
+            schema: json!({"type": "object"}),
+            strict: true,
+        });
+        let media = ChatRequest::new(vec![Message::user_parts(vec![
+            Part::text("look"),
+            Part::image(nb_core::Media::url("https://example.com/a.png")),
+        ])]);
+        let tool_turn = ChatRequest::new(vec![Message::tool_result("call_1", "f", "42")]);
+        for (what, req) in [
+            ("tools", &tools),
+            ("extra fields", &extra),
+            ("a JSON Schema", &schema),
+            ("media", &media),
+            ("a tool turn", &tool_turn),
+        ] {
+            assert!(
+                PlainBody::of("m", req, false).is_none(),
+                "{what} taken as plain"
+            );
+        }
     }
 }
