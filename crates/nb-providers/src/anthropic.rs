@@ -394,7 +394,7 @@ impl WireUsage {
 
 /// Parses a Messages API response body.
 pub(crate) fn parse_response(body: &[u8]) -> Result<ChatResponse, CallError> {
-    let w: WireMessage = serde_json::from_slice(body)
+    let w: WireMessage = crate::http::from_json(body)
         .map_err(|e| CallError::decode(format!("not a Messages response: {e}"), body))?;
     let mut text = String::new();
     let mut tool_calls = Vec::new();

@@ -82,7 +82,7 @@ impl OpenAiEmbeddings {
 
 /// Parses an embeddings response: `data[i].embedding`, ordered by `index`.
 pub(crate) fn parse(body: &[u8], expected: usize) -> Result<Vec<Vec<f32>>, CallError> {
-    let v: Value = serde_json::from_slice(body)
+    let v: Value = crate::http::from_json(body)
         .map_err(|e| CallError::decode(format!("not an embeddings response: {e}"), body))?;
     let data = v
         .get("data")

@@ -14,7 +14,7 @@ use serde_json::Value;
 /// Reads an error body. `None` when the bytes are not JSON or hold no error fields (an
 /// HTML page from a proxy, say).
 pub fn parse_error_body(body: &[u8]) -> Option<ProviderError> {
-    let v: Value = serde_json::from_slice(body).ok()?;
+    let v: Value = crate::http::from_json(body).ok()?;
     parse_error_value(&v).map(|(e, _)| e)
 }
 

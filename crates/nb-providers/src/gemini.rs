@@ -367,7 +367,7 @@ fn candidate_finish(v: &Value) -> Option<&str> {
 /// A blocked prompt (`promptFeedback.blockReason`, no candidates) is
 /// [`CallError::Blocked`]; no candidates for any other reason is a decode failure.
 pub(crate) fn parse_response(body: &[u8]) -> Result<ChatResponse, CallError> {
-    let v: Value = serde_json::from_slice(body)
+    let v: Value = crate::http::from_json(body)
         .map_err(|e| CallError::decode(format!("not a GenerateContentResponse: {e}"), body))?;
     if !v.is_object() {
         return Err(CallError::decode(

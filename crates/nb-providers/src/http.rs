@@ -297,6 +297,16 @@ impl Http {
     }
 }
 
+/// Reads a JSON body into `T`, its UTF-8 checked once over the whole body rather than
+/// string by string (serde_json checks each string of a byte slice as it reads it). A
+/// body that is not UTF-8 is read as bytes, so its error says where it breaks.
+pub(crate) fn from_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(body),
+    }
+}
+
 /// Builds the error for a non-success response body.
 pub(crate) fn api_error(status: Option<u16>, headers: HeaderFacts, body: &[u8]) -> CallError {
     match parse_error_body(body) {
@@ -786,6 +796,22 @@ mod tests {
             &out[..],
             b"auth [redacted]; key [redacted]; not-a-secret-value"
         );
+    }
+
+    #[test]
+    fn a_json_body_reads_as_serde_json_reads_its_bytes() {
+        use serde_json::Value;
+        for body in [
+            &b"{\"a\": \"caf\\u00e9 \xc3\xa9\", \"b\": [1, 2.5, null]}"[..],
+            b"{\"a\": 1",
+            b"{\"a\": \"\xff\xfe\"}",
+            b"\xff{}",
+            b"",
+        ] {
+            let ours = from_json::<Value>(body).map_err(|e| e.to_string());
+            let theirs = serde_json::from_slice::<Value>(body).map_err(|e| e.to_string());
+            assert_eq!(ours, theirs, "{}", String::from_utf8_lossy(body));
+        }
     }
 
     #[test]

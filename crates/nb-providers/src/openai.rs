@@ -663,7 +663,7 @@ pub(crate) fn finish_reason(raw: &str) -> FinishReason {
 /// A body with `choices: []` or a choice without a message is a decode failure: nothing
 /// usable came back. A `refusal` sets [`FinishReason::Refusal`].
 pub(crate) fn parse_response(body: &[u8]) -> Result<ChatResponse, CallError> {
-    let w: WireResponse = serde_json::from_slice(body)
+    let w: WireResponse = crate::http::from_json(body)
         .map_err(|e| CallError::decode(format!("not a chat completion: {e}"), body))?;
     let Some(choice) = w.choices.into_iter().next() else {
         return Err(CallError::decode("the response has no choices", body));

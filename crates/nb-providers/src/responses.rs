@@ -395,7 +395,7 @@ fn failure(err: &Value, data: &[u8]) -> CallError {
 
 /// Parses a whole `Response` object.
 pub(crate) fn parse_response(body: &[u8]) -> Result<ChatResponse, CallError> {
-    let v: Value = serde_json::from_slice(body)
+    let v: Value = crate::http::from_json(body)
         .map_err(|e| CallError::decode(format!("not a Responses API response: {e}"), body))?;
     if !v.is_object() {
         return Err(CallError::decode("the response is not an object", body));

@@ -498,7 +498,7 @@ fn usage(u: &Value) -> Option<Usage> {
 
 /// Parses a `ConverseResponse`.
 pub(crate) fn parse_response(body: &[u8]) -> Result<ChatResponse, CallError> {
-    let v: Value = serde_json::from_slice(body)
+    let v: Value = crate::http::from_json(body)
         .map_err(|e| CallError::decode(format!("not a Converse response: {e}"), body))?;
     let Some(content) = v
         .get("output")
