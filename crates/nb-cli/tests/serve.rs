@@ -858,6 +858,49 @@ async fn a_prompt_too_long_everywhere_is_a_400_and_upstream_text_stays_in_the_lo
     assert!(message.len() < 200, "{message}");
 }
 
+/// In the text logs a new user gets, a value the caller chose cannot forge a line: a
+/// model name holding a newline, a fake request line and an ANSI escape shows up quoted
+/// and escaped inside its own request's line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_cannot_forge_a_log_line() {
+    let s = chaos().await;
+    let g = start(&config(&s), "forge");
+    let forged = "main\n2026-12-06T05:00:00.000000Z  INFO nb_gateway::handler: request \
+                  request_id=forged caller=admin route=main status=200 \u{1b}[31m";
+    let r = openai(
+        &g,
+        json!({"model": forged, "messages": [{"role": "user", "content": Q}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    let t0 = std::time::Instant::now();
+    let line = loop {
+        let found = g
+            .logs
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains(" request ") && l.contains("status=404"))
+            .cloned();
+        if let Some(l) = found {
+            break l;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(5), "no request log line");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(
+        line.contains(r#"route="main\n2026-12-06T05:00:00.000000Z  INFO"#),
+        "{line}"
+    );
+    for l in g.logs.lock().unwrap().iter() {
+        assert!(!l.starts_with("2026-12-06T05:00:00"), "a forged line: {l}");
+        assert!(
+            !l.contains('\u{1b}'),
+            "an escape code reached the log: {l:?}"
+        );
+    }
+}
+
 /// At the end of the SIGTERM grace a stream still in flight ends with the format's error
 /// event, then `[DONE]`: the client knows its answer is incomplete.
 #[cfg(unix)]

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::auth::authorize;
 use crate::error::{bad_request, route_error};
-use crate::handler::{Body, parse_json};
+use crate::handler::{Body, LogText, parse_json};
 use crate::report::{report_headers, report_json, request_id, wants_report};
 use crate::{Format, Gateway};
 
@@ -117,11 +117,11 @@ pub(crate) async fn embeddings(g: Arc<Gateway>, headers: HeaderMap, body: Body) 
         .unwrap_or("-")
         .to_owned();
     tracing::info!(
-        request_id = %id,
-        caller = %caller,
-        route = %model,
+        request_id = %LogText(&id),
+        caller = %LogText(&caller),
+        route = %LogText(&model),
         status = response.status().as_u16(),
-        served_by = %served_by,
+        served_by = %LogText(&served_by),
         latency_ms = started.elapsed().as_secs_f64() * 1e3,
         "embeddings request"
     );

@@ -41,7 +41,13 @@ pub(crate) fn parse_json(
             None,
         ))
     })?;
-    serde_json::from_slice(&body).map_err(|e| {
+    // UTF-8 checked once over the body, then read as text: serde_json checks a byte
+    // slice string by string. A body that is not UTF-8 is read as bytes, for its error.
+    match std::str::from_utf8(&body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(&body),
+    }
+    .map_err(|e| {
         Box::new(error(
             format,
             StatusCode::BAD_REQUEST,
@@ -81,17 +87,39 @@ pub(crate) async fn handle(
     metrics::histogram!("nb_gateway_request_duration", "status" => status, "route" => route)
         .record(started.elapsed().as_secs_f64());
     tracing::info!(
-        request_id = %header(&crate::report::REQUEST_ID),
-        caller = %seen.caller.as_deref().unwrap_or("-"),
-        route = %seen.model.as_deref().unwrap_or("-"),
+        request_id = %LogText(header(&crate::report::REQUEST_ID)),
+        caller = %LogText(seen.caller.as_deref().unwrap_or("-")),
+        route = %LogText(seen.model.as_deref().unwrap_or("-")),
         status = response.status().as_u16(),
-        reason = %reason,
-        served_by = %header(&crate::report::SERVED_BY),
-        verdict = %header(&crate::report::VERDICT),
+        reason = %LogText(reason),
+        served_by = %LogText(header(&crate::report::SERVED_BY)),
+        verdict = %LogText(header(&crate::report::VERDICT)),
         latency_ms = started.elapsed().as_secs_f64() * 1e3,
         "request"
     );
     response
+}
+
+/// A string as the log line shows it: as it is when it is a plain token (letters, digits,
+/// `-_./:@+`), else quoted with Rust's escapes — so a value a caller chose (the model it
+/// named, which an error message may repeat) or an upstream sent cannot start a forged
+/// line, drive a terminal with escape codes, or pass for another `key=value` — and cut
+/// to its first 256 characters (`…` marks the cut).
+pub(crate) struct LogText<'a>(pub(crate) &'a str);
+
+impl std::fmt::Display for LogText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const MAX: usize = 256;
+        let plain = |b: u8| b.is_ascii_alphanumeric() || b"-_./:@+".contains(&b);
+        let s = self.0;
+        if !s.is_empty() && s.len() <= MAX && s.bytes().all(plain) {
+            return f.write_str(s);
+        }
+        match s.char_indices().nth(MAX) {
+            Some((cut, _)) => write!(f, "{:?}…", &s[..cut]),
+            None => write!(f, "{s:?}"),
+        }
+    }
 }
 
 /// A status as a metric label: the ones the gateway answers with are static strings.
@@ -253,4 +281,37 @@ fn served_model(report: &nb_router::CallReport, asked: &str) -> String {
         .served_by
         .as_ref()
         .map_or_else(|| asked.to_owned(), |t| t.model().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogText;
+
+    #[test]
+    fn log_text_keeps_plain_tokens_and_quotes_the_rest() {
+        for plain in [
+            "fast",
+            "openai/gpt-4o-mini",
+            "nb-1f2e",
+            "first-choice",
+            "a.b:c@d+e_f",
+        ] {
+            assert_eq!(LogText(plain).to_string(), plain);
+        }
+        let forged = "x\n2026-12-06T05:00:00Z  INFO request caller=admin \u{1b}[31m\u{85}";
+        let shown = LogText(forged).to_string();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(
+            shown,
+            r#""x\n2026-12-06T05:00:00Z  INFO request caller=admin \u{1b}[31m\u{85}""#
+        );
+        // Another key=value, quotes, an empty value: quoted, so the line stays unambiguous.
+        assert_eq!(LogText("m status=200").to_string(), r#""m status=200""#);
+        assert_eq!(LogText(r#"say "hi""#).to_string(), r#""say \"hi\"""#);
+        assert_eq!(LogText("").to_string(), r#""""#);
+        // Long values are cut at 256 characters, on a character boundary.
+        let long = "é".repeat(1000);
+        let shown = LogText(&long).to_string();
+        assert_eq!(shown, format!("\"{}\"…", "é".repeat(256)));
+    }
 }
