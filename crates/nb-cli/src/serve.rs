@@ -194,8 +194,116 @@ fn init_logs(json: bool) {
     let _ = if json {
         builder.json().try_init()
     } else {
-        builder.try_init()
+        builder.fmt_fields(TextFields).try_init()
     };
+}
+
+/// The text logs' field formatter: tracing-subscriber's own, less what no line shows.
+/// A call's span is recorded with its outcome as the call ends — for OpenTelemetry —
+/// after the last line logged inside it; and it opens with two constant attributes.
+/// Writing those out (for every request, into a span's text nobody reads) was a fifth of
+/// the per-request log cost; they are skipped.
+struct TextFields;
+
+/// Fields recorded on a span after it opened that no text line shows (the call's
+/// outcome: see `nb-router`'s telemetry).
+const UNSHOWN_RECORDS: &[&str] = &[
+    "gen_ai.provider.name",
+    "gen_ai.request.model",
+    "gen_ai.response.model",
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.cache_read.input_tokens",
+    "error.type",
+    "nb.failed_over",
+    "nb.attempts",
+    "nb.total_cost",
+];
+
+/// Constant attributes, the same on every span that has them.
+const UNSHOWN_ATTRIBUTES: &[&str] = &["otel.kind", "gen_ai.operation.name"];
+
+impl<'w> tracing_subscriber::fmt::FormatFields<'w> for TextFields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        writer: tracing_subscriber::fmt::format::Writer<'w>,
+        fields: R,
+    ) -> std::fmt::Result {
+        let mut v = Shown {
+            inner: tracing_subscriber::fmt::format::DefaultVisitor::new(writer, true),
+            hidden: UNSHOWN_ATTRIBUTES,
+        };
+        fields.record(&mut v);
+        tracing_subscriber::field::VisitOutput::finish(v.inner)
+    }
+
+    fn add_fields(
+        &self,
+        current: &'w mut tracing_subscriber::fmt::FormattedFields<Self>,
+        fields: &tracing::span::Record<'_>,
+    ) -> std::fmt::Result {
+        let empty = current.fields.is_empty();
+        let mut v = Shown {
+            inner: tracing_subscriber::fmt::format::DefaultVisitor::new(current.as_writer(), empty),
+            hidden: UNSHOWN_RECORDS,
+        };
+        fields.record(&mut v);
+        tracing_subscriber::field::VisitOutput::finish(v.inner)
+    }
+}
+
+/// tracing-subscriber's visitor, handed only the fields not in `hidden`.
+struct Shown<'a> {
+    inner: tracing_subscriber::fmt::format::DefaultVisitor<'a>,
+    hidden: &'static [&'static str],
+}
+
+impl Shown<'_> {
+    fn shows(&self, field: &tracing::field::Field) -> bool {
+        !self.hidden.contains(&field.name())
+    }
+}
+
+impl tracing_subscriber::field::Visit for Shown<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if self.shows(field) {
+            self.inner.record_debug(field, value);
+        }
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if self.shows(field) {
+            self.inner.record_str(field, value);
+        }
+    }
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        if self.shows(field) {
+            self.inner.record_u64(field, value);
+        }
+    }
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        if self.shows(field) {
+            self.inner.record_i64(field, value);
+        }
+    }
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        if self.shows(field) {
+            self.inner.record_f64(field, value);
+        }
+    }
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        if self.shows(field) {
+            self.inner.record_bool(field, value);
+        }
+    }
+    fn record_error(
+        &mut self,
+        field: &tracing::field::Field,
+        value: &(dyn std::error::Error + 'static),
+    ) {
+        if self.shows(field) {
+            self.inner.record_error(field, value);
+        }
+    }
 }
 
 /// `nb serve`: builds the router from `cfg`, installs the Prometheus recorder and serves
@@ -251,4 +359,76 @@ pub async fn run(cfg: Config, listen: Option<String>) -> Result<(), ServeError> 
         .unwrap_or(options.max_connections_per_client);
     serve_with(listener, g, options, shutdown_signal()).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::TextFields;
+
+    /// A writer into a shared buffer, for a subscriber under test.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn text_logs_show_a_call_spans_route_and_the_events_fields_not_its_outcome() {
+        let out = Buffer::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .fmt_fields(TextFields)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            // The router's call span, as nb-router's telemetry makes and records it.
+            let span = tracing::info_span!(
+                "nb.route",
+                otel.kind = "client",
+                gen_ai.operation.name = "chat",
+                nb.route = "main",
+                gen_ai.provider.name = tracing::field::Empty,
+                gen_ai.usage.input_tokens = tracing::field::Empty,
+                nb.attempts = tracing::field::Empty,
+            );
+            let _in = span.enter();
+            tracing::info!(target = "openai/gpt-4o-mini", reason = ?"timeout: first byte", "failing over");
+            span.record("gen_ai.provider.name", "openai");
+            span.record("gen_ai.usage.input_tokens", 12u64);
+            span.record("nb.attempts", 2u64);
+            tracing::info!(status = 200u64, "after the outcome");
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(
+            lines[0].contains(r#"nb.route{nb.route="main"}: "#)
+                && lines[0].contains(r#"target="openai/gpt-4o-mini" reason="timeout: first byte""#),
+            "{text}"
+        );
+        // The outcome recorded on the span is not written into its text.
+        assert!(
+            lines[1].contains(r#"nb.route{nb.route="main"}: "#),
+            "{text}"
+        );
+        assert!(lines[1].contains("status=200"), "{text}");
+        for hidden in [
+            "otel.kind",
+            "gen_ai.operation.name",
+            "gen_ai.provider",
+            "input_tokens",
+            "nb.attempts",
+        ] {
+            assert!(!text.contains(hidden), "{hidden} shown: {text}");
+        }
+    }
 }

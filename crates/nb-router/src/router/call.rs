@@ -509,12 +509,12 @@ impl SmartRouter {
                 report,
             )));
         };
-        tracing::debug!(%target, class = %c.class, %disposition, reason = %c.reason, "attempt failed");
+        tracing::debug!(%target, class = %c.class, %disposition, reason = ?c.reason, "attempt failed");
         if matches!(
             disposition,
             Disposition::FailOver | Disposition::FailOverLargerContext
         ) {
-            tracing::info!(%target, class = %c.class, reason = %c.reason, "failing over");
+            tracing::info!(%target, class = %c.class, reason = ?c.reason, "failing over");
             call.failed_over = true;
         }
         call.report.failed(at, c, disposition, e);
