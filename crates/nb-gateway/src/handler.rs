@@ -100,25 +100,33 @@ pub(crate) async fn handle(
     response
 }
 
-/// A string as the log line shows it: as it is when it is a plain token (letters, digits,
-/// `-_./:@+`), else quoted with Rust's escapes — so a value a caller chose (the model it
-/// named, which an error message may repeat) or an upstream sent cannot start a forged
-/// line, drive a terminal with escape codes, or pass for another `key=value` — and cut
-/// to its first 256 characters (`…` marks the cut).
+/// A string as the log line shows it: control characters escaped (`\n`, `\u{1b}`) — so a
+/// value a caller chose (the model it named, which an error message may repeat) or an
+/// upstream sent cannot start a forged line or drive a terminal with escape codes — and
+/// cut to its first 256 characters (`…` marks the cut). Nothing else changes: the JSON
+/// logs get the value itself, the text logs write it as tracing-subscriber writes any
+/// displayed value.
 pub(crate) struct LogText<'a>(pub(crate) &'a str);
 
 impl std::fmt::Display for LogText<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
         const MAX: usize = 256;
-        let plain = |b: u8| b.is_ascii_alphanumeric() || b"-_./:@+".contains(&b);
         let s = self.0;
-        if !s.is_empty() && s.len() <= MAX && s.bytes().all(plain) {
+        if s.len() <= MAX && !s.chars().any(char::is_control) {
             return f.write_str(s);
         }
-        match s.char_indices().nth(MAX) {
-            Some((cut, _)) => write!(f, "{:?}…", &s[..cut]),
-            None => write!(f, "{s:?}"),
+        for (i, c) in s.chars().enumerate() {
+            if i == MAX {
+                return f.write_char('…');
+            }
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                f.write_char(c)?;
+            }
         }
+        Ok(())
     }
 }
 
@@ -288,30 +296,25 @@ mod tests {
     use super::LogText;
 
     #[test]
-    fn log_text_keeps_plain_tokens_and_quotes_the_rest() {
+    fn log_text_escapes_control_characters_and_cuts_long_values() {
         for plain in [
             "fast",
             "openai/gpt-4o-mini",
-            "nb-1f2e",
-            "first-choice",
-            "a.b:c@d+e_f",
+            "model \"nope\" is not a route",
+            "café",
         ] {
             assert_eq!(LogText(plain).to_string(), plain);
         }
-        let forged = "x\n2026-12-06T05:00:00Z  INFO request caller=admin \u{1b}[31m\u{85}";
+        let forged = "x\n2026-12-06T05:00:00Z  INFO request caller=admin \u{1b}[31m\u{85}\r\t";
         let shown = LogText(forged).to_string();
         assert!(!shown.chars().any(char::is_control), "{shown:?}");
         assert_eq!(
             shown,
-            r#""x\n2026-12-06T05:00:00Z  INFO request caller=admin \u{1b}[31m\u{85}""#
+            r"x\n2026-12-06T05:00:00Z  INFO request caller=admin \u{1b}[31m\u{85}\r\t"
         );
-        // Another key=value, quotes, an empty value: quoted, so the line stays unambiguous.
-        assert_eq!(LogText("m status=200").to_string(), r#""m status=200""#);
-        assert_eq!(LogText(r#"say "hi""#).to_string(), r#""say \"hi\"""#);
-        assert_eq!(LogText("").to_string(), r#""""#);
         // Long values are cut at 256 characters, on a character boundary.
         let long = "é".repeat(1000);
-        let shown = LogText(&long).to_string();
-        assert_eq!(shown, format!("\"{}\"…", "é".repeat(256)));
+        assert_eq!(LogText(&long).to_string(), format!("{}…", "é".repeat(256)));
+        assert_eq!(LogText(&"é".repeat(256)).to_string(), "é".repeat(256));
     }
 }
