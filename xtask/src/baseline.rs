@@ -157,7 +157,7 @@ pub(crate) fn save(path: &Path, now: &BTreeMap<String, Ratio>) -> Result<(), Str
         })
         .collect();
     let doc = json!({
-        "about": "Written by `cargo xtask bench --save-baseline`: each benchmark's median against its group's baseline in the same run. `cargo xtask bench` compares with these ratios; the README's table is rendered from them.",
+        "about": "Written by `cargo xtask bench --save-baseline` (or `bench-gateway --save-baseline`): each benchmark's median against its group's baseline in the same run (the gateway's: time per request, nginx's and nb serve's against the direct call's, at C=1 and C=32). `cargo xtask bench` compares with these ratios; the README's table is rendered from them.",
         "ratios": ratios,
     });
     let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;

@@ -1,5 +1,6 @@
-//! `cargo xtask bench-gateway [--rounds R] [--requests N] [--in-flight M] [--serve-threads T]
-//! [--serve-bin PATH]`: the gateway as users run it.
+//! `cargo xtask bench-gateway [--quick] [--rounds R] [--requests N] [--in-flight M]
+//! [--serve-threads T] [--serve-bin PATH] [--save-baseline] [--tolerance PCT]`: the
+//! gateway as users run it (`cargo xtask bench` runs it too, after criterion).
 //!
 //! Real processes on loopback, release builds: `nb-chaos serve` twice (one healthy
 //! OpenAI-format provider with no latency; one that accepts requests and never
@@ -20,6 +21,10 @@
 //! the same for an SDK process (`crates/nb-router/examples/inflight.rs`: M calls through
 //! a `SmartRouter` over the OpenAI adapter) against a bare reqwest client.
 //!
+//! Last, the throughput ratios of nginx and `nb serve` over the direct call, at C=1 and
+//! C=32, against those committed in `docs/bench-baseline.json` (`gateway_c1/nb_serve`,
+//! ...): a worse one is flagged, as `cargo xtask bench` flags the router's.
+//!
 //! A benchmark, not a test: nothing here asserts a timing.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -28,6 +33,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
+use crate::baseline::Ratio;
 use crate::{run, target_dir};
 
 const BODY: &str = r#"{"model":"MODEL","messages":[{"role":"user","content":"What is 17 + 25? Reply with the number only."}]}"#;
@@ -80,9 +88,20 @@ struct Endpoint {
     model: &'static str,
 }
 
+/// `cargo xtask bench-gateway`: the bench, then its ratios against the committed
+/// baseline (`--save-baseline` writes them there; `--tolerance PCT` as for `bench`).
 pub(crate) fn run_bench(args: &[String]) -> Result<(), String> {
+    let now = measure(args)?;
+    crate::baseline_report(&now, args)
+}
+
+/// Runs the bench (`--quick`: 3 rounds of 1,000 requests, as CI runs it) and returns
+/// the ratios `cargo xtask bench` watches: nginx's and `nb serve`'s throughput over the
+/// direct call's, at C=1 and C=32 (the medians of the rounds' ratios).
+pub(crate) fn measure(args: &[String]) -> Result<BTreeMap<String, Ratio>, String> {
     // A flag's value: `None` without the flag, `Some(None)` when its value is missing.
     let value = |name: &str| args.iter().position(|a| a == name).map(|i| args.get(i + 1));
+    let quick = args.iter().any(|a| a == "--quick");
     let flag = |name: &str, default: usize| -> Result<usize, String> {
         match value(name) {
             Some(v) => v
@@ -91,8 +110,8 @@ pub(crate) fn run_bench(args: &[String]) -> Result<(), String> {
             None => Ok(default),
         }
     };
-    let rounds = flag("--rounds", 5)?;
-    let requests = flag("--requests", 2000)?;
+    let rounds = flag("--rounds", if quick { 3 } else { 5 })?;
+    let requests = flag("--requests", if quick { 1000 } else { 2000 })?;
     let in_flight = flag("--in-flight", 1000)?;
     let serve_threads = flag("--serve-threads", 0)?;
     // Another `nb` binary (e.g. one built with other features, copied aside) measured
@@ -310,6 +329,7 @@ http {{
         loadavg()
     );
     let mut table = String::new();
+    let mut watched = BTreeMap::new();
     for c in [1usize, 32] {
         // Per proxy (nginx, nb serve, ...): added p50 µs and throughput ratio, per round.
         let mut added = vec![Vec::new(); n - 1];
@@ -343,13 +363,21 @@ http {{
                 ratio[k].push(r.rps / d.rps);
             }
         }
+        let direct_rps = median(&mut direct_rps);
         let mut line = format!(
-            "| {c} | {:.0} µs, {:.0} req/s |",
+            "| {c} | {:.0} µs, {direct_rps:.0} req/s |",
             median(&mut direct_p50),
-            median(&mut direct_rps),
         );
         let added: Vec<f64> = added.iter_mut().map(|v| median(v)).collect();
         let ratio: Vec<f64> = ratio.iter_mut().map(|v| median(v)).collect();
+        // nginx and the default `nb serve` (endpoints 1 and 2) are watched: a ratio as a
+        // request's time against the direct call's, so its throughput is the median ratio.
+        for (k, key) in [(0, "nginx"), (1, "nb_serve")] {
+            watched.insert(
+                format!("gateway_c{c}/{key}"),
+                watched_ratio(direct_rps, ratio[k]),
+            );
+        }
         let (nginx_added, nginx_ratio) = (added[0], ratio[0]);
         for (k, (a, r)) in added.iter().zip(&ratio).enumerate() {
             line.push_str(&format!(" +{a:.0} µs, {r:.3}× |"));
@@ -418,7 +446,18 @@ http {{
     drop(gateways);
     drop(fast_chaos);
     drop(hang_chaos);
-    Ok(())
+    Ok(watched)
+}
+
+/// A proxy's throughput `ratio` over the direct call's (`direct_rps`) as a baseline
+/// entry: the time per request of each, so that its throughput is `ratio`.
+fn watched_ratio(direct_rps: f64, ratio: f64) -> Ratio {
+    let direct_ns = 1e9 / direct_rps;
+    Ratio {
+        vs: "direct".into(),
+        median_ns: direct_ns / ratio,
+        baseline_ns: direct_ns,
+    }
 }
 
 /// Starts `cmd` and reads its stdout (or stderr) until a line satisfies `done`; a thread
@@ -640,4 +679,16 @@ fn hang_requests(hang: &str) -> Result<u64, String> {
         })
         .map_err(|e| format!("nb-chaos stats: {e}: {body}"))?;
     Ok(v["hang"]["requests"].as_u64().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_watched_ratio_is_the_proxys_throughput_over_the_direct_calls() {
+        let r = super::watched_ratio(20_000.0, 0.25);
+        assert_eq!(r.vs, "direct");
+        assert!((r.baseline_ns - 50_000.0).abs() < 1e-6, "{r:?}");
+        assert!((r.median_ns - 200_000.0).abs() < 1e-6, "{r:?}");
+        assert!((r.throughput() - 0.25).abs() < 1e-12);
+    }
 }

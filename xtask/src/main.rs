@@ -604,10 +604,49 @@ fn bench(args: &[String]) -> Result<(), String> {
 
     let mut fresh = BTreeMap::new();
     baseline::fresh_medians(&criterion, "", started, &mut fresh);
-    let now = baseline::ratios(&fresh);
+    let mut now = baseline::ratios(&fresh);
+    // The gateway as users run it, unless a filter picked other benchmarks.
+    if filter.iter().all(|f| "gateway".contains(f)) {
+        println!(
+            "\n== the gateway as users run it (cargo xtask bench-gateway{})",
+            if quick { " --quick" } else { "" }
+        );
+        let gw_args: Vec<String> = if quick {
+            vec!["--quick".into()]
+        } else {
+            Vec::new()
+        };
+        now.extend(gateway_bench::measure(&gw_args)?);
+    }
+    let mut report_args = Vec::new();
+    if save {
+        report_args.push("--save-baseline".to_owned());
+    }
+    report_args.extend(["--tolerance".to_owned(), format!("{}", tolerance * 100.0)]);
+    baseline_report(&now, &report_args)
+}
+
+/// Prints `now` against the committed ratios, flagging worse ones by more than
+/// `--tolerance PCT` (default 15%), and with `--save-baseline` writes them there and
+/// regenerates the README's table.
+pub(crate) fn baseline_report(
+    now: &BTreeMap<String, baseline::Ratio>,
+    args: &[String],
+) -> Result<(), String> {
+    let save = args.iter().any(|a| a == "--save-baseline");
+    let tolerance = match args.iter().position(|a| a == "--tolerance") {
+        None => 0.15,
+        Some(i) => {
+            args.get(i + 1)
+                .and_then(|v| v.trim_end_matches('%').parse::<f64>().ok())
+                .filter(|v| *v >= 0.0)
+                .ok_or("--tolerance takes a percentage (e.g. 15)")?
+                / 100.0
+        }
+    };
     let file = root().join(baseline::BASELINE);
     let committed = baseline::load(&file)?;
-    let (table, worse) = baseline::compare(&now, &committed, tolerance);
+    let (table, worse) = baseline::compare(now, &committed, tolerance);
     println!(
         "\n== ratios against {} (throughput over the group's baseline, this run)\n\n{table}",
         baseline::BASELINE
@@ -619,7 +658,7 @@ fn bench(args: &[String]) -> Result<(), String> {
         );
     }
     if save {
-        baseline::save(&file, &now)?;
+        baseline::save(&file, now)?;
         let all = baseline::load(&file)?;
         baseline::rewrite_readme(&root().join("README.md"), &baseline::readme_table(&all))?;
         println!(
