@@ -133,10 +133,10 @@ pub struct Transition {
 /// When failures open the breaker: told every outcome, a policy answers a failure with
 /// the period to stay open, or `None` to stay closed.
 trait FailurePolicy {
-    /// A call succeeded.
-    fn record_success(&mut self);
+    /// A call succeeded (at `now`, when the caller has read the clock already).
+    fn record_success(&mut self, now: Option<Instant>);
     /// A call failed: open for the returned period, if any.
-    fn mark_dead_on_failure(&mut self) -> Option<Duration>;
+    fn mark_dead_on_failure(&mut self, now: Option<Instant>) -> Option<Duration>;
     /// The breaker closed again: start afresh (counts and backoff).
     fn revived(&mut self);
 }
@@ -161,11 +161,11 @@ impl Consecutive {
 }
 
 impl FailurePolicy for Consecutive {
-    fn record_success(&mut self) {
+    fn record_success(&mut self, _now: Option<Instant>) {
         self.failures = 0;
     }
 
-    fn mark_dead_on_failure(&mut self) -> Option<Duration> {
+    fn mark_dead_on_failure(&mut self, _now: Option<Instant>) -> Option<Duration> {
         self.failures = self.failures.saturating_add(1);
         (self.failures >= self.threshold)
             .then(|| self.backoff.next())
@@ -182,15 +182,15 @@ impl FailurePolicy for Consecutive {
 struct Either<A, B>(A, B);
 
 impl<A: FailurePolicy, B: FailurePolicy> FailurePolicy for Either<A, B> {
-    fn record_success(&mut self) {
-        self.0.record_success();
-        self.1.record_success();
+    fn record_success(&mut self, now: Option<Instant>) {
+        self.0.record_success(now);
+        self.1.record_success(now);
     }
 
-    fn mark_dead_on_failure(&mut self) -> Option<Duration> {
+    fn mark_dead_on_failure(&mut self, now: Option<Instant>) -> Option<Duration> {
         // Both see the failure, whichever answers.
-        let a = self.0.mark_dead_on_failure();
-        let b = self.1.mark_dead_on_failure();
+        let a = self.0.mark_dead_on_failure(now);
+        let b = self.1.mark_dead_on_failure(now);
         a.max(b)
     }
 
@@ -250,9 +250,11 @@ impl RateWindow {
         }
     }
 
-    /// Counts an outcome now; returns its bucket's number.
-    fn add(&mut self, failed: bool) -> u64 {
-        let since = self.clock.now().saturating_duration_since(self.epoch);
+    /// Counts an outcome at `now` (the clock read if not given); returns its bucket's
+    /// number.
+    fn add(&mut self, failed: bool, now: Option<Instant>) -> u64 {
+        let now = now.unwrap_or_else(|| self.clock.now());
+        let since = now.saturating_duration_since(self.epoch);
         let number = u64::try_from(since.as_nanos()).unwrap_or(u64::MAX) / self.bucket_nanos;
         let slot = &mut self.slots[(number % BUCKETS) as usize];
         if slot.number != number {
@@ -281,12 +283,12 @@ impl RateWindow {
 }
 
 impl FailurePolicy for RateWindow {
-    fn record_success(&mut self) {
-        self.add(false);
+    fn record_success(&mut self, now: Option<Instant>) {
+        self.add(false, now);
     }
 
-    fn mark_dead_on_failure(&mut self) -> Option<Duration> {
-        let number = self.add(true);
+    fn mark_dead_on_failure(&mut self, now: Option<Instant>) -> Option<Duration> {
+        let number = self.add(true, now);
         let (calls, failures) = self.totals(number);
         let rate = failures as f64 / calls.max(1) as f64;
         (calls >= u64::from(self.cfg.min_calls) && rate >= self.cfg.threshold)
@@ -577,6 +579,17 @@ impl Breaker {
 
     /// Records how a permitted call went; returns the transition it caused, if any.
     pub fn record(&mut self, permit: Permit, outcome: BreakerOutcome) -> Option<Transition> {
+        self.record_at(permit, outcome, None)
+    }
+
+    /// [`Breaker::record`] at `now`, read from this breaker's clock by a caller that had
+    /// read it already (the clock is read at most once per outcome).
+    pub(crate) fn record_at(
+        &mut self,
+        permit: Permit,
+        outcome: BreakerOutcome,
+        now: Option<Instant>,
+    ) -> Option<Transition> {
         if permit.probe {
             let State::HalfOpen {
                 in_flight,
@@ -607,10 +620,10 @@ impl Breaker {
                 BreakerOutcome::Failure => {
                     let next = self
                         .policy
-                        .mark_dead_on_failure()
+                        .mark_dead_on_failure(now)
                         .unwrap_or_else(|| (*last * 2).min(self.cfg.backoff.max));
                     self.state = State::Open {
-                        until: self.clock.now() + next,
+                        until: now.unwrap_or_else(|| self.clock.now()) + next,
                         last: next,
                     };
                     Some(Transition {
@@ -623,13 +636,13 @@ impl Breaker {
         }
         match (outcome, &self.state) {
             (BreakerOutcome::Success, State::Closed) => {
-                self.policy.record_success();
+                self.policy.record_success(now);
                 None
             }
             (BreakerOutcome::Failure, State::Closed) => {
-                let d = self.policy.mark_dead_on_failure()?;
+                let d = self.policy.mark_dead_on_failure(now)?;
                 self.state = State::Open {
-                    until: self.clock.now() + d,
+                    until: now.unwrap_or_else(|| self.clock.now()) + d,
                     last: d,
                 };
                 Some(Transition {
@@ -647,8 +660,8 @@ impl Breaker {
 struct Never;
 
 impl FailurePolicy for Never {
-    fn record_success(&mut self) {}
-    fn mark_dead_on_failure(&mut self) -> Option<Duration> {
+    fn record_success(&mut self, _now: Option<Instant>) {}
+    fn mark_dead_on_failure(&mut self, _now: Option<Instant>) -> Option<Duration> {
         None
     }
     fn revived(&mut self) {}

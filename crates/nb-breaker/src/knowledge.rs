@@ -822,7 +822,7 @@ impl Shared {
             if let Some(e) = targets.get_mut(target) {
                 if *observed == Observed::Cancelled {
                     e.breaker.release(permit);
-                } else if let Some(t) = e.breaker.record(permit, outcome) {
+                } else if let Some(t) = e.breaker.record_at(permit, outcome, Some(now)) {
                     events.push(HealthEvent::Breaker {
                         target: target.clone(),
                         transition: t,

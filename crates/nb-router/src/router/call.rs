@@ -26,7 +26,8 @@ use crate::report::{
 #[allow(clippy::large_enum_variant)]
 enum Settled {
     /// It answered (validated).
-    Answered(usize, Box<ChatResponse>),
+    /// The target, its answer, and when the answer arrived.
+    Answered(usize, Box<ChatResponse>, Instant),
     /// It failed, and the call goes on or stops.
     Failed(Next),
     /// Another attempt won; it was dropped.
@@ -119,7 +120,7 @@ impl SmartRouter {
         self.inner.budget.deposit();
         let mut wait = None;
         loop {
-            let (i, admission) = self.next_attempt(&mut call, wait.take()).await?;
+            let (i, admission, admitted) = self.next_attempt(&mut call, wait.take()).await?;
             // A repair re-asks the same target with the violation explained.
             let repaired = call.repair.take().filter(|(t, _)| *t == i).map(|(_, r)| r);
             let role = if repaired.is_some() {
@@ -128,10 +129,11 @@ impl SmartRouter {
                 AttemptRole::Answer
             };
             let req_i: &ChatRequest = repaired.as_deref().unwrap_or(req);
+            // Started when admitted: nothing was awaited since (the clock is read once).
             let launched = Launched {
                 target: i,
                 admission,
-                started: self.now(),
+                started: admitted,
             };
             let ended = self
                 .launch(&mut call, launched, req, req_i, repaired.is_some())
@@ -145,25 +147,29 @@ impl SmartRouter {
                     let role = if e.hedge { AttemptRole::Hedge } else { role };
                     match self.settle(&mut call, e, role, req_i) {
                         // An answer wins over another attempt's failure.
-                        Settled::Answered(idx, resp) => next = Some(Ok((idx, resp))),
+                        Settled::Answered(idx, resp, at) => next = Some(Ok((idx, resp, at))),
                         Settled::Failed(Next::Continue(w)) => wait = wait.max(w),
                         Settled::Failed(Next::Stop(err)) => next = next.or(Some(Err(*err))),
                         Settled::Cancelled => {}
                     }
                 }
-                let (idx, resp) = match next {
+                let (idx, resp, answered) = match next {
                     Some(Ok(answer)) => answer,
                     Some(Err(e)) => return Err(self.fail(call, e)),
                     None => continue,
                 };
                 match self.check_needed(&call, idx, req, &resp) {
-                    Some(check) => return Ok(self.finish(&mut call, idx, *resp, check)),
+                    // Unchecked or checked without waiting: the call ended as the answer
+                    // arrived (the validators' microseconds aside).
+                    Some(check) => {
+                        return Ok(self.finish(&mut call, idx, *resp, check, Some(answered)));
+                    }
                     // Boxed: vouching's state is only held by the calls that vouch.
                     None => Box::pin(self.vouch(&mut call, idx, *resp, req)),
                 }
             };
             return match vouching.await {
-                Ok((winner, resp, check)) => Ok(self.finish(&mut call, winner, resp, check)),
+                Ok((winner, resp, check)) => Ok(self.finish(&mut call, winner, resp, check, None)),
                 Err(e) => Err(self.fail(call, e)),
             };
         }
@@ -180,7 +186,7 @@ impl SmartRouter {
         repair: bool,
     ) -> Vec<Ended> {
         let i = launched.target;
-        let primary = self.attempt(i, req_i, call);
+        let primary = self.attempt(i, req_i, call, launched.started);
         if let Some(delay) = self.hedge_delay(i).filter(|_| !repair) {
             // Boxed: a hedge's state is only held while one is raced.
             return Box::pin(self.race(launched, primary, delay, req_i, call)).await;
@@ -205,7 +211,7 @@ impl SmartRouter {
         req: &ChatRequest,
     ) -> Vec<Ended> {
         let t_ref = self.now();
-        let reference = self.attempt(j, req, call);
+        let reference = self.attempt(j, req, call, t_ref);
         let (answer, reference) = futures_util::future::join(primary, reference).await;
         if answer.is_err() && reference.is_ok() && !self.inner.targets[j].vouch_only {
             // The failover attempt failed but the reference asked beside it answered:
@@ -253,7 +259,8 @@ impl SmartRouter {
             admission: adm,
             started: t0,
         } = e.launched;
-        let latency = self.now().saturating_duration_since(t0);
+        let ended = self.now();
+        let latency = ended.saturating_duration_since(t0);
         let at = self.attempt_at(call.start, idx, t0, latency, adm.as_ref(), role);
         // An answer a validator rejects is a failure like any other.
         match e
@@ -273,7 +280,7 @@ impl SmartRouter {
                     .and_then(|h| hint_from_headers(h, std::time::SystemTime::now()));
                 self.observe(idx, adm, latency, &Observed::Success { budget_reset });
                 self.push_attempt(call, at, AttemptOutcome::Success, resp.usage);
-                Settled::Answered(idx, resp)
+                Settled::Answered(idx, resp, ended)
             }
             Some(Err(err)) => {
                 let c = self.classify(&err);
@@ -362,9 +369,9 @@ impl SmartRouter {
         i: usize,
         req: &'a ChatRequest,
         call: &Call,
+        now: Instant,
     ) -> AttemptFuture<'a> {
         let inner = &self.inner;
-        let now = inner.health.clock.now();
         let until_deadline = call.deadline.saturating_duration_since(now);
         // When less than two full attempts' time is left and another candidate could
         // still answer, this attempt gets half of it: a hang on the first choice leaves
@@ -391,6 +398,8 @@ impl SmartRouter {
         Box::pin(async move {
             use tracing::Instrument as _;
             let answer = async move { provider.chat(req).await.map(Box::new) };
+            // On tokio's clock, from when it is first polled: the router's clock (`now`)
+            // may be another one (a test's manual clock).
             match tokio::time::timeout(limit, answer.instrument(span)).await {
                 Ok(r) => r,
                 Err(_) => Err(CallError::timeout(phase)),
@@ -660,6 +669,7 @@ impl SmartRouter {
         i: usize,
         resp: ChatResponse,
         check: AnswerCheck,
+        ended: Option<Instant>,
     ) -> Routed<ChatResponse> {
         call.report.check = check;
         if let Some(p) = call.prefetched.take() {
@@ -677,11 +687,8 @@ impl SmartRouter {
             _ => None,
         };
         call.report.total_cost = self.total_cost(&call.report);
-        call.report.elapsed = self
-            .inner
-            .health
-            .clock
-            .now()
+        call.report.elapsed = ended
+            .unwrap_or_else(|| self.now())
             .saturating_duration_since(call.start);
         Routed {
             value: resp,

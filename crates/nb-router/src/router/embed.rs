@@ -50,12 +50,11 @@ impl SmartRouter {
         inner.budget.deposit();
         let mut wait = None;
         loop {
-            let (i, admission) = self.next_attempt(&mut call, wait.take()).await?;
+            let (i, admission, started) = self.next_attempt(&mut call, wait.take()).await?;
             let Some(embedder) = inner.targets[i].embedder.clone() else {
                 call.excluded.insert(i);
                 continue;
             };
-            let started = inner.health.clock.now();
             let result = self.embed_once(&call, i, embedder.as_ref(), texts).await;
             let latency = inner.health.clock.now().saturating_duration_since(started);
             let at = self.attempt_at(
@@ -175,6 +174,7 @@ impl SmartRouter {
             .div_ceil(4);
         Ok(Call {
             start: now,
+            planned: Some(now),
             deadline,
             candidates,
             references: Vec::new(),

@@ -40,7 +40,7 @@ impl SmartRouter {
             admission: Some(adm_j),
             started: self.inner.health.clock.now(),
         };
-        let mut hedged = self.attempt(j, req, call);
+        let mut hedged = self.attempt(j, req, call, hedged_at.started);
         match select(primary, hedged.as_mut()).await {
             Either::Left((r, hedge_fut)) => match r {
                 Ok(_) => vec![

@@ -187,6 +187,9 @@ impl std::fmt::Debug for SmartRouter {
 /// The state of one call across its attempts.
 struct Call {
     start: Instant,
+    /// `start`, until the first admission takes it as its instant (nothing is awaited
+    /// between the plan and it: the clock is not read twice).
+    planned: Option<Instant>,
     deadline: Instant,
     candidates: Vec<usize>,
     /// The route's reference targets (vouch-only), asked before other candidates when an

@@ -56,6 +56,7 @@ impl SmartRouter {
             .collect();
         Ok(Call {
             start: now,
+            planned: Some(now),
             deadline,
             candidates,
             references,
@@ -238,13 +239,15 @@ impl SmartRouter {
             .is_none_or(|w| self.window(i).is_none_or(|tw| tw > w))
     }
 
-    /// The head of every attempt loop (chat and stream): waits out `wait` if the last
-    /// attempt asked for one, picks the next target and counts the attempt.
+    /// The head of every attempt loop (chat, stream, embeddings): waits out `wait` if the
+    /// last attempt asked for one, picks the next target and counts the attempt. Returns
+    /// the target, its admission and when it was admitted (the attempt's start: nothing
+    /// is awaited between the two).
     pub(super) async fn next_attempt(
         &self,
         call: &mut Call,
         wait: Option<Duration>,
-    ) -> Result<(usize, Option<Admission>), RouteError> {
+    ) -> Result<(usize, Option<Admission>, Instant), RouteError> {
         // The wait a failed attempt asked for is its target's retry.
         let last = call.report.attempts.last().map(|a| a.target.clone());
         if let (Some(w), Some(i)) = (wait, last.and_then(|t| self.inner.targets.position(&t))) {
@@ -257,20 +260,24 @@ impl SmartRouter {
 
     /// The first eligible candidate that health admits; waits or fails per policy when
     /// none does.
-    async fn next_target(&self, call: &mut Call) -> Result<(usize, Option<Admission>), RouteError> {
+    async fn next_target(
+        &self,
+        call: &mut Call,
+    ) -> Result<(usize, Option<Admission>, Instant), RouteError> {
         let inner = &self.inner;
         loop {
             if call.attempts >= inner.policy.max_attempts {
                 let report = std::mem::take(&mut call.report);
                 return Err(RouteError::new(RouteErrorKind::Exhausted, report));
             }
-            let now = self.now();
+            // The first admission is at the plan's instant: nothing was awaited since.
+            let now = call.planned.take().unwrap_or_else(|| self.now());
             if now >= call.deadline {
                 let report = std::mem::take(&mut call.report);
                 return Err(RouteError::new(RouteErrorKind::DeadlineExceeded, report));
             }
             let earliest = match self.admit_first(call, now) {
-                Admitted::Target(i, a) => return Ok((i, Some(a))),
+                Admitted::Target(i, a) => return Ok((i, Some(a), now)),
                 Admitted::NoneEligible => {
                     let kind = if call.report.attempts.is_empty() {
                         RouteErrorKind::NoRoute
@@ -296,7 +303,7 @@ impl SmartRouter {
                             call.excluded.insert(i);
                             let why = SkipReason::LastResort;
                             call.report.skipped.push((id.clone(), why));
-                            Ok((i, None))
+                            Ok((i, None, now))
                         }
                         _ => Err(self.no_candidate(call, earliest, now)),
                     };

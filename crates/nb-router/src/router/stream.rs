@@ -43,8 +43,7 @@ impl SmartRouter {
         self.inner.budget.deposit();
         let mut wait = None;
         loop {
-            let (i, admission) = self.next_attempt(&mut call, wait.take()).await?;
-            let t0 = self.inner.health.clock.now();
+            let (i, admission, t0) = self.next_attempt(&mut call, wait.take()).await?;
             match self.open_stream(i, req, &call).await {
                 Ok((held, rest)) => {
                     let opened = Opened {

@@ -336,7 +336,7 @@ impl SmartRouter {
             .admit(&self.inner.targets[idx].id, call.tokens);
         let (result, adm) = match adm {
             Ok(a) => (
-                self.attempt(idx, req, call)
+                self.attempt(idx, req, call, t0)
                     .await
                     .and_then(|r| self.validate(call, r))
                     .map(|r| *r),
@@ -430,7 +430,7 @@ impl SmartRouter {
             call.vouch_used.insert(j);
             let t0 = self.now();
             let result = self
-                .attempt(j, req, call)
+                .attempt(j, req, call, t0)
                 .await
                 .and_then(|r| self.validate(call, r));
             let latency = self.now().saturating_duration_since(t0);
