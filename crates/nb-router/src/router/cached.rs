@@ -84,7 +84,9 @@ impl SmartRouter {
         cached: Option<Box<CachedAnswer>>,
     ) -> impl Future<Output = Result<Routed<ChatResponse>, RouteError>> + Send + 'a {
         // Boxed: passed by value into `observed`, the call's state would be held twice.
-        self.observed(opts, Box::pin(self.chat_within(req, opts, cached)))
+        self.observed(opts, move |start| {
+            Box::pin(self.chat_within(req, opts, cached, start))
+        })
     }
 
     /// This call's place in the cache, if its route opted in (a call with validators

@@ -69,18 +69,22 @@ impl SmartRouter {
         self.chat_with(req, &super::options::NO_OPTIONS)
     }
 
-    /// Runs one call inside its span (entered only while the call runs, so other tasks'
-    /// events are never attributed to it), then records its outcome on the span and in
-    /// the metrics, and how long a failure took.
-    pub(super) async fn observed<T>(
+    /// Runs one call — `call(start)`, `start` the instant it begins, which its plan
+    /// takes as its own — inside its span (entered only while the call runs, so other
+    /// tasks' events are never attributed to it), then records its outcome on the span
+    /// and in the metrics, and how long a failure took.
+    pub(super) async fn observed<T, F>(
         &self,
         opts: &CallOptions,
-        call: impl Future<Output = Result<Routed<T>, RouteError>>,
-    ) -> Result<Routed<T>, RouteError> {
+        call: impl FnOnce(Instant) -> F,
+    ) -> Result<Routed<T>, RouteError>
+    where
+        F: Future<Output = Result<Routed<T>, RouteError>>,
+    {
         use tracing::Instrument as _;
         let span = crate::telemetry::call_span(opts.route.as_deref().unwrap_or("default"));
         let start = self.inner.health.clock.now();
-        let mut out = call.instrument(span.clone()).await;
+        let mut out = call(start).instrument(span.clone()).await;
         // In place: the answer is not moved into a new `Result` on its way out.
         if let Err(e) = &mut out {
             self.set_elapsed(e, start);
@@ -114,8 +118,9 @@ impl SmartRouter {
         req: &ChatRequest,
         opts: &CallOptions,
         cached: Option<Box<CachedAnswer>>,
+        start: Instant,
     ) -> Result<Routed<ChatResponse>, RouteError> {
-        let mut call = self.plan(req, opts)?;
+        let mut call = self.plan(req, opts, start)?;
         call.cached = cached;
         self.inner.budget.deposit();
         let mut wait = None;
@@ -752,12 +757,12 @@ mod state_size {
             .unwrap();
         let req = ChatRequest::user("x");
         let opts = CallOptions::default();
-        let mut call = r.plan(&req, &opts).unwrap();
+        let mut call = r.plan(&req, &opts, std::time::Instant::now()).unwrap();
         let sizes = [
             ("Call", std::mem::size_of::<Call>(), 1024),
             (
                 "chat_within",
-                std::mem::size_of_val(&r.chat_within(&req, &opts, None)),
+                std::mem::size_of_val(&r.chat_within(&req, &opts, None, std::time::Instant::now())),
                 2048,
             ),
             (

@@ -4,7 +4,7 @@
 //! vector has no equivalence check, so a failover answer is reported `unchecked`.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nb_breaker::Observed;
 use nb_core::{AnswerCheck, CallError, ChatRequest, TargetId, TimeoutPhase};
@@ -34,17 +34,20 @@ impl SmartRouter {
         texts: &[String],
         opts: &CallOptions,
     ) -> Result<Routed<Vec<Vec<f32>>>, RouteError> {
-        self.observed(opts, Box::pin(self.embed_within(texts, opts)))
-            .await
+        self.observed(opts, |start| {
+            Box::pin(self.embed_within(texts, opts, start))
+        })
+        .await
     }
 
     async fn embed_within(
         &self,
         texts: &[String],
         opts: &CallOptions,
+        start: Instant,
     ) -> Result<Routed<Vec<Vec<f32>>>, RouteError> {
         let inner = &self.inner;
-        let mut call = self.plan_embedding(texts, opts)?;
+        let mut call = self.plan_embedding(texts, opts, start)?;
         // What `absorb` reads of a request (a repair never applies to vectors).
         let asked = ChatRequest::user(texts.concat());
         inner.budget.deposit();
@@ -132,9 +135,13 @@ impl SmartRouter {
     }
 
     /// The route's embedding targets that carry the call's tags, in the strategy's order.
-    fn plan_embedding(&self, texts: &[String], opts: &CallOptions) -> Result<Call, RouteError> {
+    fn plan_embedding(
+        &self,
+        texts: &[String],
+        opts: &CallOptions,
+        now: Instant,
+    ) -> Result<Call, RouteError> {
         let inner = &self.inner;
-        let now = inner.health.clock.now();
         let span = opts
             .deadline
             .unwrap_or(inner.policy.deadline)

@@ -23,9 +23,14 @@ struct Eligible {
 impl SmartRouter {
     /// Plans a call: its deadline, its candidates in order (those the route names and
     /// the request's tags, parts and size allow), its validators and vouching.
-    pub(super) fn plan(&self, req: &ChatRequest, opts: &CallOptions) -> Result<Call, RouteError> {
+    /// `now` is when the call began (its span's start).
+    pub(super) fn plan(
+        &self,
+        req: &ChatRequest,
+        opts: &CallOptions,
+        now: Instant,
+    ) -> Result<Call, RouteError> {
         let inner = &self.inner;
-        let now = self.now();
         // `Duration::MAX` (or any span past what the clock can hold) means no deadline.
         let span = opts
             .deadline

@@ -1,7 +1,7 @@
 //! Streams: fail over freely before the first content delta, then commit; the deadline and idle gaps bound the rest.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use nb_breaker::Observed;
@@ -30,7 +30,7 @@ impl SmartRouter {
         req: &ChatRequest,
         opts: &CallOptions,
     ) -> Result<Routed<ChatStream>, RouteError> {
-        self.observed(opts, Box::pin(self.stream_within(req, opts)))
+        self.observed(opts, |start| Box::pin(self.stream_within(req, opts, start)))
             .await
     }
 
@@ -38,8 +38,9 @@ impl SmartRouter {
         &self,
         req: &ChatRequest,
         opts: &CallOptions,
+        start: Instant,
     ) -> Result<Routed<ChatStream>, RouteError> {
-        let mut call = self.plan(req, opts)?;
+        let mut call = self.plan(req, opts, start)?;
         self.inner.budget.deposit();
         let mut wait = None;
         loop {
