@@ -11,6 +11,7 @@ use nb_core::{
     TransportKind,
 };
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use tokio::time::Instant;
 use url::Url;
 
 use crate::config::{ConfigError, ConfigErrorKind, Limits, Timeouts};
@@ -112,21 +113,26 @@ impl Http {
     /// Sends the request and returns the head of a 2xx response; any other status becomes
     /// [`CallError::Api`] with the error body read (bounded) and parsed — with any key the
     /// request carried redacted from it, in case the server echoed the request.
+    /// The head is waited for until `response_head` after `started`.
     pub(crate) fn send(
         &self,
         out: Outgoing,
+        started: Instant,
     ) -> impl Future<Output = Result<Incoming, CallError>> + Send + '_ {
         let (secrets, pending) = self.start(out);
-        async move { self.head(pending, &secrets).await }
+        let by = after(started, self.timeouts.response_head);
+        async move { self.head(pending, &secrets, by).await }
     }
 
-    /// Waits for the head of the response `pending` will give (see [`Http::send`]).
+    /// Waits until `by` for the head of the response `pending` will give (see
+    /// [`Http::send`]).
     async fn head(
         &self,
         pending: impl Future<Output = reqwest::Result<reqwest::Response>>,
         secrets: &Secrets,
+        by: Instant,
     ) -> Result<Incoming, CallError> {
-        let response = match tokio::time::timeout(self.timeouts.response_head, pending).await {
+        let response = match tokio::time::timeout_at(by, pending).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => return Err(transport_error(&e)),
             Err(_) => return Err(CallError::timeout(TimeoutPhase::FirstByte)),
@@ -186,13 +192,16 @@ impl Http {
         parse: fn(&[u8]) -> Result<ChatResponse, CallError>,
         reject: impl FnOnce(&ChatResponse) -> Option<&'static str> + Send + 'a,
     ) -> impl Future<Output = Result<ChatResponse, CallError>> + Send + 'a {
+        // Both deadlines from one reading of the clock.
+        let started = Instant::now();
+        let head_by = after(started, self.timeouts.response_head);
         let (secrets, pending) = self.start(out);
         let exchange = async move {
             let Incoming {
                 mut response,
                 headers,
                 status,
-            } = self.head(pending, &secrets).await?;
+            } = self.head(pending, &secrets, head_by).await?;
             let body = read_limited(
                 &mut response,
                 self.limits.max_body_bytes,
@@ -214,7 +223,7 @@ impl Http {
             resp.headers = Some(headers);
             Ok(resp)
         };
-        within(self.timeouts.total, exchange)
+        within(after(started, self.timeouts.total), exchange)
     }
 
     /// A whole 2xx body, unparsed (for endpoints other than chat).
@@ -222,9 +231,11 @@ impl Http {
         &self,
         out: Outgoing,
     ) -> impl Future<Output = Result<Bytes, CallError>> + Send + '_ {
+        let started = Instant::now();
+        let head_by = after(started, self.timeouts.response_head);
         let (secrets, pending) = self.start(out);
         let exchange = async move {
-            let mut inc = self.head(pending, &secrets).await?;
+            let mut inc = self.head(pending, &secrets, head_by).await?;
             read_limited(
                 &mut inc.response,
                 self.limits.max_body_bytes,
@@ -232,7 +243,7 @@ impl Http {
             )
             .await
         };
-        within(self.timeouts.total, exchange)
+        within(after(started, self.timeouts.total), exchange)
     }
 
     /// A streamed answer, decoded by the decoder `make` builds from the request id.
@@ -241,8 +252,8 @@ impl Http {
         out: Outgoing,
         make: impl FnOnce(Option<String>) -> D + Send + 'a,
     ) -> impl Future<Output = Result<ChatStream, CallError>> + Send + 'a {
-        let started = tokio::time::Instant::now();
-        let head = within(self.timeouts.total, self.send(out));
+        let started = Instant::now();
+        let head = within(after(started, self.timeouts.total), self.send(out, started));
         async move {
             let inc = head.await?;
             let decoder = make(inc.headers.request_id.clone());
@@ -259,8 +270,8 @@ impl Http {
         framer: F,
         make: impl FnOnce(Option<String>) -> D + Send + 'a,
     ) -> impl Future<Output = Result<ChatStream, CallError>> + Send + 'a {
-        let started = tokio::time::Instant::now();
-        let head = within(self.timeouts.total, self.send(out));
+        let started = Instant::now();
+        let head = within(after(started, self.timeouts.total), self.send(out, started));
         async move {
             let inc = head.await?;
             let decoder = make(inc.headers.request_id.clone());
@@ -412,15 +423,21 @@ pub(crate) fn redact(body: Bytes, secrets: &Secrets) -> Bytes {
     out.map_or(body, Bytes::from)
 }
 
-/// `exchange` bounded by `total`: past it, a [`TimeoutPhase::Total`] timeout. (The
-/// timer starts now.)
+/// `exchange` bounded by `by`: past it, a [`TimeoutPhase::Total`] timeout.
 fn within<T>(
-    total: std::time::Duration,
+    by: Instant,
     exchange: impl Future<Output = Result<T, CallError>>,
 ) -> impl Future<Output = Result<T, CallError>> {
     use futures_util::FutureExt as _;
-    tokio::time::timeout(total, exchange)
+    tokio::time::timeout_at(by, exchange)
         .map(|r| r.unwrap_or_else(|_| Err(CallError::timeout(TimeoutPhase::Total))))
+}
+
+/// `d` after `from` on tokio's clock; a span past what the clock can hold is 30 years
+/// (as tokio's own `timeout` takes it).
+fn after(from: Instant, d: std::time::Duration) -> Instant {
+    from.checked_add(d)
+        .unwrap_or_else(|| from + std::time::Duration::from_secs(30 * 365 * 86_400))
 }
 
 /// Where `needle` first occurs in `hay` (never, for an empty needle).
@@ -496,9 +513,17 @@ pub(crate) async fn read_limited(
     let mut first: Option<Bytes> = None;
     let mut buf = Vec::new();
     loop {
-        let chunk = match tokio::time::timeout(idle, response.chunk()).await {
-            Ok(r) => r.map_err(|e| transport_error(&e))?,
-            Err(_) => return Err(CallError::timeout(TimeoutPhase::Idle)),
+        // A piece already here (a small body comes with its head; the end of a body is
+        // known at once) is taken without starting a timer: no clock read, no entry
+        // in the timer wheel. (A pending `chunk` dropped loses nothing.)
+        use futures_util::FutureExt as _;
+        let ready = response.chunk().now_or_never();
+        let chunk = match ready {
+            Some(r) => r.map_err(|e| transport_error(&e))?,
+            None => match tokio::time::timeout(idle, response.chunk()).await {
+                Ok(r) => r.map_err(|e| transport_error(&e))?,
+                Err(_) => return Err(CallError::timeout(TimeoutPhase::Idle)),
+            },
         };
         let Some(chunk) = chunk else { break };
         let held = first.as_ref().map_or(0, Bytes::len) + buf.len();
